@@ -1,0 +1,87 @@
+"""What the Stripe account already holds, indexed by id and by the row it links to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rows import Kind
+
+LINK_KEYS: dict[Kind, str] = {
+    Kind.USER: "cohabs_user_id",
+    Kind.ROOM: "cohabs_room_id",
+    Kind.LEASE: "cohabs_lease_id",
+}
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The few fields of a Stripe object the sync compares; the rest stays in Stripe."""
+
+    kind: Kind
+    id: str
+    link: str | None
+    created: int
+    status: str | None = None
+    customer: str | None = None
+    product: str | None = None
+    currency: str | None = None
+    amount: int | None = None
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for step in path:
+        if obj is None:
+            return None
+        obj = obj.get(step) if isinstance(obj, Mapping) else getattr(obj, step, None)
+    return obj
+
+
+def _id(value: Any) -> str | None:
+    # Expandable fields arrive as an id or as the object itself.
+    return value if isinstance(value, str) or value is None else _get(value, "id")
+
+
+def remote_from(kind: Kind, obj: Mapping[str, Any]) -> Remote:
+    link = _get(obj, "metadata", LINK_KEYS[kind])
+    base = {"kind": kind, "id": obj["id"], "link": link, "created": int(obj.get("created") or 0)}
+    if kind is Kind.LEASE:
+        items = _get(obj, "items", "data") or []
+        price = _get(items[0], "price") if items else None
+        return Remote(
+            **base,
+            status=obj.get("status"),
+            customer=_id(obj.get("customer")),
+            product=_id(_get(price, "product")),
+            currency=_get(price, "currency"),
+            amount=_get(price, "unit_amount"),
+        )
+    return Remote(**base)
+
+
+@dataclass
+class Account:
+    by_id: dict[Kind, dict[str, Remote]] = field(default_factory=lambda: {k: {} for k in Kind})
+    by_link: dict[Kind, dict[str, list[Remote]]] = field(default_factory=lambda: {k: {} for k in Kind})
+
+    @classmethod
+    def of(cls, remotes: Iterable[Remote]) -> Account:
+        account = cls()
+        for remote in remotes:
+            account.by_id[remote.kind][remote.id] = remote
+            if remote.link:
+                account.by_link[remote.kind].setdefault(remote.link, []).append(remote)
+        for links in account.by_link.values():
+            for found in links.values():
+                found.sort(key=lambda r: (r.created, r.id))
+        return account
+
+    def find(self, kind: Kind, stripe_id: str) -> Remote | None:
+        return self.by_id[kind].get(stripe_id)
+
+    def linked_to(self, kind: Kind, row_id: str) -> list[Remote]:
+        return self.by_link[kind].get(row_id, [])
+
+    def size(self) -> int:
+        return sum(len(objs) for objs in self.by_id.values())

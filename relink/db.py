@@ -1,0 +1,197 @@
+"""MySQL access: connect, introspect, read rows, lock the run, write ids back.
+
+Every value travels as a query parameter; table and column names come only
+from information_schema (see schema.py) and are quoted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+from pymysql.constants import CLIENT
+
+from .config import Settings
+from .errors import CannotRun, LockedError
+from .rows import Kind, Lease, Room, Rows, User
+from .schema import Schema, Table, resolve
+
+Connection = pymysql.connections.Connection
+
+
+def connect(settings: Settings) -> Connection:
+    where = f"{settings.db_host}:{settings.db_port}"
+    try:
+        conn = pymysql.connect(
+            host=settings.db_host,
+            port=settings.db_port,
+            user=settings.db_user,
+            password=settings.db_password,
+            database=settings.db_name,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=10,
+            # rowcount then counts matched rows, so a vanished row is noticed.
+            client_flag=CLIENT.FOUND_ROWS,
+        )
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else None
+        if code == 1049:
+            raise CannotRun(
+                f"database `{settings.db_name}` does not exist on MySQL at {where} — "
+                "restore the dump first: ./restore_dump.sh cohabs_onboarding.dump"
+            ) from None
+        if code in (1044, 1045):
+            raise CannotRun(
+                f"MySQL at {where} refused user `{settings.db_user}` — check DB_USER and DB_PASSWORD in .env"
+            ) from None
+        raise CannotRun(
+            f"cannot connect to MySQL at {where} — is the server up? "
+            "with docker: docker compose --env-file ./.env up -d"
+        ) from None
+    with conn.cursor() as cur:
+        # Fail instead of silently truncating an id that does not fit its column.
+        cur.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
+    return conn
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def read_schema(conn: Connection) -> Schema:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) IN (%s, %s, %s)",
+            [k.value for k in Kind],
+        )
+        return resolve(cur.fetchall())
+
+
+def _select(conn: Connection, table: Table) -> list[dict[str, Any]]:
+    fields = ", ".join(f"{quote(col)} AS {quote(field)}" for field, col in table.columns.items())
+    with conn.cursor(pymysql.cursors.DictCursor) as cur:
+        # Identifiers come from information_schema (schema.py), values never appear here.
+        cur.execute(f"SELECT {fields} FROM {quote(table.name)} ORDER BY {quote(table.columns['id'])}")  # noqa: S608
+        return list(cur.fetchall())
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return value if isinstance(value, Decimal) else None
+
+
+def _when(value: Any) -> datetime | None:
+    # Zero dates ('0000-00-00') come back as strings: treat them as missing.
+    return value if isinstance(value, datetime) else None
+
+
+def load_rows(conn: Connection, schema: Schema) -> Rows:
+    users = [
+        User(
+            id=str(r["id"]),
+            email=_text(r["email"]),
+            first_name=_text(r.get("first_name")),
+            last_name=_text(r.get("last_name")),
+            phone=_text(r.get("phone")),
+            address=_text(r.get("address")),
+            stripe_id=_text(r["stripe_id"]),
+        )
+        for r in _select(conn, schema[Kind.USER])
+    ]
+    rooms = [
+        Room(
+            id=str(r["id"]),
+            number=r.get("number"),
+            location=_text(r.get("location")),
+            description=_text(r.get("description")),
+            base_rent=_decimal(r.get("base_rent")),
+            rent=_decimal(r.get("rent")),
+            stripe_id=_text(r["stripe_id"]),
+        )
+        for r in _select(conn, schema[Kind.ROOM])
+    ]
+    leases = [
+        Lease(
+            id=str(r["id"]),
+            name=_text(r.get("name")),
+            user_id=_text(r["user_id"]),
+            room_id=_text(r["room_id"]),
+            hub_id=_text(r["hub_id"]),
+            status=_text(r["status"]),
+            rent_amount=_decimal(r["rent_amount"]),
+            start=_when(r["start"]),
+            end=_when(r["end"]),
+            stripe_id=_text(r["stripe_id"]),
+        )
+        for r in _select(conn, schema[Kind.LEASE])
+    ]
+    return Rows(users, rooms, leases)
+
+
+def acquire_lock(conn: Connection, db_name: str) -> None:
+    """Hold a server-side lock for the life of `conn`: a second run is refused, not raced."""
+    name = f"cohabs-relink:{db_name}"[:64]
+    with conn.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, 0)", [name])
+        row = cur.fetchone()
+    if not row or row[0] != 1:
+        raise LockedError(
+            f"another sync is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
+            "wait for it to finish, then run again"
+        )
+
+
+class IdWriter:
+    """Writes Stripe ids into their rows, one connection per thread (PyMySQL's are not thread-safe)."""
+
+    def __init__(self, connect: Callable[[], Connection], schema: Schema) -> None:
+        self._connect = connect
+        self._schema = schema
+        self._local = threading.local()
+        self._all: list[Connection] = []
+        self._guard = threading.Lock()
+
+    def _conn(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._guard:
+                self._all.append(conn)
+        return conn
+
+    def write(self, kind: Kind, row_id: str, stripe_id: str) -> None:
+        table = self._schema[kind]
+        if table.id_width is not None and len(stripe_id) > table.id_width:
+            raise ValueError(
+                f"{stripe_id} is longer than `{table.name}`.`{table.columns['stripe_id']}` "
+                f"(varchar({table.id_width})); widen the column and rerun"
+            )
+        sql = (
+            f"UPDATE {quote(table.name)} SET {quote(table.columns['stripe_id'])} = %s "  # noqa: S608 (schema names)
+            f"WHERE {quote(table.columns['id'])} = %s"
+        )
+        with self._conn().cursor() as cur:
+            if cur.execute(sql, [stripe_id, row_id]) == 0:
+                raise ValueError(f"row {row_id} is no longer in `{table.name}`")
+
+    def close(self) -> None:
+        with self._guard:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(pymysql.err.Error):
+                conn.close()

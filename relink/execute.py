@@ -1,0 +1,177 @@
+"""Execution: the plan's steps become Stripe calls, each id written back at once.
+
+Users and rooms run together, then leases (they need both). Each worker makes
+its call, then writes the id in its own connection, so an object never waits
+in memory for a batch that a crash could lose.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pymysql
+
+from .billing import Mode
+from .errors import CannotRun
+from .gateway import Gateway, RowFailed
+from .plan import Action, Plan, Step, idempotency_key
+from .rows import Kind
+
+CREATED, KEPT, ADOPTED, REPLACED, SKIPPED, FAILED = (
+    "created",
+    "kept",
+    "adopted",
+    "replaced_stale",
+    "skipped",
+    "failed",
+)
+RESULTS = (CREATED, KEPT, ADOPTED, REPLACED, SKIPPED, FAILED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Kind
+    row_id: str
+    label: str
+    result: str
+    stripe_id: str | None = None
+    detail: str = ""
+    stale_id: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def synced(self) -> bool:
+        return self.result not in (SKIPPED, FAILED)
+
+
+class Writer(Protocol):
+    """What the executor needs from the database: one id into one row."""
+
+    def write(self, kind: Kind, row_id: str, stripe_id: str) -> None: ...
+
+
+Tick = Callable[[Kind], None]
+
+
+@dataclass
+class Executor:
+    gateway: Gateway
+    writer: Writer
+    workers: int = 8
+    tick: Tick = lambda kind: None
+    ids: dict[tuple[Kind, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self, plan: Plan) -> list[Outcome]:
+        for kind in (Kind.USER, Kind.ROOM):
+            for step in plan.steps[kind]:
+                if step.stripe_id:
+                    self.ids[(kind, step.row_id)] = step.stripe_id
+        first = [s for k in (Kind.USER, Kind.ROOM) if k in plan.active for s in plan.steps[k]]
+        outcomes = self._run_all(first)
+        if Kind.LEASE in plan.active:
+            outcomes += self._run_all(plan.steps[Kind.LEASE])
+        return outcomes
+
+    def _run_all(self, steps: Iterable[Step]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        fatal: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="relink") as pool:
+            futures = [pool.submit(self._guarded, step) for step in steps]
+            for future in as_completed(futures):
+                try:
+                    outcome = future.result()
+                except CannotRun as exc:
+                    fatal = fatal or exc
+                    self._stop.set()
+                    continue
+                if outcome is not None:
+                    outcomes.append(outcome)
+                    self.tick(outcome.kind)
+        if fatal is not None:
+            raise fatal
+        return outcomes
+
+    def _guarded(self, step: Step) -> Outcome | None:
+        if self._stop.is_set():
+            return None
+        try:
+            return self._one(step)
+        except RowFailed as exc:
+            return _outcome(step, FAILED, detail=str(exc))
+        except pymysql.err.Error as exc:
+            raise CannotRun(
+                f"lost the MySQL connection while linking {step.kind.singular} {step.row_id} ({exc.args[-1] if exc.args else exc}); "
+                "rerun once MySQL is back: objects already created are found and adopted, not created again"
+            ) from None
+
+    def _link(self, step: Step, stripe_id: str) -> None:
+        try:
+            self.writer.write(step.kind, step.row_id, stripe_id)
+        except ValueError as exc:
+            raise RowFailed(f"created {stripe_id} but could not store it: {exc}") from None
+        with self._lock:
+            self.ids[(step.kind, step.row_id)] = stripe_id
+
+    def _one(self, step: Step) -> Outcome:
+        if step.action is Action.SKIP:
+            return _outcome(step, SKIPPED, detail=step.reason)
+        if step.action is Action.KEEP:
+            detail = ""
+            if step.cancel and step.stripe_id:
+                self.gateway.cancel_subscription(step.stripe_id)
+                detail = "ended lease: cancelled its subscription, left uncancelled by an earlier run"
+            return _outcome(step, KEPT, step.stripe_id, detail)
+        if step.action is Action.ADOPT and step.stripe_id:
+            self._link(step, step.stripe_id)
+            detail = step.reason
+            if step.cancel:
+                self.gateway.cancel_subscription(step.stripe_id)
+                detail += "; ended lease: cancelled it"
+            return _outcome(step, REPLACED if step.stale_id else ADOPTED, step.stripe_id, detail)
+        stripe_id = self._create(step)
+        result = REPLACED if step.stale_id else CREATED
+        return _outcome(step, result, stripe_id, step.reason if step.stale_id else "")
+
+    def _create(self, step: Step) -> str:
+        if step.kind is Kind.USER and step.params is not None:
+            stripe_id = self.gateway.create_customer(
+                dict(step.params), idempotency_key(step.kind, step.row_id, step.params)
+            )
+            self._link(step, stripe_id)
+            return stripe_id
+        if step.kind is Kind.ROOM and step.params is not None:
+            stripe_id = self.gateway.create_product(
+                dict(step.params), idempotency_key(step.kind, step.row_id, step.params)
+            )
+            self._link(step, stripe_id)
+            return stripe_id
+        billing = step.billing
+        assert billing is not None, step
+        customer = self.ids.get((Kind.USER, billing.user_id))
+        product = self.ids.get((Kind.ROOM, billing.room_id))
+        if customer is None or product is None:
+            missing = f"user {billing.user_id}" if customer is None else f"room {billing.room_id}"
+            raise RowFailed(f"{missing} could not be linked in this run (see its line)")
+        params = billing.params(customer, product)
+        subscription = self.gateway.create_subscription(params, idempotency_key(step.kind, step.row_id, params))
+        self._link(step, subscription.id)
+        if billing.terms.mode is Mode.ENDED:
+            try:
+                self.gateway.cancel_subscription(subscription.id)
+            except RowFailed as exc:
+                raise RowFailed(
+                    f"created {subscription.id} but could not cancel it yet (the next run will): {exc}"
+                ) from None
+        return subscription.id
+
+
+def _outcome(step: Step, result: str, stripe_id: str | None = None, detail: str = "") -> Outcome:
+    return Outcome(step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes)

@@ -1,0 +1,194 @@
+"""Every Stripe call the sync makes, paced, retried and counted in one place."""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
+
+import stripe
+
+from .account import Remote, remote_from
+from .config import Settings, mask_key, redact
+from .errors import CannotRun
+from .ratelimit import TokenBucket
+from .rows import Kind
+
+T = TypeVar("T")
+PAGE = 100  # Stripe's largest page
+NETWORK_RETRIES = 4  # the SDK's own retries: connection errors, 409, 5xx (same idempotency key)
+THROTTLE_RETRIES = 8  # our retries of 429, which the SDK does not retry
+
+
+class RowFailed(Exception):
+    """Stripe refused or never answered a request for one row; the run goes on."""
+
+
+class Gateway(Protocol):
+    def list_all(self, kind: Kind) -> Iterator[Remote]: ...
+    def create_customer(self, params: dict[str, Any], key: str) -> str: ...
+    def create_product(self, params: dict[str, Any], key: str) -> str: ...
+    def create_subscription(self, params: dict[str, Any], key: str) -> Remote: ...
+    def cancel_subscription(self, subscription_id: str) -> None: ...
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    throttled: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, requests: int = 0, throttled: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.throttled += throttled
+
+
+def make_client(settings: Settings) -> stripe.StripeClient:
+    if not settings.stripe_key:
+        raise CannotRun("STRIPE_SECRET_KEY is not set (in the environment or .env)")
+    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    return stripe.StripeClient(
+        settings.stripe_key,
+        base_addresses=base,  # type: ignore[arg-type]
+        max_network_retries=NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(timeout=settings.stripe_timeout),
+    )
+
+
+class StripeGateway:
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        limiter: TokenBucket,
+        *,
+        sleep: Callable[[float], None],
+        key_hint: str = "",
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._client = client
+        self._limiter = limiter
+        self._sleep = sleep
+        self._jitter = jitter
+        self._key_hint = key_hint
+        self.counters = Counters()
+
+    def _call(self, what: str, request: Callable[[], T]) -> T:
+        for attempt in range(THROTTLE_RETRIES + 1):
+            self._limiter.acquire()
+            self.counters.add(requests=1)
+            try:
+                result = request()
+            except stripe.RateLimitError as exc:
+                self.counters.add(throttled=1)
+                self._limiter.throttled()
+                if attempt == THROTTLE_RETRIES:
+                    break
+                self._sleep(self._backoff(attempt, exc))
+                continue
+            except (stripe.AuthenticationError, stripe.PermissionError):
+                raise CannotRun(
+                    f"Stripe refused the key {self._key_hint}: check STRIPE_SECRET_KEY (and STRIPE_API_BASE)"
+                ) from None
+            except stripe.APIConnectionError as exc:
+                raise RowFailed(
+                    f"{what}: no answer from Stripe after {NETWORK_RETRIES} retries ({redact(str(exc))[:200]})"
+                ) from None
+            except stripe.IdempotencyError:
+                raise RowFailed(
+                    f"{what}: Stripe saw this request before with other parameters (idempotency_error); "
+                    "rerun to adopt the object it created"
+                ) from None
+            except stripe.StripeError as exc:
+                code = f" [{exc.code}]" if exc.code else ""
+                raise RowFailed(
+                    f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}"
+                ) from None
+            self._limiter.succeeded()
+            return result
+        raise RowFailed(f"{what}: still rate limited (429) after {THROTTLE_RETRIES} retries")
+
+    def _backoff(self, attempt: int, exc: stripe.StripeError) -> float:
+        headers = exc.headers or {}
+        retry_after = headers.get("Retry-After") or headers.get("retry-after")
+        try:
+            wait = float(str(retry_after)) if retry_after else 0.0  # seconds
+        except ValueError:
+            wait = 0.0
+        # Exponential with full jitter, never below what Stripe asked for.
+        backoff: float = min(8.0, 0.5 * 2**attempt) * (0.5 + self._jitter() / 2)
+        return max(wait, backoff)
+
+    def list_all(self, kind: Kind) -> Iterator[Remote]:
+        after: str | None = None
+        while True:
+            page = self._call(f"list {kind.value}", functools.partial(self._page, kind, after))
+            for obj in page.data:
+                yield remote_from(kind, obj)
+            if not page.has_more or not page.data:
+                return
+            after = page.data[-1].id
+
+    def _page(self, kind: Kind, after: str | None) -> Any:
+        v1 = self._client.v1
+        if kind is Kind.USER:
+            customers: stripe.params.CustomerListParams = {"limit": PAGE}
+            if after:
+                customers["starting_after"] = after
+            return v1.customers.list(params=customers)
+        if kind is Kind.ROOM:
+            products: stripe.params.ProductListParams = {"limit": PAGE}
+            if after:
+                products["starting_after"] = after
+            return v1.products.list(params=products)
+        # status=all: cancelled subscriptions are links too (ended leases).
+        subscriptions: stripe.params.SubscriptionListParams = {"limit": PAGE, "status": "all"}
+        if after:
+            subscriptions["starting_after"] = after
+        return v1.subscriptions.list(params=subscriptions)
+
+    def create_customer(self, params: dict[str, Any], key: str) -> str:
+        customer = self._call(
+            "create customer",
+            lambda: self._client.v1.customers.create(
+                params=cast(stripe.params.CustomerCreateParams, params), options={"idempotency_key": key}
+            ),
+        )
+        return customer.id
+
+    def create_product(self, params: dict[str, Any], key: str) -> str:
+        product = self._call(
+            "create product",
+            lambda: self._client.v1.products.create(
+                params=cast(stripe.params.ProductCreateParams, params), options={"idempotency_key": key}
+            ),
+        )
+        return product.id
+
+    def create_subscription(self, params: dict[str, Any], key: str) -> Remote:
+        subscription = self._call(
+            "create subscription",
+            lambda: self._client.v1.subscriptions.create(
+                params=cast(stripe.params.SubscriptionCreateParams, params), options={"idempotency_key": key}
+            ),
+        )
+        return remote_from(Kind.LEASE, cast(Mapping[str, Any], subscription))
+
+    def cancel_subscription(self, subscription_id: str) -> None:
+        self._call(
+            "cancel subscription",
+            lambda: self._client.v1.subscriptions.cancel(
+                subscription_id,
+                params={"invoice_now": False, "prorate": False},
+                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
+            ),
+        )
+
+
+def key_hint(settings: Settings) -> str:
+    return mask_key(settings.stripe_key)

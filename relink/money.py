@@ -1,0 +1,38 @@
+"""Amounts: database decimals to Stripe's integer minor units, never through float."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# Stripe's zero-decimal currencies; every other supported currency has two
+# decimals (the three-decimal ones only accept amounts ending in 0, which the
+# two-decimal rule below already guarantees for database decimal(10,2)).
+ZERO_DECIMAL = frozenset(
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
+)
+
+
+class InvalidAmount(ValueError):
+    pass
+
+
+def exponent(currency: str) -> int:
+    return 0 if currency.lower() in ZERO_DECIMAL else 2
+
+
+def to_minor(amount: Decimal | None, currency: str) -> int:
+    """Convert a decimal amount to minor units; reject what cannot be billed."""
+    if amount is None:
+        raise InvalidAmount("amount is NULL")
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidAmount(f"amount {amount} is not positive")
+    scaled = amount.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise InvalidAmount(f"amount {amount} has more decimals than {currency.upper()} allows")
+    return int(scaled)
+
+
+def format_minor(minor: int, currency: str) -> str:
+    exp = exponent(currency)
+    value = Decimal(minor).scaleb(-exp)
+    return f"{value:,.{exp}f} {currency.upper()}"

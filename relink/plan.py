@@ -1,0 +1,355 @@
+"""Pure planning: rows and the account's contents in, one step per row out.
+
+Nothing here talks to Stripe or MySQL, so every decision can be tested and
+shown in a dry run before a single call is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from .account import LINK_KEYS, Account
+from .billing import InvalidLease, Mode, Terms, terms_for
+from .money import InvalidAmount, to_minor
+from .rows import Kind, Lease, Room, Rows, User
+
+# What Stripe accepts as an email, closely enough that it will not reject one
+# we let through: one @, no spaces, a dot in the domain, 512 characters at most.
+_EMAIL = re.compile(
+    r"^[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+MAX_EMAIL = 512
+MAX_NAME = 250
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    KEEP = "keep"
+    ADOPT = "adopt"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Billing:
+    """What a lease's subscription bills; the money a reviewer checks in the plan."""
+
+    lease_id: str
+    user_id: str
+    room_id: str
+    amount: int  # minor units
+    currency: str
+    terms: Terms
+    description: str | None
+
+    def params(self, customer: str, product: str) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "customer": customer,
+            "items": [
+                {
+                    "price_data": {
+                        "currency": self.currency,
+                        "product": product,
+                        "unit_amount": self.amount,
+                        "recurring": {"interval": "month"},
+                    }
+                }
+            ],
+            "trial_end": _ts(self.terms.trial_end),
+            "metadata": {LINK_KEYS[Kind.LEASE]: self.lease_id},
+        }
+        if self.terms.cancel_at is not None:
+            params["cancel_at"] = _ts(self.terms.cancel_at)
+        if self.description:
+            params["description"] = self.description
+        return params
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: Kind
+    row_id: str
+    label: str
+    action: Action
+    stripe_id: str | None = None  # the object kept or adopted
+    stale_id: str | None = None  # the row's stored id when it is replaced
+    reason: str = ""
+    params: Mapping[str, Any] | None = None  # create params (users, rooms)
+    billing: Billing | None = None  # leases
+    cancel: bool = False  # an ended lease whose subscription is not cancelled yet
+    notes: tuple[str, ...] = ()
+
+    @property
+    def plain(self) -> bool:
+        """A plain create or keep: no line of its own in the report."""
+        return self.action in (Action.CREATE, Action.KEEP) and not (self.stale_id or self.cancel)
+
+
+@dataclass
+class Plan:
+    """Steps for every row; only the `active` kinds are executed and reported."""
+
+    steps: dict[Kind, list[Step]] = field(default_factory=lambda: {k: [] for k in Kind})
+    notes: list[str] = field(default_factory=list)
+    active: frozenset[Kind] = frozenset(Kind)
+
+    def step_for(self, kind: Kind, row_id: str) -> Step | None:
+        return next((s for s in self.steps[kind] if s.row_id == row_id), None)
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp()) if moment.tzinfo else int((moment - datetime(1970, 1, 1)).total_seconds())
+
+
+def idempotency_key(kind: Kind, row_id: str, params: Mapping[str, Any]) -> str:
+    """Same row and same request → same key; a changed row gets a fresh key.
+
+    Holds no personal data: the row's primary key and a digest of the request.
+    """
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return f"cohabs-relink:{kind.singular}:{row_id}:{digest}"
+
+
+def email_problem(email: str | None) -> str | None:
+    if not email:
+        return "email is empty"
+    if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        return f"email {email!r} would be rejected by Stripe"
+    return None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _link(kind: Kind, row_id: str, stored: str | None, account: Account) -> tuple[Action, str | None, str | None, str]:
+    """Keep a stored id the account confirms, else adopt what links back, else create."""
+    stale_id, reason = None, ""
+    if stored:
+        remote = account.find(kind, stored)
+        if remote is not None and remote.link == row_id:
+            return Action.KEEP, stored, None, ""
+        stale_id = stored
+        if remote is None:
+            reason = f"stored id {stored} is not in this Stripe account"
+        elif remote.link:
+            reason = f"stored id {stored} belongs to {kind.value} row {remote.link}"
+        else:
+            reason = f"stored id {stored} carries no {LINK_KEYS[kind]} metadata"
+    found = account.linked_to(kind, row_id)
+    if found:
+        why = f"{found[0].id} already links to this row (created by an earlier run)"
+        if len(found) > 1:
+            why += f"; {len(found) - 1} more also do: {', '.join(r.id for r in found[1:])}"
+        return Action.ADOPT, found[0].id, stale_id, "; ".join(filter(None, [reason, why]))
+    return Action.CREATE, None, stale_id, reason
+
+
+def _user_params(user: User) -> dict[str, Any]:
+    # The billing minimum: name, email, phone, address and the link. Never
+    # password, salt, birthdate, gender, socials or bio (they are not even read).
+    params: dict[str, Any] = {"email": user.email, "metadata": {LINK_KEYS[Kind.USER]: user.id}}
+    name = " ".join(filter(None, [user.first_name, user.last_name]))
+    if name:
+        params["name"] = _clip(name, MAX_NAME)
+    if user.phone:
+        params["phone"] = user.phone[:20]
+    if user.address:
+        params["address"] = {"line1": _clip(user.address, 200)}
+    return params
+
+
+def plan_user(user: User, account: Account) -> Step:
+    action, stripe_id, stale_id, reason = _link(Kind.USER, user.id, user.stripe_id, account)
+    label = user.email or user.id
+    if action is not Action.CREATE:
+        return Step(Kind.USER, user.id, label, action, stripe_id, stale_id, reason)
+    problem = email_problem(user.email)
+    if problem:
+        return Step(Kind.USER, user.id, label, Action.SKIP, stale_id=stale_id, reason=problem)
+    return Step(Kind.USER, user.id, label, Action.CREATE, stale_id=stale_id, reason=reason, params=_user_params(user))
+
+
+def room_price(room: Room) -> tuple[Decimal | None, str]:
+    if room.base_rent is not None:
+        return room.base_rent, "baseRent"
+    return room.rent, "rent"
+
+
+def plan_room(room: Room, account: Account, currency: str, currency_note: str | None) -> Step:
+    action, stripe_id, stale_id, reason = _link(Kind.ROOM, room.id, room.stripe_id, account)
+    label = f"room {room.number}" if room.number is not None else f"room {room.id}"
+    if action is not Action.CREATE:
+        return Step(Kind.ROOM, room.id, label, action, stripe_id, stale_id, reason)
+    price, source = room_price(room)
+    if room.base_rent is None and room.rent is None:
+        return Step(
+            Kind.ROOM,
+            room.id,
+            label,
+            Action.SKIP,
+            stale_id=stale_id,
+            reason="no price: baseRent and rent are both NULL",
+        )
+    try:
+        amount = to_minor(price, currency)
+    except InvalidAmount as exc:
+        return Step(Kind.ROOM, room.id, label, Action.SKIP, stale_id=stale_id, reason=f"{source}: {exc}")
+    notes = [f"price from {source}" + (" (baseRent is NULL)" if source == "rent" else "")]
+    if currency_note:
+        notes.append(currency_note)
+    name = label.capitalize() + (f" — {room.location}" if room.location else "")
+    params: dict[str, Any] = {
+        "name": _clip(name, MAX_NAME),
+        "metadata": {LINK_KEYS[Kind.ROOM]: room.id},
+        "default_price_data": {
+            "currency": currency,
+            "unit_amount": amount,
+            "recurring": {"interval": "month"},
+            "metadata": {LINK_KEYS[Kind.ROOM]: room.id},
+        },
+    }
+    if room.description:
+        params["description"] = room.description
+    return Step(
+        Kind.ROOM, room.id, label, Action.CREATE, stale_id=stale_id, reason=reason, params=params, notes=tuple(notes)
+    )
+
+
+def _room_currencies(
+    leases: list[Lease], hubs: Mapping[str, str], default: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A room lists its price in the currency of its latest lease's hub."""
+    seen: dict[str, list[tuple[datetime, str]]] = {}
+    for lease in leases:
+        currency = hubs.get(lease.hub_id or "")
+        if lease.room_id and currency and lease.start is not None:
+            seen.setdefault(lease.room_id, []).append((lease.start, currency))
+    currencies, notes = {}, {}
+    for room_id, found in seen.items():
+        latest = max(found)[1]
+        currencies[room_id] = latest
+        if len({c for _, c in found}) > 1:
+            notes[room_id] = f"leases in several currencies; price listed in {latest.upper()} (latest lease)"
+    return currencies, notes
+
+
+def plan_lease(
+    lease: Lease,
+    account: Account,
+    users: Mapping[str, Step],
+    rooms: Mapping[str, Step],
+    hubs: Mapping[str, str],
+    now: datetime,
+    customer_currency: dict[str, str],
+) -> Step:
+    action, stripe_id, stale_id, reason = _link(Kind.LEASE, lease.id, lease.stripe_id, account)
+    label = lease.name or lease.id
+
+    def skip(why: str) -> Step:
+        return Step(Kind.LEASE, lease.id, label, Action.SKIP, stale_id=stale_id, reason=why)
+
+    terms: Terms | None = None
+    try:
+        terms = terms_for(lease, now)
+    except InvalidLease as exc:
+        if action is Action.CREATE:
+            return skip(str(exc))
+    if action is not Action.CREATE:
+        remote = account.find(Kind.LEASE, stripe_id or "")
+        if remote and remote.customer and remote.currency:
+            customer_currency.setdefault(remote.customer, remote.currency)
+        cancel = terms is not None and terms.mode is Mode.ENDED and remote is not None and remote.status != "canceled"
+        return Step(Kind.LEASE, lease.id, label, action, stripe_id, stale_id, reason, cancel=cancel)
+    assert terms is not None
+    user = users.get(lease.user_id or "")
+    room = rooms.get(lease.room_id or "")
+    if user is None:
+        return skip(f"user {lease.user_id} does not exist" if lease.user_id else "userId is NULL")
+    if room is None:
+        return skip(f"room {lease.room_id} does not exist" if lease.room_id else "roomId is NULL")
+    currency = hubs.get(lease.hub_id or "")
+    if currency is None:
+        return skip(f"unknown hub {lease.hub_id!r}: map it in HUB_CURRENCIES (hubId=currency)")
+    try:
+        amount = to_minor(lease.rent_amount, currency)
+    except InvalidAmount as exc:
+        return skip(f"rentAmount: {exc}")
+    for dep in (user, room):
+        if dep.action is Action.SKIP:
+            return skip(f"{dep.kind.singular} {dep.row_id} is not synced: {dep.reason}")
+    customer_key = user.stripe_id or f"user:{user.row_id}"
+    billed_in = customer_currency.setdefault(customer_key, currency)
+    if billed_in != currency:
+        return skip(
+            f"user {user.row_id} is already billed in {billed_in.upper()}; "
+            f"Stripe allows one currency per customer, this lease is in {currency.upper()}"
+        )
+    billing = Billing(lease.id, user.row_id, room.row_id, amount, currency, terms, lease.name)
+    return Step(Kind.LEASE, lease.id, label, Action.CREATE, stale_id=stale_id, reason=reason, billing=billing)
+
+
+def make_plan(
+    rows: Rows,
+    account: Account,
+    *,
+    hubs: Mapping[str, str],
+    default_currency: str,
+    now: datetime,
+    kinds: Collection[Kind] = tuple(Kind),
+) -> Plan:
+    plan = Plan()
+    for user in rows.users:
+        plan.steps[Kind.USER].append(plan_user(user, account))
+    currencies, currency_notes = _room_currencies(rows.leases, hubs, default_currency)
+    for room in rows.rooms:
+        plan.steps[Kind.ROOM].append(
+            plan_room(room, account, currencies.get(room.id, default_currency), currency_notes.get(room.id))
+        )
+    users = {s.row_id: s for s in plan.steps[Kind.USER]}
+    rooms = {s.row_id: s for s in plan.steps[Kind.ROOM]}
+    customer_currency: dict[str, str] = {}
+    ordered = sorted(rows.leases, key=lambda lease: (lease.start or datetime.max, lease.id))
+    # Links that already exist fix a customer's currency before new leases are weighed.
+    ordered.sort(key=lambda lease: lease.stripe_id is None)
+    for lease in ordered:
+        plan.steps[Kind.LEASE].append(plan_lease(lease, account, users, rooms, hubs, now, customer_currency))
+    for kind in Kind:
+        for remotes in account.by_link[kind].values():
+            if len(remotes) > 1:
+                plan.notes.append(
+                    f"{len(remotes)} Stripe objects link to {kind.singular} {remotes[0].link}: "
+                    f"{', '.join(r.id for r in remotes)} (the oldest is used; review the others)"
+                )
+    plan.active = frozenset(kinds)
+    if Kind.LEASE in kinds:
+        plan.steps[Kind.LEASE] = [
+            _wait_for_dependencies(step, users, rooms, plan.active) for step in plan.steps[Kind.LEASE]
+        ]
+    return plan
+
+
+def _wait_for_dependencies(
+    step: Step, users: Mapping[str, Step], rooms: Mapping[str, Step], active: frozenset[Kind]
+) -> Step:
+    """With --only, a lease whose user or room still needs creating must wait for a full run."""
+    if step.action is not Action.CREATE or step.billing is None:
+        return step
+    for dep in (users[step.billing.user_id], rooms[step.billing.room_id]):
+        if dep.kind not in active and dep.action is Action.CREATE:
+            return Step(
+                Kind.LEASE,
+                step.row_id,
+                step.label,
+                Action.SKIP,
+                stale_id=step.stale_id,
+                reason=f"{dep.kind.singular} {dep.row_id} has no Stripe object yet; sync {dep.kind.value} first",
+            )
+    return step

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Link every user, room and lease of the restored database to the fresh Stripe account."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+import click
+from dotenv import load_dotenv
+
+from relink.app import Options, World, run
+from relink.config import load_settings, redact
+from relink.errors import CannotRun
+from relink.plan import Plan
+from relink.progress import Progress
+from relink.report import Report, outcomes_from_plan, render
+from relink.rows import Kind
+
+EXIT_OK, EXIT_CANNOT_RUN, EXIT_USAGE, EXIT_UNSYNCED = 0, 1, 2, 3
+
+EXIT_CODES = """\b
+Exit codes:
+  0  all done: every row is linked
+  1  could not run (configuration, connection, authentication, lock)
+  2  usage error
+  3  finished, but some rows were not synced; each is listed
+
+\b
+Configuration comes from the environment or .env: DB_HOST, DB_PORT, DB_USER,
+DB_PASSWORD, DB_NAME, STRIPE_SECRET_KEY, STRIPE_API_BASE, HUB_CURRENCIES,
+STRIPE_RATE_LIMIT."""
+
+
+def _confirm(plan: Plan) -> bool:
+    click.echo(render(Report(True, outcomes_from_plan(plan), kinds=tuple(k for k in Kind if k in plan.active))))
+    return click.confirm("\nCreate these Stripe objects and write their ids?", default=False)
+
+
+@click.command(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to Stripe or the database.")
+@click.option(
+    "--only",
+    type=click.Choice([k.value for k in Kind]),
+    multiple=True,
+    help="Sync only these kinds (repeatable). Leases need their users and rooms linked already.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the report as JSON to this file.",
+)
+@click.option("--live", is_flag=True, help="Allow a live key (sk_live_/rk_live_). Refused without it.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0.1),
+    help="Stripe requests per second [default: 23.75 test, 95 live; env STRIPE_RATE_LIMIT].",
+)
+def main(
+    dry_run: bool, only: tuple[str, ...], report_path: Path | None, live: bool, yes: bool, rate_limit: float | None
+) -> None:
+    """Link every user, room and lease to the fresh Stripe account, safely re-runnable.
+
+    Run with --dry-run first to read the plan, then without it to sync.
+    """
+    load_dotenv(Path.cwd() / ".env", override=False)
+    try:
+        settings = load_settings(os.environ)
+        if rate_limit is not None:
+            settings = dataclasses.replace(settings, rate_limit=rate_limit)
+        options = Options(
+            dry_run=dry_run,
+            kinds=frozenset(Kind(k) for k in only) if only else frozenset(Kind),
+            live=live,
+        )
+        interactive = sys.stdin.isatty() and not yes and not dry_run
+        world = World(
+            echo=lambda text: click.echo(text, err=True),
+            confirm=_confirm if interactive else (lambda plan: True),
+            progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() else None,
+        )
+        report = run(settings, options, world)
+    except CannotRun as exc:
+        click.echo(f"error: {redact(str(exc))}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    click.echo(render(report))
+    if report_path is not None:
+        report.write_json(report_path)
+        click.echo(f"\nReport written to {report_path}", err=True)
+    sys.exit(EXIT_UNSYNCED if report.unsynced else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()
