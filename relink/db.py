@@ -7,6 +7,7 @@ from information_schema (see schema.py) and are quoted.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -156,23 +157,20 @@ def acquire_lock(conn: Connection, db_name: str) -> None:
 
 
 class IdWriter:
-    """Writes Stripe ids into their rows, one connection per thread (PyMySQL's are not thread-safe)."""
+    """Writes Stripe ids into their rows from any thread.
 
-    def __init__(self, connect: Callable[[], Connection], schema: Schema) -> None:
+    PyMySQL connections are not thread-safe, so each write borrows a
+    connection from a small pool and gives it back; a write takes a millisecond
+    where a Stripe call takes hundreds, so a few connections serve many workers.
+    """
+
+    def __init__(self, connect: Callable[[], Connection], schema: Schema, size: int = 8) -> None:
         self._connect = connect
         self._schema = schema
-        self._local = threading.local()
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
         self._all: list[Connection] = []
         self._guard = threading.Lock()
-
-    def _conn(self) -> Connection:
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._guard:
-                self._all.append(conn)
-        return conn
 
     def write(self, kind: Kind, row_id: str, stripe_id: str) -> None:
         table = self._schema[kind]
@@ -185,9 +183,18 @@ class IdWriter:
             f"UPDATE {quote(table.name)} SET {quote(table.columns['stripe_id'])} = %s "  # noqa: S608 (schema names)
             f"WHERE {quote(table.columns['id'])} = %s"
         )
-        with self._conn().cursor() as cur:
-            if cur.execute(sql, [stripe_id, row_id]) == 0:
-                raise ValueError(f"row {row_id} is no longer in `{table.name}`")
+        with self._slots:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+                with self._guard:
+                    self._all.append(conn)
+            with conn.cursor() as cur:
+                matched = cur.execute(sql, [stripe_id, row_id])
+            self._idle.put(conn)
+        if matched == 0:
+            raise ValueError(f"row {row_id} is no longer in `{table.name}`")
 
     def close(self) -> None:
         with self._guard:

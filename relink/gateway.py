@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import random
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
@@ -129,7 +129,7 @@ class StripeGateway:
         while True:
             page = self._call(f"list {kind.value}", functools.partial(self._page, kind, after))
             for obj in page.data:
-                yield remote_from(kind, obj)
+                yield remote_from(kind, obj.to_dict())
             if not page.has_more or not page.data:
                 return
             after = page.data[-1].id
@@ -177,7 +177,7 @@ class StripeGateway:
                 params=cast(stripe.params.SubscriptionCreateParams, params), options={"idempotency_key": key}
             ),
         )
-        return remote_from(Kind.LEASE, cast(Mapping[str, Any], subscription))
+        return remote_from(Kind.LEASE, subscription.to_dict())
 
     def cancel_subscription(self, subscription_id: str) -> None:
         self._call(

@@ -1,0 +1,117 @@
+"""Fixtures: a real MySQL-compatible server, a fresh database per test, the strict fake Stripe."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relink.app import Options, World, run
+from relink.config import Settings
+from relink.report import Report
+from tests.support.dumpgen import Dump, generate
+from tests.support.fake_stripe import FakeStripe
+from tests.support.mysql import MISSING, Private, Server, answers, configured
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 26, 12, 0, 0)  # the tests' clock, shared by the sync and the fake
+TEST_KEY = "sk_test_51RelinkTestKeyDoNotLeak0000abcd"
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[Server]:
+    server = configured()
+    if answers(server):
+        yield server
+        return
+    private = Private()
+    started = private.start()
+    if started is None:
+        pytest.exit(MISSING.format(where=f"{server.host}:{server.port}"), returncode=1)
+    try:
+        yield started
+    finally:
+        private.stop()
+
+
+@pytest.fixture
+def db_name(mysql_server: Server) -> Iterator[str]:
+    name = f"relink_t_{secrets.token_hex(5)}"
+    conn = mysql_server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    try:
+        yield name
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripe]:
+    stripe = FakeStripe(now=lambda: NOW.replace(tzinfo=UTC).timestamp())
+    stripe.start()
+    try:
+        yield stripe
+    finally:
+        stripe.stop()
+
+
+@pytest.fixture
+def settings(mysql_server: Server, db_name: str, fake: FakeStripe) -> Settings:
+    return Settings(
+        db_host=mysql_server.host,
+        db_port=mysql_server.port,
+        db_user=mysql_server.user,
+        db_password=mysql_server.password,
+        db_name=db_name,
+        stripe_key=TEST_KEY,
+        stripe_api_base=fake.url,
+        rate_limit=1000.0,
+    )
+
+
+def db_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DB_HOST": settings.db_host,
+        "DB_PORT": str(settings.db_port),
+        "DB_USER": settings.db_user,
+        "DB_PASSWORD": settings.db_password,
+        "DB_NAME": settings.db_name,
+    }
+
+
+def restore(settings: Settings, dump: Path) -> None:
+    """Load a dump the way users do: through restore_dump.sh."""
+    subprocess.run([str(ROOT / "restore_dump.sh"), str(dump)], env=db_env(settings), check=True, capture_output=True)
+
+
+@pytest.fixture
+def restored(settings: Settings, tmp_path: Path) -> Dump:
+    dump = generate(30, 12, 36, now=NOW)
+    restore(settings, dump.write(tmp_path / "synthetic.dump"))
+    return dump
+
+
+def sync(settings: Settings, **options: Any) -> Report:
+    """One in-process run on the tests' clock, no prompts, no output."""
+    world = World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
+    return run(settings, Options(**options), world)
+
+
+def query(settings: Settings, mysql_server: Server, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    conn = mysql_server.connect(settings.db_name)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+    finally:
+        conn.close()

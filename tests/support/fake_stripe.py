@@ -1,0 +1,652 @@
+"""A strict, stateful Stripe stand-in speaking HTTP on localhost.
+
+Strict: parameters the official SDK does not declare are refused, as are
+empty strings, bad emails, over-long metadata, unknown customers and products,
+mixed currencies on one customer and trials in the past. It honours
+idempotency keys (replay, `idempotency_error`, `idempotency_key_in_use`),
+keeps every object and every request for tests to inspect, and injects
+latency, 429s above a rate, 5xx bursts and lost responses on demand.
+
+    python -m tests.support.fake_stripe --port 12111 --latency 0.25 --rate-limit 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import secrets
+import string
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .stripe_params import check_object, params_class
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ID_CHARS = string.ascii_letters + string.digits
+RESOURCES = {
+    "customers": ("cus", "Customer"),
+    "products": ("prod", "Product"),
+    "subscriptions": ("sub", "Subscription"),
+}
+
+
+class StripeFailure(Exception):
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.code = status, message, type_, code
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"type": self.type, "message": self.message}
+        if self.code:
+            error["code"] = self.code
+        return {"error": error}
+
+
+@dataclass
+class Fault:
+    """Misbehave on the next `count` requests matching `method` and `path` (a prefix).
+
+    kind: "status" answers `status` without doing the work; "drop" does the work
+    and closes the connection without answering (a lost response); "delay"
+    does the work and answers after `delay` seconds.
+    """
+
+    kind: str
+    method: str = ""
+    path: str = ""
+    count: int = 1
+    status: int = 500
+    code: str | None = None
+    delay: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.count > 0 and (not self.method or self.method == method) and path.startswith(self.path)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, Any]
+    idempotency_key: str | None
+    body: str
+    status: int = 0
+
+
+@dataclass
+class FakeStripe:
+    latency: float = 0.0
+    rate_limit: float | None = None  # requests per second over a sliding second; 429 above
+    retry_after: float | None = None  # seconds to put in Retry-After on 429s
+    now: Callable[[], float] = time.time
+    objects: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {k: {} for k in ("customers", "products", "prices", "subscriptions", "invoices")}
+    )
+    requests: list[Recorded] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    throttled: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._window: deque[float] = deque()
+        self._idempotency: dict[str, tuple[str, int, dict[str, Any]] | None] = {}
+        self._server: ThreadingHTTPServer | None = None
+
+    # ----- lifecycle -------------------------------------------------------------
+
+    def start(self, port: int = 0) -> str:
+        fake = self
+
+        class Handler(_Handler):
+            stripe = fake
+
+        self._server = _Server(("127.0.0.1", port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # ----- inspection ------------------------------------------------------------
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return sorted(self.objects[kind].values(), key=lambda o: o["_seq"])
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method in ("POST", "DELETE")]
+
+    def inject(self, *faults: Fault) -> None:
+        with self._lock:
+            self.faults.extend(faults)
+
+    # ----- request handling ------------------------------------------------------
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def _over_rate(self) -> bool:
+        if self.rate_limit is None:
+            return False
+        with self._lock:
+            moment = time.monotonic()
+            while self._window and moment - self._window[0] >= 1.0:
+                self._window.popleft()
+            if len(self._window) >= self.rate_limit:
+                self.throttled += 1
+                return True
+            self._window.append(moment)
+            return False
+
+    def handle(
+        self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: str
+    ) -> tuple[int, dict[str, Any], Fault | None, dict[str, str]]:
+        """Returns status, body, the fault to apply after the work, and extra headers."""
+        key = headers.get("idempotency-key")
+        record = Recorded(method, path, params, key, body)
+        with self._lock:
+            self.requests.append(record)
+        if self.latency:
+            time.sleep(self.latency)
+        extra: dict[str, str] = {}
+        try:
+            self._authenticate(headers.get("authorization", ""))
+            if self._over_rate():
+                if self.retry_after is not None:
+                    extra["Retry-After"] = f"{self.retry_after:g}"
+                raise StripeFailure(
+                    429, "Too many requests hit the API too quickly.", "invalid_request_error", "rate_limit"
+                )
+            fault = self._fault_for(method, path)
+            if fault and fault.kind == "status":
+                raise StripeFailure(fault.status, f"injected {fault.status}", _error_type(fault.status), fault.code)
+            status, payload = self._idempotent(method, path, params, key)
+        except StripeFailure as failure:
+            record.status = failure.status
+            return failure.status, failure.body(), None, extra
+        record.status = status
+        return status, payload, fault, extra
+
+    def _authenticate(self, authorization: str) -> None:
+        token = authorization.removeprefix("Bearer ").strip()
+        if not re.match(r"^(sk|rk)_(test|live)_\w+$", token) or "invalid" in token:
+            raise StripeFailure(401, "Invalid API Key provided.", "invalid_request_error")
+
+    def _idempotent(
+        self, method: str, path: str, params: dict[str, Any], key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        if method != "POST" or not key:
+            return self._dispatch(method, path, params)
+        fingerprint = hashlib.sha256(json.dumps([method, path, params], sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            slot = key
+            if slot in self._idempotency:
+                saved = self._idempotency[slot]
+                if saved is None:
+                    raise StripeFailure(
+                        409,
+                        "There is currently another in-progress request using this Idempotent Key.",
+                        "idempotency_error",
+                        "idempotency_key_in_use",
+                    )
+                if saved[0] != fingerprint:
+                    raise StripeFailure(
+                        400,
+                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                        "idempotency_error",
+                    )
+                return saved[1], saved[2]
+            self._idempotency[slot] = None
+        try:
+            status, payload = self._dispatch(method, path, params)
+        except StripeFailure as failure:
+            # Stripe keeps the outcome of a request that ran, errors included.
+            with self._lock:
+                self._idempotency[slot] = (fingerprint, failure.status, failure.body())
+            raise
+        except BaseException:
+            with self._lock:
+                del self._idempotency[slot]
+            raise
+        with self._lock:
+            self._idempotency[slot] = (fingerprint, status, payload)
+        return status, payload
+
+    def _dispatch(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        parts = path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "v1" or parts[1] not in (*RESOURCES, "prices", "invoices"):
+            raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")
+        resource = parts[1]
+        ident = parts[2] if len(parts) > 2 else None
+        if len(parts) > 3:
+            raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")
+        singular = {
+            "customers": "Customer",
+            "products": "Product",
+            "subscriptions": "Subscription",
+            "prices": "Price",
+            "invoices": "Invoice",
+        }[resource]
+        verb = {
+            ("GET", False): "List",
+            ("POST", False): "Create",
+            ("GET", True): "Retrieve",
+            ("POST", True): "Update",
+            ("DELETE", True): "Cancel" if resource == "subscriptions" else "Delete",
+        }.get((method, ident is not None))
+        if verb is None:
+            raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")
+        errors: list[str] = []
+        if verb == "Delete":
+            if params:
+                errors.append(f"Received unknown parameter: {next(iter(params))}")
+        else:
+            check_object(params, params_class(f"{singular}{verb}Params"), errors)
+        if errors:
+            raise StripeFailure(
+                400, errors[0], code="parameter_unknown" if "unknown" in errors[0] else "parameter_invalid"
+            )
+        with self._lock:
+            if verb == "List":
+                return 200, self._list(resource, params)
+            if verb == "Retrieve":
+                return 200, self._public(self._get(resource, ident or ""))
+            handler = getattr(self, f"_{verb.lower()}_{resource}", None)
+            if handler is None:
+                raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")
+            return 200, self._public(handler(ident, params) if ident else handler(params))
+
+    # ----- objects ---------------------------------------------------------------
+
+    def _new(self, kind: str, prefix: str, obj: dict[str, Any]) -> dict[str, Any]:
+        self._seq += 1
+        obj.update(
+            id=f"{prefix}_{''.join(secrets.choice(ID_CHARS) for _ in range(14))}",
+            created=int(self.now()),
+            livemode=False,
+        )
+        obj["_seq"] = self._seq
+        self.objects[kind][obj["id"]] = obj
+        return obj
+
+    def _get(self, kind: str, ident: str) -> dict[str, Any]:
+        obj = self.objects[kind].get(ident)
+        if obj is None or obj.get("deleted"):
+            raise StripeFailure(404, f"No such {kind[:-1]}: '{ident}'", code="resource_missing")
+        return obj
+
+    @staticmethod
+    def _public(obj: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+    def _list(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        limit = int(params.get("limit", 10))
+        if not 1 <= limit <= 100:
+            raise StripeFailure(400, "Invalid limit: must be between 1 and 100")
+        found = [o for o in self.objects[kind].values() if not o.get("deleted")]
+        if kind == "subscriptions":
+            status = params.get("status")
+            if status is None:
+                found = [o for o in found if o["status"] not in ("canceled", "incomplete_expired")]
+            elif status != "all":
+                found = [o for o in found if o["status"] == status]
+            if "customer" in params:
+                found = [o for o in found if o["customer"] == params["customer"]]
+        found.sort(key=lambda o: -o["_seq"])  # newest first, as Stripe lists
+        after = params.get("starting_after")
+        if after:
+            index = next((i for i, o in enumerate(found) if o["id"] == after), None)
+            if index is None:
+                raise StripeFailure(400, f"No such {kind[:-1]}: '{after}'", code="resource_missing")
+            found = found[index + 1 :]
+        page = found[:limit]
+        return {
+            "object": "list",
+            "url": f"/v1/{kind}",
+            "has_more": len(found) > limit,
+            "data": [self._public(o) for o in page],
+        }
+
+    @staticmethod
+    def _metadata(params: dict[str, Any]) -> dict[str, str]:
+        metadata = params.get("metadata") or {}
+        if len(metadata) > 50:
+            raise StripeFailure(400, "Invalid metadata: at most 50 keys")
+        for key, value in metadata.items():
+            if len(key) > 40 or len(str(value)) > 500:
+                raise StripeFailure(400, f"Invalid metadata[{key}]: keys up to 40 characters, values up to 500")
+        return dict(metadata)
+
+    def _create_customers(self, params: dict[str, Any]) -> dict[str, Any]:
+        email = params.get("email")
+        if email is not None and (len(email) > 512 or not EMAIL.match(email)):
+            raise StripeFailure(400, "Invalid email address: " + email, code="email_invalid")
+        return self._new(
+            "customers",
+            "cus",
+            {
+                "object": "customer",
+                "email": email,
+                "name": params.get("name"),
+                "phone": params.get("phone"),
+                "address": params.get("address"),
+                "description": params.get("description"),
+                "metadata": self._metadata(params),
+                "currency": None,
+                "deleted": False,
+            },
+        )
+
+    def _update_customers(self, ident: str, params: dict[str, Any]) -> dict[str, Any]:
+        customer = self._get("customers", ident)
+        for key in ("email", "name", "phone", "address", "description"):
+            if key in params:
+                customer[key] = params[key] or None
+        if "metadata" in params:
+            customer["metadata"] = {**customer["metadata"], **self._metadata(params)}
+            customer["metadata"] = {k: v for k, v in customer["metadata"].items() if v != ""}
+        return customer
+
+    def _delete_customers(self, ident: str, params: dict[str, Any]) -> dict[str, Any]:
+        customer = self._get("customers", ident)
+        customer["deleted"] = True
+        for sub in self.objects["subscriptions"].values():
+            if sub["customer"] == ident and sub["status"] != "canceled":
+                sub.update(status="canceled", canceled_at=int(self.now()))
+        return {"id": ident, "object": "customer", "deleted": True}
+
+    def _create_products(self, params: dict[str, Any]) -> dict[str, Any]:
+        product = self._new(
+            "products",
+            "prod",
+            {
+                "object": "product",
+                "active": True,
+                "name": params["name"],
+                "description": params.get("description"),
+                "metadata": self._metadata(params),
+                "default_price": None,
+            },
+        )
+        if "default_price_data" in params:
+            product["default_price"] = self._price(params["default_price_data"], product["id"])["id"]
+        return product
+
+    def _update_products(self, ident: str, params: dict[str, Any]) -> dict[str, Any]:
+        product = self._get("products", ident)
+        for key in ("name", "description"):
+            if key in params:
+                product[key] = params[key] or None
+        if "metadata" in params:
+            merged = {**product["metadata"], **self._metadata(params)}
+            product["metadata"] = {k: v for k, v in merged.items() if v != ""}
+        return product
+
+    def _delete_products(self, ident: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._get("products", ident)["deleted"] = True
+        return {"id": ident, "object": "product", "deleted": True}
+
+    def _price(self, data: dict[str, Any], product: str) -> dict[str, Any]:
+        currency = data["currency"]
+        if not re.fullmatch(r"[a-z]{3}", currency):
+            raise StripeFailure(400, f"Invalid currency: {currency}")
+        amount = int(data["unit_amount"]) if "unit_amount" in data else None
+        if amount is None or amount < 0:
+            raise StripeFailure(400, "Invalid unit_amount: must be a non-negative integer")
+        recurring = data.get("recurring")
+        return self._new(
+            "prices",
+            "price",
+            {
+                "object": "price",
+                "active": True,
+                "product": product,
+                "currency": currency,
+                "unit_amount": amount,
+                "type": "recurring" if recurring else "one_time",
+                "recurring": {
+                    "interval": recurring["interval"],
+                    "interval_count": int(recurring.get("interval_count", 1)),
+                }
+                if recurring
+                else None,
+                "metadata": self._metadata(data),
+            },
+        )
+
+    def _create_subscriptions(self, params: dict[str, Any]) -> dict[str, Any]:
+        now = int(self.now())
+        customer = self._get("customers", params.get("customer") or "")
+        items = list(params.get("items", {}).values()) if isinstance(params.get("items"), dict) else []
+        if len(items) != 1:
+            raise StripeFailure(400, "This fake bills exactly one item per subscription.")
+        item = items[0]
+        if "price_data" in item:
+            product = self._get("products", item["price_data"]["product"])
+            if not product["active"]:
+                raise StripeFailure(400, f"The product {product['id']} is inactive.")
+            price = self._price(item["price_data"], product["id"])
+        elif "price" in item:
+            price = self._get("prices", item["price"])
+        else:
+            raise StripeFailure(400, "Each item needs a price or price_data.")
+        if price["type"] != "recurring":
+            raise StripeFailure(400, "A subscription needs a recurring price.")
+        currency = price["currency"]
+        if customer["currency"] and customer["currency"] != currency:
+            raise StripeFailure(
+                400,
+                f"You cannot combine currencies on a single customer. This customer has had a subscription or "
+                f"payment in {customer['currency']}, but you are trying to pay in {currency}.",
+                code="currency_mismatch",
+            )
+        trial_end = params.get("trial_end")
+        if trial_end == "now":
+            trial_end = None
+        elif trial_end is not None:
+            trial_end = int(trial_end)
+            if trial_end <= now:
+                raise StripeFailure(400, "Invalid timestamp: must be in the future", code="parameter_invalid")
+            if trial_end - now > 730 * 86400:
+                raise StripeFailure(400, "trial_end can be at most 730 days in the future")
+        cancel_at = int(params["cancel_at"]) if params.get("cancel_at") else None
+        if cancel_at is not None and cancel_at <= now:
+            raise StripeFailure(400, "Invalid cancel_at: must be in the future", code="parameter_invalid")
+        collection = params.get("collection_method", "charge_automatically")
+        customer["currency"] = currency
+        if trial_end:
+            status, due = "trialing", 0
+        elif collection == "send_invoice":
+            status, due = "active", price["unit_amount"]
+        else:
+            # No payment method on a fresh account: the first invoice cannot be paid.
+            status, due = "incomplete", price["unit_amount"]
+        subscription = self._new(
+            "subscriptions",
+            "sub",
+            {
+                "object": "subscription",
+                "customer": customer["id"],
+                "status": status,
+                "currency": currency,
+                "collection_method": collection,
+                "description": params.get("description"),
+                "metadata": self._metadata(params),
+                "start_date": now,
+                "trial_start": now if trial_end else None,
+                "trial_end": trial_end,
+                "billing_cycle_anchor": trial_end or now,
+                "cancel_at": cancel_at,
+                "canceled_at": None,
+                "backdate_start_date": params.get("backdate_start_date"),
+                "proration_behavior": params.get("proration_behavior"),
+                "items": {
+                    "object": "list",
+                    "has_more": False,
+                    "data": [
+                        {
+                            "id": "si_" + secrets.token_hex(7),
+                            "object": "subscription_item",
+                            "price": self._public(price),
+                            "quantity": 1,
+                        }
+                    ],
+                },
+            },
+        )
+        invoice = self._new(
+            "invoices",
+            "in",
+            {
+                "object": "invoice",
+                "subscription": subscription["id"],
+                "customer": customer["id"],
+                "currency": currency,
+                "amount_due": due,
+                "status": "paid" if due == 0 else "open",
+                "billing_reason": "subscription_create",
+            },
+        )
+        subscription["latest_invoice"] = invoice["id"]
+        return subscription
+
+    def _update_subscriptions(self, ident: str, params: dict[str, Any]) -> dict[str, Any]:
+        subscription = self._get("subscriptions", ident)
+        if "metadata" in params:
+            merged = {**subscription["metadata"], **self._metadata(params)}
+            subscription["metadata"] = {k: v for k, v in merged.items() if v != ""}
+        if "description" in params:
+            subscription["description"] = params["description"] or None
+        return subscription
+
+    def _cancel_subscriptions(self, ident: str, params: dict[str, Any]) -> dict[str, Any]:
+        subscription = self._get("subscriptions", ident)
+        if subscription["status"] == "canceled":
+            raise StripeFailure(
+                400, f"No such subscription: '{ident}' (it is already canceled)", code="resource_missing"
+            )
+        subscription.update(status="canceled", canceled_at=int(self.now()))
+        subscription["_cancel_params"] = dict(params)
+        return subscription
+
+
+def _error_type(status: int) -> str:
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def decode_form(text: str) -> dict[str, Any]:
+    """`a[b][0][c]=v` → {"a": {"b": {"0": {"c": "v"}}}} (lists keep their digit keys)."""
+    result: dict[str, Any] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        head, *rest = re.findall(r"[^\[\]]+|(?<=\[)(?=\])", key) or [key]
+        path = [head, *rest]
+        node = result
+        for step in path[:-1]:
+            node = node.setdefault(step, {})
+            if not isinstance(node, dict):
+                raise StripeFailure(400, f"Invalid parameter: {key}")
+        node[path[-1]] = value
+    return result
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (timeout, lost response) is part of the game
+
+
+class _Handler(BaseHTTPRequestHandler):
+    stripe: FakeStripe
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        if split.path.startswith("/_fake/"):
+            self._admin(split.path, body)
+            return
+        try:
+            params = decode_form(body if self.command == "POST" else split.query)
+        except StripeFailure as failure:
+            self._reply(failure.status, failure.body(), {})
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, payload, fault, extra = self.stripe.handle(self.command, split.path, params, headers, body)
+        if fault and fault.kind == "drop":
+            self.close_connection = True
+            return
+        if fault and fault.kind == "delay":
+            time.sleep(fault.delay)
+        self._reply(status, payload, extra)
+
+    def _admin(self, path: str, body: str) -> None:
+        fake = self.stripe
+        if path == "/_fake/stats":
+            with fake._lock:
+                counts = {k: len(v) for k, v in fake.objects.items()}
+                stats = {"requests": len(fake.requests), "throttled": fake.throttled, "objects": counts}
+            self._reply(200, stats, {})
+        elif path == "/_fake/faults" and self.command == "POST":
+            fake.inject(*(Fault(**f) for f in json.loads(body or "[]")))
+            self._reply(200, {"ok": True}, {})
+        else:
+            self._reply(404, {"error": {"message": "unknown admin path"}}, {})
+
+    def _reply(self, status: int, payload: dict[str, Any], extra: dict[str, str]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Request-Id", "req_" + secrets.token_hex(7))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _serve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the strict fake Stripe API on localhost.")
+    parser.add_argument("--port", type=int, default=12111)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests/s above which it answers 429")
+    parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with 429s")
+    args = parser.parse_args()
+    fake = FakeStripe(latency=args.latency, rate_limit=args.rate_limit, retry_after=args.retry_after)
+    print(f"fake Stripe listening on {fake.start(args.port)}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

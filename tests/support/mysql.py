@@ -1,0 +1,126 @@
+"""A real MySQL-compatible server for the tests: the one configured, or one we start.
+
+Order: TEST_DB_HOST/TEST_DB_PORT (default 127.0.0.1:3306, root, no password);
+if nothing answers there, a private MariaDB started from the installed
+`mariadbd` in a temporary directory; if there is none, a message that says
+exactly what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
+
+MISSING = (
+    "The tests need a MySQL-compatible server. None answered at {where}, and no MariaDB server is installed "
+    "to start one. Install it (Debian: apt-get install mariadb-server) or point TEST_DB_HOST, TEST_DB_PORT, "
+    "TEST_DB_USER and TEST_DB_PASSWORD at a running server."
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def connect(self, database: str | None = None) -> pymysql.connections.Connection:
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=database,
+            autocommit=True,
+            charset="utf8mb4",
+        )
+
+
+class Private:
+    """A throwaway MariaDB in its own directory, on a free port."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="relink-mariadb-"))
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> Server | None:
+        daemon = _find("mariadbd", "mysqld")
+        install = _find("mariadb-install-db", "mysql_install_db")
+        if not daemon or not install:
+            return None
+        data = self.dir / "data"
+        user = ["--user=root"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal", *user],
+            check=True,
+            capture_output=True,
+        )
+        port = _free_port()
+        self.process = subprocess.Popen(
+            [
+                daemon,
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--socket={self.dir / 'mysqld.sock'}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                "--skip-grant-tables",
+                "--skip-log-bin",
+                *user,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # The server says when it accepts connections; read until then, no polling.
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            if "ready for connections" in line:
+                return Server("127.0.0.1", port, "root", "")
+        raise RuntimeError(f"the private MariaDB in {self.dir} exited before it was ready")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _find(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name) or next(
+            (str(p) for d in ("/usr/sbin", "/usr/bin", "/usr/local/bin") if (p := Path(d) / name).exists()), None
+        )
+        if found:
+            return found
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def configured() -> Server:
+    return Server(
+        os.environ.get("TEST_DB_HOST", "127.0.0.1"),
+        int(os.environ.get("TEST_DB_PORT", "3306")),
+        os.environ.get("TEST_DB_USER", "root"),
+        os.environ.get("TEST_DB_PASSWORD", ""),
+    )
+
+
+def answers(server: Server) -> bool:
+    try:
+        server.connect().close()
+    except pymysql.err.OperationalError:
+        return False
+    return True
