@@ -74,7 +74,7 @@ def terms_for(lease: Lease, now: datetime) -> Terms:
         raise InvalidLease(f"endDate {lease.end:%Y-%m-%d} is not after startDate {lease.start:%Y-%m-%d}")
     status = lease.status or ""
     if status in ENDED_STATUSES:
-        return Terms(Mode.ENDED, cancel_window(now), None, None, f"status {status}: cancelled, never billed")
+        return Terms(Mode.ENDED, cancel_window(now), None, None, f"status {status}")
     if status not in OPEN_STATUSES:
         raise InvalidLease(f"unknown status {status!r}")
     if lease.end <= now:
@@ -83,7 +83,7 @@ def terms_for(lease: Lease, now: datetime) -> Terms:
             cancel_window(now),
             None,
             None,
-            f"status {status} but ended {lease.end:%Y-%m-%d}: cancelled, never billed",
+            f"status {status} but ended {lease.end:%Y-%m-%d}",
         )
     if lease.start > now:
         if lease.start - now > MAX_TRIAL:

@@ -8,10 +8,10 @@ in memory for a batch that a crash could lose.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pymysql
 
@@ -112,7 +112,13 @@ class Executor:
                 "rerun once MySQL is back: objects already created are found and adopted, not created again"
             ) from None
 
+    @staticmethod
+    def _key(step: Step, params: Mapping[str, Any]) -> str:
+        return idempotency_key(step.kind, step.row_id, params, step.stale_id)
+
     def _link(self, step: Step, stripe_id: str) -> None:
+        if stripe_id == step.stale_id:
+            raise RowFailed(f"Stripe answered with the stale id {stripe_id} again; not stored")
         try:
             self.writer.write(step.kind, step.row_id, stripe_id)
         except ValueError as exc:
@@ -142,15 +148,11 @@ class Executor:
 
     def _create(self, step: Step) -> str:
         if step.kind is Kind.USER and step.params is not None:
-            stripe_id = self.gateway.create_customer(
-                dict(step.params), idempotency_key(step.kind, step.row_id, step.params)
-            )
+            stripe_id = self.gateway.create_customer(dict(step.params), self._key(step, step.params))
             self._link(step, stripe_id)
             return stripe_id
         if step.kind is Kind.ROOM and step.params is not None:
-            stripe_id = self.gateway.create_product(
-                dict(step.params), idempotency_key(step.kind, step.row_id, step.params)
-            )
+            stripe_id = self.gateway.create_product(dict(step.params), self._key(step, step.params))
             self._link(step, stripe_id)
             return stripe_id
         billing = step.billing
@@ -161,7 +163,7 @@ class Executor:
             missing = f"user {billing.user_id}" if customer is None else f"room {billing.room_id}"
             raise RowFailed(f"{missing} could not be linked in this run (see its line)")
         params = billing.params(customer, product)
-        subscription = self.gateway.create_subscription(params, idempotency_key(step.kind, step.row_id, params))
+        subscription = self.gateway.create_subscription(params, self._key(step, params))
         self._link(step, subscription.id)
         if billing.terms.mode is Mode.ENDED:
             try:

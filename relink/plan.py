@@ -108,12 +108,15 @@ def _ts(moment: datetime) -> int:
     return int(moment.timestamp()) if moment.tzinfo else int((moment - datetime(1970, 1, 1)).total_seconds())
 
 
-def idempotency_key(kind: Kind, row_id: str, params: Mapping[str, Any]) -> str:
-    """Same row and same request → same key; a changed row gets a fresh key.
+def idempotency_key(kind: Kind, row_id: str, params: Mapping[str, Any], replacing: str | None) -> str:
+    """Same row, same request, same stored id → same key; anything changed → a fresh key.
 
-    Holds no personal data: the row's primary key and a digest of the request.
+    The stored id is part of it so that replacing an object deleted in Stripe
+    creates a new one instead of replaying the old creation. Holds no personal
+    data: the row's primary key and a digest.
     """
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    material = json.dumps([params, replacing], sort_keys=True, default=str)
+    digest = hashlib.sha256(material.encode()).hexdigest()[:24]
     return f"cohabs-relink:{kind.singular}:{row_id}:{digest}"
 
 

@@ -92,7 +92,7 @@ def describe_billing(billing: Billing) -> str:
     terms = billing.terms
     money = format_minor(billing.amount, billing.currency)
     if terms.mode is Mode.ENDED:
-        return f"{money}/month, created cancelled, never billed ({terms.why})"
+        return f"{money}/month, created then cancelled, never billed ({terms.why})"
     first = f"first charge {terms.first_charge:%Y-%m-%d}" if terms.first_charge else "nothing to charge"
     end = f", ends {terms.cancel_at:%Y-%m-%d}" if terms.cancel_at else ""
     return f"{money}/month, {first}{end}, nothing charged now ({terms.why})"
@@ -136,9 +136,10 @@ def render(report: Report) -> str:
                 f"  [{o.result.replace('_', '-')}] {o.kind.singular} {o.row_id} ({o.label}){target}: {o.detail}"
             )
     if report.billing:
+        labels = {o.row_id: o.label for o in report.outcomes if o.kind is Kind.LEASE}
         lines += ["", "What each new subscription bills:"]
-        for row_id, billing in sorted(report.billing.items()):
-            lines.append(f"  lease {row_id}: {describe_billing(billing)}")
+        for row_id, billing in sorted(report.billing.items(), key=lambda item: labels.get(item[0], item[0])):
+            lines.append(f"  lease {row_id} ({labels.get(row_id, '')}): {describe_billing(billing)}")
     notes = Counter(n for o in report.outcomes for n in o.notes)
     if notes or report.notes:
         lines += ["", "Notes:"]

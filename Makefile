@@ -1,0 +1,37 @@
+# The commands people use. Everything runs from a local virtualenv (.venv).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.installed
+
+.PHONY: install test lint format bench demo clean
+
+install: $(READY)
+
+$(READY): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
+	  echo "error: $(PYTHON) cannot create virtualenvs; install it (Debian: apt-get install python3-venv)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+test: $(READY)
+	$(BIN)/python -m pytest
+
+lint: $(READY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(READY)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(READY)
+	$(BIN)/python -m bench.run $(ARGS)
+
+demo: $(READY)
+	$(BIN)/python -m bench.demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache reports

@@ -1,0 +1,199 @@
+"""sync.py as the support engineer runs it: flags, exit codes, prompts, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relink.config import Settings
+from tests.conftest import ROOT, TEST_KEY, db_env, query
+from tests.support.dumpgen import Dump
+from tests.support.fake_stripe import FakeStripe
+from tests.support.mysql import Server
+
+
+def cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **db_env(settings),
+        "STRIPE_SECRET_KEY": settings.stripe_key or "",
+        "STRIPE_API_BASE": settings.stripe_api_base or "",
+        "STRIPE_RATE_LIMIT": "500",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "sync.py"), *args],
+        cwd=cwd,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_help_lists_the_exit_codes() -> None:
+    shown = subprocess.run([sys.executable, str(ROOT / "sync.py"), "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0
+    for line in ("0  all done", "1  could not run", "2  usage error", "3  finished, but some rows"):
+        assert line in shown.stdout
+
+
+def test_a_usage_error_exits_2(settings: Settings, tmp_path: Path) -> None:
+    assert cli(settings, tmp_path, "--only", "invoices").returncode == 2
+
+
+def test_a_dry_run_changes_nothing_and_shows_the_money(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    before = query(settings, mysql_server, "SELECT id, stripeProductId FROM rooms ORDER BY id")
+
+    done = cli(settings, tmp_path, "--dry-run")
+
+    assert done.returncode == 3, done.stderr
+    assert [r.method for r in fake.requests] == ["GET"] * len(fake.requests) and fake.requests
+    assert query(settings, mysql_server, "SELECT id, stripeProductId FROM rooms ORDER BY id") == before
+    assert "Plan (dry run: nothing was changed)" in done.stdout
+    assert "USD/month, first charge" in done.stdout
+    assert "created then cancelled, never billed" in done.stdout
+    assert f"room {restored.leases[0]['roomId']} does not exist" in done.stdout
+
+
+def test_a_dry_run_without_a_key_plans_against_an_empty_account(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    done = cli(settings, tmp_path, "--dry-run", STRIPE_SECRET_KEY="")
+    assert done.returncode == 3, done.stderr
+    assert "planning against an empty account" in done.stderr
+    assert fake.requests == []
+
+
+def test_a_full_run_exits_3_names_the_orphan_and_writes_its_report(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    done = cli(settings, tmp_path, "--report", "out/report.json")
+
+    assert done.returncode == 3, done.stderr
+    orphan = restored.leases[0]
+    assert f"[skipped] lease {orphan['id']}" in done.stdout
+    report = json.loads((tmp_path / "out/report.json").read_text())
+    assert report["counts"]["users"]["created"] == len(restored.users)
+    assert report["counts"]["leases"]["skipped"] == 1
+    (skipped,) = [r for r in report["rows"] if r["result"] == "skipped"]
+    assert skipped["row_id"] == orphan["id"]
+
+
+def test_exit_0_when_every_row_is_linked(
+    settings: Settings, mysql_server: Server, restored: Dump, tmp_path: Path
+) -> None:
+    query(settings, mysql_server, "DELETE FROM leases WHERE id = %s", restored.leases[0]["id"])
+    done = cli(settings, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All rows synced." in done.stdout
+
+
+def test_a_live_key_is_refused_without_live(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    live_key = "sk_live_51SentinelLiveKeyMustNotLeak9876wxyz"
+    done = cli(settings, tmp_path, STRIPE_SECRET_KEY=live_key)
+
+    assert done.returncode == 1
+    assert "rerun with --live" in done.stderr
+    assert "sk_live_…wxyz" in done.stderr
+    assert live_key not in done.stdout + done.stderr
+    assert fake.requests == []
+
+    allowed = cli(settings, tmp_path, "--live", STRIPE_SECRET_KEY=live_key)
+    assert allowed.returncode == 3, allowed.stderr
+    assert live_key not in allowed.stdout + allowed.stderr
+
+
+def test_a_wrong_key_stops_the_run_with_exit_1(settings: Settings, restored: Dump, tmp_path: Path) -> None:
+    done = cli(settings, tmp_path, STRIPE_SECRET_KEY="sk_test_invalid0000")
+    assert done.returncode == 1
+    assert "Stripe refused the key sk_test_…0000" in done.stderr
+    assert "sk_test_invalid0000" not in done.stdout + done.stderr
+
+
+def test_an_unreachable_database_exits_1_with_what_to_do(settings: Settings, tmp_path: Path) -> None:
+    done = cli(settings, tmp_path, DB_PORT="1")
+    assert done.returncode == 1
+    assert "cannot connect to MySQL at 127.0.0.1:1" in done.stderr
+    assert "docker compose --env-file ./.env up -d" in done.stderr
+
+
+def test_a_second_run_at_the_same_time_is_refused(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    holder = mysql_server.connect(settings.db_name)
+    with holder.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, 0)", [f"cohabs-relink:{settings.db_name}"])
+    try:
+        done = cli(settings, tmp_path)
+    finally:
+        holder.close()
+    assert done.returncode == 1
+    assert "another sync is running" in done.stderr
+    assert fake.writes() == []
+
+
+def test_only_users_creates_customers_and_nothing_else(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    done = cli(settings, tmp_path, "--only", "users")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(fake.all("customers")) == len(restored.users)
+    assert fake.all("products") == fake.all("subscriptions") == []
+
+
+def test_the_key_and_the_excluded_columns_never_leave(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    done = cli(settings, tmp_path, "--report", "report.json")
+    assert done.returncode == 3
+
+    secrets = [v for row in query(settings, mysql_server, "SELECT password, salt FROM users") for v in row if v]
+    secrets += [u["about"] for u in restored.users] + [f"{u['birthdate']:%Y-%m-%d}" for u in restored.users]
+    assert len(secrets) > 2 * len(restored.users)
+    sent = "\n".join(r.body + json.dumps(r.params) for r in fake.requests)
+    leaked = [s for s in secrets if s in sent]
+    assert leaked == []
+    visible = done.stdout + done.stderr + (tmp_path / "report.json").read_text()
+    assert TEST_KEY not in visible
+
+
+@pytest.mark.parametrize("answer", ["n\n", ""])
+def test_a_terminal_run_asks_before_writing(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path, answer: str
+) -> None:
+    # A pseudo-terminal on stdin makes the run interactive; declining writes nothing.
+    leader, follower = pty.openpty()
+    try:
+        with open(leader, "wb", buffering=0, closefd=False) as keyboard:
+            keyboard.write(answer.encode() or b"\x04")
+        environment = {
+            **db_env(settings),
+            "STRIPE_SECRET_KEY": TEST_KEY,
+            "STRIPE_API_BASE": fake.url,
+        }
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "sync.py")],
+            cwd=tmp_path,
+            env=environment,
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert "Create these Stripe objects and write their ids?" in done.stdout
+    assert done.returncode == 1
+    assert fake.writes() == []

@@ -1,0 +1,154 @@
+"""Never a duplicate: crashes between Stripe and the row, stale and shared ids, drift."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from relink.account import Remote
+from relink.app import Options, World, make_gateway, run
+from relink.config import Settings
+from relink.execute import ADOPTED, KEPT, REPLACED
+from relink.gateway import StripeGateway
+from relink.rows import Kind
+from tests.conftest import NOW, query, sync
+from tests.support.dumpgen import Dump
+from tests.support.fake_stripe import FakeStripe
+from tests.support.mysql import Server
+
+
+class Crash(BaseException):
+    """The process dying: nothing after it runs, not even the row write."""
+
+
+class CrashingGateway:
+    """The real gateway, except that the process dies right after Stripe creates object number `after`."""
+
+    def __init__(self, inner: StripeGateway, after: int) -> None:
+        self.inner, self.left = inner, after
+        self.counters = inner.counters
+
+    def _count(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            raise Crash
+
+    def list_all(self, kind: Kind) -> Iterator[Remote]:
+        return self.inner.list_all(kind)
+
+    def create_customer(self, params: dict[str, Any], key: str) -> str:
+        created = self.inner.create_customer(params, key)
+        self._count()
+        return created
+
+    def create_product(self, params: dict[str, Any], key: str) -> str:
+        created = self.inner.create_product(params, key)
+        self._count()
+        return created
+
+    def create_subscription(self, params: dict[str, Any], key: str) -> Remote:
+        created = self.inner.create_subscription(params, key)
+        self._count()
+        return created
+
+    def cancel_subscription(self, subscription_id: str) -> None:
+        self.inner.cancel_subscription(subscription_id)
+
+
+def crash_after(settings: Settings, objects: int) -> None:
+    world = World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
+    world.gateway = CrashingGateway(make_gateway(settings, world), objects)
+    with pytest.raises(Crash):
+        run(settings, Options(), world)
+
+
+def assert_one_object_per_row(settings: Settings, server: Server, fake: FakeStripe, restored: Dump) -> None:
+    for table, column, kind, key in (
+        ("users", "stripeCustomerId", "customers", "cohabs_user_id"),
+        ("rooms", "stripeProductId", "products", "cohabs_room_id"),
+        ("leases", "stripeSubscriptionId", "subscriptions", "cohabs_lease_id"),
+    ):
+        objects = fake.all(kind)
+        owners = [o["metadata"][key] for o in objects]
+        assert len(owners) == len(set(owners)), f"duplicate {kind}"
+        by_id = {o["id"]: o for o in objects}
+        for row_id, stripe_id in query(settings, server, f"SELECT id, {column} FROM {table}"):
+            if stripe_id is not None:
+                assert by_id[stripe_id]["metadata"][key] == row_id
+    unlinked = query(settings, server, "SELECT id FROM leases WHERE stripeSubscriptionId IS NULL")
+    assert unlinked == [(restored.leases[0]["id"],)]
+
+
+@pytest.mark.parametrize("objects", [1, 17, 45, 60])
+def test_a_run_killed_after_stripe_created_an_object_is_finished_without_a_duplicate(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, objects: int
+) -> None:
+    crash_after(dataclasses.replace(settings, rate_limit=1000.0), objects)
+    # Whatever the crash left unwritten, the row changes before the next run.
+    query(settings, mysql_server, "UPDATE users SET email = CONCAT('moved+', email)")
+
+    report = sync(settings)
+
+    assert (
+        report.counts[Kind.USER][ADOPTED]
+        + report.counts[Kind.ROOM][ADOPTED]
+        + report.counts[Kind.LEASE][ADOPTED]
+        + sum(1 for o in report.outcomes if o.result == REPLACED and "already links" in o.detail)
+        >= 1
+    )
+    assert_one_object_per_row(settings, mysql_server, fake, restored)
+    assert len(sync(settings).unsynced) == 1  # and a third run has nothing left to do
+
+
+def test_an_ended_lease_left_uncancelled_by_a_crash_is_cancelled_next_time(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump
+) -> None:
+    sync(settings)
+    ended = next(s for s in fake.all("subscriptions") if s["status"] == "canceled")
+    ended["status"] = "trialing"  # as if the run died between create and cancel
+
+    report = sync(settings)
+
+    (outcome,) = [o for o in report.outcomes if o.stripe_id == ended["id"]]
+    assert outcome.result == KEPT
+    assert "cancelled" in outcome.detail
+    assert fake.objects["subscriptions"][ended["id"]]["status"] == "canceled"
+
+
+def test_rooms_sharing_one_stored_id_each_get_their_own_product(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump
+) -> None:
+    sync(settings)
+    first, second = restored.rooms[0]["id"], restored.rooms[1]["id"]
+    ((product,),) = query(settings, mysql_server, "SELECT stripeProductId FROM rooms WHERE id = %s", first)
+    query(settings, mysql_server, "UPDATE rooms SET stripeProductId = %s WHERE id = %s", product, second)
+    products = len(fake.all("products"))
+
+    report = sync(settings)
+
+    (outcome,) = [o for o in report.outcomes if o.row_id == second]
+    assert outcome.result == REPLACED
+    assert f"stored id {product} belongs to rooms row {first}" in outcome.detail
+    assert len(fake.all("products")) == products  # its own product was found again, not created
+    assert_one_object_per_row(settings, mysql_server, fake, restored)
+
+
+def test_a_customer_deleted_in_stripe_is_replaced_and_reported(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump
+) -> None:
+    sync(settings)
+    user = restored.users[0]["id"]
+    ((customer,),) = query(settings, mysql_server, "SELECT stripeCustomerId FROM users WHERE id = %s", user)
+    fake.objects["customers"][customer]["deleted"] = True
+
+    report = sync(settings)
+
+    (outcome,) = [o for o in report.outcomes if o.row_id == user]
+    assert outcome.result == REPLACED
+    assert outcome.stale_id == customer
+    assert "is not in this Stripe account" in outcome.detail
+    ((now_linked,),) = query(settings, mysql_server, "SELECT stripeCustomerId FROM users WHERE id = %s", user)
+    assert now_linked not in (None, customer)
