@@ -66,9 +66,15 @@ class Fault:
     status: int = 500
     code: str | None = None
     delay: float = 0.0
+    contains: str = ""  # only requests whose body holds this text (one row's id, say)
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.count > 0 and (not self.method or self.method == method) and path.startswith(self.path)
+    def matches(self, method: str, path: str, body: str) -> bool:
+        return (
+            self.count > 0
+            and (not self.method or self.method == method)
+            and path.startswith(self.path)
+            and self.contains in body
+        )
 
 
 @dataclass
@@ -138,10 +144,10 @@ class FakeStripe:
 
     # ----- request handling ------------------------------------------------------
 
-    def _fault_for(self, method: str, path: str) -> Fault | None:
+    def _fault_for(self, method: str, path: str, body: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, body):
                     fault.count -= 1
                     return fault
         return None
@@ -178,9 +184,12 @@ class FakeStripe:
                 raise StripeFailure(
                     429, "Too many requests hit the API too quickly.", "invalid_request_error", "rate_limit"
                 )
-            fault = self._fault_for(method, path)
+            fault = self._fault_for(method, path, body)
             if fault and fault.kind == "status":
-                raise StripeFailure(fault.status, f"injected {fault.status}", _error_type(fault.status), fault.code)
+                kind = (
+                    "idempotency_error" if (fault.code or "").startswith("idempotency") else _error_type(fault.status)
+                )
+                raise StripeFailure(fault.status, f"injected {fault.status}", kind, fault.code)
             status, payload = self._idempotent(method, path, params, key)
         except StripeFailure as failure:
             record.status = failure.status

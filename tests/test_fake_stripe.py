@@ -1,0 +1,89 @@
+"""The fake is strict; a lenient fake would let wrong requests pass and prove nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import stripe
+
+from tests.support.fake_stripe import FakeStripe
+
+
+@pytest.fixture
+def client(fake: FakeStripe) -> Iterator[stripe.StripeClient]:
+    yield stripe.StripeClient("sk_test_fake", base_addresses={"api": fake.url}, max_network_retries=0)
+
+
+def test_parameters_the_sdk_does_not_declare_are_refused(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError, match="Received unknown parameter: password"):
+        client.v1.customers.create(params={"email": "a@b.co", "password": "x"})  # type: ignore[typeddict-unknown-key]
+    with pytest.raises(stripe.InvalidRequestError, match=r"unknown parameter: address\[planet\]"):
+        client.v1.customers.create(params={"address": {"planet": "mars"}})  # type: ignore[typeddict-unknown-key]
+
+
+def test_empty_strings_and_bad_emails_are_refused(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError, match="empty string for 'name'"):
+        client.v1.customers.create(params={"name": ""})
+    with pytest.raises(stripe.InvalidRequestError, match="Invalid email"):
+        client.v1.customers.create(params={"email": "no-at-sign"})
+
+
+def test_a_replayed_key_returns_the_first_result_and_other_parameters_are_an_error(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    first = client.v1.customers.create(params={"email": "a@b.co"}, options={"idempotency_key": "k"})
+    again = client.v1.customers.create(params={"email": "a@b.co"}, options={"idempotency_key": "k"})
+    assert first.id == again.id
+    assert len(fake.all("customers")) == 1
+    with pytest.raises(stripe.IdempotencyError):
+        client.v1.customers.create(params={"email": "c@d.co"}, options={"idempotency_key": "k"})
+
+
+def test_a_subscription_billed_now_without_a_payment_method_is_incomplete(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    customer = client.v1.customers.create(params={"email": "a@b.co"})
+    product = client.v1.products.create(params={"name": "Room 1"})
+    item = {
+        "price_data": {"currency": "eur", "product": product.id, "unit_amount": 500, "recurring": {"interval": "month"}}
+    }
+    subscription = client.v1.subscriptions.create(params={"customer": customer.id, "items": [item]})  # type: ignore[list-item]
+    assert subscription.status == "incomplete"
+    assert fake.all("invoices")[0]["amount_due"] == 500
+    usd = {**item, "price_data": {**item["price_data"], "currency": "usd"}}
+    with pytest.raises(stripe.InvalidRequestError, match="combine currencies"):
+        client.v1.subscriptions.create(params={"customer": customer.id, "items": [usd]})  # type: ignore[list-item]
+    with pytest.raises(stripe.InvalidRequestError, match="must be in the future"):
+        client.v1.subscriptions.create(params={"customer": customer.id, "items": [item], "trial_end": 1})  # type: ignore[list-item]
+
+
+def test_listing_pages_newest_first_and_hides_cancelled_subscriptions_unless_asked(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    for index in range(5):
+        client.v1.customers.create(params={"email": f"u{index}@b.co"})
+    page = client.v1.customers.list(params={"limit": 2})
+    assert [c.email for c in page.data] == ["u4@b.co", "u3@b.co"] and page.has_more
+    rest = client.v1.customers.list(params={"limit": 100, "starting_after": page.data[-1].id})
+    assert [c.email for c in rest.data] == ["u2@b.co", "u1@b.co", "u0@b.co"] and not rest.has_more
+    with pytest.raises(stripe.InvalidRequestError, match="limit"):
+        client.v1.customers.list(params={"limit": 101})
+
+
+def test_a_rate_limit_answers_429(client: stripe.StripeClient, fake: FakeStripe) -> None:
+    fake.rate_limit, fake.retry_after = 3, 1
+    started = time.monotonic()
+    with pytest.raises(stripe.RateLimitError) as caught:
+        for _ in range(4):
+            client.v1.customers.list()
+    assert time.monotonic() - started < 1.0
+    assert caught.value.headers is not None and caught.value.headers["Retry-After"] == "1"
+    assert fake.throttled == 1
+
+
+def test_an_unknown_key_is_refused(fake: FakeStripe) -> None:
+    client = stripe.StripeClient("sk_test_invalid", base_addresses={"api": fake.url})
+    with pytest.raises(stripe.AuthenticationError):
+        client.v1.customers.list()

@@ -1,0 +1,80 @@
+"""Small pure pieces: settings, key masking, schema resolution, the rate limiter."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from relink.config import DEFAULT_HUB_CURRENCIES, load_settings, mask_key, redact
+from relink.errors import CannotRun, SchemaError
+from relink.ratelimit import TokenBucket
+from relink.schema import resolve
+from tests.conftest import ROOT
+
+
+def test_keys_are_masked_wherever_they_appear() -> None:
+    assert mask_key("sk_test_51Abcdefghijklmnop1234") == "sk_test_…1234"
+    assert mask_key("rk_live_XYZ9876") == "rk_live_…9876"
+    assert redact("failed with sk_live_51SecretSecret9999 today") == "failed with sk_live_…9999 today"
+
+
+def test_settings_validate_what_they_read() -> None:
+    settings = load_settings({"DB_PORT": "3307", "HUB_CURRENCIES": "atlantis=GBP", "STRIPE_SECRET_KEY": "sk_live_x1"})
+    assert settings.db_port == 3307
+    assert settings.hub_currencies == {**DEFAULT_HUB_CURRENCIES, "atlantis": "gbp"}
+    assert settings.live and settings.effective_rate == 95.0
+    assert "sk_live_x1" not in repr(settings)
+    with pytest.raises(CannotRun, match="DB_PORT must be a number"):
+        load_settings({"DB_PORT": "abc"})
+    with pytest.raises(CannotRun, match="hubId=currency"):
+        load_settings({"HUB_CURRENCIES": "atlantis=pounds"})
+    with pytest.raises(CannotRun, match="does not look like a Stripe secret key"):
+        load_settings({"STRIPE_SECRET_KEY": "pk_test_publishable"})
+
+
+def test_schema_names_every_missing_piece_at_once() -> None:
+    columns = [("users", "id", None), ("users", "email", None), ("rooms", "id", None), ("rooms", "rent", None)]
+    with pytest.raises(SchemaError) as caught:
+        resolve(columns)
+    message = str(caught.value)
+    assert "`users`.`stripeCustomerId` is missing" in message
+    assert "`rooms`.`stripeProductId` is missing" in message
+    assert "table `leases` is missing" in message
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_the_bucket_spaces_requests_at_the_rate_and_slows_down_on_429() -> None:
+    clock = Clock()
+    bucket = TokenBucket(25.0, clock=lambda: clock.now, sleep=clock.sleep)
+    for _ in range(50):
+        bucket.acquire()
+    assert clock.now - 100.0 == pytest.approx(49 / 25)
+    bucket.throttled()
+    assert bucket.rate == pytest.approx(17.5)
+    for _ in range(100):
+        bucket.succeeded()
+    assert bucket.rate == 25.0
+
+
+def test_restore_dump_says_what_is_missing(tmp_path: object) -> None:
+    missing = subprocess.run([str(ROOT / "restore_dump.sh"), "/nonexistent.dump"], capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert "dump file not found: /nonexistent.dump" in missing.stderr
+    down = subprocess.run(
+        [str(ROOT / "restore_dump.sh"), str(ROOT / "README.md")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DB_PORT": "1"},
+    )
+    assert down.returncode == 1
+    assert "cannot connect to MySQL at 127.0.0.1:1" in down.stderr
