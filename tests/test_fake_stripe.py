@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import stripe
@@ -18,9 +19,9 @@ def client(fake: FakeStripe) -> Iterator[stripe.StripeClient]:
 
 def test_parameters_the_sdk_does_not_declare_are_refused(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError, match="Received unknown parameter: password"):
-        client.v1.customers.create(params={"email": "a@b.co", "password": "x"})  # type: ignore[typeddict-unknown-key]
+        client.v1.customers.create(params={"email": "a@b.co", "password": "x"})  # type: ignore[arg-type]
     with pytest.raises(stripe.InvalidRequestError, match=r"unknown parameter: address\[planet\]"):
-        client.v1.customers.create(params={"address": {"planet": "mars"}})  # type: ignore[typeddict-unknown-key]
+        client.v1.customers.create(params={"address": {"planet": "mars"}})  # type: ignore[arg-type]
 
 
 def test_empty_strings_and_bad_emails_are_refused(client: stripe.StripeClient) -> None:
@@ -49,14 +50,14 @@ def test_a_subscription_billed_now_without_a_payment_method_is_incomplete(
     item = {
         "price_data": {"currency": "eur", "product": product.id, "unit_amount": 500, "recurring": {"interval": "month"}}
     }
-    subscription = client.v1.subscriptions.create(params={"customer": customer.id, "items": [item]})  # type: ignore[list-item]
+    subscription = client.v1.subscriptions.create(params={"customer": customer.id, "items": [item]})
     assert subscription.status == "incomplete"
     assert fake.all("invoices")[0]["amount_due"] == 500
-    usd = {**item, "price_data": {**item["price_data"], "currency": "usd"}}
+    usd: Any = {**item, "price_data": {**item["price_data"], "currency": "usd"}}
     with pytest.raises(stripe.InvalidRequestError, match="combine currencies"):
-        client.v1.subscriptions.create(params={"customer": customer.id, "items": [usd]})  # type: ignore[list-item]
+        client.v1.subscriptions.create(params={"customer": customer.id, "items": [usd]})
     with pytest.raises(stripe.InvalidRequestError, match="must be in the future"):
-        client.v1.subscriptions.create(params={"customer": customer.id, "items": [item], "trial_end": 1})  # type: ignore[list-item]
+        client.v1.subscriptions.create(params={"customer": customer.id, "items": [item], "trial_end": 1})
 
 
 def test_listing_pages_newest_first_and_hides_cancelled_subscriptions_unless_asked(
