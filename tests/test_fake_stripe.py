@@ -47,7 +47,7 @@ def test_a_subscription_billed_now_without_a_payment_method_is_incomplete(
 ) -> None:
     customer = client.v1.customers.create(params={"email": "a@b.co"})
     product = client.v1.products.create(params={"name": "Room 1"})
-    item = {
+    item: Any = {
         "price_data": {"currency": "eur", "product": product.id, "unit_amount": 500, "recurring": {"interval": "month"}}
     }
     subscription = client.v1.subscriptions.create(params={"customer": customer.id, "items": [item]})
