@@ -11,9 +11,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pymysql
+from stripe.params import CustomerCreateParams, ProductCreateParams
 
 from .billing import Mode
 from .errors import CannotRun
@@ -148,11 +149,13 @@ class Executor:
 
     def _create(self, step: Step) -> str:
         if step.kind is Kind.USER and step.params is not None:
-            stripe_id = self.gateway.create_customer(dict(step.params), self._key(step, step.params))
+            customer_params = cast(CustomerCreateParams, step.params)
+            stripe_id = self.gateway.create_customer(customer_params, self._key(step, customer_params))
             self._link(step, stripe_id)
             return stripe_id
         if step.kind is Kind.ROOM and step.params is not None:
-            stripe_id = self.gateway.create_product(dict(step.params), self._key(step, step.params))
+            product_params = cast(ProductCreateParams, step.params)
+            stripe_id = self.gateway.create_product(product_params, self._key(step, product_params))
             self._link(step, stripe_id)
             return stripe_id
         billing = step.billing

@@ -7,9 +7,10 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 import stripe
+from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
 from .account import Remote, remote_from
 from .config import Settings, mask_key, redact
@@ -29,9 +30,9 @@ class RowFailed(Exception):
 
 class Gateway(Protocol):
     def list_all(self, kind: Kind) -> Iterator[Remote]: ...
-    def create_customer(self, params: dict[str, Any], key: str) -> str: ...
-    def create_product(self, params: dict[str, Any], key: str) -> str: ...
-    def create_subscription(self, params: dict[str, Any], key: str) -> Remote: ...
+    def create_customer(self, params: CustomerCreateParams, key: str) -> str: ...
+    def create_product(self, params: ProductCreateParams, key: str) -> str: ...
+    def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote: ...
     def cancel_subscription(self, subscription_id: str) -> None: ...
 
 
@@ -152,30 +153,24 @@ class StripeGateway:
             subscriptions["starting_after"] = after
         return v1.subscriptions.list(params=subscriptions)
 
-    def create_customer(self, params: dict[str, Any], key: str) -> str:
+    def create_customer(self, params: CustomerCreateParams, key: str) -> str:
         customer = self._call(
             "create customer",
-            lambda: self._client.v1.customers.create(
-                params=cast(stripe.params.CustomerCreateParams, params), options={"idempotency_key": key}
-            ),
+            lambda: self._client.v1.customers.create(params=params, options={"idempotency_key": key}),
         )
         return customer.id
 
-    def create_product(self, params: dict[str, Any], key: str) -> str:
+    def create_product(self, params: ProductCreateParams, key: str) -> str:
         product = self._call(
             "create product",
-            lambda: self._client.v1.products.create(
-                params=cast(stripe.params.ProductCreateParams, params), options={"idempotency_key": key}
-            ),
+            lambda: self._client.v1.products.create(params=params, options={"idempotency_key": key}),
         )
         return product.id
 
-    def create_subscription(self, params: dict[str, Any], key: str) -> Remote:
+    def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote:
         subscription = self._call(
             "create subscription",
-            lambda: self._client.v1.subscriptions.create(
-                params=cast(stripe.params.SubscriptionCreateParams, params), options={"idempotency_key": key}
-            ),
+            lambda: self._client.v1.subscriptions.create(params=params, options={"idempotency_key": key}),
         )
         return remote_from(Kind.LEASE, subscription.to_dict())
 

@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
+
 from .account import LINK_KEYS, Account
 from .billing import InvalidLease, Mode, Terms, terms_for
 from .money import InvalidAmount, to_minor
@@ -49,8 +51,8 @@ class Billing:
     terms: Terms
     description: str | None
 
-    def params(self, customer: str, product: str) -> dict[str, Any]:
-        params: dict[str, Any] = {
+    def params(self, customer: str, product: str) -> SubscriptionCreateParams:
+        params: SubscriptionCreateParams = {
             "customer": customer,
             "items": [
                 {
@@ -81,7 +83,7 @@ class Step:
     stripe_id: str | None = None  # the object kept or adopted
     stale_id: str | None = None  # the row's stored id when it is replaced
     reason: str = ""
-    params: Mapping[str, Any] | None = None  # create params (users, rooms)
+    params: CustomerCreateParams | ProductCreateParams | None = None  # create params (users, rooms)
     billing: Billing | None = None  # leases
     cancel: bool = False  # an ended lease whose subscription is not cancelled yet
     notes: tuple[str, ...] = ()
@@ -155,10 +157,12 @@ def _link(kind: Kind, row_id: str, stored: str | None, account: Account) -> tupl
     return Action.CREATE, None, stale_id, reason
 
 
-def _user_params(user: User) -> dict[str, Any]:
+def _user_params(user: User) -> CustomerCreateParams:
     # The billing minimum: name, email, phone, address and the link. Never
     # password, salt, birthdate, gender, socials or bio (they are not even read).
-    params: dict[str, Any] = {"email": user.email, "metadata": {LINK_KEYS[Kind.USER]: user.id}}
+    params: CustomerCreateParams = {"metadata": {LINK_KEYS[Kind.USER]: user.id}}
+    if user.email:
+        params["email"] = user.email
     name = " ".join(filter(None, [user.first_name, user.last_name]))
     if name:
         params["name"] = _clip(name, MAX_NAME)
@@ -209,7 +213,7 @@ def plan_room(room: Room, account: Account, currency: str, currency_note: str | 
     if currency_note:
         notes.append(currency_note)
     name = label.capitalize() + (f" — {room.location}" if room.location else "")
-    params: dict[str, Any] = {
+    params: ProductCreateParams = {
         "name": _clip(name, MAX_NAME),
         "metadata": {LINK_KEYS[Kind.ROOM]: room.id},
         "default_price_data": {

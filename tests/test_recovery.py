@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
 from relink.account import Remote
 from relink.app import Options, World, make_gateway, run
@@ -39,17 +39,17 @@ class CrashingGateway:
     def list_all(self, kind: Kind) -> Iterator[Remote]:
         return self.inner.list_all(kind)
 
-    def create_customer(self, params: dict[str, Any], key: str) -> str:
+    def create_customer(self, params: CustomerCreateParams, key: str) -> str:
         created = self.inner.create_customer(params, key)
         self._count()
         return created
 
-    def create_product(self, params: dict[str, Any], key: str) -> str:
+    def create_product(self, params: ProductCreateParams, key: str) -> str:
         created = self.inner.create_product(params, key)
         self._count()
         return created
 
-    def create_subscription(self, params: dict[str, Any], key: str) -> Remote:
+    def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote:
         created = self.inner.create_subscription(params, key)
         self._count()
         return created
