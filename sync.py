@@ -11,13 +11,15 @@ from pathlib import Path
 import click
 from dotenv import load_dotenv
 
-from relink.app import Options, World, run
+from relink.app import Options, World, run, utc_now
+from relink.app import verify as audit_account
 from relink.config import load_settings, redact
 from relink.errors import CannotRun
 from relink.plan import Plan
 from relink.progress import Progress
-from relink.report import Report, outcomes_from_plan, render
+from relink.report import Report, outcomes_from_plan, render, write_all
 from relink.rows import Kind
+from relink.verify import Finding
 
 EXIT_OK, EXIT_CANNOT_RUN, EXIT_USAGE, EXIT_UNSYNCED = 0, 1, 2, 3
 
@@ -60,14 +62,41 @@ def _confirm(plan: Plan) -> bool:
     type=click.FloatRange(min=0.1),
     help="Stripe requests per second [default: 23.75 test, 95 live; env STRIPE_RATE_LIMIT].",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Canary: sync only N leases, with the users and rooms they need.",
+)
+@click.option("--verify", is_flag=True, help="Audit the database against the account; change nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the counts and the rows not synced.")
+@click.option("--verbose", "-v", is_flag=True, help="Print a line for every row.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    help="Stripe requests in flight at once [default: the rate limit, at most 32].",
+)
 def main(
-    dry_run: bool, only: tuple[str, ...], report_path: Path | None, live: bool, yes: bool, rate_limit: float | None
+    dry_run: bool,
+    only: tuple[str, ...],
+    report_path: Path | None,
+    live: bool,
+    yes: bool,
+    rate_limit: float | None,
+    limit: int | None,
+    verify: bool,
+    quiet: bool,
+    verbose: bool,
+    concurrency: int | None,
 ) -> None:
     """Link every user, room and lease to the fresh Stripe account, safely re-runnable.
 
     Run with --dry-run first to read the plan, then without it to sync.
     """
     load_dotenv(Path.cwd() / ".env", override=False)
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    verbosity = 0 if quiet else 2 if verbose else 1
+    started = utc_now()
     try:
         settings = load_settings(os.environ)
         if rate_limit is not None:
@@ -76,22 +105,47 @@ def main(
             dry_run=dry_run,
             kinds=frozenset(Kind(k) for k in only) if only else frozenset(Kind),
             live=live,
+            workers=concurrency,
+            limit=limit,
         )
         interactive = sys.stdin.isatty() and not yes and not dry_run
         world = World(
-            echo=lambda text: click.echo(text, err=True),
+            echo=(lambda text: None) if quiet else (lambda text: click.echo(text, err=True)),
             confirm=_confirm if interactive else (lambda plan: True),
-            progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() else None,
+            progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
         )
+        if verify:
+            sys.exit(_show_audit(audit_account(settings, world)))
         report = run(settings, options, world)
     except CannotRun as exc:
         click.echo(f"error: {redact(str(exc))}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    click.echo(render(report))
+    click.echo(render(report, verbosity))
+    written = write_all(report, Path("reports"), started)
     if report_path is not None:
         report.write_json(report_path)
-        click.echo(f"\nReport written to {report_path}", err=True)
+    click.echo(f"\nReports: {written} (and .json, .csv beside it)", err=True)
     sys.exit(EXIT_UNSYNCED if report.unsynced else EXIT_OK)
+
+
+def _show_audit(findings: list[Finding]) -> int:
+    if not findings:
+        click.echo(
+            click.style(
+                "Verified: every row is linked to its own object, and every lease bills as it should.", fg="green"
+            )
+        )
+        return EXIT_OK
+    click.echo(click.style(f"{len(findings)} problem(s) found:", fg="red", bold=True))
+    for finding in findings:
+        where = (
+            f"{finding.kind.singular} {finding.row_id} ({finding.label})"
+            if finding.row_id
+            else f"{finding.kind.singular} object"
+        )
+        click.echo(f"  {where}: {finding.problem}")
+    click.echo("\nRun `python sync.py --dry-run` to see what a sync would repair.")
+    return EXIT_UNSYNCED
 
 
 if __name__ == "__main__":

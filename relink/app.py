@@ -16,7 +16,9 @@ from .gateway import Gateway, StripeGateway, make_client
 from .plan import Action, Plan, make_plan
 from .ratelimit import TokenBucket
 from .report import Report, outcomes_from_plan
-from .rows import Kind
+from .rows import Kind, Rows
+from .schema import Schema
+from .verify import Finding, audit
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Options:
     kinds: frozenset[Kind] = frozenset(Kind)
     live: bool = False
     workers: int | None = None
+    limit: int | None = None
 
 
 def utc_now() -> datetime:
@@ -66,6 +69,33 @@ def read_account(gateway: Gateway, echo: Callable[[str], None]) -> Account:
     return account
 
 
+def dangling(conn: db.Connection, schema: Schema, rows: Rows) -> dict[tuple[Kind, str], str]:
+    """Hints for lease references that match no row (see db.diagnose)."""
+    users = {u.id for u in rows.users}
+    rooms = {r.id for r in rows.rooms}
+    hints = db.diagnose(
+        conn, schema, Kind.USER, {x.user_id for x in rows.leases if x.user_id and x.user_id not in users}
+    )
+    hints |= db.diagnose(
+        conn, schema, Kind.ROOM, {x.room_id for x in rows.leases if x.room_id and x.room_id not in rooms}
+    )
+    return hints
+
+
+def verify(settings: Settings, world: World) -> list[Finding]:
+    """Read-only: compare every row with the account; nothing is written anywhere."""
+    if not settings.stripe_key:
+        raise CannotRun("--verify reads the Stripe account: set STRIPE_SECRET_KEY (in the environment or .env)")
+    conn = db.connect(settings)
+    try:
+        rows = db.load_rows(conn, db.read_schema(conn))
+    finally:
+        conn.close()
+    gateway = world.gateway or make_gateway(settings, world)
+    account = read_account(gateway, world.echo)
+    return audit(rows, account, settings.hub_currencies, world.now())
+
+
 def run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
     started = world.clock()
@@ -93,6 +123,8 @@ def run(settings: Settings, options: Options, world: World) -> Report:
             default_currency=settings.default_currency,
             now=world.now(),
             kinds=options.kinds,
+            hints=dangling(conn, schema, rows),
+            limit=options.limit,
         )
         billing = {s.row_id: s.billing for s in plan.steps[Kind.LEASE] if s.action is Action.CREATE and s.billing}
         kinds = tuple(k for k in Kind if k in options.kinds)

@@ -202,3 +202,38 @@ class IdWriter:
         for conn in conns:
             with contextlib.suppress(pymysql.err.Error):
                 conn.close()
+
+
+def diagnose(conn: Connection, schema: Schema, kind: Kind, values: set[str]) -> dict[tuple[Kind, str], str]:
+    """Say what a dangling reference matches in the target table's other unique columns.
+
+    Only says; never acts: which row was meant is the operator's call.
+    """
+    table = schema[kind]
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND NON_UNIQUE = 0",
+            [table.name],
+        )
+        indexes: dict[str, list[str]] = {}
+        for index, column in cur.fetchall():
+            indexes.setdefault(index, []).append(column)
+    columns = [cols[0] for cols in indexes.values() if len(cols) == 1 and cols[0] != table.columns["id"]]
+    hints: dict[tuple[Kind, str], str] = {}
+    for value in sorted(values):
+        checked = ", ".join(f"{table.name}.{c}" for c in columns)
+        hint = f"no match in {checked} either" if columns else f"{table.name} has no other unique column to check"
+        for column in columns:
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"SELECT {quote(table.columns['id'])} FROM {quote(table.name)} "  # noqa: S608 (schema names)
+                    f"WHERE {quote(column)} = %s LIMIT 1",
+                    [value],
+                )
+                row = cur.fetchone()
+            if row:
+                hint = f"matches {table.name}.{column} of {kind.singular} {row[0]}"
+                break
+        hints[(kind, value)] = hint
+    return hints

@@ -79,7 +79,9 @@ class Executor:
         outcomes = self._run_all(first)
         if Kind.LEASE in plan.active:
             outcomes += self._run_all(plan.steps[Kind.LEASE])
-        return outcomes
+        # Workers finish in any order; the report follows the plan's.
+        order = {(s.kind, s.row_id): i for i, s in enumerate(s for k in Kind for s in plan.steps[k])}
+        return sorted(outcomes, key=lambda o: order[(o.kind, o.row_id)])
 
     def _run_all(self, steps: Iterable[Step]) -> list[Outcome]:
         outcomes: list[Outcome] = []

@@ -256,6 +256,7 @@ def plan_lease(
     hubs: Mapping[str, str],
     now: datetime,
     customer_currency: dict[str, str],
+    hints: Mapping[tuple[Kind, str], str] | None = None,
 ) -> Step:
     action, stripe_id, stale_id, reason = _link(Kind.LEASE, lease.id, lease.stripe_id, account)
     label = lease.name or lease.id
@@ -278,10 +279,13 @@ def plan_lease(
     assert terms is not None
     user = users.get(lease.user_id or "")
     room = rooms.get(lease.room_id or "")
-    if user is None:
-        return skip(f"user {lease.user_id} does not exist" if lease.user_id else "userId is NULL")
-    if room is None:
-        return skip(f"room {lease.room_id} does not exist" if lease.room_id else "roomId is NULL")
+    for kind, ref, dep in ((Kind.USER, lease.user_id, user), (Kind.ROOM, lease.room_id, room)):
+        if dep is None:
+            if not ref:
+                return skip(f"{kind.singular}Id is NULL")
+            hint = (hints or {}).get((kind, ref))
+            return skip(f"{kind.singular} {ref} does not exist" + (f"; {hint}" if hint else ""))
+    assert user is not None and room is not None
     currency = hubs.get(lease.hub_id or "")
     if currency is None:
         return skip(f"unknown hub {lease.hub_id!r}: map it in HUB_CURRENCIES (hubId=currency)")
@@ -311,6 +315,8 @@ def make_plan(
     default_currency: str,
     now: datetime,
     kinds: Collection[Kind] = tuple(Kind),
+    hints: Mapping[tuple[Kind, str], str] | None = None,
+    limit: int | None = None,
 ) -> Plan:
     plan = Plan()
     for user in rows.users:
@@ -327,7 +333,7 @@ def make_plan(
     # Links that already exist fix a customer's currency before new leases are weighed.
     ordered.sort(key=lambda lease: lease.stripe_id is None)
     for lease in ordered:
-        plan.steps[Kind.LEASE].append(plan_lease(lease, account, users, rooms, hubs, now, customer_currency))
+        plan.steps[Kind.LEASE].append(plan_lease(lease, account, users, rooms, hubs, now, customer_currency, hints))
     for kind in Kind:
         for remotes in account.by_link[kind].values():
             if len(remotes) > 1:
@@ -340,7 +346,24 @@ def make_plan(
         plan.steps[Kind.LEASE] = [
             _wait_for_dependencies(step, users, rooms, plan.active) for step in plan.steps[Kind.LEASE]
         ]
+    if limit is not None:
+        _canary(plan, limit)
     return plan
+
+
+def _canary(plan: Plan, limit: int) -> None:
+    """Keep only `limit` leases to create, with the users and rooms they need: a first run that touches little."""
+    chosen = [s for s in plan.steps[Kind.LEASE] if s.action is Action.CREATE and s.billing][:limit]
+    users = {s.billing.user_id for s in chosen if s.billing}
+    rooms = {s.billing.room_id for s in chosen if s.billing}
+    total = len(plan.steps[Kind.LEASE])
+    plan.steps[Kind.LEASE] = chosen
+    plan.steps[Kind.USER] = [s for s in plan.steps[Kind.USER] if s.row_id in users]
+    plan.steps[Kind.ROOM] = [s for s in plan.steps[Kind.ROOM] if s.row_id in rooms]
+    plan.notes.append(
+        f"canary run (--limit {limit}): {len(chosen)} of {total} leases, with their {len(users)} users and "
+        f"{len(rooms)} rooms; every other row is left as it is"
+    )
 
 
 def _wait_for_dependencies(

@@ -29,8 +29,8 @@ class Progress:
 
     def _draw(self, kind: Kind, now: float, finished: bool) -> None:
         done, total = self._done[kind], self._totals[kind]
-        elapsed = max(now - self._started[kind], 1e-9)
-        rate = done / elapsed
+        elapsed = now - self._started[kind]
+        rate = (done - 1) / elapsed if elapsed > 0 else 0.0  # the clock starts at the first row
         eta = (total - done) / rate if rate > 0 else 0.0
         width = 30
         filled = int(width * done / total) if total else width

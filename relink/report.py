@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import click
+
 from .billing import Mode
-from .execute import ADOPTED, CREATED, KEPT, REPLACED, RESULTS, SKIPPED, Outcome
+from .execute import ADOPTED, CREATED, FAILED, KEPT, REPLACED, RESULTS, SKIPPED, Outcome
 from .money import format_minor
 from .plan import Action, Billing, Plan, Step
 from .rows import Kind
@@ -119,37 +123,133 @@ def _planned(step: Step) -> Outcome:
     return Outcome(step.kind, step.row_id, step.label, result, step.stripe_id, detail, step.stale_id, step.notes)
 
 
-def render(report: Report) -> str:
+STYLES = {
+    CREATED: {"fg": "green"},
+    KEPT: {"dim": True},
+    ADOPTED: {"fg": "cyan"},
+    REPLACED: {"fg": "yellow"},
+    SKIPPED: {"fg": "yellow", "bold": True},
+    FAILED: {"fg": "red", "bold": True},
+}
+
+
+def _tag(result: str) -> str:
+    return click.style(f"[{result.replace('_', '-')}]", **STYLES.get(result, {}))  # type: ignore[arg-type]
+
+
+def render(report: Report, verbosity: int = 1) -> str:
+    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row."""
     title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
-    lines = [title, ""]
+    lines = [click.style(title, bold=True), ""]
     counts = report.counts
-    header = f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in RESULTS)
-    lines.append(header)
+    lines.append(f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in RESULTS))
     for kind in report.kinds:
         lines.append(f"  {kind.value:8}" + "".join(f"{counts[kind][r]:>16}" for r in RESULTS))
-    attention = report.attention()
-    if attention:
-        lines += ["", "Rows not simply created or kept:"]
-        for o in attention:
+    shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
+    if shown:
+        lines += ["", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:"]
+        for o in shown:
             target = f" -> {o.stripe_id}" if o.stripe_id else ""
-            lines.append(
-                f"  [{o.result.replace('_', '-')}] {o.kind.singular} {o.row_id} ({o.label}){target}: {o.detail}"
-            )
-    if report.billing:
+            detail = f": {o.detail}" if o.detail else ""
+            lines.append(f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}")
+    if report.billing and verbosity:
         labels = {o.row_id: o.label for o in report.outcomes if o.kind is Kind.LEASE}
         lines += ["", "What each new subscription bills:"]
         for row_id, billing in sorted(report.billing.items(), key=lambda item: labels.get(item[0], item[0])):
             lines.append(f"  lease {row_id} ({labels.get(row_id, '')}): {describe_billing(billing)}")
     notes = Counter(n for o in report.outcomes for n in o.notes)
-    if notes or report.notes:
+    if (notes or report.notes) and verbosity:
         lines += ["", "Notes:"]
         lines += [f"  {note}: {count} row(s)" for note, count in sorted(notes.items())]
         lines += [f"  {note}" for note in report.notes]
+    if not report.dry_run and verbosity:
+        lines += ["", f"Stripe requests: {report.requests} ({report.throttled} rate-limited) in {report.seconds:.1f}s"]
+    unsynced = len(report.unsynced)
+    verdict = f"{unsynced} row(s) not synced." if unsynced else "All rows synced."
+    lines += ["", click.style(verdict, fg="red" if unsynced else "green", bold=True)]
+    return "\n".join(lines)
+
+
+NEXT_STEPS = [
+    ("would be rejected by Stripe", "Fix the listed emails in `users`, then run the sync again."),
+    ("does not exist", "Broken references: check the hints on each line, fix `userId`/`roomId`, run again."),
+    ("unknown hub", "Add the hub to HUB_CURRENCIES (hubId=currency) in .env, run again."),
+    ("no price", "Give the listed rooms a `rent` (or `baseRent`), run again."),
+    ("amount", "Correct the listed amounts, run again."),
+    ("one currency per customer", "A tenant with leases in two currencies needs a second customer: decide by hand."),
+    ("Stripe", "Stripe refused or did not answer some requests: run again; objects already made are adopted."),
+    ("not after startDate", "Correct the listed lease dates, run again."),
+]
+
+
+def markdown(report: Report, started: datetime) -> str:
+    """A report to paste into a ticket: summary, decisions, data issues, next steps."""
+    what = "Dry run (nothing was changed)" if report.dry_run else "Sync"
+    lines = [f"# Stripe relink — {what}, {started:%Y-%m-%d %H:%M} UTC", "", "## Summary", ""]
+    lines += ["| | " + " | ".join(r.replace("_", " ") for r in RESULTS) + " |", "|---" * (len(RESULTS) + 1) + "|"]
+    for kind in report.kinds:
+        lines.append(f"| {kind.value} | " + " | ".join(str(report.counts[kind][r]) for r in RESULTS) + " |")
+    unsynced = report.unsynced
+    lines += ["", f"**{len(unsynced)} row(s) not synced.**" if unsynced else "**Every row is linked.**"]
     if not report.dry_run:
+        lines.append(f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.")
+    lines += ["", "## Decisions taken", ""]
+    lines += [
+        "- Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
+        "- Nobody is charged by the sync: each subscription is free (a Stripe trial) until the tenant's next rent"
+        " date, or the lease's start for a future lease, and stops at the lease's end.",
+        "- Leases that are over (finished, cancelled, void, or past their end date) are linked to a subscription"
+        " created and cancelled at once: never billed.",
+        "- Room prices come from `baseRent`, or `rent` when `baseRent` is empty.",
+        "- Stored Stripe ids the account does not confirm are stale and replaced.",
+    ]
+    modes = Counter(b.terms.mode.value for b in report.billing.values())
+    if modes:
+        lines.append("- New subscriptions: " + ", ".join(f"{n} {m}" for m, n in sorted(modes.items())) + ".")
+    notes = Counter(n for o in report.outcomes for n in o.notes)
+    lines += [f"- {note}: {count} row(s)." for note, count in sorted(notes.items())]
+    lines += [f"- {note}." for note in report.notes]
+    attention = report.attention()
+    if attention:
         lines += [
             "",
-            f"Stripe requests: {report.requests} ({report.throttled} rate-limited) in {report.seconds:.1f}s",
+            "## Data issues and changes",
+            "",
+            "| kind | row | what | Stripe id | detail |",
+            "|---|---|---|---|---|",
         ]
-    unsynced = len(report.unsynced)
-    lines += ["", f"{unsynced} row(s) not synced." if unsynced else "All rows synced."]
-    return "\n".join(lines)
+        for o in attention:
+            detail = o.detail.replace("|", "\\|")
+            lines.append(
+                f"| {o.kind.singular} | `{o.row_id}` {o.label} | {o.result} | {o.stripe_id or ''} | {detail} |"
+            )
+    lines += ["", "## What to do next", ""]
+    steps = [advice for needle, advice in NEXT_STEPS if any(needle in o.detail for o in unsynced)]
+    if report.dry_run:
+        steps.append("Read the plan, then run `python sync.py` to apply it.")
+    elif not unsynced:
+        steps.append("Nothing: every row is linked. `python sync.py --verify` audits the result at any time.")
+    else:
+        steps.append("After fixing, run `python sync.py` again: it only does what is left.")
+    lines += [f"{i}. {step}" for i, step in enumerate(steps, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(report: Report, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["kind", "row_id", "label", "result", "stripe_id", "stale_id", "detail"])
+        for o in report.outcomes:
+            writer.writerow(
+                [o.kind.singular, o.row_id, o.label, o.result, o.stripe_id or "", o.stale_id or "", o.detail]
+            )
+
+
+def write_all(report: Report, folder: Path, started: datetime) -> Path:
+    """JSON for machines, Markdown for people, CSV of rows and ids; returns the Markdown path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"{'plan' if report.dry_run else 'sync'}-{started:%Y%m%d-%H%M%S}"
+    report.write_json(stem.with_suffix(".json"))
+    write_csv(report, stem.with_suffix(".csv"))
+    stem.with_suffix(".md").write_text(markdown(report, started), encoding="utf-8")
+    return stem.with_suffix(".md")

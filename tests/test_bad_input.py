@@ -69,7 +69,9 @@ def test_a_lease_of_a_user_that_does_not_exist_is_reported(
 ) -> None:
     lease = restored.leases[7]
     query(settings, mysql_server, "UPDATE leases SET userId = 'ghost-user' WHERE id = %s", lease["id"])
-    assert line(sync(settings), Kind.LEASE, lease["id"]).detail == "user ghost-user does not exist"
+    assert line(sync(settings), Kind.LEASE, lease["id"]).detail == (
+        "user ghost-user does not exist; no match in users.email, users.salt either"
+    )
 
 
 def test_dates_out_of_order_are_reported(settings: Settings, mysql_server: Server, restored: Dump) -> None:

@@ -20,7 +20,7 @@ import secrets
 import string
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -620,7 +620,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_fake/stats":
             with fake._lock:
                 counts = {k: len(v) for k, v in fake.objects.items()}
-                stats = {"requests": len(fake.requests), "throttled": fake.throttled, "objects": counts}
+                methods = Counter(r.method for r in fake.requests)
+                stats = {
+                    "requests": len(fake.requests),
+                    "by_method": methods,
+                    "throttled": fake.throttled,
+                    "objects": counts,
+                }
             self._reply(200, stats, {})
         elif path == "/_fake/faults" and self.command == "POST":
             fake.inject(*(Fault(**f) for f in json.loads(body or "[]")))

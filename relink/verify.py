@@ -1,0 +1,105 @@
+"""A read-only audit: does every stored id name the right object, and does it bill right?"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from .account import LINK_KEYS, Account, Remote
+from .billing import InvalidLease, Mode, terms_for
+from .money import InvalidAmount, to_minor
+from .rows import Kind, Lease, Rows, User
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: Kind
+    row_id: str | None  # None for an object no row links to
+    label: str
+    problem: str
+
+
+def _link_problem(kind: Kind, row_id: str, stored: str | None, account: Account) -> tuple[Remote | None, str | None]:
+    if not stored:
+        return None, "not linked: no Stripe id stored"
+    remote = account.find(kind, stored)
+    if remote is None:
+        other = next((k for k in Kind if k is not kind and account.find(k, stored)), None)
+        if other is not None:
+            return None, f"stored id {stored} is a {other.singular} object, not a {kind.singular} one"
+        return None, f"stored id {stored} is not in the account"
+    if remote.link != row_id:
+        owner = f"points back to {remote.link}" if remote.link else f"has no {LINK_KEYS[kind]} metadata"
+        return None, f"stored id {stored} {owner}"
+    return remote, None
+
+
+def _lease_problems(
+    lease: Lease,
+    remote: Remote,
+    customers: Mapping[str, str | None],
+    products: Mapping[str, str | None],
+    hubs: Mapping[str, str],
+    now: datetime,
+) -> list[str]:
+    problems = []
+    if lease.user_id and customers.get(lease.user_id) and remote.customer != customers[lease.user_id]:
+        problems.append(f"bills customer {remote.customer}, but user {lease.user_id} is {customers[lease.user_id]}")
+    if lease.room_id and products.get(lease.room_id) and remote.product != products[lease.room_id]:
+        problems.append(f"is for product {remote.product}, but room {lease.room_id} is {products[lease.room_id]}")
+    currency = hubs.get(lease.hub_id or "")
+    if currency and remote.currency != currency:
+        problems.append(f"bills in {str(remote.currency).upper()}, the lease's hub in {currency.upper()}")
+    try:
+        amount = to_minor(lease.rent_amount, currency or "eur")
+    except InvalidAmount:
+        amount = None
+    if amount is not None and remote.amount != amount:
+        problems.append(f"bills {remote.amount} minor units, the lease {amount}")
+    try:
+        ended = terms_for(lease, now).mode is Mode.ENDED
+    except InvalidLease:
+        ended = None
+    if ended is True and remote.status != "canceled":
+        problems.append(f"the lease is over but its subscription is {remote.status}")
+    if ended is False and remote.status == "canceled":
+        problems.append("the lease is ongoing but its subscription is canceled")
+    return problems
+
+
+def audit(rows: Rows, account: Account, hubs: Mapping[str, str], now: datetime) -> list[Finding]:
+    findings: list[Finding] = []
+    linked: set[str] = set()
+    for kind, items in ((Kind.USER, rows.users), (Kind.ROOM, rows.rooms)):
+        for row in items:
+            remote, problem = _link_problem(kind, row.id, row.stripe_id, account)
+            if problem:
+                label = row.email if isinstance(row, User) else f"room {row.number}"
+                findings.append(Finding(kind, row.id, label or row.id, problem))
+            elif remote:
+                linked.add(remote.id)
+    customers = {u.id: u.stripe_id for u in rows.users}
+    products = {r.id: r.stripe_id for r in rows.rooms}
+    for lease in rows.leases:
+        remote, problem = _link_problem(Kind.LEASE, lease.id, lease.stripe_id, account)
+        label = lease.name or lease.id
+        if problem:
+            findings.append(Finding(Kind.LEASE, lease.id, label, problem))
+            continue
+        assert remote is not None
+        linked.add(remote.id)
+        for issue in _lease_problems(lease, remote, customers, products, hubs, now):
+            findings.append(Finding(Kind.LEASE, lease.id, label, f"subscription {remote.id} {issue}"))
+    for kind in Kind:
+        for remote in account.by_id[kind].values():
+            if remote.link and remote.id not in linked:
+                findings.append(
+                    Finding(
+                        kind,
+                        None,
+                        remote.id,
+                        f"{remote.id} carries {LINK_KEYS[kind]}={remote.link} but no row stores it",
+                    )
+                )
+    return findings
