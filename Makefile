@@ -28,10 +28,10 @@ format: $(READY)
 	$(BIN)/ruff format .
 
 bench: $(READY)
-	$(BIN)/python -m bench.run $(ARGS)
+	$(BIN)/python -m tools.bench $(ARGS)
 
 demo: $(READY)
-	$(BIN)/python -m bench.demo
+	$(BIN)/python -m tools.demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache reports

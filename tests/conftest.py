@@ -17,7 +17,7 @@ from relink.config import Settings
 from relink.report import Report
 from tests.support.dumpgen import Dump, generate
 from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import MISSING, Private, Server, answers, configured
+from tests.support.mysql import Server, find_or_start
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 12, 0, 0)  # the tests' clock, shared by the sync and the fake
@@ -26,18 +26,15 @@ TEST_KEY = "sk_test_51RelinkTestKeyDoNotLeak0000abcd"
 
 @pytest.fixture(scope="session")
 def mysql_server() -> Iterator[Server]:
-    server = configured()
-    if answers(server):
-        yield server
-        return
-    private = Private()
-    started = private.start()
-    if started is None:
-        pytest.exit(MISSING.format(where=f"{server.host}:{server.port}"), returncode=1)
     try:
-        yield started
+        server, private = find_or_start()
+    except SystemExit as missing:
+        pytest.exit(str(missing), returncode=1)
+    try:
+        yield server
     finally:
-        private.stop()
+        if private:
+            private.stop()
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ class Private:
             check=True,
             capture_output=True,
         )
-        port = _free_port()
+        port = free_port()
         self.process = subprocess.Popen(
             [
                 daemon,
@@ -103,7 +103,7 @@ def _find(*names: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -124,3 +124,15 @@ def answers(server: Server) -> bool:
     except pymysql.err.OperationalError:
         return False
     return True
+
+
+def find_or_start() -> tuple[Server, Private | None]:
+    """The configured server if it answers, else a private one; the caller stops the private one."""
+    server = configured()
+    if answers(server):
+        return server, None
+    private = Private()
+    started = private.start()
+    if started is None:
+        raise SystemExit(MISSING.format(where=f"{server.host}:{server.port}"))
+    return started, private

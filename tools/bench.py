@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.dumpgen import generate
-from tests.support.mysql import Private, Server, answers, configured
+from tests.support.mysql import Server, find_or_start, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk_test_51BenchKeyNotASecret0000bnch"
@@ -59,12 +58,6 @@ HEADER = (
     f"{'run':<16}{'rows':>7}{'requests':>10}{'429s':>17}{'wall':>10}{'req/s':>9}{'of limit':>9}"
     f"{'calls/row':>11}{'peak MB':>10}"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_fake(latency: float, limit: float) -> tuple[subprocess.Popen[str], str]:
@@ -151,14 +144,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    server = configured()
-    private = None
-    if not answers(server):
-        private = Private()
-        started = private.start()
-        if started is None:
-            sys.exit("no MySQL-compatible server: install mariadb-server or set TEST_DB_HOST/TEST_DB_PORT")
-        server = started
+    server, private = find_or_start()
     limit = args.server_limit or args.rate_limit or 0.0
     try:
         print(f"fake Stripe: {args.latency * 1000:.0f} ms per request, limit {args.server_limit or 'none'}/s")
