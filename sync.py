@@ -37,7 +37,8 @@ STRIPE_RATE_LIMIT."""
 
 
 def _confirm(plan: Plan) -> bool:
-    click.echo(render(Report(True, outcomes_from_plan(plan), kinds=tuple(k for k in Kind if k in plan.active))))
+    for line in render(Report(True, outcomes_from_plan(plan), kinds=tuple(k for k in Kind if k in plan.active))):
+        click.echo(line)
     return click.confirm("\nCreate these Stripe objects and write their ids?", default=False)
 
 
@@ -120,7 +121,8 @@ def main(
     except CannotRun as exc:
         click.echo(f"error: {redact(str(exc))}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    click.echo(render(report, verbosity))
+    for line in render(report, verbosity):
+        click.echo(line)
     written = write_all(report, Path("reports"), started)
     if report_path is not None:
         report.write_json(report_path)

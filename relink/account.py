@@ -15,7 +15,10 @@ LINK_KEYS: dict[Kind, str] = {
 }
 
 
-@dataclass(frozen=True)
+CUSTOMER_DETAILS = ("email", "name", "phone")
+
+
+@dataclass(frozen=True, slots=True)
 class Remote:
     """The few fields of a Stripe object the sync compares; the rest stays in Stripe."""
 
@@ -28,6 +31,7 @@ class Remote:
     product: str | None = None
     currency: str | None = None
     amount: int | None = None
+    details: tuple[tuple[str, str | None], ...] = ()  # customers: email, name, phone as Stripe has them
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -57,6 +61,8 @@ def remote_from(kind: Kind, obj: Mapping[str, Any]) -> Remote:
             currency=_get(price, "currency"),
             amount=_get(price, "unit_amount"),
         )
+    if kind is Kind.USER:
+        return Remote(**base, details=tuple((k, obj.get(k)) for k in CUSTOMER_DETAILS))
     return Remote(**base)
 
 

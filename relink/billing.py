@@ -30,7 +30,7 @@ class InvalidLease(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Terms:
     mode: Mode
     trial_end: datetime

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -76,12 +76,13 @@ def read_schema(conn: Connection) -> Schema:
         return resolve(cur.fetchall())
 
 
-def _select(conn: Connection, table: Table) -> list[dict[str, Any]]:
+def _select(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
+    """Rows one at a time: an unbuffered cursor keeps 20,000 rows from sitting in memory twice."""
     fields = ", ".join(f"{quote(col)} AS {quote(field)}" for field, col in table.columns.items())
-    with conn.cursor(pymysql.cursors.DictCursor) as cur:
+    with conn.cursor(pymysql.cursors.SSDictCursor) as cur:
         # Identifiers come from information_schema (schema.py), values never appear here.
         cur.execute(f"SELECT {fields} FROM {quote(table.name)} ORDER BY {quote(table.columns['id'])}")  # noqa: S608
-        return list(cur.fetchall())
+        yield from cur
 
 
 def _text(value: Any) -> str | None:

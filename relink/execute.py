@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -33,7 +33,7 @@ CREATED, KEPT, ADOPTED, REPLACED, SKIPPED, FAILED = (
 RESULTS = (CREATED, KEPT, ADOPTED, REPLACED, SKIPPED, FAILED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     kind: Kind
     row_id: str
@@ -84,20 +84,31 @@ class Executor:
         return sorted(outcomes, key=lambda o: order[(o.kind, o.row_id)])
 
     def _run_all(self, steps: Iterable[Step]) -> list[Outcome]:
+        """Run steps on the pool, keeping only a few more in flight than there are workers."""
         outcomes: list[Outcome] = []
         fatal: BaseException | None = None
+        queue = iter(steps)
+        pending: set[Future[Outcome | None]] = set()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="relink") as pool:
-            futures = [pool.submit(self._guarded, step) for step in steps]
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except CannotRun as exc:
-                    fatal = fatal or exc
-                    self._stop.set()
-                    continue
-                if outcome is not None:
-                    outcomes.append(outcome)
-                    self.tick(outcome.kind)
+            while True:
+                while len(pending) < 2 * self.workers and not self._stop.is_set():
+                    step = next(queue, None)
+                    if step is None:
+                        break
+                    pending.add(pool.submit(self._guarded, step))
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        outcome = future.result()
+                    except CannotRun as exc:
+                        fatal = fatal or exc
+                        self._stop.set()
+                        continue
+                    if outcome is not None:
+                        outcomes.append(outcome)
+                        self.tick(outcome.kind)
         if fatal is not None:
             raise fatal
         return outcomes
@@ -132,11 +143,17 @@ class Executor:
     def _one(self, step: Step) -> Outcome:
         if step.action is Action.SKIP:
             return _outcome(step, SKIPPED, detail=step.reason)
+        if step.repair and step.stripe_id:
+            self.gateway.update(step.kind, step.stripe_id, step.repair, self._key(step, step.repair))
         if step.action is Action.KEEP:
-            detail = ""
+            detail = step.reason
             if step.cancel and step.stripe_id:
                 self.gateway.cancel_subscription(step.stripe_id)
-                detail = "ended lease: cancelled its subscription, left uncancelled by an earlier run"
+                detail = "; ".join(
+                    filter(
+                        None, [detail, "ended lease: cancelled its subscription, left uncancelled by an earlier run"]
+                    )
+                )
             return _outcome(step, KEPT, step.stripe_id, detail)
         if step.action is Action.ADOPT and step.stripe_id:
             self._link(step, step.stripe_id)

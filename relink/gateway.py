@@ -5,12 +5,20 @@ from __future__ import annotations
 import functools
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import stripe
-from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
+from stripe import RequestOptions
+from stripe.params import (
+    CustomerCreateParams,
+    CustomerUpdateParams,
+    ProductCreateParams,
+    ProductUpdateParams,
+    SubscriptionCreateParams,
+    SubscriptionUpdateParams,
+)
 
 from .account import Remote, remote_from
 from .config import Settings, mask_key, redact
@@ -34,6 +42,7 @@ class Gateway(Protocol):
     def create_product(self, params: ProductCreateParams, key: str) -> str: ...
     def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote: ...
     def cancel_subscription(self, subscription_id: str) -> None: ...
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
 
 
 @dataclass
@@ -173,6 +182,18 @@ class StripeGateway:
             lambda: self._client.v1.subscriptions.create(params=params, options={"idempotency_key": key}),
         )
         return remote_from(Kind.LEASE, subscription.to_dict())
+
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
+        """Set fields again on an object that drifted (its link metadata, a customer's details)."""
+        self._call(f"update {kind.singular} {stripe_id}", functools.partial(self._update, kind, stripe_id, params, key))
+
+    def _update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> object:
+        v1, options = self._client.v1, RequestOptions(idempotency_key=key)
+        if kind is Kind.USER:
+            return v1.customers.update(stripe_id, cast(CustomerUpdateParams, params), options)
+        if kind is Kind.ROOM:
+            return v1.products.update(stripe_id, cast(ProductUpdateParams, params), options)
+        return v1.subscriptions.update(stripe_id, cast(SubscriptionUpdateParams, params), options)
 
     def cancel_subscription(self, subscription_id: str) -> None:
         self._call(

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -18,7 +18,7 @@ from typing import Any
 
 from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
-from .account import LINK_KEYS, Account
+from .account import CUSTOMER_DETAILS, LINK_KEYS, Account, Remote
 from .billing import InvalidLease, Mode, Terms, terms_for
 from .money import InvalidAmount, to_minor
 from .rows import Kind, Lease, Room, Rows, User
@@ -39,7 +39,7 @@ class Action(StrEnum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Billing:
     """What a lease's subscription bills; the money a reviewer checks in the plan."""
 
@@ -74,7 +74,7 @@ class Billing:
         return params
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     kind: Kind
     row_id: str
@@ -86,6 +86,7 @@ class Step:
     params: CustomerCreateParams | ProductCreateParams | None = None  # create params (users, rooms)
     billing: Billing | None = None  # leases
     cancel: bool = False  # an ended lease whose subscription is not cancelled yet
+    repair: Mapping[str, Any] | None = None  # fields to set again on a kept or adopted object
     notes: tuple[str, ...] = ()
 
     @property
@@ -134,20 +135,28 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _link(kind: Kind, row_id: str, stored: str | None, account: Account) -> tuple[Action, str | None, str | None, str]:
-    """Keep a stored id the account confirms, else adopt what links back, else create."""
+def _link(
+    kind: Kind, row_id: str, stored: str | None, account: Account, rows: Collection[str]
+) -> tuple[Action, str | None, str | None, str]:
+    """Keep a stored id the account confirms, else adopt what links back, else create.
+
+    `rows` holds the ids of this kind's rows: an object whose link names none
+    of them (or nothing) was edited by hand, and is kept and repaired rather
+    than given a second object.
+    """
     stale_id, reason = None, ""
     if stored:
         remote = account.find(kind, stored)
         if remote is not None and remote.link == row_id:
             return Action.KEEP, stored, None, ""
+        if remote is not None and (not remote.link or remote.link not in rows):
+            was = f"{LINK_KEYS[kind]}={remote.link!r}" if remote.link else f"no {LINK_KEYS[kind]}"
+            return Action.KEEP, stored, None, f"{stored} had {was} (edited by hand?): link restored"
         stale_id = stored
         if remote is None:
             reason = f"stored id {stored} is not in this Stripe account"
-        elif remote.link:
-            reason = f"stored id {stored} belongs to {kind.value} row {remote.link}"
         else:
-            reason = f"stored id {stored} carries no {LINK_KEYS[kind]} metadata"
+            reason = f"stored id {stored} belongs to {kind.value} row {remote.link}"
     found = account.linked_to(kind, row_id)
     if found:
         why = f"{found[0].id} already links to this row (created by an earlier run)"
@@ -173,12 +182,42 @@ def _user_params(user: User) -> CustomerCreateParams:
     return params
 
 
-def plan_user(user: User, account: Account) -> Step:
-    action, stripe_id, stale_id, reason = _link(Kind.USER, user.id, user.stripe_id, account)
+def _repair(
+    kind: Kind, row_id: str, stripe_id: str | None, account: Account, wanted: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What to set again on an object that drifted: its link, and a customer's billing details."""
+    remote = account.find(kind, stripe_id or "")
+    if remote is None:
+        return {}
+    repair: dict[str, Any] = {}
+    if remote.link != row_id:
+        repair["metadata"] = {LINK_KEYS[kind]: row_id}
+    have = dict(remote.details)
+    for key in CUSTOMER_DETAILS:
+        if key in wanted and have.get(key) != wanted[key]:
+            repair[key] = wanted[key]
+    return repair
+
+
+def _kept(
+    kind: Kind, row_id: str, label: str, link: tuple[Action, str | None, str | None, str], repair: dict[str, Any]
+) -> Step:
+    action, stripe_id, stale_id, reason = link
+    if repair.keys() - {"metadata"}:
+        reason = "; ".join(
+            filter(None, [reason, f"{', '.join(sorted(repair.keys() - {'metadata'}))} set again from the row"])
+        )
+    return Step(kind, row_id, label, action, stripe_id, stale_id, reason, repair=repair or None)
+
+
+def plan_user(user: User, account: Account, rows: Collection[str] = ()) -> Step:
+    link = _link(Kind.USER, user.id, user.stripe_id, account, rows)
+    action, stripe_id, stale_id, reason = link
     label = user.email or user.id
-    if action is not Action.CREATE:
-        return Step(Kind.USER, user.id, label, action, stripe_id, stale_id, reason)
     problem = email_problem(user.email)
+    if action is not Action.CREATE:
+        wanted: Mapping[str, Any] = {} if problem else _user_params(user)
+        return _kept(Kind.USER, user.id, label, link, _repair(Kind.USER, user.id, stripe_id, account, wanted))
     if problem:
         return Step(Kind.USER, user.id, label, Action.SKIP, stale_id=stale_id, reason=problem)
     return Step(Kind.USER, user.id, label, Action.CREATE, stale_id=stale_id, reason=reason, params=_user_params(user))
@@ -190,11 +229,14 @@ def room_price(room: Room) -> tuple[Decimal | None, str]:
     return room.rent, "rent"
 
 
-def plan_room(room: Room, account: Account, currency: str, currency_note: str | None) -> Step:
-    action, stripe_id, stale_id, reason = _link(Kind.ROOM, room.id, room.stripe_id, account)
+def plan_room(
+    room: Room, account: Account, currency: str, currency_note: str | None, rows: Collection[str] = ()
+) -> Step:
+    link = _link(Kind.ROOM, room.id, room.stripe_id, account, rows)
+    action, stripe_id, stale_id, reason = link
     label = f"room {room.number}" if room.number is not None else f"room {room.id}"
     if action is not Action.CREATE:
-        return Step(Kind.ROOM, room.id, label, action, stripe_id, stale_id, reason)
+        return _kept(Kind.ROOM, room.id, label, link, _repair(Kind.ROOM, room.id, stripe_id, account, {}))
     price, source = room_price(room)
     if room.base_rent is None and room.rent is None:
         return Step(
@@ -257,8 +299,10 @@ def plan_lease(
     now: datetime,
     customer_currency: dict[str, str],
     hints: Mapping[tuple[Kind, str], str] | None = None,
+    rows: Collection[str] = (),
 ) -> Step:
-    action, stripe_id, stale_id, reason = _link(Kind.LEASE, lease.id, lease.stripe_id, account)
+    link = _link(Kind.LEASE, lease.id, lease.stripe_id, account, rows)
+    action, stripe_id, stale_id, reason = link
     label = lease.name or lease.id
 
     def skip(why: str) -> Step:
@@ -275,7 +319,10 @@ def plan_lease(
         if remote and remote.customer and remote.currency:
             customer_currency.setdefault(remote.customer, remote.currency)
         cancel = terms is not None and terms.mode is Mode.ENDED and remote is not None and remote.status != "canceled"
-        return Step(Kind.LEASE, lease.id, label, action, stripe_id, stale_id, reason, cancel=cancel)
+        kept = _kept(Kind.LEASE, lease.id, label, link, _repair(Kind.LEASE, lease.id, stripe_id, account, {}))
+        return replace(
+            kept, cancel=cancel, reason="; ".join(filter(None, [kept.reason, _billing_drift(lease, remote, hubs)]))
+        )
     assert terms is not None
     user = users.get(lease.user_id or "")
     room = rooms.get(lease.room_id or "")
@@ -307,6 +354,23 @@ def plan_lease(
     return Step(Kind.LEASE, lease.id, label, Action.CREATE, stale_id=stale_id, reason=reason, billing=billing)
 
 
+def _billing_drift(lease: Lease, remote: Remote | None, hubs: Mapping[str, str]) -> str:
+    """A kept subscription that bills otherwise than its lease: said, not changed (that would prorate)."""
+    currency = hubs.get(lease.hub_id or "")
+    if remote is None or currency is None:
+        return ""
+    try:
+        amount = to_minor(lease.rent_amount, currency)
+    except InvalidAmount:
+        return ""
+    if (remote.amount, remote.currency) == (amount, currency):
+        return ""
+    return (
+        f"bills {remote.amount} {str(remote.currency).upper()} minor units but the lease says {amount} "
+        f"{currency.upper()}: left as is, review it in Stripe"
+    )
+
+
 def make_plan(
     rows: Rows,
     account: Account,
@@ -319,12 +383,15 @@ def make_plan(
     limit: int | None = None,
 ) -> Plan:
     plan = Plan()
+    user_ids = {u.id for u in rows.users}
+    room_ids = {r.id for r in rows.rooms}
+    lease_ids = {x.id for x in rows.leases}
     for user in rows.users:
-        plan.steps[Kind.USER].append(plan_user(user, account))
+        plan.steps[Kind.USER].append(plan_user(user, account, user_ids))
     currencies, currency_notes = _room_currencies(rows.leases, hubs, default_currency)
     for room in rows.rooms:
         plan.steps[Kind.ROOM].append(
-            plan_room(room, account, currencies.get(room.id, default_currency), currency_notes.get(room.id))
+            plan_room(room, account, currencies.get(room.id, default_currency), currency_notes.get(room.id), room_ids)
         )
     users = {s.row_id: s for s in plan.steps[Kind.USER]}
     rooms = {s.row_id: s for s in plan.steps[Kind.ROOM]}
@@ -333,7 +400,9 @@ def make_plan(
     # Links that already exist fix a customer's currency before new leases are weighed.
     ordered.sort(key=lambda lease: lease.stripe_id is None)
     for lease in ordered:
-        plan.steps[Kind.LEASE].append(plan_lease(lease, account, users, rooms, hubs, now, customer_currency, hints))
+        plan.steps[Kind.LEASE].append(
+            plan_lease(lease, account, users, rooms, hubs, now, customer_currency, hints, lease_ids)
+        )
     for kind in Kind:
         for remotes in account.by_link[kind].values():
             if len(remotes) > 1:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ class Report:
     seconds: float = 0.0
     kinds: tuple[Kind, ...] = tuple(Kind)
 
-    @property
+    @cached_property
     def counts(self) -> dict[Kind, Counter[str]]:
         counts: dict[Kind, Counter[str]] = {k: Counter() for k in self.kinds}
         for outcome in self.outcomes:
@@ -45,19 +47,22 @@ class Report:
         """Rows that were not simply created or kept."""
         return [o for o in self.outcomes if o.result not in (CREATED, KEPT) or o.detail]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def write_json(self, path: Path) -> None:
+        """One row per line, written as it goes: a 60,000-row report never sits in memory whole."""
+        head = {
             "mode": "dry-run" if self.dry_run else "sync",
             "counts": {k.value: {r: self.counts[k][r] for r in RESULTS} for k in self.kinds},
-            "rows": [_row_json(o, self.billing.get(o.row_id) if o.kind is Kind.LEASE else None) for o in self.outcomes],
             "notes": self.notes,
             "stripe": {"requests": self.requests, "rate_limited": self.throttled},
             "seconds": round(self.seconds, 3),
         }
-
-    def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        with path.open("w", encoding="utf-8") as out:
+            out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": [')
+            for index, outcome in enumerate(self.outcomes):
+                billing = self.billing.get(outcome.row_id) if outcome.kind is Kind.LEASE else None
+                out.write(("," if index else "") + "\n  " + json.dumps(_row_json(outcome, billing), ensure_ascii=False))
+            out.write("\n]}\n")
 
 
 def _row_json(outcome: Outcome, billing: Billing | None) -> dict[str, Any]:
@@ -137,37 +142,39 @@ def _tag(result: str) -> str:
     return click.style(f"[{result.replace('_', '-')}]", **STYLES.get(result, {}))  # type: ignore[arg-type]
 
 
-def render(report: Report, verbosity: int = 1) -> str:
+def render(report: Report, verbosity: int = 1) -> Iterator[str]:
     """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row."""
     title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
-    lines = [click.style(title, bold=True), ""]
+    yield from (click.style(title, bold=True), "")
     counts = report.counts
-    lines.append(f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in RESULTS))
+    yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in RESULTS)
     for kind in report.kinds:
-        lines.append(f"  {kind.value:8}" + "".join(f"{counts[kind][r]:>16}" for r in RESULTS))
+        yield f"  {kind.value:8}" + "".join(f"{counts[kind][r]:>16}" for r in RESULTS)
     shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
     if shown:
-        lines += ["", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:"]
+        yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
         for o in shown:
             target = f" -> {o.stripe_id}" if o.stripe_id else ""
             detail = f": {o.detail}" if o.detail else ""
-            lines.append(f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}")
+            yield f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}"
     if report.billing and verbosity:
         labels = {o.row_id: o.label for o in report.outcomes if o.kind is Kind.LEASE}
-        lines += ["", "What each new subscription bills:"]
+        yield from ("", "What each new subscription bills:")
         for row_id, billing in sorted(report.billing.items(), key=lambda item: labels.get(item[0], item[0])):
-            lines.append(f"  lease {row_id} ({labels.get(row_id, '')}): {describe_billing(billing)}")
+            yield f"  lease {row_id} ({labels.get(row_id, '')}): {describe_billing(billing)}"
     notes = Counter(n for o in report.outcomes for n in o.notes)
     if (notes or report.notes) and verbosity:
-        lines += ["", "Notes:"]
-        lines += [f"  {note}: {count} row(s)" for note, count in sorted(notes.items())]
-        lines += [f"  {note}" for note in report.notes]
+        yield from ("", "Notes:")
+        yield from (f"  {note}: {count} row(s)" for note, count in sorted(notes.items()))
+        yield from (f"  {note}" for note in report.notes)
     if not report.dry_run and verbosity:
-        lines += ["", f"Stripe requests: {report.requests} ({report.throttled} rate-limited) in {report.seconds:.1f}s"]
+        yield from (
+            "",
+            f"Stripe requests: {report.requests} ({report.throttled} rate-limited) in {report.seconds:.1f}s",
+        )
     unsynced = len(report.unsynced)
     verdict = f"{unsynced} row(s) not synced." if unsynced else "All rows synced."
-    lines += ["", click.style(verdict, fg="red" if unsynced else "green", bold=True)]
-    return "\n".join(lines)
+    yield from ("", click.style(verdict, fg="red" if unsynced else "green", bold=True))
 
 
 NEXT_STEPS = [
@@ -182,19 +189,19 @@ NEXT_STEPS = [
 ]
 
 
-def markdown(report: Report, started: datetime) -> str:
+def markdown(report: Report, started: datetime) -> Iterator[str]:
     """A report to paste into a ticket: summary, decisions, data issues, next steps."""
     what = "Dry run (nothing was changed)" if report.dry_run else "Sync"
-    lines = [f"# Stripe relink — {what}, {started:%Y-%m-%d %H:%M} UTC", "", "## Summary", ""]
-    lines += ["| | " + " | ".join(r.replace("_", " ") for r in RESULTS) + " |", "|---" * (len(RESULTS) + 1) + "|"]
+    yield from (f"# Stripe relink — {what}, {started:%Y-%m-%d %H:%M} UTC", "", "## Summary", "")
+    yield from ["| | " + " | ".join(r.replace("_", " ") for r in RESULTS) + " |", "|---" * (len(RESULTS) + 1) + "|"]
     for kind in report.kinds:
-        lines.append(f"| {kind.value} | " + " | ".join(str(report.counts[kind][r]) for r in RESULTS) + " |")
+        yield (f"| {kind.value} | " + " | ".join(str(report.counts[kind][r]) for r in RESULTS) + " |")
     unsynced = report.unsynced
-    lines += ["", f"**{len(unsynced)} row(s) not synced.**" if unsynced else "**Every row is linked.**"]
+    yield from ("", f"**{len(unsynced)} row(s) not synced.**" if unsynced else "**Every row is linked.**")
     if not report.dry_run:
-        lines.append(f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.")
-    lines += ["", "## Decisions taken", ""]
-    lines += [
+        yield (f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.")
+    yield from ("", "## Decisions taken", "")
+    yield from [
         "- Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
         "- Nobody is charged by the sync: each subscription is free (a Stripe trial) until the tenant's next rent"
         " date, or the lease's start for a future lease, and stops at the lease's end.",
@@ -205,13 +212,13 @@ def markdown(report: Report, started: datetime) -> str:
     ]
     modes = Counter(b.terms.mode.value for b in report.billing.values())
     if modes:
-        lines.append("- New subscriptions: " + ", ".join(f"{n} {m}" for m, n in sorted(modes.items())) + ".")
+        yield ("- New subscriptions: " + ", ".join(f"{n} {m}" for m, n in sorted(modes.items())) + ".")
     notes = Counter(n for o in report.outcomes for n in o.notes)
-    lines += [f"- {note}: {count} row(s)." for note, count in sorted(notes.items())]
-    lines += [f"- {note}." for note in report.notes]
+    yield from (f"- {note}: {count} row(s)." for note, count in sorted(notes.items()))
+    yield from (f"- {note}." for note in report.notes)
     attention = report.attention()
     if attention:
-        lines += [
+        yield from [
             "",
             "## Data issues and changes",
             "",
@@ -220,10 +227,8 @@ def markdown(report: Report, started: datetime) -> str:
         ]
         for o in attention:
             detail = o.detail.replace("|", "\\|")
-            lines.append(
-                f"| {o.kind.singular} | `{o.row_id}` {o.label} | {o.result} | {o.stripe_id or ''} | {detail} |"
-            )
-    lines += ["", "## What to do next", ""]
+            yield (f"| {o.kind.singular} | `{o.row_id}` {o.label} | {o.result} | {o.stripe_id or ''} | {detail} |")
+    yield from ("", "## What to do next", "")
     steps = [advice for needle, advice in NEXT_STEPS if any(needle in o.detail for o in unsynced)]
     if report.dry_run:
         steps.append("Read the plan, then run `python sync.py` to apply it.")
@@ -231,8 +236,7 @@ def markdown(report: Report, started: datetime) -> str:
         steps.append("Nothing: every row is linked. `python sync.py --verify` audits the result at any time.")
     else:
         steps.append("After fixing, run `python sync.py` again: it only does what is left.")
-    lines += [f"{i}. {step}" for i, step in enumerate(steps, 1)]
-    return "\n".join(lines) + "\n"
+    yield from (f"{i}. {step}" for i, step in enumerate(steps, 1))
 
 
 def write_csv(report: Report, path: Path) -> None:
@@ -251,5 +255,6 @@ def write_all(report: Report, folder: Path, started: datetime) -> Path:
     stem = folder / f"{'plan' if report.dry_run else 'sync'}-{started:%Y%m%d-%H%M%S}"
     report.write_json(stem.with_suffix(".json"))
     write_csv(report, stem.with_suffix(".csv"))
-    stem.with_suffix(".md").write_text(markdown(report, started), encoding="utf-8")
+    with stem.with_suffix(".md").open("w", encoding="utf-8") as out:
+        out.writelines(line + "\n" for line in markdown(report, started))
     return stem.with_suffix(".md")

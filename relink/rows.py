@@ -18,7 +18,7 @@ class Kind(StrEnum):
         return self.value[:-1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class User:
     id: str
     email: str | None
@@ -29,7 +29,7 @@ class User:
     stripe_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Room:
     id: str
     number: int | None
@@ -40,7 +40,7 @@ class Room:
     stripe_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lease:
     id: str
     name: str | None
@@ -54,7 +54,7 @@ class Lease:
     stripe_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rows:
     users: list[User]
     rooms: list[Room]

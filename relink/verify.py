@@ -12,7 +12,7 @@ from .money import InvalidAmount, to_minor
 from .rows import Kind, Lease, Rows, User
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     kind: Kind
     row_id: str | None  # None for an object no row links to

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
@@ -56,6 +57,9 @@ class CrashingGateway:
 
     def cancel_subscription(self, subscription_id: str) -> None:
         self.inner.cancel_subscription(subscription_id)
+
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
+        self.inner.update(kind, stripe_id, params, key)
 
 
 def crash_after(settings: Settings, objects: int) -> None:
@@ -152,3 +156,32 @@ def test_a_customer_deleted_in_stripe_is_replaced_and_reported(
     assert "is not in this Stripe account" in outcome.detail
     ((now_linked,),) = query(settings, mysql_server, "SELECT stripeCustomerId FROM users WHERE id = %s", user)
     assert now_linked not in (None, customer)
+
+
+def test_objects_edited_by_hand_are_repaired_never_given_a_second_object(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump
+) -> None:
+    sync(settings)
+    user, lease = restored.users[1], restored.leases[2]
+    ((customer_id,),) = query(settings, mysql_server, "SELECT stripeCustomerId FROM users WHERE id = %s", user["id"])
+    ((sub_id,),) = query(settings, mysql_server, "SELECT stripeSubscriptionId FROM leases WHERE id = %s", lease["id"])
+    customer, subscription = fake.objects["customers"][customer_id], fake.objects["subscriptions"][sub_id]
+    customer["metadata"] = {}
+    customer["email"] = "someone-else@example.com"
+    subscription["metadata"] = {"cohabs_lease_id": "typo-by-hand"}
+    subscription["items"]["data"][0]["price"]["unit_amount"] += 100
+    counts = {kind: len(fake.all(kind)) for kind in ("customers", "products", "subscriptions")}
+
+    report = sync(settings)
+
+    assert {kind: len(fake.all(kind)) for kind in counts} == counts
+    assert customer["metadata"] == {"cohabs_user_id": user["id"]}
+    assert customer["email"] == user["email"]
+    assert subscription["metadata"] == {"cohabs_lease_id": lease["id"]}
+    lines = {o.row_id: o for o in report.outcomes}
+    assert lines[user["id"]].result == KEPT
+    assert "link restored" in lines[user["id"]].detail and "email set again" in lines[user["id"]].detail
+    assert "left as is, review it in Stripe" in lines[lease["id"]].detail
+    writes = len(fake.writes())
+    sync(settings)
+    assert len(fake.writes()) == writes  # repaired once, then quiet
