@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pymysql
+
 from . import db
 from .account import Account
 from .config import Settings, mask_key
@@ -97,6 +99,16 @@ def verify(settings: Settings, world: World) -> list[Finding]:
 
 
 def run(settings: Settings, options: Options, world: World) -> Report:
+    try:
+        return _run(settings, options, world)
+    except pymysql.err.Error as exc:
+        raise CannotRun(
+            f"lost the MySQL connection ({exc.args[-1] if exc.args else exc}); rerun once MySQL is back: "
+            "objects already created are found and adopted, not created again"
+        ) from None
+
+
+def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
     started = world.clock()
     conn = db.connect(settings)

@@ -99,6 +99,9 @@ class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     throttled: int = 0
+    # Called with ("received", request) before the work and ("processed", request) after it;
+    # answering "drop" closes the connection there (tests use it to kill the client at that moment).
+    hook: Callable[[str, Recorded], str | None] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -184,6 +187,8 @@ class FakeStripe:
                 raise StripeFailure(
                     429, "Too many requests hit the API too quickly.", "invalid_request_error", "rate_limit"
                 )
+            if self.hook and self.hook("received", record) == "drop":
+                return 0, {}, Fault("drop"), extra
             fault = self._fault_for(method, path, body)
             if fault and fault.kind == "status":
                 kind = (
@@ -195,6 +200,8 @@ class FakeStripe:
             record.status = failure.status
             return failure.status, failure.body(), None, extra
         record.status = status
+        if self.hook and self.hook("processed", record) == "drop":
+            fault = Fault("drop")
         return status, payload, fault, extra
 
     def _authenticate(self, authorization: str) -> None:

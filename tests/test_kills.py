@@ -1,0 +1,148 @@
+"""SIGKILL at each step of a row's life, then rerun: exactly one object per row, its id stored."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from relink.config import Settings
+from tests.conftest import ROOT, db_env, query
+from tests.support.dumpgen import Dump
+from tests.support.fake_stripe import FakeStripe, Recorded
+from tests.support.mysql import Server
+from tests.test_cli import cli
+from tests.test_recovery import assert_one_object_per_row
+
+
+def start_sync(settings: Settings, cwd: Path) -> subprocess.Popen[str]:
+    env = {
+        **db_env(settings),
+        "STRIPE_SECRET_KEY": settings.stripe_key or "",
+        "STRIPE_API_BASE": settings.stripe_api_base or "",
+        "STRIPE_RATE_LIMIT": "500",
+    }
+    command = [sys.executable, str(ROOT / "sync.py"), "--yes", "--quiet"]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True)
+
+
+def kill_when(
+    fake: FakeStripe, process: subprocess.Popen[str], moment: Callable[[str, Recorded], bool]
+) -> Callable[[str, Recorded], str | None]:
+    def hook(stage: str, request: Recorded) -> str | None:
+        if process.poll() is None and moment(stage, request):
+            os.kill(process.pid, signal.SIGKILL)
+            return "drop"
+        return None
+
+    return hook
+
+
+def finish_and_check(settings: Settings, server: Server, fake: FakeStripe, restored: Dump, cwd: Path) -> None:
+    fake.hook = None
+    done = cli(settings, cwd)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "[failed]" not in done.stdout, done.stdout
+    assert_one_object_per_row(settings, server, fake, restored)
+    for table, column in (("users", "stripeCustomerId"), ("rooms", "stripeProductId")):
+        assert query(settings, server, f"SELECT id FROM {table} WHERE {column} IS NULL") == []
+
+
+@pytest.mark.parametrize(
+    ("stage", "path"),
+    [
+        ("received", "/v1/customers"),  # before the call: Stripe never saw it
+        ("received", "/v1/subscriptions"),
+        ("processed", "/v1/customers"),  # Stripe created it, the row was never written
+        ("processed", "/v1/products"),
+        ("processed", "/v1/subscriptions"),
+    ],
+)
+def test_a_kill_around_a_stripe_call_is_finished_by_the_next_run(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path, stage: str, path: str
+) -> None:
+    process = start_sync(settings, tmp_path)
+    fake.hook = kill_when(fake, process, lambda s, r: s == stage and r.method == "POST" and r.path == path)
+    assert process.wait(timeout=120) == -signal.SIGKILL
+    finish_and_check(settings, mysql_server, fake, restored, tmp_path)
+
+
+@pytest.fixture
+def blocked_writes(settings: Settings, mysql_server: Server) -> Iterator[pymysql.connections.Connection]:
+    """Every write to `users` waits on a lock this test holds, so a kill lands inside the write."""
+    holder = mysql_server.connect(settings.db_name)
+    with holder.cursor() as cur:
+        cur.execute("SELECT GET_LOCK('relink-test-write', 0)")
+        cur.execute(
+            "CREATE TRIGGER users_wait BEFORE UPDATE ON users FOR EACH ROW DO GET_LOCK('relink-test-write', 120)"
+        )
+    try:
+        yield holder
+    finally:
+        with holder.cursor() as cur:
+            cur.execute("DO RELEASE_LOCK('relink-test-write')")
+            cur.execute("DROP TRIGGER IF EXISTS users_wait")
+        holder.close()
+
+
+def test_a_kill_during_the_row_write_is_finished_by_the_next_run(
+    settings: Settings,
+    mysql_server: Server,
+    fake: FakeStripe,
+    restored: Dump,
+    tmp_path: Path,
+    blocked_writes: pymysql.connections.Connection,
+) -> None:
+    process = start_sync(settings, tmp_path)
+    with blocked_writes.cursor() as cur:
+        # The sync's UPDATE is now inside the trigger, waiting: find it (bounded, no sleeping).
+        deadline = time.monotonic() + 60
+        waiting: list[int] = []
+        while not waiting and process.poll() is None and time.monotonic() < deadline:
+            cur.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND STATE = 'User lock' AND INFO LIKE %s",
+                [settings.db_name, "%relink-test-write%"],
+            )
+            waiting = [row[0] for row in cur.fetchall()]
+        assert waiting, "the sync never reached a row write"
+        os.kill(process.pid, signal.SIGKILL)
+        for thread in waiting:
+            cur.execute(f"KILL {int(thread)}")  # the server drops the half-done write too
+        cur.execute("DROP TRIGGER users_wait")
+        cur.execute("DO RELEASE_LOCK('relink-test-write')")
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    assert fake.all("customers")  # Stripe had created objects whose rows were never written
+    finish_and_check(settings, mysql_server, fake, restored, tmp_path)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])  # while reading the account; while writing ids
+def test_a_lost_database_connection_stops_the_run_with_exit_1_and_the_next_run_converges(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path, method: str
+) -> None:
+    admin = mysql_server.connect()
+    seen = []
+
+    def drop_connections(stage: str, request: Recorded) -> None:
+        # Once leases start, every user and room write has been made: the pool is connected.
+        if stage == "received" and request.path == "/v1/subscriptions" and request.method == method:
+            seen.append(request)
+            if len(seen) == 1:
+                with admin.cursor() as cur:
+                    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", [settings.db_name])
+                    for (thread,) in cur.fetchall():
+                        cur.execute(f"KILL {int(thread)}")
+
+    fake.hook = lambda stage, request: drop_connections(stage, request)
+    done = cli(settings, tmp_path)
+    admin.close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "lost the MySQL connection" in done.stderr
+    assert "Traceback" not in done.stderr
+    finish_and_check(settings, mysql_server, fake, restored, tmp_path)
