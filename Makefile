@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.installed
 
-.PHONY: install test lint format bench demo clean
+.PHONY: install test soak lint format bench demo clean
 
 install: $(READY)
 
@@ -17,6 +17,9 @@ $(READY): requirements.txt requirements-dev.txt
 
 test: $(READY)
 	$(BIN)/python -m pytest
+
+soak: $(READY)
+	SOAK_KILLS=$${SOAK_KILLS:-60} $(BIN)/python -m pytest -s tests/test_soak.py
 
 lint: $(READY)
 	$(BIN)/ruff check .

@@ -604,7 +604,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client died mid-request: like Stripe, never act on half a request.
+            self.close_connection = True
+            return
+        body = raw.decode()
         if split.path.startswith("/_fake/"):
             self._admin(split.path, body)
             return
