@@ -7,22 +7,30 @@ and every stored id pointing at an object that points back.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from relink.config import Settings
 from tests.conftest import restore
 from tests.support.dumpgen import generate
-from tests.support.fake_stripe import Fault, FakeStripe, Recorded
+from tests.support.fake_stripe import FakeStripe, Fault, Recorded
 from tests.support.mysql import Server
 from tests.test_cli import cli
-from tests.test_kills import start_sync
+from tests.test_kills import kill_when, start_sync
 from tests.test_recovery import assert_one_object_per_row
 
 KILLS = int(os.environ.get("SOAK_KILLS", "12"))
+
+
+def nth_write(target: int, stage: str) -> Callable[[str, Recorded], bool]:
+    """True at the `target`-th write Stripe sees, at `stage` (before or after doing it)."""
+    seen = itertools.count(1)
+    return lambda moment, request: moment == stage and request.method in ("POST", "DELETE") and next(seen) == target
 
 
 def test_random_kills_faults_and_edits_end_with_exactly_one_object_per_row(
@@ -47,19 +55,8 @@ def test_random_kills_faults_and_edits_end_with_exactly_one_object_per_row(
             )
             fake.inject(fault)
             faults += fault.count
-        target, stage = rng.randint(1, 25), rng.choice(["received", "processed"])
-        writes: list[Recorded] = []
         process = start_sync(settings, tmp_path)
-
-        def hook(moment: str, request: Recorded, process=process, target=target, stage=stage) -> str | None:  # type: ignore[no-untyped-def]
-            if moment == stage and request.method in ("POST", "DELETE") and process.poll() is None:
-                writes.append(request)
-                if len(writes) == target:
-                    os.kill(process.pid, signal.SIGKILL)
-                    return "drop"
-            return None
-
-        fake.hook = hook
+        fake.hook = kill_when(fake, process, nth_write(rng.randint(1, 25), rng.choice(["received", "processed"])))
         code = process.wait(timeout=300)
         fake.hook = None
         if code == -signal.SIGKILL:
