@@ -28,8 +28,13 @@ from .rows import Kind, Lease, Room, Rows, User
 _EMAIL = re.compile(
     r"^[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
+# Stripe's length limits: customer email 512, customer and product names 256
+# and 250 (250 for both keeps it simple), product descriptions 40,000,
+# subscription descriptions 500, phone numbers 20.
 MAX_EMAIL = 512
 MAX_NAME = 250
+MAX_PRODUCT_DESCRIPTION = 40_000
+MAX_SUBSCRIPTION_DESCRIPTION = 500
 
 
 class Action(StrEnum):
@@ -70,7 +75,7 @@ class Billing:
         if self.terms.cancel_at is not None:
             params["cancel_at"] = _ts(self.terms.cancel_at)
         if self.description:
-            params["description"] = self.description
+            params["description"] = _clip(self.description, MAX_SUBSCRIPTION_DESCRIPTION)
         return params
 
 
@@ -266,7 +271,7 @@ def plan_room(
         },
     }
     if room.description:
-        params["description"] = room.description
+        params["description"] = _clip(room.description, MAX_PRODUCT_DESCRIPTION)
     return Step(
         Kind.ROOM, room.id, label, Action.CREATE, stale_id=stale_id, reason=reason, params=params, notes=tuple(notes)
     )
@@ -399,10 +404,32 @@ def make_plan(
     ordered = sorted(rows.leases, key=lambda lease: (lease.start or datetime.max, lease.id))
     # Links that already exist fix a customer's currency before new leases are weighed.
     ordered.sort(key=lambda lease: lease.stripe_id is None)
+    first_of: dict[tuple[object, ...], str] = {}
     for lease in ordered:
-        plan.steps[Kind.LEASE].append(
-            plan_lease(lease, account, users, rooms, hubs, now, customer_currency, hints, lease_ids)
-        )
+        step = plan_lease(lease, account, users, rooms, hubs, now, customer_currency, hints, lease_ids)
+        if step.action is Action.CREATE:
+            # The same tenant, room and dates twice would bill twice: the copy waits for a person.
+            original = first_of.setdefault((lease.user_id, lease.room_id, lease.start, lease.end), lease.id)
+            if original != lease.id:
+                step = Step(
+                    Kind.LEASE,
+                    lease.id,
+                    step.label,
+                    Action.SKIP,
+                    stale_id=step.stale_id,
+                    reason=f"duplicate of lease {original} (same user, room and dates): not billed twice; "
+                    "void or delete one of them, then rerun",
+                )
+        plan.steps[Kind.LEASE].append(step)
+    by_email: dict[str, list[str]] = {}
+    for user in rows.users:
+        if user.email:
+            by_email.setdefault(user.email.lower(), []).append(user.id)
+    plan.notes += [
+        f"users {', '.join(ids)} share the email {email}: each gets its own customer; check they are not one person"
+        for email, ids in by_email.items()
+        if len(ids) > 1
+    ]
     for kind in Kind:
         for remotes in account.by_link[kind].values():
             if len(remotes) > 1:

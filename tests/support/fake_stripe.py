@@ -67,6 +67,7 @@ class Fault:
     code: str | None = None
     delay: float = 0.0
     contains: str = ""  # only requests whose body holds this text (one row's id, say)
+    message: str = ""  # the error message a "status" fault answers with
 
     def matches(self, method: str, path: str, body: str) -> bool:
         return (
@@ -194,7 +195,7 @@ class FakeStripe:
                 kind = (
                     "idempotency_error" if (fault.code or "").startswith("idempotency") else _error_type(fault.status)
                 )
-                raise StripeFailure(fault.status, f"injected {fault.status}", kind, fault.code)
+                raise StripeFailure(fault.status, fault.message or f"injected {fault.status}", kind, fault.code)
             status, payload = self._idempotent(method, path, params, key)
         except StripeFailure as failure:
             record.status = failure.status
@@ -354,7 +355,14 @@ class FakeStripe:
                 raise StripeFailure(400, f"Invalid metadata[{key}]: keys up to 40 characters, values up to 500")
         return dict(metadata)
 
+    @staticmethod
+    def _lengths(params: dict[str, Any], limits: dict[str, int]) -> None:
+        for key, limit in limits.items():
+            if len(str(params.get(key) or "")) > limit:
+                raise StripeFailure(400, f"Invalid {key}: must be at most {limit} characters", code="parameter_invalid")
+
     def _create_customers(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._lengths(params, {"name": 256, "phone": 20, "description": 350})
         email = params.get("email")
         if email is not None and (len(email) > 512 or not EMAIL.match(email)):
             raise StripeFailure(400, "Invalid email address: " + email, code="email_invalid")
@@ -393,6 +401,7 @@ class FakeStripe:
         return {"id": ident, "object": "customer", "deleted": True}
 
     def _create_products(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._lengths(params, {"name": 250, "description": 40_000})
         product = self._new(
             "products",
             "prod",
@@ -489,6 +498,7 @@ class FakeStripe:
         cancel_at = int(params["cancel_at"]) if params.get("cancel_at") else None
         if cancel_at is not None and cancel_at <= now:
             raise StripeFailure(400, "Invalid cancel_at: must be in the future", code="parameter_invalid")
+        self._lengths(params, {"description": 500})
         collection = params.get("collection_method", "charge_automatically")
         customer["currency"] = currency
         if trial_end:
