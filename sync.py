@@ -33,7 +33,7 @@ Exit codes:
 \b
 Configuration comes from the environment or .env: DB_HOST, DB_PORT, DB_USER,
 DB_PASSWORD, DB_NAME, STRIPE_SECRET_KEY, STRIPE_API_BASE, HUB_CURRENCIES,
-STRIPE_RATE_LIMIT."""
+STRIPE_RATE_LIMIT, STRIPE_TIMEOUT."""
 
 
 def _confirm(plan: Plan) -> bool:
@@ -116,17 +116,23 @@ def main(
             progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
         )
         if verify:
-            sys.exit(_show_audit(audit_account(settings, world)))
+            sys.exit(_show_audit(audit_account(settings, options, world)))
         report = run(settings, options, world)
     except CannotRun as exc:
         click.echo(f"error: {redact(str(exc))}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: run again to finish; objects already created are adopted, not made twice", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
     for line in render(report, verbosity):
         click.echo(line)
-    written = write_all(report, Path("reports"), started)
-    if report_path is not None:
-        report.write_json(report_path)
-    click.echo(f"\nReports: {written} (and .json, .csv beside it)", err=True)
+    try:
+        written = write_all(report, Path("reports"), started)
+        if report_path is not None:
+            report.write_json(report_path)
+        click.echo(f"\nReports: {written} (and .json, .csv beside it)", err=True)
+    except OSError as exc:
+        click.echo(f"warning: could not write the reports ({exc}); the output above is the full report", err=True)
     sys.exit(EXIT_UNSYNCED if report.unsynced else EXIT_OK)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -84,28 +86,37 @@ def dangling(conn: db.Connection, schema: Schema, rows: Rows) -> dict[tuple[Kind
     return hints
 
 
-def verify(settings: Settings, world: World) -> list[Finding]:
+def verify(settings: Settings, options: Options, world: World) -> list[Finding]:
     """Read-only: compare every row with the account; nothing is written anywhere."""
+    check_key(settings, dataclasses.replace(options, dry_run=True))
     if not settings.stripe_key:
         raise CannotRun("--verify reads the Stripe account: set STRIPE_SECRET_KEY (in the environment or .env)")
-    conn = db.connect(settings)
-    try:
-        rows = db.load_rows(conn, db.read_schema(conn))
-    finally:
-        conn.close()
+    with mysql_errors():
+        conn = db.connect(settings)
+        try:
+            rows = db.load_rows(conn, db.read_schema(conn))
+        finally:
+            conn.close()
     gateway = world.gateway or make_gateway(settings, world)
     account = read_account(gateway, world.echo)
     return audit(rows, account, settings.hub_currencies, world.now())
 
 
-def run(settings: Settings, options: Options, world: World) -> Report:
+@contextlib.contextmanager
+def mysql_errors() -> Iterator[None]:
+    """A database error after connecting ends the run cleanly (exit 1), never with a traceback."""
     try:
-        return _run(settings, options, world)
+        yield
     except pymysql.err.Error as exc:
         raise CannotRun(
             f"lost the MySQL connection ({exc.args[-1] if exc.args else exc}); rerun once MySQL is back: "
             "objects already created are found and adopted, not created again"
         ) from None
+
+
+def run(settings: Settings, options: Options, world: World) -> Report:
+    with mysql_errors():
+        return _run(settings, options, world)
 
 
 def _run(settings: Settings, options: Options, world: World) -> Report:

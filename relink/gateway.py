@@ -21,7 +21,7 @@ from stripe.params import (
 )
 
 from .account import Remote, remote_from
-from .config import Settings, mask_key, redact
+from .config import Settings, redact
 from .errors import CannotRun
 from .ratelimit import TokenBucket
 from .rows import Kind
@@ -204,7 +204,3 @@ class StripeGateway:
                 options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
             ),
         )
-
-
-def key_hint(settings: Settings) -> str:
-    return mask_key(settings.stripe_key)

@@ -108,9 +108,6 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     active: frozenset[Kind] = frozenset(Kind)
 
-    def step_for(self, kind: Kind, row_id: str) -> Step | None:
-        return next((s for s in self.steps[kind] if s.row_id == row_id), None)
-
 
 def _ts(moment: datetime) -> int:
     return int(moment.timestamp()) if moment.tzinfo else int((moment - datetime(1970, 1, 1)).total_seconds())
