@@ -196,8 +196,11 @@ def _repair(
         repair["metadata"] = {LINK_KEYS[kind]: row_id}
     have = dict(remote.details)
     for key in CUSTOMER_DETAILS:
-        if key in wanted and have.get(key) != wanted[key]:
-            repair[key] = wanted[key]
+        # Only a value someone changed is set again: an account that does not echo a field, or
+        # stores an email in another case, must not cost a write on every run.
+        theirs, ours = have.get(key), wanted.get(key)
+        if theirs is not None and ours is not None and theirs.casefold() != str(ours).casefold():
+            repair[key] = ours
     return repair
 
 
