@@ -94,11 +94,6 @@ class Step:
     repair: Mapping[str, Any] | None = None  # fields to set again on a kept or adopted object
     notes: tuple[str, ...] = ()
 
-    @property
-    def plain(self) -> bool:
-        """A plain create or keep: no line of its own in the report."""
-        return self.action in (Action.CREATE, Action.KEEP) and not (self.stale_id or self.cancel)
-
 
 @dataclass
 class Plan:
@@ -215,7 +210,7 @@ def _kept(
     return Step(kind, row_id, label, action, stripe_id, stale_id, reason, repair=repair or None)
 
 
-def plan_user(user: User, account: Account, rows: Collection[str] = ()) -> Step:
+def plan_user(user: User, account: Account, rows: Collection[str]) -> Step:
     link = _link(Kind.USER, user.id, user.stripe_id, account, rows)
     action, stripe_id, stale_id, reason = link
     label = user.email or user.id
@@ -234,9 +229,7 @@ def room_price(room: Room) -> tuple[Decimal | None, str]:
     return room.rent, "rent"
 
 
-def plan_room(
-    room: Room, account: Account, currency: str, currency_note: str | None, rows: Collection[str] = ()
-) -> Step:
+def plan_room(room: Room, account: Account, currency: str, currency_note: str | None, rows: Collection[str]) -> Step:
     link = _link(Kind.ROOM, room.id, room.stripe_id, account, rows)
     action, stripe_id, stale_id, reason = link
     label = f"room {room.number}" if room.number is not None else f"room {room.id}"
@@ -303,8 +296,9 @@ def plan_lease(
     hubs: Mapping[str, str],
     now: datetime,
     customer_currency: dict[str, str],
-    hints: Mapping[tuple[Kind, str], str] | None = None,
-    rows: Collection[str] = (),
+    *,
+    hints: Mapping[tuple[Kind, str], str],
+    rows: Collection[str],
 ) -> Step:
     link = _link(Kind.LEASE, lease.id, lease.stripe_id, account, rows)
     action, stripe_id, stale_id, reason = link
@@ -335,7 +329,7 @@ def plan_lease(
         if dep is None:
             if not ref:
                 return skip(f"{kind.singular}Id is NULL")
-            hint = (hints or {}).get((kind, ref))
+            hint = hints.get((kind, ref))
             return skip(f"{kind.singular} {ref} does not exist" + (f"; {hint}" if hint else ""))
     assert user is not None and room is not None
     currency = hubs.get(lease.hub_id or "")
@@ -406,7 +400,7 @@ def make_plan(
     ordered.sort(key=lambda lease: lease.stripe_id is None)
     first_of: dict[tuple[object, ...], str] = {}
     for lease in ordered:
-        step = plan_lease(lease, account, users, rooms, hubs, now, customer_currency, hints, lease_ids)
+        step = plan_lease(lease, account, users, rooms, hubs, now, customer_currency, hints=hints or {}, rows=lease_ids)
         if step.action is Action.CREATE:
             # The same tenant, room and dates twice would bill twice: the copy waits for a person.
             original = first_of.setdefault((lease.user_id, lease.room_id, lease.start, lease.end), lease.id)
