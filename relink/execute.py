@@ -1,8 +1,8 @@
 """Execution: the plan's steps become Stripe calls, each id written back at once.
 
 Users and rooms run together, then leases (they need both). Each worker makes
-its call, then writes the id in its own connection, so an object never waits
-in memory for a batch that a crash could lose.
+its call, then writes the id at once through a small connection pool, so an
+object never waits in memory for a batch that a crash could lose.
 """
 
 from __future__ import annotations
@@ -143,28 +143,22 @@ class Executor:
     def _one(self, step: Step) -> Outcome:
         if step.action is Action.SKIP:
             return _outcome(step, SKIPPED, detail=step.reason)
-        if step.repair and step.stripe_id:
+        if step.action is Action.CREATE:
+            stripe_id = self._create(step)
+            return _outcome(step, REPLACED if step.stale_id else CREATED, stripe_id, step.reason)
+        assert step.stripe_id is not None, step
+        details = [step.reason]
+        if step.action is Action.ADOPT:
+            self._link(step, step.stripe_id)  # the id first: it is what a crash must not lose
+        if step.repair:
             self.gateway.update(step.kind, step.stripe_id, step.repair, self._key(step, step.repair))
+        if step.cancel:
+            self.gateway.cancel_subscription(step.stripe_id)
+            details.append("ended lease: cancelled its subscription, left uncancelled by an earlier run")
+        detail = "; ".join(filter(None, details))
         if step.action is Action.KEEP:
-            detail = step.reason
-            if step.cancel and step.stripe_id:
-                self.gateway.cancel_subscription(step.stripe_id)
-                detail = "; ".join(
-                    filter(
-                        None, [detail, "ended lease: cancelled its subscription, left uncancelled by an earlier run"]
-                    )
-                )
             return _outcome(step, KEPT, step.stripe_id, detail)
-        if step.action is Action.ADOPT and step.stripe_id:
-            self._link(step, step.stripe_id)
-            detail = step.reason
-            if step.cancel:
-                self.gateway.cancel_subscription(step.stripe_id)
-                detail += "; ended lease: cancelled it"
-            return _outcome(step, REPLACED if step.stale_id else ADOPTED, step.stripe_id, detail)
-        stripe_id = self._create(step)
-        result = REPLACED if step.stale_id else CREATED
-        return _outcome(step, result, stripe_id, step.reason if step.stale_id else "")
+        return _outcome(step, REPLACED if step.stale_id else ADOPTED, step.stripe_id, detail)
 
     def _create(self, step: Step) -> str:
         if step.kind is Kind.USER and step.params is not None:
