@@ -8,16 +8,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pymysql
 import pytest
 
 from relink.config import Settings
-from tests.conftest import ROOT, db_env, query
-from tests.support.dumpgen import Dump
+from tests.conftest import ROOT, TEST_KEY, db_env, query, restore
+from tests.support.dumpgen import Dump, generate
 from tests.support.fake_stripe import FakeStripe, Recorded
-from tests.support.mysql import Server
+from tests.support.mysql import Private, Server
 from tests.test_cli import cli
 from tests.test_recovery import assert_one_object_per_row
 
@@ -146,3 +147,42 @@ def test_a_lost_database_connection_stops_the_run_with_exit_1_and_the_next_run_c
     assert "lost the MySQL connection" in done.stderr
     assert "Traceback" not in done.stderr
     finish_and_check(settings, mysql_server, fake, restored, tmp_path)
+
+
+def test_a_database_restart_mid_run_exits_1_and_the_next_run_converges(tmp_path: Path) -> None:
+    """A private MariaDB of the test's own, shut down while the sync writes ids, then started again."""
+    private = Private()
+    server = private.start()
+    if server is None:
+        pytest.fail("this test starts its own MariaDB: install mariadb-server")
+    fake = FakeStripe()
+    fake.start()
+    try:
+        settings = Settings(
+            db_host=server.host,
+            db_port=server.port,
+            db_user=server.user,
+            db_name="relink_restart",
+            stripe_key=TEST_KEY,
+            stripe_api_base=fake.url,
+        )
+        dump = generate(30, 12, 36, now=datetime.now().replace(microsecond=0))
+        restore(settings, dump.write(tmp_path / "restart.dump"))
+
+        def shut_down(stage: str, request: Recorded) -> None:
+            # Once leases start, user and room ids have been written: the sync holds live connections.
+            ours = stage == "received" and request.method == "POST" and request.path == "/v1/subscriptions"
+            if ours and private.process is not None:
+                private.halt()
+
+        fake.hook = lambda stage, request: shut_down(stage, request)
+        done = cli(settings, tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "MySQL" in done.stderr and "Traceback" not in done.stderr
+
+        fake.hook = None
+        private.launch()
+        finish_and_check(settings, server, fake, dump, tmp_path)
+    finally:
+        fake.stop()
+        private.stop()

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,46 +51,69 @@ class Private:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="relink-mariadb-"))
         self.process: subprocess.Popen[str] | None = None
+        self.port = 0
+        self._daemon: str | None = None
 
     def start(self) -> Server | None:
-        daemon = _find("mariadbd", "mysqld")
+        self._daemon = _find("mariadbd", "mysqld")
         install = _find("mariadb-install-db", "mysql_install_db")
-        if not daemon or not install:
+        if not self._daemon or not install:
             return None
-        data = self.dir / "data"
-        user = ["--user=root"] if os.geteuid() == 0 else []
         subprocess.run(
-            [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal", *user],
+            [
+                install,
+                "--no-defaults",
+                f"--datadir={self.dir / 'data'}",
+                "--auth-root-authentication-method=normal",
+                *self._as_root(),
+            ],
             check=True,
             capture_output=True,
         )
-        port = free_port()
+        self.port = free_port()
+        return self.launch()
+
+    @staticmethod
+    def _as_root() -> list[str]:
+        return ["--user=root"] if os.geteuid() == 0 else []
+
+    def launch(self) -> Server:
+        """Start (or restart) the server on its data and port; returns once it accepts connections."""
+        assert self._daemon is not None
         self.process = subprocess.Popen(
             [
-                daemon,
+                self._daemon,
                 "--no-defaults",
-                f"--datadir={data}",
+                f"--datadir={self.dir / 'data'}",
                 f"--socket={self.dir / 'mysqld.sock'}",
-                f"--port={port}",
+                f"--port={self.port}",
                 "--bind-address=127.0.0.1",
                 "--skip-grant-tables",
                 "--skip-log-bin",
-                *user,
+                *self._as_root(),
             ],
             stderr=subprocess.PIPE,
             text=True,
         )
         # The server says when it accepts connections; read until then, no polling.
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
+        stderr = self.process.stderr
+        assert stderr is not None
+        for line in stderr:
             if "ready for connections" in line:
-                return Server("127.0.0.1", port, "root", "")
+                # Keep draining its log, or a full pipe would one day freeze the server.
+                threading.Thread(target=stderr.read, daemon=True).start()
+                return Server("127.0.0.1", self.port, "root", "")
         raise RuntimeError(f"the private MariaDB in {self.dir} exited before it was ready")
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Shut the server down, keeping its data (a restart is `launch`)."""
         if self.process:
             self.process.terminate()
             self.process.wait(timeout=60)
+            self.process = None
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
