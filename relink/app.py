@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -68,7 +69,10 @@ def make_gateway(settings: Settings, world: World) -> StripeGateway:
 
 def read_account(gateway: Gateway, echo: Callable[[str], None]) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
-    account = Account.of(remote for kind in Kind for remote in gateway.list_all(kind))
+    # Pages of one list follow each other (cursor paging); the three lists need not.
+    with ThreadPoolExecutor(max_workers=len(Kind)) as pool:
+        listings = list(pool.map(lambda kind: list(gateway.list_all(kind)), Kind))
+    account = Account.of(remote for listing in listings for remote in listing)
     echo(f"  {account.size()} objects found.")
     return account
 
