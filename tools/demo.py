@@ -68,7 +68,8 @@ def main() -> None:
         step("2. Canary: two leases first", [python, "sync.py", "--yes", "--limit", "2", "--quiet"], env)
         step("3. The sync", [python, "sync.py", "--yes"], env)
         step("4. A rerun creates nothing", [python, "sync.py", "--yes", "--quiet"], env)
-        step("5. Verify: the database against the account", [python, "sync.py", "--verify"], env)
+        if step("5. Verify: the database against the account", [python, "sync.py", "--verify"], env):
+            print("(Verify names every row still unlinked: the lease(s) the sync skipped above, and why.)")
         print(f"\nReports (Markdown for people, JSON, CSV): {ROOT / 'reports'}")
         if private is None:
             print(f"The demo database `{args.database}` is left on {server.host}:{server.port} to look at.")
