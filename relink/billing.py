@@ -9,10 +9,12 @@ when the sync runs nor for any period the old system already billed.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from .money import InvalidAmount, to_minor
 from .rows import Lease
 
 ENDED_STATUSES = frozenset({"finished", "cancelled", "void"})
@@ -37,6 +39,17 @@ class Terms:
     first_charge: datetime | None
     cancel_at: datetime | None
     why: str
+
+
+def contract_price(lease: Lease, hubs: Mapping[str, str]) -> tuple[int, str] | None:
+    """What the lease should bill a month, (minor units, currency), or None if it cannot say."""
+    currency = hubs.get(lease.hub_id or "")
+    if currency is None:
+        return None
+    try:
+        return to_minor(lease.rent_amount, currency), currency
+    except InvalidAmount:
+        return None
 
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -19,7 +19,7 @@ from typing import Any
 from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
 from .account import CUSTOMER_DETAILS, LINK_KEYS, Account, Remote
-from .billing import InvalidLease, Mode, Terms, terms_for
+from .billing import InvalidLease, Mode, Terms, contract_price, terms_for
 from .money import InvalidAmount, to_minor
 from .rows import Kind, Lease, Room, Rows, User
 
@@ -355,15 +355,10 @@ def plan_lease(
 
 def _billing_drift(lease: Lease, remote: Remote | None, hubs: Mapping[str, str]) -> str:
     """A kept subscription that bills otherwise than its lease: said, not changed (that would prorate)."""
-    currency = hubs.get(lease.hub_id or "")
-    if remote is None or currency is None:
+    expected = contract_price(lease, hubs)
+    if remote is None or expected is None or (remote.amount, remote.currency) == expected:
         return ""
-    try:
-        amount = to_minor(lease.rent_amount, currency)
-    except InvalidAmount:
-        return ""
-    if (remote.amount, remote.currency) == (amount, currency):
-        return ""
+    amount, currency = expected
     return (
         f"bills {remote.amount} {str(remote.currency).upper()} minor units but the lease says {amount} "
         f"{currency.upper()}: left as is, review it in Stripe"

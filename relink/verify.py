@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .account import LINK_KEYS, Account, Remote
-from .billing import InvalidLease, Mode, terms_for
-from .money import InvalidAmount, to_minor
+from .billing import InvalidLease, Mode, contract_price, terms_for
 from .rows import Kind, Lease, Rows, User
 
 
@@ -48,15 +47,13 @@ def _lease_problems(
         problems.append(f"bills customer {remote.customer}, but user {lease.user_id} is {customers[lease.user_id]}")
     if lease.room_id and products.get(lease.room_id) and remote.product != products[lease.room_id]:
         problems.append(f"is for product {remote.product}, but room {lease.room_id} is {products[lease.room_id]}")
-    currency = hubs.get(lease.hub_id or "")
-    if currency and remote.currency != currency:
-        problems.append(f"bills in {str(remote.currency).upper()}, the lease's hub in {currency.upper()}")
-    try:
-        amount = to_minor(lease.rent_amount, currency or "eur")
-    except InvalidAmount:
-        amount = None
-    if amount is not None and remote.amount != amount:
-        problems.append(f"bills {remote.amount} minor units, the lease {amount}")
+    expected = contract_price(lease, hubs)
+    if expected is not None:
+        amount, currency = expected
+        if remote.currency != currency:
+            problems.append(f"bills in {str(remote.currency).upper()}, the lease's hub in {currency.upper()}")
+        if remote.amount != amount:
+            problems.append(f"bills {remote.amount} minor units, the lease {amount}")
     try:
         ended = terms_for(lease, now).mode is Mode.ENDED
     except InvalidLease:
