@@ -66,7 +66,7 @@ def test_the_bucket_spaces_requests_at_the_rate_and_slows_down_on_429() -> None:
     assert bucket.rate == 25.0
 
 
-def test_restore_dump_says_what_is_missing(tmp_path: object) -> None:
+def test_restore_dump_says_what_is_missing() -> None:
     missing = subprocess.run([str(ROOT / "restore_dump.sh"), "/nonexistent.dump"], capture_output=True, text=True)
     assert missing.returncode == 1
     assert "dump file not found: /nonexistent.dump" in missing.stderr
