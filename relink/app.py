@@ -17,7 +17,7 @@ from .account import Account
 from .config import Settings, mask_key
 from .errors import CannotRun
 from .execute import Executor
-from .gateway import Gateway, StripeGateway, make_client
+from .gateway import Gateway, RowFailed, StripeGateway, make_client
 from .plan import Action, Plan, make_plan
 from .ratelimit import TokenBucket
 from .report import Report, outcomes_from_plan
@@ -70,8 +70,11 @@ def make_gateway(settings: Settings, world: World) -> StripeGateway:
 def read_account(gateway: Gateway, echo: Callable[[str], None]) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
     # Pages of one list follow each other (cursor paging); the three lists need not.
-    with ThreadPoolExecutor(max_workers=len(Kind)) as pool:
-        listings = list(pool.map(lambda kind: list(gateway.list_all(kind)), Kind))
+    try:
+        with ThreadPoolExecutor(max_workers=len(Kind)) as pool:
+            listings = list(pool.map(lambda kind: list(gateway.list_all(kind)), Kind))
+    except RowFailed as exc:
+        raise CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; run again") from None
     account = Account.of(remote for listing in listings for remote in listing)
     echo(f"  {account.size()} objects found.")
     return account

@@ -109,7 +109,9 @@ class StripeGateway:
                 raise RowFailed(
                     f"{what}: no answer from Stripe after {NETWORK_RETRIES} retries ({redact(str(exc))[:200]})"
                 ) from None
-            except stripe.IdempotencyError:
+            except stripe.IdempotencyError as exc:
+                if exc.code == "idempotency_key_in_use":
+                    raise RowFailed(f"{what}: the same request is still running at Stripe; rerun to finish") from None
                 raise RowFailed(
                     f"{what}: Stripe saw this request before with other parameters (idempotency_error); "
                     "rerun to adopt the object it created"
@@ -130,7 +132,7 @@ class StripeGateway:
             wait = float(str(retry_after)) if retry_after else 0.0  # seconds
         except ValueError:
             wait = 0.0
-        # Exponential with full jitter, never below what Stripe asked for.
+        # Exponential, jittered between half and all of it, never below what Stripe asked for.
         backoff: float = min(8.0, 0.5 * 2**attempt) * (0.5 + self._jitter() / 2)
         return max(wait, backoff)
 

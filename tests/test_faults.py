@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import stripe
@@ -15,6 +16,7 @@ from tests.conftest import NOW, sync
 from tests.support.dumpgen import Dump
 from tests.support.fake_stripe import FakeStripe, Fault
 from tests.support.mysql import Server
+from tests.test_cli import cli
 from tests.test_recovery import assert_one_object_per_row
 
 
@@ -108,3 +110,14 @@ def test_an_idempotency_error_fails_the_row_and_the_next_run_adopts_its_object(
     assert "idempotency_error" in failed.detail
     assert len(sync(settings).unsynced) == 1
     assert_one_object_per_row(settings, mysql_server, fake, restored)
+
+
+def test_an_account_that_cannot_be_read_stops_the_run_before_any_change(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    fake.inject(Fault("status", "GET", "/v1/products", count=50, status=500))
+    done = cli(settings, tmp_path)
+    assert done.returncode == 1
+    assert "could not read the Stripe account, so nothing was changed" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert fake.writes() == []
