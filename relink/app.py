@@ -15,7 +15,7 @@ import pymysql
 from . import db
 from .account import Account
 from .config import Settings, mask_key
-from .errors import CannotRun
+from .errors import CannotRun, lost_mysql
 from .execute import Executor
 from .gateway import Gateway, RowFailed, StripeGateway, make_client
 from .plan import Action, Plan, make_plan
@@ -115,10 +115,7 @@ def mysql_errors() -> Iterator[None]:
     try:
         yield
     except pymysql.err.Error as exc:
-        raise CannotRun(
-            f"lost the MySQL connection ({exc.args[-1] if exc.args else exc}); rerun once MySQL is back: "
-            "objects already created are found and adopted, not created again"
-        ) from None
+        raise lost_mysql(exc) from None
 
 
 def run(settings: Settings, options: Options, world: World) -> Report:

@@ -11,3 +11,12 @@ class SchemaError(CannotRun):
 
 class LockedError(CannotRun):
     """Another sync holds the database lock."""
+
+
+def lost_mysql(exc: BaseException, where: str = "") -> CannotRun:
+    """The one message for a database that went away mid-run, with what to do next."""
+    reason = exc.args[-1] if exc.args else exc
+    return CannotRun(
+        f"lost the MySQL connection{where} ({reason}); rerun once MySQL is back: "
+        "objects already created are found and adopted, not created again"
+    )

@@ -17,7 +17,7 @@ import pymysql
 from stripe.params import CustomerCreateParams, ProductCreateParams
 
 from .billing import Mode
-from .errors import CannotRun
+from .errors import CannotRun, lost_mysql
 from .gateway import Gateway, RowFailed
 from .plan import Action, Plan, Step, idempotency_key
 from .rows import Kind
@@ -121,10 +121,7 @@ class Executor:
         except RowFailed as exc:
             return _outcome(step, FAILED, detail=str(exc))
         except pymysql.err.Error as exc:
-            raise CannotRun(
-                f"lost the MySQL connection while linking {step.kind.singular} {step.row_id} ({exc.args[-1] if exc.args else exc}); "
-                "rerun once MySQL is back: objects already created are found and adopted, not created again"
-            ) from None
+            raise lost_mysql(exc, f" while linking {step.kind.singular} {step.row_id}") from None
 
     @staticmethod
     def _key(step: Step, params: Mapping[str, Any]) -> str:
