@@ -400,13 +400,9 @@ def make_plan(
             # The same tenant, room and dates twice would bill twice: the copy waits for a person.
             original = first_of.setdefault((lease.user_id, lease.room_id, lease.start, lease.end), lease.id)
             if original != lease.id:
-                step = Step(
-                    Kind.LEASE,
-                    lease.id,
-                    step.label,
-                    Action.SKIP,
-                    stale_id=step.stale_id,
-                    reason=f"duplicate of lease {original} (same user, room and dates): not billed twice; "
+                step = _held_back(
+                    step,
+                    f"duplicate of lease {original} (same user, room and dates): not billed twice; "
                     "void or delete one of them, then rerun",
                 )
         plan.steps[Kind.LEASE].append(step)
@@ -459,12 +455,12 @@ def _wait_for_dependencies(
         return step
     for dep in (users[step.billing.user_id], rooms[step.billing.room_id]):
         if dep.kind not in active and dep.action is Action.CREATE:
-            return Step(
-                Kind.LEASE,
-                step.row_id,
-                step.label,
-                Action.SKIP,
-                stale_id=step.stale_id,
-                reason=f"{dep.kind.singular} {dep.row_id} has no Stripe object yet; sync {dep.kind.value} first",
+            return _held_back(
+                step, f"{dep.kind.singular} {dep.row_id} has no Stripe object yet; sync {dep.kind.value} first"
             )
     return step
+
+
+def _held_back(step: Step, why: str) -> Step:
+    """A lease that could be created, turned into a skip: nothing is sent, the reason is reported."""
+    return replace(step, action=Action.SKIP, reason=why, billing=None)

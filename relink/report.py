@@ -39,7 +39,7 @@ class Report:
             counts[outcome.kind][outcome.result] += 1
         return counts
 
-    @property
+    @cached_property
     def unsynced(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.synced]
 
