@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from pymysql.constants.ER import NO_SUCH_THREAD as ER_NO_SUCH_THREAD
+from pymysql.cursors import Cursor
 
 from relink.config import Settings
 from tests.conftest import ROOT, TEST_KEY, db_env, query, restore
@@ -75,6 +77,17 @@ def test_a_kill_around_a_stripe_call_is_finished_by_the_next_run(
     finish_and_check(settings, mysql_server, fake, restored, tmp_path)
 
 
+def kill_connections(cur: Cursor, database: str) -> None:
+    """Drop every other connection to `database`, as a server restart or a network cut would."""
+    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()", [database])
+    for (thread,) in cur.fetchall():
+        try:
+            cur.execute(f"KILL {int(thread)}")
+        except pymysql.err.OperationalError as gone:  # it closed on its own meanwhile
+            if gone.args[0] != ER_NO_SUCH_THREAD:
+                raise
+
+
 @pytest.fixture
 def blocked_writes(settings: Settings, mysql_server: Server) -> Iterator[pymysql.connections.Connection]:
     """Every write to `users` waits on a lock this test holds, so a kill lands inside the write."""
@@ -114,10 +127,12 @@ def test_a_kill_during_the_row_write_is_finished_by_the_next_run(
             waiting = [row[0] for row in cur.fetchall()]
         assert waiting, "the sync never reached a row write"
         os.kill(process.pid, signal.SIGKILL)
-        for thread in waiting:
-            cur.execute(f"KILL {int(thread)}")  # the server drops the half-done write too
-        cur.execute("DROP TRIGGER users_wait")
+        # The server drops the dead process's connections, half-done writes included. Every one of
+        # them goes, not only the first seen waiting: a later writer blocked in the trigger would
+        # otherwise deadlock the DROP TRIGGER below.
+        kill_connections(cur, settings.db_name)
         cur.execute("DO RELEASE_LOCK('relink-test-write')")
+        cur.execute("DROP TRIGGER users_wait")
     assert process.wait(timeout=60) == -signal.SIGKILL
     assert fake.all("customers")  # Stripe had created objects whose rows were never written
     finish_and_check(settings, mysql_server, fake, restored, tmp_path)
@@ -136,9 +151,7 @@ def test_a_lost_database_connection_stops_the_run_with_exit_1_and_the_next_run_c
             seen.append(request)
             if len(seen) == 1:
                 with admin.cursor() as cur:
-                    cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", [settings.db_name])
-                    for (thread,) in cur.fetchall():
-                        cur.execute(f"KILL {int(thread)}")
+                    kill_connections(cur, settings.db_name)
 
     fake.hook = lambda stage, request: drop_connections(stage, request)
     done = cli(settings, tmp_path)
