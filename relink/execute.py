@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol, cast
 
 import pymysql
@@ -22,15 +23,16 @@ from .gateway import Gateway, RowFailed
 from .plan import Action, Plan, Step, idempotency_key
 from .rows import Kind
 
-CREATED, KEPT, ADOPTED, REPLACED, SKIPPED, FAILED = (
-    "created",
-    "kept",
-    "adopted",
-    "replaced_stale",
-    "skipped",
-    "failed",
-)
-RESULTS = (CREATED, KEPT, ADOPTED, REPLACED, SKIPPED, FAILED)
+
+class Result(StrEnum):
+    """What happened to one row; the order is the report's column order."""
+
+    CREATED = "created"
+    KEPT = "kept"
+    ADOPTED = "adopted"
+    REPLACED = "replaced_stale"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ class Outcome:
     kind: Kind
     row_id: str
     label: str
-    result: str
+    result: Result
     stripe_id: str | None = None
     detail: str = ""
     stale_id: str | None = None
@@ -46,7 +48,7 @@ class Outcome:
 
     @property
     def synced(self) -> bool:
-        return self.result not in (SKIPPED, FAILED)
+        return self.result not in (Result.SKIPPED, Result.FAILED)
 
 
 class Writer(Protocol):
@@ -119,7 +121,7 @@ class Executor:
         try:
             return self._one(step)
         except RowFailed as exc:
-            return _outcome(step, FAILED, detail=str(exc))
+            return _outcome(step, Result.FAILED, detail=str(exc))
         except pymysql.err.Error as exc:
             raise lost_mysql(exc, f" while linking {step.kind.singular} {step.row_id}") from None
 
@@ -139,10 +141,10 @@ class Executor:
 
     def _one(self, step: Step) -> Outcome:
         if step.action is Action.SKIP:
-            return _outcome(step, SKIPPED, detail=step.reason)
+            return _outcome(step, Result.SKIPPED, detail=step.reason)
         if step.action is Action.CREATE:
             stripe_id = self._create(step)
-            return _outcome(step, REPLACED if step.stale_id else CREATED, stripe_id, step.reason)
+            return _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason)
         assert step.stripe_id is not None, step
         details = [step.reason]
         if step.action is Action.ADOPT:
@@ -154,8 +156,8 @@ class Executor:
             details.append("ended lease: cancelled its subscription, left uncancelled by an earlier run")
         detail = "; ".join(filter(None, details))
         if step.action is Action.KEEP:
-            return _outcome(step, KEPT, step.stripe_id, detail)
-        return _outcome(step, REPLACED if step.stale_id else ADOPTED, step.stripe_id, detail)
+            return _outcome(step, Result.KEPT, step.stripe_id, detail)
+        return _outcome(step, Result.REPLACED if step.stale_id else Result.ADOPTED, step.stripe_id, detail)
 
     def _create(self, step: Step) -> str:
         if step.kind is Kind.USER and step.params is not None:
@@ -188,5 +190,5 @@ class Executor:
         return subscription.id
 
 
-def _outcome(step: Step, result: str, stripe_id: str | None = None, detail: str = "") -> Outcome:
+def _outcome(step: Step, result: Result, stripe_id: str | None = None, detail: str = "") -> Outcome:
     return Outcome(step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes)

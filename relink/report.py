@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from .billing import Mode
-from .execute import ADOPTED, CREATED, FAILED, KEPT, REPLACED, RESULTS, SKIPPED, Outcome
+from .execute import Outcome, Result
 from .money import format_minor
 from .plan import Action, Billing, Plan, Step
 from .rows import Kind
@@ -45,13 +45,13 @@ class Report:
 
     def attention(self) -> list[Outcome]:
         """Rows that were not simply created or kept."""
-        return [o for o in self.outcomes if o.result not in (CREATED, KEPT) or o.detail]
+        return [o for o in self.outcomes if o.result not in (Result.CREATED, Result.KEPT) or o.detail]
 
     def write_json(self, path: Path) -> None:
         """One row per line, written as it goes: a 60,000-row report never sits in memory whole."""
         head = {
             "mode": "dry-run" if self.dry_run else "sync",
-            "counts": {k.value: {r: self.counts[k][r] for r in RESULTS} for k in self.kinds},
+            "counts": {k.value: {r: self.counts[k][r] for r in Result} for k in self.kinds},
             "notes": self.notes,
             "stripe": {"requests": self.requests, "rate_limited": self.throttled},
             "seconds": round(self.seconds, 3),
@@ -119,27 +119,32 @@ def outcomes_from_plan(plan: Plan) -> list[Outcome]:
 
 
 def _planned(step: Step) -> Outcome:
-    result = {Action.CREATE: CREATED, Action.KEEP: KEPT, Action.ADOPT: ADOPTED, Action.SKIP: SKIPPED}[step.action]
+    result = {
+        Action.CREATE: Result.CREATED,
+        Action.KEEP: Result.KEPT,
+        Action.ADOPT: Result.ADOPTED,
+        Action.SKIP: Result.SKIPPED,
+    }[step.action]
     if step.stale_id and step.action in (Action.CREATE, Action.ADOPT):
-        result = REPLACED
-    detail = step.reason if result != CREATED else ""
+        result = Result.REPLACED
+    detail = step.reason if result != Result.CREATED else ""
     if step.cancel:
         detail = "; ".join(filter(None, [detail, "ended lease: its subscription will be cancelled"]))
     return Outcome(step.kind, step.row_id, step.label, result, step.stripe_id, detail, step.stale_id, step.notes)
 
 
-STYLES = {
-    CREATED: {"fg": "green"},
-    KEPT: {"dim": True},
-    ADOPTED: {"fg": "cyan"},
-    REPLACED: {"fg": "yellow"},
-    SKIPPED: {"fg": "yellow", "bold": True},
-    FAILED: {"fg": "red", "bold": True},
+STYLES: dict[Result, dict[str, Any]] = {
+    Result.CREATED: {"fg": "green"},
+    Result.KEPT: {"dim": True},
+    Result.ADOPTED: {"fg": "cyan"},
+    Result.REPLACED: {"fg": "yellow"},
+    Result.SKIPPED: {"fg": "yellow", "bold": True},
+    Result.FAILED: {"fg": "red", "bold": True},
 }
 
 
-def _tag(result: str) -> str:
-    return click.style(f"[{result.replace('_', '-')}]", **STYLES.get(result, {}))  # type: ignore[arg-type]
+def _tag(result: Result) -> str:
+    return click.style(f"[{result.replace('_', '-')}]", **STYLES[result])
 
 
 def render(report: Report, verbosity: int = 1) -> Iterator[str]:
@@ -147,9 +152,9 @@ def render(report: Report, verbosity: int = 1) -> Iterator[str]:
     title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
     yield from (click.style(title, bold=True), "")
     counts = report.counts
-    yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in RESULTS)
+    yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in Result)
     for kind in report.kinds:
-        yield f"  {kind.value:8}" + "".join(f"{counts[kind][r]:>16}" for r in RESULTS)
+        yield f"  {kind.value:8}" + "".join(f"{counts[kind][r]:>16}" for r in Result)
     shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
     if shown:
         yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
@@ -193,9 +198,9 @@ def markdown(report: Report, started: datetime) -> Iterator[str]:
     """A report to paste into a ticket: summary, decisions, data issues, next steps."""
     what = "Dry run (nothing was changed)" if report.dry_run else "Sync"
     yield from (f"# Stripe relink — {what}, {started:%Y-%m-%d %H:%M} UTC", "", "## Summary", "")
-    yield from ["| | " + " | ".join(r.replace("_", " ") for r in RESULTS) + " |", "|---" * (len(RESULTS) + 1) + "|"]
+    yield from ["| | " + " | ".join(r.replace("_", " ") for r in Result) + " |", "|---" * (len(Result) + 1) + "|"]
     for kind in report.kinds:
-        yield (f"| {kind.value} | " + " | ".join(str(report.counts[kind][r]) for r in RESULTS) + " |")
+        yield (f"| {kind.value} | " + " | ".join(str(report.counts[kind][r]) for r in Result) + " |")
     unsynced = report.unsynced
     yield from ("", f"**{len(unsynced)} row(s) not synced.**" if unsynced else "**Every row is linked.**")
     if not report.dry_run:

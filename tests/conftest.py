@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from devkit.dumpgen import Dump, generate
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server, find_or_start
 from relink.app import Options, World, run
 from relink.config import Settings
 from relink.report import Report
-from tests.support.dumpgen import Dump, generate
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server, find_or_start
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 12, 0, 0)  # the tests' clock, shared by the sync and the fake

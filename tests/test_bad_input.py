@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from devkit.dumpgen import Dump
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
 from relink.config import Settings
 from relink.errors import SchemaError
-from relink.execute import SKIPPED, Outcome
+from relink.execute import Outcome, Result
 from relink.report import Report
 from relink.rows import Kind
 from tests.conftest import query, sync
-from tests.support.dumpgen import Dump
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server
 
 
 def line(report: Report, kind: Kind, row_id: str) -> Outcome:
@@ -27,7 +27,7 @@ def test_an_email_stripe_would_reject_skips_the_user_and_their_leases(
     query(settings, mysql_server, "UPDATE users SET email = 'not an email' WHERE id = %s", user["id"])
     report = sync(settings)
     skipped = line(report, Kind.USER, user["id"])
-    assert skipped.result == SKIPPED
+    assert skipped.result == Result.SKIPPED
     assert "'not an email' would be rejected by Stripe" in skipped.detail
     for lease in restored.leases[1:]:
         if lease["userId"] == user["id"]:
@@ -52,7 +52,7 @@ def test_a_lease_amount_that_is_not_positive_is_reported(
     lease = restored.leases[5]
     query(settings, mysql_server, "UPDATE leases SET rentAmount = %s WHERE id = %s", amount, lease["id"])
     outcome = line(sync(settings), Kind.LEASE, lease["id"])
-    assert outcome.result == SKIPPED
+    assert outcome.result == Result.SKIPPED
     assert message in outcome.detail
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from devkit.dumpgen import Dump
+from devkit.fake_stripe import FakeStripe, Fault
+from devkit.mysql import Server
 from relink.config import Settings
 from relink.errors import SchemaError
-from relink.execute import KEPT, SKIPPED
+from relink.execute import Result
 from relink.rows import Kind
 from tests.conftest import ROOT, TEST_KEY, query, sync
-from tests.support.dumpgen import Dump
-from tests.support.fake_stripe import FakeStripe, Fault
-from tests.support.mysql import Server
 from tests.test_bad_input import line
 from tests.test_cli import cli
 
@@ -77,7 +77,7 @@ def test_duplicate_leases_are_not_billed_twice_and_shared_emails_are_noted(
     report = sync(settings)
 
     pair = {original: "copy-of-a-lease", "copy-of-a-lease": original}
-    (skipped,) = [o for o in report.outcomes if o.row_id in pair and o.result == SKIPPED]
+    (skipped,) = [o for o in report.outcomes if o.row_id in pair and o.result == Result.SKIPPED]
     assert skipped.detail.startswith(f"duplicate of lease {pair[skipped.row_id]} (same user, room and dates)")
     billed = [s for s in fake.all("subscriptions") if s["metadata"]["cohabs_lease_id"] in pair]
     assert len(billed) == 1
@@ -160,4 +160,4 @@ def test_a_lease_already_linked_is_kept_even_when_its_row_went_bad(
     sync(settings)
     lease = restored.leases[5]["id"]
     query(settings, mysql_server, "UPDATE leases SET hubId = 'atlantis' WHERE id = %s", lease)
-    assert line(sync(settings), Kind.LEASE, lease).result == KEPT
+    assert line(sync(settings), Kind.LEASE, lease).result == Result.KEPT

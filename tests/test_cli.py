@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from devkit.dumpgen import Dump
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
 from relink.config import Settings
 from tests.conftest import ROOT, TEST_KEY, db_env, query
-from tests.support.dumpgen import Dump
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server
 
 
 def cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

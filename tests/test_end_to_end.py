@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from devkit.dumpgen import Dump
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
 from relink.config import Settings
-from relink.execute import CREATED, KEPT, REPLACED, SKIPPED
+from relink.execute import Result
 from relink.rows import Kind
 from tests.conftest import query, sync
-from tests.support.dumpgen import Dump
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server
 
 
 def links(settings: Settings, server: Server, table: str, column: str) -> dict[str, str | None]:
@@ -39,11 +39,11 @@ def test_every_row_is_linked_to_an_object_that_points_back(
     for row_id, stripe_id in leases.items():
         assert subscriptions[stripe_id]["metadata"]["cohabs_lease_id"] == row_id
 
-    skipped = [o for o in report.outcomes if o.result == SKIPPED]
+    skipped = [o for o in report.outcomes if o.result == Result.SKIPPED]
     assert [(o.kind, o.row_id) for o in skipped] == [(Kind.LEASE, orphan["id"])]
     assert orphan["roomId"] in skipped[0].detail
-    assert report.counts[Kind.ROOM][REPLACED] == len(restored.rooms)  # every stored product id was stale
-    assert report.counts[Kind.USER][CREATED] == len(restored.users)
+    assert report.counts[Kind.ROOM][Result.REPLACED] == len(restored.rooms)  # every stored product id was stale
+    assert report.counts[Kind.USER][Result.CREATED] == len(restored.users)
 
 
 def test_a_second_run_sends_no_write(settings: Settings, fake: FakeStripe, restored: Dump) -> None:
@@ -53,7 +53,7 @@ def test_a_second_run_sends_no_write(settings: Settings, fake: FakeStripe, resto
     again = sync(settings)
 
     assert len(fake.writes()) == writes
-    assert {o.result for o in again.outcomes} == {KEPT, SKIPPED}
+    assert {o.result for o in again.outcomes} == {Result.KEPT, Result.SKIPPED}
     assert len(again.unsynced) == 1
 
 

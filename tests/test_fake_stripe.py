@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import stripe
 
-from tests.support.fake_stripe import FakeStripe
+from devkit.fake_stripe import FakeStripe
 
 
 @pytest.fixture

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import stripe
 
+from devkit.dumpgen import Dump
+from devkit.fake_stripe import FakeStripe, Fault
+from devkit.mysql import Server
 from relink.app import Options, World, run
 from relink.config import Settings
-from relink.execute import FAILED
+from relink.execute import Result
 from relink.rows import Kind
 from tests.conftest import NOW, sync
-from tests.support.dumpgen import Dump
-from tests.support.fake_stripe import FakeStripe, Fault
-from tests.support.mysql import Server
 from tests.test_cli import cli
 from tests.test_recovery import assert_one_object_per_row
 
@@ -70,10 +70,10 @@ def test_a_row_whose_retries_run_out_fails_alone_and_the_next_run_finishes_it(
     unlucky = restored.users[4]["id"]
     fake.inject(Fault("status", "POST", "/v1/customers", count=5, status=500, contains=unlucky))
     report = sync(settings)
-    (failed,) = [o for o in report.outcomes if o.result == FAILED and o.kind is Kind.USER]
+    (failed,) = [o for o in report.outcomes if o.result == Result.FAILED and o.kind is Kind.USER]
     assert failed.row_id == unlucky
     assert "Stripe answered 500" in failed.detail
-    dependent = [o for o in report.outcomes if o.kind is Kind.LEASE and o.result == FAILED]
+    dependent = [o for o in report.outcomes if o.kind is Kind.LEASE and o.result == Result.FAILED]
     assert dependent and all(f"user {failed.row_id} could not be linked" in o.detail for o in dependent)
     assert len(report.unsynced) == 1 + 1 + len(dependent)
 
@@ -105,7 +105,7 @@ def test_an_idempotency_error_fails_the_row_and_the_next_run_adopts_its_object(
         Fault("status", "POST", "/v1/products", status=400, code="idempotency_error", contains=room),
     )
     report = sync(settings)
-    (failed,) = [o for o in report.outcomes if o.kind is Kind.ROOM and o.result == FAILED]
+    (failed,) = [o for o in report.outcomes if o.kind is Kind.ROOM and o.result == Result.FAILED]
     assert failed.row_id == room
     assert "idempotency_error" in failed.detail
     assert len(sync(settings).unsynced) == 1

@@ -16,11 +16,11 @@ import pytest
 from pymysql.constants.ER import NO_SUCH_THREAD as ER_NO_SUCH_THREAD
 from pymysql.cursors import Cursor
 
+from devkit.dumpgen import Dump, generate
+from devkit.fake_stripe import FakeStripe, Recorded
+from devkit.mysql import Private, Server
 from relink.config import Settings
 from tests.conftest import ROOT, TEST_KEY, db_env, query, restore
-from tests.support.dumpgen import Dump, generate
-from tests.support.fake_stripe import FakeStripe, Recorded
-from tests.support.mysql import Private, Server
 from tests.test_cli import cli
 from tests.test_recovery import assert_one_object_per_row
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from devkit.dumpgen import HUBS, Dump
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
 from relink.billing import Mode, terms_for
 from relink.config import Settings
 from relink.db import connect, load_rows, read_schema
 from tests.conftest import NOW, query, sync
-from tests.support.dumpgen import HUBS, Dump
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server
 
 
 def ts(moment: datetime) -> int:

@@ -6,11 +6,11 @@ import csv
 import json
 from pathlib import Path
 
+from devkit.dumpgen import Dump
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
 from relink.config import Settings
 from tests.conftest import query, sync
-from tests.support.dumpgen import Dump
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server
 from tests.test_cli import cli
 
 

@@ -9,10 +9,10 @@ import json
 import os
 from pathlib import Path
 
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
 from relink.config import Settings
 from tests.conftest import query, restore
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server
 from tests.test_cli import cli
 
 REAL_DUMP = os.environ.get("COHABS_DUMP")

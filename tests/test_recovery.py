@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
+from devkit.dumpgen import Dump
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
 from relink.account import Remote
 from relink.app import Options, World, make_gateway, run
 from relink.config import Settings
-from relink.execute import ADOPTED, KEPT, REPLACED
+from relink.execute import Result
 from relink.gateway import StripeGateway
 from relink.rows import Kind
 from tests.conftest import NOW, query, sync
-from tests.support.dumpgen import Dump
-from tests.support.fake_stripe import FakeStripe
-from tests.support.mysql import Server
 
 
 class Crash(BaseException):
@@ -97,10 +97,10 @@ def test_a_run_killed_after_stripe_created_an_object_is_finished_without_a_dupli
     report = sync(settings)
 
     assert (
-        report.counts[Kind.USER][ADOPTED]
-        + report.counts[Kind.ROOM][ADOPTED]
-        + report.counts[Kind.LEASE][ADOPTED]
-        + sum(1 for o in report.outcomes if o.result == REPLACED and "already links" in o.detail)
+        report.counts[Kind.USER][Result.ADOPTED]
+        + report.counts[Kind.ROOM][Result.ADOPTED]
+        + report.counts[Kind.LEASE][Result.ADOPTED]
+        + sum(1 for o in report.outcomes if o.result == Result.REPLACED and "already links" in o.detail)
         >= 1
     )
     assert_one_object_per_row(settings, mysql_server, fake, restored)
@@ -117,7 +117,7 @@ def test_an_ended_lease_left_uncancelled_by_a_crash_is_cancelled_next_time(
     report = sync(settings)
 
     (outcome,) = [o for o in report.outcomes if o.stripe_id == ended["id"]]
-    assert outcome.result == KEPT
+    assert outcome.result == Result.KEPT
     assert "cancelled" in outcome.detail
     assert fake.objects["subscriptions"][ended["id"]]["status"] == "canceled"
 
@@ -134,7 +134,7 @@ def test_rooms_sharing_one_stored_id_each_get_their_own_product(
     report = sync(settings)
 
     (outcome,) = [o for o in report.outcomes if o.row_id == second]
-    assert outcome.result == REPLACED
+    assert outcome.result == Result.REPLACED
     assert f"stored id {product} belongs to rooms row {first}" in outcome.detail
     assert len(fake.all("products")) == products  # its own product was found again, not created
     assert_one_object_per_row(settings, mysql_server, fake, restored)
@@ -151,7 +151,7 @@ def test_a_customer_deleted_in_stripe_is_replaced_and_reported(
     report = sync(settings)
 
     (outcome,) = [o for o in report.outcomes if o.row_id == user]
-    assert outcome.result == REPLACED
+    assert outcome.result == Result.REPLACED
     assert outcome.stale_id == customer
     assert "is not in this Stripe account" in outcome.detail
     ((now_linked,),) = query(settings, mysql_server, "SELECT stripeCustomerId FROM users WHERE id = %s", user)
@@ -179,7 +179,7 @@ def test_objects_edited_by_hand_are_repaired_never_given_a_second_object(
     assert customer["email"] == user["email"]
     assert subscription["metadata"] == {"cohabs_lease_id": lease["id"]}
     lines = {o.row_id: o for o in report.outcomes}
-    assert lines[user["id"]].result == KEPT
+    assert lines[user["id"]].result == Result.KEPT
     assert "link restored" in lines[user["id"]].detail and "email set again" in lines[user["id"]].detail
     assert "left as is, review it in Stripe" in lines[lease["id"]].detail
     writes = len(fake.writes())

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from devkit.dumpgen import generate
+from devkit.fake_stripe import FakeStripe, Fault, Recorded
+from devkit.mysql import Server
 from relink.config import Settings
 from tests.conftest import restore
-from tests.support.dumpgen import generate
-from tests.support.fake_stripe import FakeStripe, Fault, Recorded
-from tests.support.mysql import Server
 from tests.test_cli import cli
 from tests.test_kills import kill_when, start_sync
 from tests.test_recovery import assert_one_object_per_row

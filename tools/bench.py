@@ -4,7 +4,7 @@
     make bench ARGS="--leases 20000 --users 20000 --rooms 5000 --latency 0 --server-limit 0 --rate-limit 500"
 
 Runs `sync.py --yes` as a separate process (so its peak memory is its own)
-against `tests/support/fake_stripe.py` started with --latency and
+against `devkit/fake_stripe.py` started with --latency and
 --rate-limit, then a serial baseline (concurrency 1) on a smaller dump of the
 same shape. Prints requests, 429s, wall time, requests/s and its ratio to the
 limit, Stripe calls per synced row, and peak memory.
@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support.dumpgen import generate
-from tests.support.mysql import Server, find_or_start, free_port
+from devkit.dumpgen import generate
+from devkit.mysql import Server, find_or_start, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk_test_51BenchKeyNotASecret0000bnch"
@@ -62,7 +62,7 @@ HEADER = (
 
 def start_fake(latency: float, limit: float) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
-    command = [sys.executable, "-m", "tests.support.fake_stripe", "--port", str(port), "--latency", str(latency)]
+    command = [sys.executable, "-m", "devkit.fake_stripe", "--port", str(port), "--latency", str(latency)]
     if limit:
         command += ["--rate-limit", str(limit), "--retry-after", "1"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)

@@ -16,8 +16,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from tests.support.dumpgen import generate
-from tests.support.mysql import find_or_start
+from devkit.dumpgen import generate
+from devkit.mysql import find_or_start
 from tools.bench import start_fake
 
 ROOT = Path(__file__).resolve().parent.parent

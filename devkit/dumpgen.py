@@ -6,7 +6,7 @@ one; three hubs whose lease names start with bru-, par- and nyc- (New York in
 dollars); every lease status; `active` leases whose end date has passed; a
 lease pointing at a room that does not exist; users with password and salt.
 
-    python -m tests.support.dumpgen --users 2000 --rooms 500 --leases 2000 -o bench.dump
+    python -m devkit.dumpgen --users 2000 --rooms 500 --leases 2000 -o bench.dump
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ class Dump:
 
     def sql(self) -> str:
         parts = [
-            "-- Synthetic Cohabs dump (tests/support/dumpgen.py)\n",
+            "-- Synthetic Cohabs dump (devkit/dumpgen.py)\n",
             "/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n",
             "/*!40101 SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\n",
             DDL,

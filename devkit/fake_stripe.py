@@ -7,7 +7,7 @@ idempotency keys (replay, `idempotency_error`, `idempotency_key_in_use`),
 keeps every object and every request for tests to inspect, and injects
 latency, 429s above a rate, 5xx bursts and lost responses on demand.
 
-    python -m tests.support.fake_stripe --port 12111 --latency 0.25 --rate-limit 25
+    python -m devkit.fake_stripe --port 12111 --latency 0.25 --rate-limit 25
 """
 
 from __future__ import annotations
