@@ -21,6 +21,7 @@ from .billing import Mode
 from .errors import CannotRun, lost_mysql
 from .gateway import Gateway, RowFailed
 from .plan import Action, Plan, Step, idempotency_key
+from .problems import Problem
 from .rows import Kind
 
 
@@ -45,6 +46,7 @@ class Outcome:
     detail: str = ""
     stale_id: str | None = None
     notes: tuple[str, ...] = ()
+    problem: Problem | None = None  # why it is not synced
 
     @property
     def synced(self) -> bool:
@@ -121,7 +123,7 @@ class Executor:
         try:
             return self._one(step)
         except RowFailed as exc:
-            return _outcome(step, Result.FAILED, detail=str(exc))
+            return _outcome(step, Result.FAILED, detail=str(exc), problem=exc.problem)
         except pymysql.err.Error as exc:
             raise lost_mysql(exc, f" while linking {step.kind.singular} {step.row_id}") from None
 
@@ -131,17 +133,17 @@ class Executor:
 
     def _link(self, step: Step, stripe_id: str) -> None:
         if stripe_id == step.stale_id:
-            raise RowFailed(f"Stripe answered with the stale id {stripe_id} again; not stored")
+            raise RowFailed(f"Stripe answered with the stale id {stripe_id} again; not stored", Problem.NOT_STORED)
         try:
             self.writer.write(step.kind, step.row_id, stripe_id)
         except ValueError as exc:
-            raise RowFailed(f"created {stripe_id} but could not store it: {exc}") from None
+            raise RowFailed(f"created {stripe_id} but could not store it: {exc}", Problem.NOT_STORED) from None
         with self._lock:
             self.ids[(step.kind, step.row_id)] = stripe_id
 
     def _one(self, step: Step) -> Outcome:
         if step.action is Action.SKIP:
-            return _outcome(step, Result.SKIPPED, detail=step.reason)
+            return _outcome(step, Result.SKIPPED, detail=step.reason, problem=step.problem)
         if step.action is Action.CREATE:
             stripe_id = self._create(step)
             return _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason)
@@ -176,7 +178,7 @@ class Executor:
         product = self.ids.get((Kind.ROOM, billing.room_id))
         if customer is None or product is None:
             missing = f"user {billing.user_id}" if customer is None else f"room {billing.room_id}"
-            raise RowFailed(f"{missing} could not be linked in this run (see its line)")
+            raise RowFailed(f"{missing} could not be linked in this run (see its line)", Problem.DEPENDENCY)
         params = billing.params(customer, product)
         subscription = self.gateway.create_subscription(params, self._key(step, params))
         self._link(step, subscription.id)
@@ -190,5 +192,7 @@ class Executor:
         return subscription.id
 
 
-def _outcome(step: Step, result: Result, stripe_id: str | None = None, detail: str = "") -> Outcome:
-    return Outcome(step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes)
+def _outcome(
+    step: Step, result: Result, stripe_id: str | None = None, detail: str = "", problem: Problem | None = None
+) -> Outcome:
+    return Outcome(step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes, problem)

@@ -23,6 +23,7 @@ from stripe.params import (
 from .account import Remote, remote_from
 from .config import Settings, redact
 from .errors import CannotRun
+from .problems import Problem
 from .ratelimit import TokenBucket
 from .rows import Kind
 
@@ -35,6 +36,10 @@ THROTTLE_RETRIES = 8  # our retries of 429, which the SDK does not retry
 class RowFailed(Exception):
     """Stripe refused or never answered a request for one row; the run goes on."""
 
+    def __init__(self, message: str, problem: Problem = Problem.STRIPE) -> None:
+        super().__init__(message)
+        self.problem = problem
+
 
 class Gateway(Protocol):
     def list_all(self, kind: Kind) -> Iterator[Remote]: ...
@@ -43,6 +48,35 @@ class Gateway(Protocol):
     def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote: ...
     def cancel_subscription(self, subscription_id: str) -> None: ...
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One operation Stripe rate-limits on its own: a method and a route (`POST /v1/customers`)."""
+
+    method: str
+    route: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route}"
+
+
+LIST = {
+    Kind.USER: Endpoint("GET", "/v1/customers"),
+    Kind.ROOM: Endpoint("GET", "/v1/products"),
+    Kind.LEASE: Endpoint("GET", "/v1/subscriptions"),
+}
+CREATE = {
+    Kind.USER: Endpoint("POST", "/v1/customers"),
+    Kind.ROOM: Endpoint("POST", "/v1/products"),
+    Kind.LEASE: Endpoint("POST", "/v1/subscriptions"),
+}
+UPDATE = {
+    Kind.USER: Endpoint("POST", "/v1/customers/{id}"),
+    Kind.ROOM: Endpoint("POST", "/v1/products/{id}"),
+    Kind.LEASE: Endpoint("POST", "/v1/subscriptions/{id}"),
+}
+CANCEL_SUBSCRIPTION = Endpoint("DELETE", "/v1/subscriptions/{id}")
 
 
 @dataclass
@@ -87,6 +121,10 @@ class StripeGateway:
         self._jitter = jitter
         self._key_hint = key_hint
         self.counters = Counters()
+
+    def call(self, endpoint: Endpoint, what: str, request: Callable[[], T]) -> T:
+        """Send one request to `endpoint`, paced and retried; every Stripe call goes through here."""
+        return self._call(what, request)
 
     def _call(self, what: str, request: Callable[[], T]) -> T:
         for attempt in range(THROTTLE_RETRIES + 1):
@@ -139,7 +177,7 @@ class StripeGateway:
     def list_all(self, kind: Kind) -> Iterator[Remote]:
         after: str | None = None
         while True:
-            page = self._call(f"list {kind.value}", functools.partial(self._page, kind, after))
+            page = self.call(LIST[kind], f"list {kind.value}", functools.partial(self._page, kind, after))
             for obj in page.data:
                 yield remote_from(kind, obj.to_dict())
             if not page.has_more or not page.data:
@@ -165,21 +203,24 @@ class StripeGateway:
         return v1.subscriptions.list(params=subscriptions)
 
     def create_customer(self, params: CustomerCreateParams, key: str) -> str:
-        customer = self._call(
+        customer = self.call(
+            CREATE[Kind.USER],
             "create customer",
             lambda: self._client.v1.customers.create(params=params, options={"idempotency_key": key}),
         )
         return customer.id
 
     def create_product(self, params: ProductCreateParams, key: str) -> str:
-        product = self._call(
+        product = self.call(
+            CREATE[Kind.ROOM],
             "create product",
             lambda: self._client.v1.products.create(params=params, options={"idempotency_key": key}),
         )
         return product.id
 
     def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote:
-        subscription = self._call(
+        subscription = self.call(
+            CREATE[Kind.LEASE],
             "create subscription",
             lambda: self._client.v1.subscriptions.create(params=params, options={"idempotency_key": key}),
         )
@@ -187,7 +228,11 @@ class StripeGateway:
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         """Set fields again on an object that drifted (its link metadata, a customer's details)."""
-        self._call(f"update {kind.singular} {stripe_id}", functools.partial(self._update, kind, stripe_id, params, key))
+        self.call(
+            UPDATE[kind],
+            f"update {kind.singular} {stripe_id}",
+            functools.partial(self._update, kind, stripe_id, params, key),
+        )
 
     def _update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> object:
         v1, options = self._client.v1, RequestOptions(idempotency_key=key)
@@ -198,7 +243,8 @@ class StripeGateway:
         return v1.subscriptions.update(stripe_id, cast(SubscriptionUpdateParams, params), options)
 
     def cancel_subscription(self, subscription_id: str) -> None:
-        self._call(
+        self.call(
+            CANCEL_SUBSCRIPTION,
             "cancel subscription",
             lambda: self._client.v1.subscriptions.cancel(
                 subscription_id,

@@ -21,6 +21,7 @@ from stripe.params import CustomerCreateParams, ProductCreateParams, Subscriptio
 from .account import CUSTOMER_DETAILS, LINK_KEYS, Account, Remote
 from .billing import InvalidLease, Mode, Terms, contract_price, terms_for
 from .money import InvalidAmount, to_minor
+from .problems import Problem
 from .rows import Kind, Lease, Room, Rows, User
 
 # What Stripe accepts as an email, closely enough that it will not reject one
@@ -93,6 +94,7 @@ class Step:
     cancel: bool = False  # an ended lease whose subscription is not cancelled yet
     repair: Mapping[str, Any] | None = None  # fields to set again on a kept or adopted object
     notes: tuple[str, ...] = ()
+    problem: Problem | None = None  # why a skipped row is not synced
 
 
 @dataclass
@@ -219,7 +221,9 @@ def plan_user(user: User, account: Account, rows: Collection[str]) -> Step:
         wanted: Mapping[str, Any] = {} if problem else _user_params(user)
         return _kept(Kind.USER, user.id, label, link, _repair(Kind.USER, user.id, stripe_id, account, wanted))
     if problem:
-        return Step(Kind.USER, user.id, label, Action.SKIP, stale_id=stale_id, reason=problem)
+        return Step(
+            Kind.USER, user.id, label, Action.SKIP, stale_id=stale_id, reason=problem, problem=Problem.BAD_EMAIL
+        )
     return Step(Kind.USER, user.id, label, Action.CREATE, stale_id=stale_id, reason=reason, params=_user_params(user))
 
 
@@ -244,11 +248,20 @@ def plan_room(room: Room, account: Account, currency: str, currency_note: str | 
             Action.SKIP,
             stale_id=stale_id,
             reason="no price: baseRent and rent are both NULL",
+            problem=Problem.NO_PRICE,
         )
     try:
         amount = to_minor(price, currency)
     except InvalidAmount as exc:
-        return Step(Kind.ROOM, room.id, label, Action.SKIP, stale_id=stale_id, reason=f"{source}: {exc}")
+        return Step(
+            Kind.ROOM,
+            room.id,
+            label,
+            Action.SKIP,
+            stale_id=stale_id,
+            reason=f"{source}: {exc}",
+            problem=Problem.BAD_AMOUNT,
+        )
     notes = [f"price from {source}" + (" (baseRent is NULL)" if source == "rent" else "")]
     if currency_note:
         notes.append(currency_note)
@@ -304,15 +317,15 @@ def plan_lease(
     action, stripe_id, stale_id, reason = link
     label = lease.name or lease.id
 
-    def skip(why: str) -> Step:
-        return Step(Kind.LEASE, lease.id, label, Action.SKIP, stale_id=stale_id, reason=why)
+    def skip(problem: Problem, why: str) -> Step:
+        return Step(Kind.LEASE, lease.id, label, Action.SKIP, stale_id=stale_id, reason=why, problem=problem)
 
     terms: Terms | None = None
     try:
         terms = terms_for(lease, now)
     except InvalidLease as exc:
         if action is Action.CREATE:
-            return skip(str(exc))
+            return skip(Problem.BAD_LEASE, str(exc))
     if action is not Action.CREATE:
         remote = account.find(Kind.LEASE, stripe_id or "")
         if remote and remote.customer and remote.currency:
@@ -328,26 +341,29 @@ def plan_lease(
     for kind, ref, dep in ((Kind.USER, lease.user_id, user), (Kind.ROOM, lease.room_id, room)):
         if dep is None:
             if not ref:
-                return skip(f"{kind.singular}Id is NULL")
+                return skip(Problem.MISSING_REFERENCE, f"{kind.singular}Id is NULL")
             hint = hints.get((kind, ref))
-            return skip(f"{kind.singular} {ref} does not exist" + (f"; {hint}" if hint else ""))
+            return skip(
+                Problem.MISSING_REFERENCE, f"{kind.singular} {ref} does not exist" + (f"; {hint}" if hint else "")
+            )
     assert user is not None and room is not None
     currency = hubs.get(lease.hub_id or "")
     if currency is None:
-        return skip(f"unknown hub {lease.hub_id!r}: map it in HUB_CURRENCIES (hubId=currency)")
+        return skip(Problem.UNKNOWN_HUB, f"unknown hub {lease.hub_id!r}: map it in HUB_CURRENCIES (hubId=currency)")
     try:
         amount = to_minor(lease.rent_amount, currency)
     except InvalidAmount as exc:
-        return skip(f"rentAmount: {exc}")
+        return skip(Problem.BAD_AMOUNT, f"rentAmount: {exc}")
     for dep in (user, room):
         if dep.action is Action.SKIP:
-            return skip(f"{dep.kind.singular} {dep.row_id} is not synced: {dep.reason}")
+            return skip(Problem.DEPENDENCY, f"{dep.kind.singular} {dep.row_id} is not synced: {dep.reason}")
     customer_key = user.stripe_id or f"user:{user.row_id}"
     billed_in = customer_currency.setdefault(customer_key, currency)
     if billed_in != currency:
         return skip(
+            Problem.CURRENCY_CONFLICT,
             f"user {user.row_id} is already billed in {billed_in.upper()}; "
-            f"Stripe allows one currency per customer, this lease is in {currency.upper()}"
+            f"Stripe allows one currency per customer, this lease is in {currency.upper()}",
         )
     billing = Billing(lease.id, user.row_id, room.row_id, amount, currency, terms, lease.name)
     return Step(Kind.LEASE, lease.id, label, Action.CREATE, stale_id=stale_id, reason=reason, billing=billing)
@@ -402,6 +418,7 @@ def make_plan(
             if original != lease.id:
                 step = _held_back(
                     step,
+                    Problem.DUPLICATE,
                     f"duplicate of lease {original} (same user, room and dates): not billed twice; "
                     "void or delete one of them, then rerun",
                 )
@@ -456,11 +473,13 @@ def _wait_for_dependencies(
     for dep in (users[step.billing.user_id], rooms[step.billing.room_id]):
         if dep.kind not in active and dep.action is Action.CREATE:
             return _held_back(
-                step, f"{dep.kind.singular} {dep.row_id} has no Stripe object yet; sync {dep.kind.value} first"
+                step,
+                Problem.NEEDS_FULL_RUN,
+                f"{dep.kind.singular} {dep.row_id} has no Stripe object yet; sync {dep.kind.value} first",
             )
     return step
 
 
-def _held_back(step: Step, why: str) -> Step:
+def _held_back(step: Step, problem: Problem, why: str) -> Step:
     """A lease that could be created, turned into a skip: nothing is sent, the reason is reported."""
-    return replace(step, action=Action.SKIP, reason=why, billing=None)
+    return replace(step, action=Action.SKIP, reason=why, billing=None, problem=problem)

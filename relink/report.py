@@ -18,6 +18,7 @@ from .billing import Mode
 from .execute import Outcome, Result
 from .money import format_minor
 from .plan import Action, Billing, Plan, Step
+from .problems import Problem
 from .rows import Kind
 
 
@@ -130,7 +131,9 @@ def _planned(step: Step) -> Outcome:
     detail = step.reason if result != Result.CREATED else ""
     if step.cancel:
         detail = "; ".join(filter(None, [detail, "ended lease: its subscription will be cancelled"]))
-    return Outcome(step.kind, step.row_id, step.label, result, step.stripe_id, detail, step.stale_id, step.notes)
+    return Outcome(
+        step.kind, step.row_id, step.label, result, step.stripe_id, detail, step.stale_id, step.notes, step.problem
+    )
 
 
 STYLES: dict[Result, dict[str, Any]] = {
@@ -182,16 +185,20 @@ def render(report: Report, verbosity: int = 1) -> Iterator[str]:
     yield from ("", click.style(verdict, fg="red" if unsynced else "green", bold=True))
 
 
-NEXT_STEPS = [
-    ("would be rejected by Stripe", "Fix the listed emails in `users`, then run the sync again."),
-    ("does not exist", "Broken references: check the hints on each line, fix `userId`/`roomId`, run again."),
-    ("unknown hub", "Add the hub to HUB_CURRENCIES (hubId=currency) in .env, run again."),
-    ("no price", "Give the listed rooms a `rent` (or `baseRent`), run again."),
-    ("amount", "Correct the listed amounts, run again."),
-    ("one currency per customer", "A tenant with leases in two currencies needs a second customer: decide by hand."),
-    ("Stripe", "Stripe refused or did not answer some requests: run again; objects already made are adopted."),
-    ("not after startDate", "Correct the listed lease dates, run again."),
-]
+NEXT_STEPS: dict[Problem, str] = {
+    Problem.BAD_EMAIL: "Fix the listed emails in `users`, then run the sync again.",
+    Problem.MISSING_REFERENCE: "Broken references: check the hints on each line, fix `userId`/`roomId`, run again.",
+    Problem.UNKNOWN_HUB: "Add the hub to HUB_CURRENCIES (hubId=currency) in .env, run again.",
+    Problem.NO_PRICE: "Give the listed rooms a `rent` (or `baseRent`), run again.",
+    Problem.BAD_AMOUNT: "Correct the listed amounts, run again.",
+    Problem.CURRENCY_CONFLICT: "A tenant with leases in two currencies needs a second customer: decide by hand.",
+    Problem.STRIPE: "Stripe refused or did not answer some requests: run again; objects already made are adopted.",
+    Problem.BAD_LEASE: "Correct the listed lease dates or statuses, run again.",
+    Problem.DUPLICATE: "Duplicated leases: void or delete the copy, run again.",
+    Problem.NEEDS_FULL_RUN: "Sync users and rooms first (or run without --only), then the held-back leases.",
+    Problem.DEPENDENCY: "Fix the user or room each lease line names; its lease follows on the next run.",
+    Problem.NOT_STORED: "Some ids could not be written to their rows: fix the database error shown, run again.",
+}
 
 
 def markdown(report: Report, started: datetime) -> Iterator[str]:
@@ -234,7 +241,8 @@ def markdown(report: Report, started: datetime) -> Iterator[str]:
             detail = o.detail.replace("|", "\\|")
             yield (f"| {o.kind.singular} | `{o.row_id}` {o.label} | {o.result} | {o.stripe_id or ''} | {detail} |")
     yield from ("", "## What to do next", "")
-    steps = [advice for needle, advice in NEXT_STEPS if any(needle in o.detail for o in unsynced)]
+    found = {o.problem for o in unsynced if o.problem}
+    steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
     if report.dry_run:
         steps.append("Read the plan, then run `python sync.py` to apply it.")
     elif not unsynced:
