@@ -42,7 +42,7 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _id(value: Any) -> str | None:
+def expandable_id(value: Any) -> str | None:
     # Expandable fields arrive as an id or as the object itself.
     return value if isinstance(value, str) or value is None else _get(value, "id")
 
@@ -56,8 +56,8 @@ def remote_from(kind: Kind, obj: Mapping[str, Any]) -> Remote:
         return Remote(
             **base,
             status=obj.get("status"),
-            customer=_id(obj.get("customer")),
-            product=_id(_get(price, "product")),
+            customer=expandable_id(obj.get("customer")),
+            product=expandable_id(_get(price, "product")),
             currency=_get(price, "currency"),
             amount=_get(price, "unit_amount"),
         )

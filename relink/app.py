@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import pymysql
 
@@ -52,7 +53,23 @@ class World:
     gateway: Gateway | None = field(default=None)
 
 
-def check_key(settings: Settings, options: Options) -> None:
+class KeyUse(Protocol):
+    """What the key checks need to know about a run, whichever job it is."""
+
+    @property
+    def dry_run(self) -> bool: ...
+    @property
+    def live(self) -> bool: ...
+
+
+class Timing(Protocol):
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def sleep(self) -> Callable[[float], None]: ...
+
+
+def check_key(settings: Settings, options: KeyUse) -> None:
     if settings.live and not options.live:
         raise CannotRun(
             f"STRIPE_SECRET_KEY is a live key ({mask_key(settings.stripe_key)}): "
@@ -62,7 +79,7 @@ def check_key(settings: Settings, options: Options) -> None:
         raise CannotRun("STRIPE_SECRET_KEY is not set (in the environment or .env); --dry-run works without it")
 
 
-def make_gateway(settings: Settings, world: World) -> StripeGateway:
+def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
     limiter = TokenBucket(settings.effective_rate, clock=world.clock, sleep=world.sleep)
     return StripeGateway(make_client(settings), limiter, sleep=world.sleep, key_hint=mask_key(settings.stripe_key))
 

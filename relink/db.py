@@ -66,14 +66,18 @@ def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def read_schema(conn: Connection) -> Schema:
+def columns(conn: Connection) -> list[tuple[str, str, int | None]]:
+    """(table, column, character width) of every column in the current database."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) IN (%s, %s, %s)",
-            [k.value for k in Kind],
+            "WHERE TABLE_SCHEMA = DATABASE()"
         )
-        return resolve(cur.fetchall())
+        return list(cur.fetchall())
+
+
+def read_schema(conn: Connection) -> Schema:
+    return resolve(columns(conn))
 
 
 def _select(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
@@ -144,15 +148,16 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
     return Rows(users, rooms, leases)
 
 
-def acquire_lock(conn: Connection, db_name: str) -> None:
-    """Hold a server-side lock for the life of `conn`: a second run is refused, not raced."""
-    name = f"cohabs-relink:{db_name}"[:64]
+def acquire_lock(conn: Connection, db_name: str, job: str = "sync") -> None:
+    """Hold a server-side lock for the life of `conn`: a second run of the same job is refused, not raced."""
+    name = (f"cohabs-relink:{db_name}" if job == "sync" else f"cohabs-{job}:{db_name}")[:64]
+    what = "sync" if job == "sync" else f"{job} run"
     with conn.cursor() as cur:
         cur.execute("SELECT GET_LOCK(%s, 0)", [name])
         row = cur.fetchone()
     if not row or row[0] != 1:
         raise LockedError(
-            f"another sync is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
+            f"another {what} is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
             "wait for it to finish, then run again"
         )
 

@@ -36,9 +36,10 @@ THROTTLE_RETRIES = 8  # our retries of 429, which the SDK does not retry
 class RowFailed(Exception):
     """Stripe refused or never answered a request for one row; the run goes on."""
 
-    def __init__(self, message: str, problem: Problem = Problem.STRIPE) -> None:
+    def __init__(self, message: str, problem: Problem = Problem.STRIPE, status: int | None = None) -> None:
         super().__init__(message)
         self.problem = problem
+        self.status = status  # Stripe's HTTP status, when it answered
 
 
 class Gateway(Protocol):
@@ -157,7 +158,8 @@ class StripeGateway:
             except stripe.StripeError as exc:
                 code = f" [{exc.code}]" if exc.code else ""
                 raise RowFailed(
-                    f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}"
+                    f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}",
+                    status=exc.http_status,
                 ) from None
             self._limiter.succeeded()
             return result
@@ -174,15 +176,24 @@ class StripeGateway:
         backoff: float = min(8.0, 0.5 * 2**attempt) * (0.5 + self._jitter() / 2)
         return max(wait, backoff)
 
-    def list_all(self, kind: Kind) -> Iterator[Remote]:
+    @property
+    def client(self) -> stripe.StripeClient:
+        return self._client
+
+    def pages(self, endpoint: Endpoint, what: str, fetch: Callable[[str | None], Any]) -> Iterator[dict[str, Any]]:
+        """Every object of a list, page after page: `fetch(after)` asks for the page after that id."""
         after: str | None = None
         while True:
-            page = self.call(LIST[kind], f"list {kind.value}", functools.partial(self._page, kind, after))
+            page = self.call(endpoint, what, functools.partial(fetch, after))
             for obj in page.data:
-                yield remote_from(kind, obj.to_dict())
+                yield obj.to_dict()
             if not page.has_more or not page.data:
                 return
             after = page.data[-1].id
+
+    def list_all(self, kind: Kind) -> Iterator[Remote]:
+        for obj in self.pages(LIST[kind], f"list {kind.value}", functools.partial(self._page, kind)):
+            yield remote_from(kind, obj)
 
     def _page(self, kind: Kind, after: str | None) -> Any:
         v1 = self._client.v1

@@ -61,13 +61,37 @@ class Schema:
         return self.tables[kind]
 
 
-def resolve(columns: Iterable[tuple[str, str, int | None]]) -> Schema:
-    """Build the schema from (table, column, max length) rows, or say what is missing."""
+Present = dict[str, tuple[str, int | None]]  # column (lower case) -> (its name, its character width)
+
+
+def index_columns(columns: Iterable[tuple[str, str, int | None]]) -> tuple[dict[str, str], dict[str, Present]]:
+    """(table, column, max length) rows from information_schema → table names and columns, by lower-case name."""
     table_names: dict[str, str] = {}
-    found: dict[str, dict[str, tuple[str, int | None]]] = {}
+    found: dict[str, Present] = {}
     for table, column, width in columns:
         table_names[table.lower()] = table
         found.setdefault(table.lower(), {})[column.lower()] = (column, width)
+    return table_names, found
+
+
+def pick(
+    present: Present, table: str, required: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]]
+) -> tuple[Present, list[str]]:
+    """field -> (column, width) for the fields a table has, and a line for each required one it lacks."""
+    mapping: Present = {}
+    problems: list[str] = []
+    for field, names in (required | optional).items():
+        hit = next((present[n.lower()] for n in names if n.lower() in present), None)
+        if hit is not None:
+            mapping[field] = hit
+        elif field in required:
+            problems.append(f"column `{table}`.`{' or '.join(names)}` is missing")
+    return mapping, problems
+
+
+def resolve(columns: Iterable[tuple[str, str, int | None]]) -> Schema:
+    """Build the schema from (table, column, max length) rows, or say what is missing."""
+    table_names, found = index_columns(columns)
     problems: list[str] = []
     tables: dict[Kind, Table] = {}
     for kind in Kind:
@@ -75,18 +99,12 @@ def resolve(columns: Iterable[tuple[str, str, int | None]]) -> Schema:
         if present is None:
             problems.append(f"table `{kind.value}` is missing")
             continue
-        mapping: dict[str, str] = {}
-        id_width: int | None = None
-        for field, names in (REQUIRED[kind] | OPTIONAL[kind]).items():
-            hit = next((present[n.lower()] for n in names if n.lower() in present), None)
-            if hit is not None:
-                mapping[field] = hit[0]
-                if field == "stripe_id":
-                    id_width = hit[1]
-            elif field in REQUIRED[kind]:
-                problems.append(f"column `{kind.value}`.`{' or '.join(names)}` is missing")
+        picked, missing = pick(present, kind.value, REQUIRED[kind], OPTIONAL[kind])
+        problems += missing
+        mapping = {field: column for field, (column, _) in picked.items()}
         if kind is Kind.ROOM and "base_rent" not in mapping and "rent" not in mapping:
             problems.append("column `rooms`.`baseRent` or `rent` is missing (a room needs a price)")
+        id_width = picked["stripe_id"][1] if "stripe_id" in picked else None
         tables[kind] = Table(table_names[kind.value], mapping, id_width)
     if problems:
         raise SchemaError("the database does not have the expected schema: " + "; ".join(problems))

@@ -126,7 +126,7 @@ def test_a_key_echoed_in_a_stripe_error_is_masked_everywhere(
 def test_every_query_is_parameterized_and_names_come_from_the_schema() -> None:
     """Static check of relink/: SQL text is constant, or formats only quote(...) of schema names."""
     checked = 0
-    for path in (ROOT / "relink").glob("*.py"):
+    for path in (ROOT / "relink").rglob("*.py"):
         tree = ast.parse(path.read_text())
         assigned = {
             target.id: node.value

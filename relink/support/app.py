@@ -1,0 +1,147 @@
+"""One support run, start to end: settings, database, account, plan, confirmation, execution."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeVar
+
+from .. import db
+from ..app import check_key, make_gateway, mysql_errors, utc_now
+from ..config import Settings
+from ..errors import CannotRun
+from ..gateway import RowFailed, StripeGateway
+from . import disputes, transfers
+from .execute import Executor
+from .plan import Job, Plan
+from .rows import PaymentRows, Ref
+from .stripe_calls import StripeCalls
+from .tables import Tables, load, read_tables
+
+T = TypeVar("T")
+R = TypeVar("R")
+READERS = 8  # reads in flight at once; the gateway paces them
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False
+    live: bool = False
+    disputes: disputes.Rules = field(default_factory=disputes.Rules)
+    transfers: transfers.Rules = field(default_factory=transfers.Rules)
+
+
+@dataclass
+class World:
+    """Everything a run touches outside itself, so tests can hand in their own."""
+
+    echo: Callable[[str], None] = print
+    confirm: Callable[[Plan], bool] = lambda plan: True
+    now: Callable[[], datetime] = utc_now
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    gateway: StripeGateway | None = None
+
+
+@dataclass
+class Outcome:
+    """A run's plan, its items as they ended, and what it cost at Stripe."""
+
+    plan: Plan
+    dry_run: bool
+    requests: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+
+
+def _each(read: Callable[[T], R], keys: Iterable[T]) -> dict[T, R]:
+    """`read` for each key, a few at a time (one list's pages still follow each other)."""
+    wanted: Sequence[T] = list(dict.fromkeys(keys))
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="support-read") as pool:
+        return dict(zip(wanted, pool.map(read, wanted), strict=True))
+
+
+def read_disputes(calls: StripeCalls, rows: PaymentRows, id_width: int | None) -> list[disputes.Facts]:
+    """Every dispute with its charge; for a dispute with its one row, the requests and invoice that decide it."""
+    found = calls.disputes()
+    charges = _each(calls.charge, [d.charge for d in found if d.charge])
+    present = {p.id for p in rows.payments}
+    facts = []
+    for dispute in found:
+        charge = charges.get(dispute.charge or "")
+        one = disputes.Facts(dispute, charge)
+        if len(disputes.matching_rows(dispute, rows.payments)) == 1 and charge is not None and charge.customer:
+            requests = tuple(
+                sorted(
+                    (i for i in calls.intents_of(charge.customer, dispute.created) if i.dispute == dispute.id),
+                    key=lambda i: (i.created, i.id),
+                )
+            )
+            handled = requests or disputes.new_payment_id(dispute.id, id_width) in present
+            invoice = calls.invoice_number(charge.payment_intent) if charge.payment_intent and not handled else None
+            one = replace(one, found=requests, invoice=invoice)
+        facts.append(one)
+    return facts
+
+
+def read_for_transfers(calls: StripeCalls, rows: PaymentRows) -> transfers.Account:
+    """The houses' accounts, every transfer to them, and the charges not transferred yet."""
+    exists = _each(calls.account_exists, [h.account_id for h in rows.houses if h.account_id])
+    listed = _each(calls.transfers_to, [a for a, there in exists.items() if there])
+    sent = [t for found in listed.values() for t in found]
+    transferred = {t.source_transaction for t in sent}
+    intents = _each(calls.intent, [p.charge_id for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id])
+    wanted = [p.charge_id for p in rows.payments if p.ref is Ref.CHARGE and p.charge_id not in transferred]
+    wanted += [i.latest_charge for i in intents.values() if i and i.latest_charge not in transferred]
+    charges = _each(calls.charge, [c for c in wanted if c])
+    return transfers.Account(exists, sent, charges, intents)
+
+
+def run(job: Job, settings: Settings, options: Options, world: World) -> Outcome:
+    with mysql_errors():
+        return _run(job, settings, options, world)
+
+
+def _run(job: Job, settings: Settings, options: Options, world: World) -> Outcome:
+    check_key(settings, options)
+    if not settings.stripe_key:
+        raise CannotRun(
+            "support reads the Stripe account, even in a dry run: set STRIPE_SECRET_KEY (environment or .env)"
+        )
+    started = world.clock()
+    conn = db.connect(settings)
+    try:
+        if not options.dry_run:
+            db.acquire_lock(conn, settings.db_name, job="support")
+        tables = read_tables(conn)
+        rows = load(conn, tables)
+        world.echo(
+            f"Database {settings.db_name}: {len(rows.houses)} houses, {len(rows.leases)} leases, "
+            f"{len(rows.payments)} payments."
+        )
+        gateway = world.gateway or make_gateway(settings, world)
+        calls = StripeCalls(gateway)
+        world.echo(f"Reading the Stripe account ({job.value})…")
+        plan = _plan(job, calls, rows, tables, options, world.now())
+        if options.dry_run:
+            return Outcome(plan, True, gateway.counters.requests, gateway.counters.throttled, world.clock() - started)
+        if plan.writes() and not world.confirm(plan):
+            raise CannotRun("stopped before any change: not confirmed")
+        plan.items = Executor(calls, conn, tables, options.disputes, world.now).run(plan)
+        return Outcome(plan, False, gateway.counters.requests, gateway.counters.throttled, world.clock() - started)
+    finally:
+        conn.close()
+
+
+def _plan(job: Job, calls: StripeCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime) -> Plan:
+    try:
+        if job is Job.DISPUTES:
+            width = tables.width("payments", "id")
+            facts = read_disputes(calls, rows, width)
+            return disputes.plan_disputes(rows, facts, now=now, rules=options.disputes, id_width=width)
+        return transfers.plan_transfers(rows, read_for_transfers(calls, rows), options.transfers)
+    except RowFailed as exc:
+        raise CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; run again") from None
