@@ -103,6 +103,9 @@ class FakeStripe:
     # Called with ("received", request) before the work and ("processed", request) after it;
     # answering "drop" closes the connection there (tests use it to kill the client at that moment).
     hook: Callable[[str, Recorded], str | None] | None = None
+    # More resource families (devkit/fake_payments.py): each answers the paths it owns, or None.
+    # They run inside the idempotency, fault and recording machinery like the built-in resources.
+    routes: list[Callable[[str, str, dict[str, Any]], tuple[int, dict[str, Any]] | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -251,6 +254,10 @@ class FakeStripe:
         return status, payload
 
     def _dispatch(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        for route in self.routes:
+            answer = route(method, path, params)
+            if answer is not None:
+                return answer
         parts = path.strip("/").split("/")
         if len(parts) < 2 or parts[0] != "v1" or parts[1] not in (*RESOURCES, "prices", "invoices"):
             raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")

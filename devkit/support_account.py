@@ -1,0 +1,283 @@
+"""A fake Stripe account shaped like the support data (houses, leases, payments).
+
+    seeded = seed(fake, read_rows(connection))          # in tests, on a restored database
+    python -m devkit.support_account --database cohabs_support --port 12111   # for make support-demo
+
+From the rows it makes: a connected account per house, except the look-alike id
+(a digit 0 where another house's id has the letter O) that was never connected;
+a customer per lease (the payments carry no user); a charge and its
+PaymentIntent per payment with a charge id, under that id, whose status follows
+the row (succeeded, pending, failed when nothing was paid); the dispute on each
+disputed payment's charge; and the transfers already made for some payments.
+Every choice is a keyword argument, so tests can shape variants of the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from .fake_payments import Payments, install
+from .fake_stripe import FakeStripe
+
+EMPTY_IDS = ("", "NULL")  # how the dump says "no charge id"
+
+
+@dataclass(frozen=True)
+class SupportRows:
+    houses: list[dict[str, Any]]
+    leases: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+
+
+@dataclass
+class Seeded:
+    """What seeding made, by row id, for tests to aim at."""
+
+    payments: Payments
+    accounts: dict[str, str] = field(default_factory=dict)  # house id → connected account
+    missing_accounts: set[str] = field(default_factory=set)  # account ids in rows the platform lacks
+    customers: dict[str, str] = field(default_factory=dict)  # lease id → customer
+    charges: dict[str, str] = field(default_factory=dict)  # payment id → charge
+    disputes: dict[str, str] = field(default_factory=dict)  # payment id → dispute
+    transfers: dict[str, str] = field(default_factory=dict)  # payment id → transfer already made
+    invoices: dict[str, str] = field(default_factory=dict)  # payment id → invoice
+
+
+def read_rows(connection: pymysql.connections.Connection) -> SupportRows:
+    """The three tables of a restored support dump, every column, in id order."""
+    with connection.cursor(pymysql.cursors.DictCursor) as cursor:
+        tables = []
+        for table in ("houses", "leases", "payments"):
+            cursor.execute(f"SELECT * FROM `{table}` ORDER BY id")  # noqa: S608 (fixed table names)
+            tables.append([dict(row) for row in cursor.fetchall()])
+    return SupportRows(*tables)
+
+
+def charge_id(payment: Mapping[str, Any]) -> str | None:
+    value = (payment.get("stripeChargeId") or "").strip()
+    return None if value in EMPTY_IDS else value
+
+
+def lookalike_accounts(account_ids: Iterable[str]) -> set[str]:
+    """Ids equal to another id but for a digit 0 where that one has the letter O: the mistyped ones."""
+    ids = sorted({a for a in account_ids if a})
+    return {
+        a
+        for a in ids
+        for b in ids
+        if a != b and len(a) == len(b) and all(x == y or (x == "0" and y == "O") for x, y in zip(a, b, strict=True))
+    }
+
+
+def minor_units(amount: Any) -> int:
+    return int((Decimal(str(amount)) * 100).to_integral_value())
+
+
+def timestamp(value: Any) -> int:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def eligible(payment: Mapping[str, Any], lease: Mapping[str, Any] | None, connected: bool) -> bool:
+    """A payment the company's process would have passed on to its house; the default already-transferred pick."""
+    amount, paid = Decimal(str(payment["amount"])), Decimal(str(payment["paid"]))
+    return (
+        charge_id(payment) is not None
+        and paid == amount > 0
+        and not int(payment["pending"])
+        and not int(payment["disputed"])
+        and lease is not None
+        and timestamp(payment["dueDate"]) <= timestamp(lease["endDate"])
+        and connected
+    )
+
+
+def seed(
+    fake: FakeStripe,
+    rows: SupportRows,
+    *,
+    transferred: Collection[str] | None = None,
+    missing_accounts: Collection[str] | None = None,
+    invoiced: Collection[str] = (),
+    dispute_status: str = "needs_response",
+    currencies: Mapping[str, str] | None = None,
+    available: Mapping[str, int] | None = None,
+) -> Seeded:
+    """Fill `fake` with the Stripe side of `rows`.
+
+    transferred: payment ids whose transfer to the house was already made; by default the first
+        payment (by due date, then id) the company's process would have passed on.
+    missing_accounts: house account ids the platform has not connected; by default the look-alikes.
+    invoiced: payment ids paid through an invoice (the dump's stripeInvoiceId says 'NULL' for all).
+    dispute_status: the status of the disputes on disputed payments.
+    currencies: house id → currency, "eur" for any other house (the houses are in Brussels).
+    available: the platform's available balance per currency before the disputes withdraw theirs
+        (0 by default: past payments were paid out).
+    """
+    payments = install(fake)
+    seeded = Seeded(payments)
+    houses = {h["id"]: h for h in rows.houses}
+    leases = {lease["id"]: lease for lease in rows.leases}
+    account_ids = [h["stripeAccountId"] for h in rows.houses if h.get("stripeAccountId")]
+    seeded.missing_accounts = set(lookalike_accounts(account_ids) if missing_accounts is None else missing_accounts)
+
+    def currency_of(house_id: str | None) -> str:
+        return (currencies or {}).get(house_id or "", "eur")
+
+    for house in rows.houses:
+        account = house.get("stripeAccountId")
+        if account and account not in seeded.missing_accounts and account not in fake.objects["accounts"]:
+            payments.add_account(
+                account,
+                name=house["name"],
+                currency=currency_of(house["id"]),
+                metadata={"cohabs_house_id": house["id"]},
+            )
+        if account and account not in seeded.missing_accounts:
+            seeded.accounts[house["id"]] = account
+
+    for lease in rows.leases:
+        seeded.customers[lease["id"]] = fake._new(
+            "customers",
+            "cus",
+            {
+                "object": "customer",
+                "email": None,
+                "name": f"Tenant of lease {lease['id'][:8]}",
+                "phone": None,
+                "address": None,
+                "description": None,
+                "metadata": {"cohabs_lease_id": lease["id"]},
+                "currency": currency_of(lease.get("houseId")),
+                "deleted": False,
+            },
+        )["id"]
+
+    ordered = sorted(rows.payments, key=lambda p: (timestamp(p["paymentDate"] or p["dueDate"]), p["id"]))
+    for payment in ordered:
+        ident = charge_id(payment)
+        if ident is None or ident in fake.objects["charges"]:
+            continue
+        home = houses.get(leases.get(payment["leaseId"], {}).get("houseId", ""))
+        amount, paid = minor_units(payment["amount"]), minor_units(payment["paid"])
+        when = timestamp(payment["paymentDate"] or payment["dueDate"])
+        due = timestamp(payment["dueDate"])
+        if int(payment["pending"]):
+            status = "pending"
+        elif paid == 0:
+            status = "failed"
+        else:
+            status = "succeeded"
+        made = payments.add_charge(
+            ident,
+            amount=amount,
+            currency=currency_of(home["id"] if home else None),
+            customer=seeded.customers.get(payment["leaseId"]),
+            status=status,
+            # How the old system described rent: the month it pays and the house.
+            description=f"Rent {datetime.fromtimestamp(due, UTC):%B %Y} - {home['name'] if home else 'unknown house'}",
+            created=when,
+            method="card" if ident.startswith("ch_") else "sepa_debit",
+            metadata={"cohabs_payment_id": payment["id"]},
+        )
+        seeded.charges[payment["id"]] = made["id"]
+        if payment["id"] in invoiced:
+            invoice = payments.add_invoice(made["payment_intent"], description=made["description"], created=when)
+            seeded.invoices[payment["id"]] = invoice["id"]
+
+    if transferred is None:
+        transferred = [
+            p["id"]
+            for p in ordered
+            if eligible(p, leases.get(p["leaseId"]), leases.get(p["leaseId"], {}).get("houseId") in seeded.accounts)
+        ][:1]
+    for payment in ordered:
+        if payment["id"] not in transferred:
+            continue
+        destination = seeded.accounts.get(leases.get(payment["leaseId"], {}).get("houseId", ""))
+        funded = fake.objects["charges"].get(seeded.charges.get(payment["id"], ""))
+        if destination is None or funded is None:
+            raise ValueError(f"payment {payment['id']} has no charge or no connected house account to transfer to")
+        seeded.transfers[payment["id"]] = payments.create_transfer(
+            {
+                "amount": str(funded["amount"]),
+                "currency": funded["currency"],
+                "destination": destination,
+                "source_transaction": funded["id"],
+                # A group in the style Stripe names a PaymentIntent's own (group_pi_…): not one support.py
+                # chooses, so finding this transfer must not depend on the group.
+                "transfer_group": f"group_{funded['payment_intent']}",
+            },
+            created=funded["created"] + 86400,
+        )["id"]
+
+    # Past payments and their transfers were paid out long ago: the balance starts here.
+    payments.available.clear()
+    payments.available.update(available or {})
+    for payment in ordered:
+        if int(payment["disputed"]) and payment["id"] in seeded.charges:
+            dispute = payments.open_dispute(seeded.charges[payment["id"]], status=dispute_status)
+            seeded.disputes[payment["id"]] = dispute["id"]
+    return seeded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="Run the fake Stripe with an account shaped like a restored support database. "
+        "Database settings come from DB_HOST, DB_PORT, DB_USER and DB_PASSWORD."
+    )
+    parser.add_argument("--port", type=int, default=12111)
+    parser.add_argument("--database", default=os.environ.get("DB_NAME", "cohabs_support"))
+    parser.add_argument("--transferred", action="append", metavar="PAYMENT_ID", help="already transferred (repeat)")
+    parser.add_argument("--no-transfers", action="store_true", help="no payment was transferred yet")
+    parser.add_argument("--missing-account", action="append", metavar="ACCOUNT_ID", help="not connected (repeat)")
+    parser.add_argument("--invoiced", action="append", default=[], metavar="PAYMENT_ID", help="paid by invoice")
+    parser.add_argument("--dispute-status", default="needs_response")
+    args = parser.parse_args()
+    connection = pymysql.connect(
+        host=os.environ.get("DB_HOST", "127.0.0.1"),
+        port=int(os.environ.get("DB_PORT", "3306")),
+        user=os.environ.get("DB_USER", "root"),
+        password=os.environ.get("DB_PASSWORD", ""),  # from the environment only, never argv
+        database=args.database,
+        charset="utf8mb4",
+    )
+    try:
+        rows = read_rows(connection)
+    finally:
+        connection.close()
+    fake = FakeStripe()
+    seeded = seed(
+        fake,
+        rows,
+        transferred=() if args.no_transfers else args.transferred,
+        missing_accounts=args.missing_account,
+        invoiced=args.invoiced,
+        dispute_status=args.dispute_status,
+    )
+    # The first line says the server is up and seeded (tools read it to know when to start).
+    print(f"fake Stripe listening on {fake.start(args.port)}", flush=True)
+    print(
+        f"seeded from `{args.database}`: {len(seeded.accounts)} connected accounts "
+        f"(not connected: {', '.join(sorted(seeded.missing_accounts)) or 'none'}), {len(seeded.charges)} charges, "
+        f"{len(seeded.disputes)} disputes, {len(seeded.transfers)} transfers already made",
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
