@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.installed
 
-.PHONY: install test soak lint format bench demo clean
+.PHONY: install test soak lint format bench demo support-demo clean
 
 install: $(READY)
 
@@ -35,6 +35,9 @@ bench: $(READY)
 
 demo: $(READY)
 	$(BIN)/python -m tools.demo $(ARGS)
+
+support-demo: $(READY)
+	$(BIN)/python -m tools.support_demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache reports

@@ -12,12 +12,16 @@ from typing import Any
 
 import pytest
 
+from devkit import support_dump
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server, find_or_start
+from devkit.support_account import Seeded, read_rows, seed
 from relink.app import Options, World, run
 from relink.config import Settings
 from relink.report import Report
+from relink.support import app as support_app
+from relink.support.plan import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 12, 0, 0)  # the tests' clock, shared by the sync and the fake
@@ -112,3 +116,29 @@ def query(settings: Settings, mysql_server: Server, sql: str, *args: Any) -> lis
             return list(cur.fetchall())
     finally:
         conn.close()
+
+
+@pytest.fixture
+def support_data(settings: Settings, tmp_path: Path) -> support_dump.SupportDump:
+    """The synthetic support dump, restored the way users do."""
+    dump = support_dump.generate()
+    restore(settings, dump.write(tmp_path / "support.dump"))
+    return dump
+
+
+@pytest.fixture
+def seeded(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, support_data: support_dump.SupportDump
+) -> Seeded:
+    """The fake Stripe shaped like the restored support data (see devkit/support_account.py)."""
+    conn = mysql_server.connect(settings.db_name)
+    try:
+        return seed(fake, read_rows(conn))
+    finally:
+        conn.close()
+
+
+def support(settings: Settings, job: Job, **options: Any) -> support_app.Outcome:
+    """One in-process support run on the tests' clock, no prompts, no output."""
+    world = support_app.World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
+    return support_app.run(job, settings, support_app.Options(**options), world)

@@ -13,6 +13,7 @@ from devkit.support_dump import charge_id, generate, row_id
 from relink.support import disputes, transfers
 from relink.support.objects import Charge, Dispute, Intent, Transfer
 from relink.support.plan import Action, Item, Job, Plan, Problem, idempotency_key
+from relink.support.report import NEXT_STEPS
 from relink.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
@@ -71,7 +72,10 @@ DISPUTE = Dispute(
 )
 
 
-def plan_disputes(rows: PaymentRows, *facts: disputes.Facts, rules: disputes.Rules = disputes.Rules()) -> list[Item]:
+DEFAULT_RULES = disputes.Rules()
+
+
+def plan_disputes(rows: PaymentRows, *facts: disputes.Facts, rules: disputes.Rules = DEFAULT_RULES) -> list[Item]:
     return disputes.plan_disputes(rows, facts, now=NOW, rules=rules, id_width=32).items
 
 
@@ -319,3 +323,7 @@ def test_idempotency_keys_are_stable_carry_no_personal_data_and_move_on_per_gene
     assert idempotency_key(Job.TRANSFERS, "abc", params, 1) != first
     assert idempotency_key(Job.TRANSFERS, "abc", {**params, "amount": 99}, 0) != first
     assert len(first) <= 255
+
+
+def test_every_problem_comes_with_advice_for_the_report() -> None:
+    assert set(NEXT_STEPS) == set(Problem)

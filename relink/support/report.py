@@ -58,8 +58,15 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.AMOUNT_MISMATCH: "A row's amount differs from its charge: correct the row, then run again.",
     Problem.TRANSFERRED_ELSEWHERE: "A charge already went to another house: reverse the wrong transfer by hand.",
     Problem.SHARED_CHARGE: "Several rows hold one charge: keep one, then run again.",
+    Problem.BAD_AMOUNT: "Correct the listed amounts (NULL, zero or negative), then run again.",
+    Problem.NO_LEASE: "Payments whose lease does not exist: correct their leaseId.",
+    Problem.NO_HOUSE: "Leases whose house does not exist: correct their houseId.",
+    Problem.HOUSE_CLOSED: "Rent of a deleted or inactive house is never paid out: pay it by hand if it is still owed.",
+    Problem.CHARGE_MISSING: "Rows whose charge Stripe does not know: check the charge id against the dashboard.",
+    Problem.CHARGE_NOT_SUCCEEDED: "Charges that did not succeed are never paid out: fix the row's paid amount.",
+    Problem.CHARGE_REFUNDED: "Refunded charges are never paid out: mark the rows refunded.",
+    Problem.CHARGE_DISPUTED: "Charges disputed in Stripe are never paid out: run `support.py disputes`.",
 }
-GENERIC = "Look at the lines marked `reported`: each says what is off; fix it and run again."
 
 
 def _tag(action: Action, dry_run: bool) -> str:
@@ -133,8 +140,6 @@ def markdown(outcome: Outcome, started: datetime) -> Iterator[str]:
     yield from ("", "## What to do next", "")
     found = {i.problem for i in plan.items if i.problem}
     steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
-    if found - NEXT_STEPS.keys():
-        steps.append(GENERIC)
     command = f"python support.py {plan.job.value}"
     steps.append(
         f"Read the plan, then run `{command}` to apply it." if dry else f"`{command}` again only does what is left."

@@ -178,8 +178,8 @@ def insert_copy(
         if (column := tables.column("payments", field)) is not None
     }
     copied = tables.payment_columns
-    picks = ["%s" if column in overrides else quote(column) for column in copied]
-    table, key = quote(tables.names["payments"]), quote(tables.column("payments", "id") or "id")
+    table = quote(tables.names["payments"])
+    key = quote(tables.column("payments", "id") or "id")
     conn.begin()
     try:
         with conn.cursor() as cur:
@@ -190,7 +190,7 @@ def insert_copy(
                 return False
             inserted = cur.execute(
                 f"INSERT INTO {table} ({', '.join(quote(c) for c in copied)}) "  # noqa: S608 (schema names)
-                f"SELECT {', '.join(picks)} FROM {table} WHERE {key} = %s",
+                f"SELECT {', '.join('%s' if c in overrides else quote(c) for c in copied)} FROM {table} WHERE {key} = %s",
                 [overrides[c] for c in copied if c in overrides] + [new.source_id],
             )
             if inserted != 1:
@@ -200,10 +200,3 @@ def insert_copy(
         conn.rollback()
         raise
     return True
-
-
-def exists(conn: Connection, tables: Tables, payment_id: str) -> bool:
-    table, key = quote(tables.names["payments"]), quote(tables.column("payments", "id") or "id")
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT 1 FROM {table} WHERE {key} = %s", [payment_id])  # noqa: S608 (schema names)
-        return cur.fetchone() is not None

@@ -100,6 +100,8 @@ def db_reasons(payment: Payment, houses: _Houses) -> list[Reason]:
         reasons.append((Problem.UNKNOWN_ID, f"stripeChargeId {payment.charge_id!r} is no charge or PaymentIntent id"))
     if payment.amount is None or payment.amount <= 0:
         reasons.append((Problem.BAD_AMOUNT, f"amount {_amount_text(payment.amount)} is not positive"))
+    elif payment.pending:
+        pass  # unpaid while pending is what pending means: said once, above
     elif payment.paid is not None and payment.paid == 0 and payment.charge_id:
         reasons.append((Problem.PAID_ZERO, f"paid 0.00 of {payment.amount} although a charge id is stored"))
     elif payment.paid != payment.amount:

@@ -1,0 +1,251 @@
+"""support.py against a restored support dump and the fake Stripe shaped like it: money moves once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+from devkit.fake_stripe import FakeStripe, Fault
+from devkit.mysql import Server
+from devkit.support_account import Seeded
+from devkit.support_dump import SupportDump, row_id
+from relink.config import Settings
+from relink.support import disputes
+from relink.support.plan import Action, Job
+from tests.conftest import ROOT, TEST_KEY, db_env, query, support
+
+ELIGIBLE = [row_id(f"paid-{n}") for n in (2, 3, 4)]  # paid-1 was transferred before (the seed's pick)
+
+
+@pytest.fixture(autouse=True)
+def quick_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The SDK's own backoff starts at 0.5 s; the scenarios are the same at 10 ms.
+    monkeypatch.setattr(stripe._http_client.HTTPClient, "INITIAL_DELAY", 0.01)
+    monkeypatch.setattr(stripe._http_client.HTTPClient, "MAX_DELAY", 0.02)
+    yield
+
+
+def support_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **db_env(settings),
+        "STRIPE_SECRET_KEY": settings.stripe_key or "",
+        "STRIPE_API_BASE": settings.stripe_api_base or "",
+        "STRIPE_RATE_LIMIT": "500",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "support.py"), *args],
+        cwd=cwd,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def payments(settings: Settings, server: Server) -> dict[str, dict[str, Any]]:
+    found = query(settings, server, "SELECT * FROM payments")
+    columns = [
+        c
+        for (c,) in query(
+            settings,
+            server,
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'payments' ORDER BY ORDINAL_POSITION",
+        )
+    ]
+    return {row[0]: dict(zip(columns, row, strict=True)) for row in found}
+
+
+def ours(fake: FakeStripe, kind: str) -> list[dict[str, Any]]:
+    """What support made: requests naming a dispute, transfers naming a payment (not the seed's)."""
+    key = "cohabs_dispute_id" if kind == "payment_intents" else "cohabs_payment_id"
+    return [o for o in fake.all(kind) if key in (o.get("metadata") or {})]
+
+
+def assert_each_once(settings: Settings, server: Server, fake: FakeStripe, seeded: Seeded) -> None:
+    """One request and one new row per dispute, one transfer per eligible payment: the end state of every run."""
+    (dispute_id,) = seeded.disputes.values()
+    (request,) = ours(fake, "payment_intents")
+    rows = payments(settings, server)
+    new_id = disputes.new_payment_id(dispute_id, 32)
+    assert len(rows) == 13 and rows[new_id]["stripeChargeId"] == request["id"]
+    assert request["metadata"]["cohabs_payment_id"] == new_id
+    by_payment = {t["metadata"]["cohabs_payment_id"]: t for t in ours(fake, "transfers")}
+    assert len(ours(fake, "transfers")) == len(by_payment) == len(ELIGIBLE)
+    assert sorted(by_payment) == sorted(ELIGIBLE)
+    for payment, charge in seeded.charges.items():
+        assert len(seeded.payments.transfers_of(charge)) <= 1, payment
+    assert seeded.payments.dispute_writes() == []
+
+
+def test_a_dry_run_reads_only_and_puts_the_money_on_paper(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded
+) -> None:
+    before = payments(settings, mysql_server)
+    collect = support(settings, Job.DISPUTES, dry_run=True)
+    pay = support(settings, Job.TRANSFERS, dry_run=True)
+
+    assert fake.writes() == [] and payments(settings, mysql_server) == before
+    assert collect.plan.totals(Action.COLLECT) == {"eur": 150000}
+    assert pay.plan.totals(Action.TRANSFER) == {"eur": 3 * 88000}
+    (request,) = [i for i in collect.plan.items if i.action is Action.COLLECT]
+    assert (request.payment_id, request.house, request.account) == (
+        row_id("disputed"),
+        "Parvis 69",
+        seeded.accounts[row_id("parvis")],
+    )
+    assert "needs_response" in request.stripe_state and "disputed=1" in request.db_state
+    problems = sorted(str(i.problem) for i in pay.plan.items if i.problem)
+    assert problems == sorted(
+        ["paid_zero"] * 2 + ["pending"] * 2 + ["due_after_lease"] * 3 + ["disputed", "house_without_payment"]
+    )
+
+
+def test_a_dispute_is_re_collected_once_by_bank_transfer_and_recorded_in_a_new_row(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, support_data: SupportDump
+) -> None:
+    before = payments(settings, mysql_server)
+    outcome = support(settings, Job.DISPUTES)
+
+    (request,) = ours(fake, "payment_intents")
+    disputed = support_data.payment("disputed")
+    (dispute_id,) = seeded.disputes.values()
+    assert request["amount"] == 150000 and request["currency"] == "eur"
+    assert request["customer"] == seeded.customers[disputed["leaseId"]]
+    assert request["payment_method_types"] == ["customer_balance"]
+    assert request["status"] == "requires_action"  # waits for the tenant's bank transfer
+    assert request["payment_method_options"]["customer_balance"]["funding_type"] == "bank_transfer"
+    assert request["description"] == "RENT DECEMBER 2022 - PARVIS 69"
+    assert request["metadata"]["cohabs_dispute_id"] == dispute_id
+    assert request["metadata"]["cohabs_disputed_payment_id"] == disputed["id"]
+    assert request["metadata"]["cohabs_lease_id"] == disputed["leaseId"]
+    rows = payments(settings, mysql_server)
+    new = rows.pop(disputes.new_payment_id(dispute_id, 32))
+    assert rows == before  # the disputed row stays as it is
+    assert (new["paid"], new["pending"], new["disputed"], new["amount"]) == (Decimal("0.00"), 1, 0, Decimal("1500.00"))
+    assert new["stripeChargeId"] == request["id"] and new["paymentDate"] is None
+    assert new["comment"] == f"Created from the dispute ID: {dispute_id}"
+    assert (new["dueDate"] - new["createdAt"]).days == 7
+    assert all(new[c] == disputed[c] for c in ("leaseId", "userId", "stripeInvoiceId"))
+    assert not any(i.problem for i in outcome.plan.items)
+    assert seeded.payments.dispute_writes() == []  # never closed, accepted or answered
+
+    writes = len(fake.writes())
+    again = support(settings, Job.DISPUTES)
+    assert len(fake.writes()) == writes
+    assert [i.action for i in again.plan.items] == [Action.DONE]
+
+
+def test_the_invoice_number_names_the_request_when_the_payment_paid_an_invoice(
+    settings: Settings, fake: FakeStripe, support_data: SupportDump, seeded: Seeded
+) -> None:
+    intent = fake.objects["charges"][seeded.charges[row_id("disputed")]]["payment_intent"]
+    invoice = seeded.payments.add_invoice(intent, number="CH-2022-0042")
+    support(settings, Job.DISPUTES)
+    (request,) = ours(fake, "payment_intents")
+    assert request["description"] == f"INVOICE - {invoice['number']}"
+
+
+def test_each_settled_payment_is_transferred_once_to_its_house(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded
+) -> None:
+    before = payments(settings, mysql_server)
+    outcome = support(settings, Job.TRANSFERS)
+
+    made = ours(fake, "transfers")
+    assert sorted(t["metadata"]["cohabs_payment_id"] for t in made) == sorted(ELIGIBLE)
+    for transfer in made:
+        payment = transfer["metadata"]["cohabs_payment_id"]
+        charge = fake.objects["charges"][seeded.charges[payment]]
+        assert (transfer["amount"], transfer["currency"]) == (88000, "eur")
+        assert transfer["destination"] == seeded.accounts[row_id("flagey")]
+        assert transfer["source_transaction"] == charge["id"]
+        assert transfer["transfer_group"] == f"cohabs-payment-{payment}"
+    assert payments(settings, mysql_server) == before  # transfers write nothing to the database
+    assert outcome.plan.totals(Action.TRANSFER) == {"eur": 3 * 88000}
+    assert {i.payment_id for i in outcome.plan.items if i.action is Action.DONE} == {row_id("paid-1")}
+
+    writes = len(fake.writes())
+    again = support(settings, Job.TRANSFERS)
+    assert len(fake.writes()) == writes
+    assert again.plan.totals(Action.TRANSFER) == {}
+
+
+@pytest.mark.parametrize("fault", ["drop", "status"])
+def test_a_lost_answer_or_a_stored_500_still_makes_one_object(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, fault: str
+) -> None:
+    # drop: Stripe made the object and the answer was lost; the SDK's retry replays it under the same key.
+    # status: every retry of the first key answers 500; a fresh listing finds nothing, the next key makes it.
+    for path in ("/v1/payment_intents", "/v1/transfers"):
+        fake.inject(Fault(fault, "POST", path, count=1 if fault == "drop" else 5, status=500))
+    support(settings, Job.DISPUTES)
+    support(settings, Job.TRANSFERS)
+    assert_each_once(settings, mysql_server, fake, seeded)
+    keys = {r.idempotency_key for r in fake.writes() if r.path == "/v1/payment_intents"}
+    assert {k.rsplit(":", 1)[1] for k in keys if k} == ({"0"} if fault == "drop" else {"0", "1"})
+
+
+def test_an_unreadable_account_stops_before_any_change(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
+) -> None:
+    fake.inject(Fault("status", "GET", "/v1/transfers", count=50, status=500))
+    done = support_cli(settings, tmp_path, "transfers", "--yes")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "could not read the Stripe account, so nothing was changed" in done.stderr
+    assert fake.writes() == []
+
+
+def test_the_commands_keep_the_sync_habits(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
+) -> None:
+    shown = support_cli(settings, tmp_path, "disputes", "--help")
+    assert shown.returncode == 0 and "3  finished, but some items were reported" in shown.stdout
+    assert support_cli(settings, tmp_path, "refunds").returncode == 2
+    assert support_cli(settings, tmp_path, "transfers", "--platform-fee", "100").returncode == 2
+
+    live = support_cli(settings, tmp_path, "transfers", "--dry-run", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
+    assert live.returncode == 1 and "--live" in live.stderr and "sk_live_51Secret0000wxyz" not in live.stderr
+
+    # --database wins over DB_NAME; a dry run exits 3 because the data has anomalies, and writes its reports.
+    dry = support_cli(settings, tmp_path, "transfers", "--dry-run", "--database", settings.db_name, DB_NAME="nope")
+    assert dry.returncode == 3, dry.stderr
+    assert "[will transfer]" in dry.stdout and "paid to houses: 2,640.00 EUR" in dry.stdout
+    assert TEST_KEY not in dry.stdout + dry.stderr
+    (report,) = (tmp_path / "reports").glob("support-transfers-plan-*.json")
+    assert json.loads(report.read_text())["totals"]["paid"] == {"eur": 264000}
+    assert fake.writes() == []
+
+    lock = mysql_server.connect()
+    with lock.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, 0)", [f"cohabs-support:{settings.db_name}"])
+    try:
+        busy = support_cli(settings, tmp_path, "disputes", "--yes")
+    finally:
+        lock.close()
+    assert busy.returncode == 1 and "another support run is running" in busy.stderr
+    assert fake.writes() == []
+
+    done = support_cli(settings, tmp_path, "disputes", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[requested] dispute" in done.stdout and "requested from tenants: 1,500.00 EUR" in done.stdout
+
+
+def test_a_schema_without_the_payment_columns_stops_before_any_stripe_call(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
+) -> None:
+    query(settings, mysql_server, "ALTER TABLE payments DROP COLUMN disputed")
+    done = support_cli(settings, tmp_path, "disputes", "--dry-run")
+    assert done.returncode == 1
+    assert "`payments`.`disputed` is missing" in done.stderr
+    assert fake.requests == []

@@ -1,0 +1,126 @@
+"""SIGKILL support.py at each step of a dispute's or a transfer's life, then rerun: each thing exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from devkit.fake_stripe import FakeStripe, Recorded
+from devkit.mysql import Server
+from devkit.support_account import Seeded
+from relink.config import Settings
+from relink.support.plan import Job
+from tests.conftest import ROOT, db_env, support
+from tests.test_kills import kill_connections, kill_when
+from tests.test_support import assert_each_once
+
+
+def start_support(settings: Settings, cwd: Path, job: Job) -> subprocess.Popen[str]:
+    env = {
+        **db_env(settings),
+        "STRIPE_SECRET_KEY": settings.stripe_key or "",
+        "STRIPE_API_BASE": settings.stripe_api_base or "",
+        "STRIPE_RATE_LIMIT": "500",
+    }
+    command = [sys.executable, str(ROOT / "support.py"), job.value, "--yes"]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True)
+
+
+def finish_and_check(settings: Settings, server: Server, fake: FakeStripe, seeded: Seeded) -> None:
+    """The next runs finish the work; one more run after them sends no write at all."""
+    fake.hook = None
+    support(settings, Job.DISPUTES)
+    support(settings, Job.TRANSFERS)
+    assert_each_once(settings, server, fake, seeded)
+    writes = len(fake.writes())
+    support(settings, Job.DISPUTES)
+    support(settings, Job.TRANSFERS)
+    assert len(fake.writes()) == writes
+
+
+@pytest.mark.parametrize(
+    ("job", "stage", "path", "nth"),
+    [
+        (Job.DISPUTES, "received", "/v1/payment_intents", 1),  # before the call: Stripe never saw it
+        (Job.DISPUTES, "processed", "/v1/payment_intents", 1),  # the request exists, its row was never written
+        (Job.TRANSFERS, "received", "/v1/transfers", 1),
+        (Job.TRANSFERS, "processed", "/v1/transfers", 2),  # one transfer reported, the next made but unheard of
+    ],
+)
+def test_a_kill_around_a_stripe_call_is_finished_by_the_next_run(
+    settings: Settings,
+    mysql_server: Server,
+    fake: FakeStripe,
+    seeded: Seeded,
+    tmp_path: Path,
+    job: Job,
+    stage: str,
+    path: str,
+    nth: int,
+) -> None:
+    seen: list[Recorded] = []
+
+    def moment(at: str, request: Recorded) -> bool:
+        if at == stage and request.method == "POST" and request.path == path:
+            seen.append(request)
+        return len(seen) == nth
+
+    process = start_support(settings, tmp_path, job)
+    fake.hook = kill_when(fake, process, moment)
+    assert process.wait(timeout=120) == -signal.SIGKILL
+    finish_and_check(settings, mysql_server, fake, seeded)
+
+
+@pytest.fixture
+def blocked_inserts(settings: Settings, mysql_server: Server) -> Iterator[pymysql.connections.Connection]:
+    """Every insert into `payments` waits on a lock this test holds, so a kill lands inside the row write."""
+    holder = mysql_server.connect(settings.db_name)
+    with holder.cursor() as cur:
+        cur.execute("SELECT GET_LOCK('support-test-write', 0)")
+        cur.execute(
+            "CREATE TRIGGER payments_wait BEFORE INSERT ON payments FOR EACH ROW DO GET_LOCK('support-test-write', 120)"
+        )
+    try:
+        yield holder
+    finally:
+        with holder.cursor() as cur:
+            cur.execute("DO RELEASE_LOCK('support-test-write')")
+            cur.execute("DROP TRIGGER IF EXISTS payments_wait")
+        holder.close()
+
+
+def test_a_kill_inside_the_row_insert_is_finished_by_the_next_run(
+    settings: Settings,
+    mysql_server: Server,
+    fake: FakeStripe,
+    seeded: Seeded,
+    tmp_path: Path,
+    blocked_inserts: pymysql.connections.Connection,
+) -> None:
+    process = start_support(settings, tmp_path, Job.DISPUTES)
+    with blocked_inserts.cursor() as cur:
+        # The insert is now inside the trigger, waiting: find it (bounded, no sleeping).
+        deadline = time.monotonic() + 60
+        waiting: list[int] = []
+        while not waiting and process.poll() is None and time.monotonic() < deadline:
+            cur.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND STATE = 'User lock' AND INFO LIKE %s",
+                [settings.db_name, "%support-test-write%"],
+            )
+            waiting = [row[0] for row in cur.fetchall()]
+        assert waiting, "support.py never reached the row insert"
+        os.kill(process.pid, signal.SIGKILL)
+        kill_connections(cur, settings.db_name)
+        cur.execute("DO RELEASE_LOCK('support-test-write')")
+        cur.execute("DROP TRIGGER payments_wait")
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    assert len(fake.all("payment_intents")) > len(seeded.charges)  # the request was made, its row rolled back
+    finish_and_check(settings, mysql_server, fake, seeded)
