@@ -214,6 +214,8 @@ def test_the_commands_keep_the_sync_habits(
     assert support_cli(settings, tmp_path, "refunds").returncode == 2
     assert support_cli(settings, tmp_path, "transfers", "--platform-fee", "100").returncode == 2
 
+    keyless = support_cli(settings, tmp_path, "disputes", "--dry-run", STRIPE_SECRET_KEY="")
+    assert keyless.returncode == 1 and "even in a dry run" in keyless.stderr
     live = support_cli(settings, tmp_path, "transfers", "--dry-run", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
     assert live.returncode == 1 and "--live" in live.stderr and "sk_live_51Secret0000wxyz" not in live.stderr
 

@@ -121,4 +121,4 @@ class Executor:
                 if t.source_transaction == payout.charge_id
             ),
         )
-        return replace(item, stripe_id=transfer.id, reason=f"{item.reason} → {transfer.id}")
+        return replace(item, stripe_id=transfer.id, reason=f"{item.reason}. Done: {transfer.id}")
