@@ -174,25 +174,34 @@ class Dump:
     leases: list[dict[str, Any]]
 
     def sql(self) -> str:
-        parts = [
-            "-- Synthetic Cohabs dump (devkit/dumpgen.py)\n",
-            "/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n",
-            "/*!40101 SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\n",
+        return dump_sql(
+            "Synthetic Cohabs dump (devkit/dumpgen.py)",
             DDL,
-        ]
-        for table, columns, rows in (
-            ("leases", LEASE_COLUMNS, self.leases),
-            ("rooms", ROOM_COLUMNS, self.rooms),
-            ("users", USER_COLUMNS, self.users),
-        ):
-            for chunk in _chunks(rows, 500):
-                values = ",".join("(" + ",".join(_literal(r.get(c)) for c in columns) + ")" for r in chunk)
-                parts.append(f"\nINSERT INTO `{table}` VALUES {values};\n")
-        return "".join(parts)
+            [
+                ("leases", LEASE_COLUMNS, self.leases),
+                ("rooms", ROOM_COLUMNS, self.rooms),
+                ("users", USER_COLUMNS, self.users),
+            ],
+        )
 
     def write(self, path: Path) -> Path:
         path.write_text(self.sql(), encoding="utf-8")
         return path
+
+
+def dump_sql(title: str, ddl: str, tables: Iterable[tuple[str, Sequence[str], Sequence[dict[str, Any]]]]) -> str:
+    """A mysqldump-like script: the DDL, then each table's rows in INSERTs of 500."""
+    parts = [
+        f"-- {title}\n",
+        "/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n",
+        "/*!40101 SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\n",
+        ddl,
+    ]
+    for table, columns, rows in tables:
+        for chunk in _chunks(rows, 500):
+            values = ",".join("(" + ",".join(_literal(r.get(c)) for c in columns) + ")" for r in chunk)
+            parts.append(f"\nINSERT INTO `{table}` VALUES {values};\n")
+    return "".join(parts)
 
 
 def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterable[Sequence[dict[str, Any]]]:

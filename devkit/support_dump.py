@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .dumpgen import _chunks, _literal
+from .dumpgen import dump_sql
 
 DDL = """\
 DROP TABLE IF EXISTS `houses`;
@@ -107,20 +107,15 @@ class SupportDump:
         return next(p for p in self.payments if p["id"] == row_id(name))
 
     def sql(self) -> str:
-        parts = [
-            "-- Synthetic support dump (devkit/support_dump.py)\n",
-            "/*!40101 SET NAMES utf8mb4 */;\n/*!40101 SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\n",
+        return dump_sql(
+            "Synthetic support dump (devkit/support_dump.py)",
             DDL,
-        ]
-        for table, columns, rows in (
-            ("houses", HOUSE_COLUMNS, self.houses),
-            ("leases", LEASE_COLUMNS, self.leases),
-            ("payments", PAYMENT_COLUMNS, self.payments),
-        ):
-            for chunk in _chunks(rows, 500):
-                values = ",".join("(" + ",".join(_literal(r.get(c)) for c in columns) + ")" for r in chunk)
-                parts.append(f"\nINSERT INTO `{table}` VALUES {values};\n")
-        return "".join(parts)
+            [
+                ("houses", HOUSE_COLUMNS, self.houses),
+                ("leases", LEASE_COLUMNS, self.leases),
+                ("payments", PAYMENT_COLUMNS, self.payments),
+            ],
+        )
 
     def write(self, path: Path) -> Path:
         path.write_text(self.sql(), encoding="utf-8")

@@ -18,7 +18,9 @@ from relink.config import Settings
 from tests.conftest import ROOT, TEST_KEY, db_env, query
 
 
-def cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    settings: Settings, cwd: Path, *args: str, script: str = "sync.py", **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {
         **db_env(settings),
         "STRIPE_SECRET_KEY": settings.stripe_key or "",
@@ -27,7 +29,7 @@ def cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.Com
         **env,
     }
     return subprocess.run(
-        [sys.executable, str(ROOT / "sync.py"), *args],
+        [sys.executable, str(ROOT / script), *args],
         cwd=cwd,
         env=environment,
         stdin=subprocess.DEVNULL,

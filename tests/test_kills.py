@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,52 +89,54 @@ def kill_connections(cur: Cursor, database: str) -> None:
                 raise
 
 
-@pytest.fixture
-def blocked_writes(settings: Settings, mysql_server: Server) -> Iterator[pymysql.connections.Connection]:
-    """Every write to `users` waits on a lock this test holds, so a kill lands inside the write."""
-    holder = mysql_server.connect(settings.db_name)
+HELD = "relink-test-write"  # the lock a held write waits on
+
+
+@contextlib.contextmanager
+def writes_held(server: Server, database: str, table: str, event: str) -> Iterator[pymysql.connections.Connection]:
+    """Every `event` (UPDATE, INSERT) on `table` waits on a lock the test holds, so a kill lands inside the write."""
+    holder = server.connect(database)
     with holder.cursor() as cur:
-        cur.execute("SELECT GET_LOCK('relink-test-write', 0)")
-        cur.execute(
-            "CREATE TRIGGER users_wait BEFORE UPDATE ON users FOR EACH ROW DO GET_LOCK('relink-test-write', 120)"
-        )
+        cur.execute("SELECT GET_LOCK(%s, 0)", [HELD])
+        cur.execute(f"CREATE TRIGGER {table}_wait BEFORE {event} ON {table} FOR EACH ROW DO GET_LOCK('{HELD}', 120)")
     try:
         yield holder
     finally:
         with holder.cursor() as cur:
-            cur.execute("DO RELEASE_LOCK('relink-test-write')")
-            cur.execute("DROP TRIGGER IF EXISTS users_wait")
+            cur.execute("DO RELEASE_LOCK(%s)", [HELD])
+            cur.execute(f"DROP TRIGGER IF EXISTS {table}_wait")
         holder.close()
 
 
-def test_a_kill_during_the_row_write_is_finished_by_the_next_run(
-    settings: Settings,
-    mysql_server: Server,
-    fake: FakeStripe,
-    restored: Dump,
-    tmp_path: Path,
-    blocked_writes: pymysql.connections.Connection,
+def kill_inside_the_write(
+    holder: pymysql.connections.Connection, database: str, table: str, process: subprocess.Popen[str]
 ) -> None:
-    process = start_sync(settings, tmp_path)
-    with blocked_writes.cursor() as cur:
-        # The sync's UPDATE is now inside the trigger, waiting: find it (bounded, no sleeping).
+    with holder.cursor() as cur:
+        # The run's write is now inside the trigger, waiting: find it (bounded, no sleeping).
         deadline = time.monotonic() + 60
         waiting: list[int] = []
         while not waiting and process.poll() is None and time.monotonic() < deadline:
             cur.execute(
                 "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND STATE = 'User lock' AND INFO LIKE %s",
-                [settings.db_name, "%relink-test-write%"],
+                [database, f"%{HELD}%"],
             )
             waiting = [row[0] for row in cur.fetchall()]
-        assert waiting, "the sync never reached a row write"
+        assert waiting, "the run never reached the held write"
         os.kill(process.pid, signal.SIGKILL)
         # The server drops the dead process's connections, half-done writes included. Every one of
         # them goes, not only the first seen waiting: a later writer blocked in the trigger would
         # otherwise deadlock the DROP TRIGGER below.
-        kill_connections(cur, settings.db_name)
-        cur.execute("DO RELEASE_LOCK('relink-test-write')")
-        cur.execute("DROP TRIGGER users_wait")
+        kill_connections(cur, database)
+        cur.execute("DO RELEASE_LOCK(%s)", [HELD])
+        cur.execute(f"DROP TRIGGER {table}_wait")
     assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+def test_a_kill_during_the_row_write_is_finished_by_the_next_run(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    with writes_held(mysql_server, settings.db_name, "users", "UPDATE") as holder:
+        kill_inside_the_write(holder, settings.db_name, "users", start_sync(settings, tmp_path))
     assert fake.all("customers")  # Stripe had created objects whose rows were never written
     finish_and_check(settings, mysql_server, fake, restored, tmp_path)
 

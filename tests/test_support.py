@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +19,8 @@ from devkit.support_dump import SupportDump, row_id
 from relink.config import Settings
 from relink.support import disputes
 from relink.support.plan import Action, Job
-from tests.conftest import ROOT, TEST_KEY, db_env, query, support
+from tests.conftest import TEST_KEY, query, support
+from tests.test_cli import cli
 
 ELIGIBLE = [row_id(f"paid-{n}") for n in (2, 3, 4)]  # paid-1 was transferred before (the seed's pick)
 
@@ -34,22 +34,7 @@ def quick_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def support_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **db_env(settings),
-        "STRIPE_SECRET_KEY": settings.stripe_key or "",
-        "STRIPE_API_BASE": settings.stripe_api_base or "",
-        "STRIPE_RATE_LIMIT": "500",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, str(ROOT / "support.py"), *args],
-        cwd=cwd,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return cli(settings, cwd, *args, script="support.py", **env)
 
 
 def payments(settings: Settings, server: Server) -> dict[str, dict[str, Any]]:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
 from devkit.fake_stripe import FakeStripe, Recorded
@@ -19,7 +15,7 @@ from devkit.support_account import Seeded
 from relink.config import Settings
 from relink.support.plan import Job
 from tests.conftest import ROOT, db_env, support
-from tests.test_kills import kill_connections, kill_when
+from tests.test_kills import kill_inside_the_write, kill_when, writes_held
 from tests.test_support import assert_each_once
 
 
@@ -79,48 +75,10 @@ def test_a_kill_around_a_stripe_call_is_finished_by_the_next_run(
     finish_and_check(settings, mysql_server, fake, seeded)
 
 
-@pytest.fixture
-def blocked_inserts(settings: Settings, mysql_server: Server) -> Iterator[pymysql.connections.Connection]:
-    """Every insert into `payments` waits on a lock this test holds, so a kill lands inside the row write."""
-    holder = mysql_server.connect(settings.db_name)
-    with holder.cursor() as cur:
-        cur.execute("SELECT GET_LOCK('support-test-write', 0)")
-        cur.execute(
-            "CREATE TRIGGER payments_wait BEFORE INSERT ON payments FOR EACH ROW DO GET_LOCK('support-test-write', 120)"
-        )
-    try:
-        yield holder
-    finally:
-        with holder.cursor() as cur:
-            cur.execute("DO RELEASE_LOCK('support-test-write')")
-            cur.execute("DROP TRIGGER IF EXISTS payments_wait")
-        holder.close()
-
-
 def test_a_kill_inside_the_row_insert_is_finished_by_the_next_run(
-    settings: Settings,
-    mysql_server: Server,
-    fake: FakeStripe,
-    seeded: Seeded,
-    tmp_path: Path,
-    blocked_inserts: pymysql.connections.Connection,
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
 ) -> None:
-    process = start_support(settings, tmp_path, Job.DISPUTES)
-    with blocked_inserts.cursor() as cur:
-        # The insert is now inside the trigger, waiting: find it (bounded, no sleeping).
-        deadline = time.monotonic() + 60
-        waiting: list[int] = []
-        while not waiting and process.poll() is None and time.monotonic() < deadline:
-            cur.execute(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND STATE = 'User lock' AND INFO LIKE %s",
-                [settings.db_name, "%support-test-write%"],
-            )
-            waiting = [row[0] for row in cur.fetchall()]
-        assert waiting, "support.py never reached the row insert"
-        os.kill(process.pid, signal.SIGKILL)
-        kill_connections(cur, settings.db_name)
-        cur.execute("DO RELEASE_LOCK('support-test-write')")
-        cur.execute("DROP TRIGGER payments_wait")
-    assert process.wait(timeout=60) == -signal.SIGKILL
+    with writes_held(mysql_server, settings.db_name, "payments", "INSERT") as holder:
+        kill_inside_the_write(holder, settings.db_name, "payments", start_support(settings, tmp_path, Job.DISPUTES))
     assert len(fake.all("payment_intents")) > len(seeded.charges)  # the request was made, its row rolled back
     finish_and_check(settings, mysql_server, fake, seeded)
