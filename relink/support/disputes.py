@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from stripe.params import PaymentIntentCreateParams
-from stripe.params._payment_intent_create_params import (
+from stripe.params import (
+    PaymentIntentCreateParams,
     PaymentIntentCreateParamsPaymentMethodOptionsCustomerBalanceBankTransfer,
 )
 

@@ -56,8 +56,8 @@ def fee_of(amount: int, rules: Rules) -> int:
 
 def _o_for_0(account: str, others: Iterable[str]) -> str | None:
     """Another account id that differs from this one only by the letter O against the digit 0."""
-    folded = account.upper().replace("O", "0")
-    return next((o for o in others if o != account and o.upper().replace("O", "0") == folded), None)
+    folded = account.replace("O", "0")
+    return next((o for o in others if o != account and o.replace("O", "0") == folded), None)
 
 
 class _Houses:
@@ -222,7 +222,9 @@ def plan_payment(
     if not reasons and house is not None:
         ours = [t for t in done if t.destination == house.account_id]
         if ours:
-            return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in ours)}", ours[0].id)
+            first = ours[0]
+            item = replace(item, amount=first.amount, currency=first.currency)
+            return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in ours)}", first.id)
         if done:
             reasons = [
                 (
