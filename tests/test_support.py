@@ -166,6 +166,21 @@ def test_each_settled_payment_is_transferred_once_to_its_house(
     assert again.plan.totals(Action.TRANSFER) == {}
 
 
+def test_a_won_dispute_and_a_refunded_charge_move_no_money(
+    settings: Settings, fake: FakeStripe, seeded: Seeded
+) -> None:
+    (dispute_id,) = seeded.disputes.values()
+    seeded.payments.set_dispute_status(dispute_id, "won")
+    seeded.payments.refund(seeded.charges[row_id("paid-2")], 100)
+    collect = support(settings, Job.DISPUTES)
+    pay = support(settings, Job.TRANSFERS)
+    assert ours(fake, "payment_intents") == []
+    assert [str(i.problem) for i in collect.plan.items] == ["nothing_withdrawn"]
+    assert sorted(t["metadata"]["cohabs_payment_id"] for t in ours(fake, "transfers")) == sorted(ELIGIBLE[1:])
+    (refunded,) = [i for i in pay.plan.items if i.payment_id == row_id("paid-2")]
+    assert str(refunded.problem) == "charge_refunded"
+
+
 @pytest.mark.parametrize("fault", ["drop", "status"])
 def test_a_lost_answer_or_a_stored_500_still_makes_one_object(
     settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, fault: str

@@ -198,6 +198,17 @@ def test_only_a_dispute_that_withdrew_the_money_is_re_collected(
     assert (item.action, item.problem) == (action, problem)
 
 
+def test_the_payment_intent_stands_in_for_a_charge_without_customer_or_description() -> None:
+    bare = charge("disputed", 150000, customer=None, description=None)
+    intent = Intent("pi_3Testdisputed", 150000, "eur", "succeeded", "cus_other", None, None, 1, "Rent Nov - Parvis")
+    (item,) = plan_disputes(rows_of(), disputes.Facts(DISPUTE, bare, intent=intent))
+    assert item.collection is not None and item.collection.params is not None
+    assert item.collection.params["customer"] == "cus_other"
+    assert item.collection.params["description"] == "RENT NOV - PARVIS"
+    (nobody,) = plan_disputes(rows_of(), disputes.Facts(DISPUTE, bare))
+    assert nobody.problem is Problem.NO_CUSTOMER
+
+
 def test_disputes_and_disputed_rows_that_do_not_match_are_reported() -> None:
     stranger = replace(DISPUTE, id="dp_2", charge="ch_nobody", payment_intent="pi_nobody")
     items = plan_disputes(rows_of(), disputes.Facts(stranger, charge("nobody", 5000, id="ch_nobody")))
@@ -205,8 +216,6 @@ def test_disputes_and_disputed_rows_that_do_not_match_are_reported() -> None:
         ("dispute dp_2", Problem.NO_ROW),
         (f"payment {row_id('disputed')}", Problem.NO_DISPUTE),
     ]
-    no_customer = plan_disputes(rows_of(), disputes.Facts(DISPUTE, charge("disputed", 150000, customer=None)))
-    assert no_customer[0].problem is Problem.NO_CUSTOMER
 
 
 # ----- transfers -----------------------------------------------------------------------------------------------

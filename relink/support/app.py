@@ -16,6 +16,7 @@ from ..errors import CannotRun
 from ..gateway import RowFailed, StripeGateway
 from . import disputes, transfers
 from .execute import Executor
+from .objects import Intent
 from .plan import Job, Plan
 from .rows import PaymentRows, Ref
 from .stripe_calls import StripeCalls
@@ -73,17 +74,19 @@ def read_disputes(calls: StripeCalls, rows: PaymentRows, id_width: int | None) -
     for dispute in found:
         charge = charges.get(dispute.charge or "")
         one = disputes.Facts(dispute, charge)
-        if len(disputes.matching_rows(dispute, rows.payments)) == 1 and charge is not None and charge.customer:
-            requests = tuple(
-                sorted(
-                    (i for i in calls.intents_of(charge.customer, dispute.created) if i.dispute == dispute.id),
-                    key=lambda i: (i.created, i.id),
-                )
-            )
-            handled = requests or disputes.new_payment_id(dispute.id, id_width) in present
-            invoice = calls.invoice_number(charge.payment_intent) if charge.payment_intent and not handled else None
-            one = replace(one, found=requests, invoice=invoice)
-        facts.append(one)
+        if len(disputes.matching_rows(dispute, rows.payments)) != 1 or charge is None:
+            facts.append(one)
+            continue
+        intent_id = charge.payment_intent or dispute.payment_intent
+        if intent_id and not (charge.customer and charge.description):
+            one = replace(one, intent=calls.intent(intent_id))
+        requests: tuple[Intent, ...] = ()
+        if one.customer:
+            mine = (i for i in calls.intents_of(one.customer, dispute.created) if i.dispute == dispute.id)
+            requests = tuple(sorted(mine, key=lambda i: (i.created, i.id)))
+        handled = requests or disputes.new_payment_id(dispute.id, id_width) in present
+        invoice = calls.invoice_number(intent_id) if intent_id and not handled else None
+        facts.append(replace(one, found=requests, invoice=invoice))
     return facts
 
 

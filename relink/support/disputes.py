@@ -50,6 +50,14 @@ class Facts:
     charge: Charge | None  # the disputed charge, None when Stripe does not know it
     found: tuple[Intent, ...] = ()  # requests that name this dispute in their metadata, oldest first
     invoice: str | None = None  # the number of the invoice the disputed payment paid
+    intent: Intent | None = None  # the disputed PaymentIntent, read when the charge lacks a customer or description
+
+    @property
+    def customer(self) -> str | None:
+        """The tenant's customer: the charge's, else its PaymentIntent's."""
+        if self.charge is not None and self.charge.customer:
+            return self.charge.customer
+        return self.intent.customer if self.intent is not None else None
 
 
 def from_timestamp(seconds: int) -> datetime:
@@ -87,11 +95,12 @@ def _decimal(minor: int, currency: str) -> Decimal:
 
 
 def description(facts: Facts) -> str | None:
-    """`INVOICE - <number>` when the payment paid an invoice, else the charge's description in capitals."""
+    """`INVOICE - <number>` when the payment paid an invoice, else its description in capitals (charge, then intent)."""
     if facts.invoice:
         return f"INVOICE - {facts.invoice}"
-    if facts.charge is not None and facts.charge.description:
-        return facts.charge.description.upper()
+    for source in (facts.charge, facts.intent):
+        if source is not None and source.description:
+            return source.description.upper()
     return None
 
 
@@ -245,10 +254,11 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
     charge = facts.charge
     if charge is None:
         return item(Action.REPORT, f"charge {dispute.charge} is not in this Stripe account", Problem.CHARGE_MISSING)
-    if not charge.customer:
+    customer = facts.customer
+    if not customer:
         return item(
             Action.REPORT,
-            f"charge {charge.id} names no customer: there is nobody to send a bank transfer request to",
+            f"charge {charge.id} and its PaymentIntent name no customer: nobody to send a bank transfer request to",
             Problem.NO_CUSTOMER,
         )
     if not 0 < dispute.amount <= MAX_AMOUNT:
@@ -263,7 +273,7 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
     metadata = {DISPUTE_KEY: dispute.id, PAYMENT_KEY: new_id, DISPUTED_PAYMENT_KEY: payment.id}
     if payment.lease_id:
         metadata[LEASE_KEY] = payment.lease_id
-    params = intent_params(dispute, charge.customer, text, metadata, rules)
+    params = intent_params(dispute, customer, text, metadata, rules)
     if params is None:
         return item(Action.REPORT, f"Stripe offers no bank transfer in {dispute.currency.upper()}", Problem.CURRENCY)
     notes = [] if payment.disputed else ["the row says disputed=0 although Stripe has this dispute (left as is)"]
@@ -274,9 +284,7 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
             *notes,
         ]
     )
-    return item(
-        Action.COLLECT, reason, collection=Collection(dispute.id, charge.customer, dispute.created, params, row)
-    )
+    return item(Action.COLLECT, reason, collection=Collection(dispute.id, customer, dispute.created, params, row))
 
 
 def plan_disputes(

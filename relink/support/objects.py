@@ -102,6 +102,7 @@ class Intent:
     latest_charge: str | None
     dispute: str | None  # metadata cohabs_dispute_id
     created: int
+    description: str | None = None
 
 
 def intent_from(obj: Mapping[str, Any]) -> Intent:
@@ -114,6 +115,7 @@ def intent_from(obj: Mapping[str, Any]) -> Intent:
         latest_charge=expandable_id(obj.get("latest_charge")),
         dispute=_metadata(obj).get(DISPUTE_KEY),
         created=int(obj.get("created") or 0),
+        description=obj.get("description") or None,
     )
 
 

@@ -95,21 +95,25 @@ class StripeCalls:
             "limit": 1,
             "payment": {"type": "payment_intent", "payment_intent": intent_id},
         }
+        # A Stripe (or emulator) without the invoice payments list answers 404: then there is no invoice to
+        # name, and the request is described from the payment instead of the run stopping.
         found = self.gateway.call(
             LIST_INVOICE_PAYMENTS,
             f"list invoice payments of {intent_id}",
-            lambda: self._v1.invoice_payments.list(params=params),
+            _missing_is_none(lambda: self._v1.invoice_payments.list(params=params)),
         )
-        if not found.data:
+        if found is None or not found.data:
             return None
         invoice_id = found.data[0].to_dict().get("invoice")
         invoice_id = invoice_id.get("id") if isinstance(invoice_id, dict) else invoice_id
         if not isinstance(invoice_id, str):
             return None
         invoice = self.gateway.call(
-            RETRIEVE_INVOICE, f"retrieve invoice {invoice_id}", lambda: self._v1.invoices.retrieve(invoice_id)
+            RETRIEVE_INVOICE,
+            f"retrieve invoice {invoice_id}",
+            _missing_is_none(lambda: self._v1.invoices.retrieve(invoice_id)),
         )
-        number = invoice.to_dict().get("number")
+        number = invoice.to_dict().get("number") if invoice is not None else None
         return str(number) if number else None
 
     def account_exists(self, account_id: str) -> bool:
