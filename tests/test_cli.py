@@ -170,32 +170,24 @@ def test_the_key_and_the_excluded_columns_never_leave(
     assert TEST_KEY not in visible
 
 
-@pytest.mark.parametrize("answer", ["n\n", ""])
-def test_a_terminal_run_asks_before_writing(
-    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path, answer: str
-) -> None:
-    # A pseudo-terminal on stdin makes the run interactive; declining writes nothing.
+def on_a_terminal(answer: str, command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `command` with a pseudo-terminal on stdin (so it asks) and `answer` typed (nothing: end of input)."""
     leader, follower = pty.openpty()
     try:
         with open(leader, "wb", buffering=0, closefd=False) as keyboard:
             keyboard.write(answer.encode() or b"\x04")
-        environment = {
-            **db_env(settings),
-            "STRIPE_SECRET_KEY": TEST_KEY,
-            "STRIPE_API_BASE": fake.url,
-        }
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "sync.py")],
-            cwd=tmp_path,
-            env=environment,
-            stdin=follower,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return subprocess.run(command, cwd=cwd, env=env, stdin=follower, capture_output=True, text=True, timeout=120)
     finally:
         os.close(follower)
         os.close(leader)
+
+
+@pytest.mark.parametrize("answer", ["n\n", ""])
+def test_a_terminal_run_asks_before_writing(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path, answer: str
+) -> None:
+    environment = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": fake.url}
+    done = on_a_terminal(answer, [sys.executable, str(ROOT / "sync.py")], tmp_path, environment)
     assert "Create these Stripe objects and write their ids?" in done.stdout
     assert done.returncode == 1
     assert fake.writes() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,8 +20,8 @@ from devkit.support_dump import SupportDump, row_id
 from relink.config import Settings
 from relink.support import disputes
 from relink.support.plan import Action, Job
-from tests.conftest import TEST_KEY, query, support
-from tests.test_cli import cli
+from tests.conftest import ROOT, TEST_KEY, db_env, query, support
+from tests.test_cli import cli, on_a_terminal
 
 ELIGIBLE = [row_id(f"paid-{n}") for n in (2, 3, 4)]  # paid-1 was transferred before (the seed's pick)
 
@@ -251,3 +252,15 @@ def test_a_schema_without_the_payment_columns_stops_before_any_stripe_call(
     assert done.returncode == 1
     assert "`payments`.`disputed` is missing" in done.stderr
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n\n", 1), ("y\n", 0)])
+def test_a_terminal_run_shows_the_changes_and_asks_first(
+    settings: Settings, fake: FakeStripe, seeded: Seeded, tmp_path: Path, answer: str, code: int
+) -> None:
+    environment = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": fake.url}
+    done = on_a_terminal(answer, [sys.executable, str(ROOT / "support.py"), "disputes"], tmp_path, environment)
+    assert "requested from tenants: 1,500.00 EUR" in done.stdout
+    assert "Send these payment requests and add their payments rows?" in done.stdout
+    assert done.returncode == code, done.stdout + done.stderr
+    assert len(ours(fake, "payment_intents")) == (1 if answer.startswith("y") else 0)
