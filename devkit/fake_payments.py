@@ -55,7 +55,7 @@ SINGULAR = {
     "customers": "customer",
 }
 MAX_AMOUNT = 99_999_999  # Stripe's ceiling: 8 digits in minor units
-MIN_PAYMENT = 50  # Stripe's minimum charge in eur, usd and gbp cents
+MIN_PAYMENT = {"eur": 50, "gbp": 30, "usd": 50}  # Stripe's minimum charge amounts, in minor units
 DISPUTE_FEES = {"eur": 2000, "gbp": 2000, "usd": 1500}  # what a chargeback costs the platform
 # The bank transfer type Stripe offers per currency, and the address type it shows for it.
 BANK_TRANSFERS = {
@@ -412,15 +412,19 @@ class Payments:
     ) -> dict[str, Any]:
         """A past charge and the PaymentIntent that made it, as for every `ch_3…`/`py_3…` id.
 
+        `ident` may also name the PaymentIntent (`pi_…`): its charge then gets an id of its own.
         It leaves the balance alone: the funds of past payments were paid out long ago.
         """
         if status not in ("succeeded", "pending", "failed"):
             raise ValueError(f"charge status {status!r}")
         with self.fake._lock:
             ident = ident or new_id("ch" if method == "card" else "py")
-            body = ident.partition("_")[2]
+            prefix, _, body = ident.partition("_")
             # A PaymentIntent's first charge shares the start of its id, not the whole of it.
-            intent_id = f"pi_{body[:17]}{_digits(ident, 7)}" if len(body) >= 17 else new_id("pi")
+            other = f"{body[:17]}{_digits(ident, 7)}" if len(body) >= 17 else new_id("x")[2:]
+            intent_id = ident if prefix == "pi" else f"pi_{other}"
+            if prefix == "pi":
+                ident = f"{'ch' if method == 'card' else 'py'}_{other}"
             when = int(self.fake.now()) if created is None else created
             failed = status == "failed"
             intent = self._store(
@@ -539,7 +543,7 @@ class Payments:
 
     def _create_payment_intent(self, params: dict[str, Any]) -> dict[str, Any]:
         currency = self._currency(params["currency"])
-        amount = self._amount(params["amount"], MIN_PAYMENT)
+        amount = self._amount(params["amount"], MIN_PAYMENT.get(currency, 1))
         customer = params.get("customer")
         if customer:
             self._customer(customer)
@@ -547,15 +551,7 @@ class Payments:
         clash = ("automatic_payment_methods", "excluded_payment_method_types", "payment_method_configuration")
         if allowed and any(k in params for k in clash):
             raise fail(f"allowed_payment_method_types cannot be combined with {', '.join(clash)}.", "parameter_invalid")
-        # A fresh account's dynamic payment methods are cards; customer_balance needs a customer and a
-        # currency Stripe takes bank transfers in, and the allowed list drops what cannot be used.
-        types = [t for t in allowed or ["card"] if t != "customer_balance" or (customer and currency in BANK_TRANSFERS)]
-        if not types:
-            raise fail(
-                f"None of the allowed_payment_method_types ({', '.join(allowed)}) can be used here: customer_balance "
-                f"needs a customer and one of the currencies {', '.join(BANK_TRANSFERS)}.",
-                "parameter_invalid",
-            )
+        types = self._method_types(allowed, currency, customer)
         self.fake._metadata(params)
         intent = {
             "id": new_id("pi"),
@@ -571,6 +567,21 @@ class Payments:
         stored = self._store("payment_intents", "pi", {k: v for k, v in intent.items() if k != "id"}, intent["id"])
         self._apply_cash(stored["customer"], currency)
         return stored
+
+    @staticmethod
+    def _method_types(allowed: list[str], currency: str, customer: str | None) -> list[str]:
+        """A fresh account's dynamic payment methods are cards; allowed types that cannot work are dropped.
+
+        customer_balance needs a customer and a currency Stripe takes bank transfers in.
+        """
+        types = [t for t in allowed or ["card"] if t != "customer_balance" or (customer and currency in BANK_TRANSFERS)]
+        if not types:
+            raise fail(
+                f"None of the allowed_payment_method_types ({', '.join(allowed)}) can be used here: customer_balance "
+                f"needs a customer and one of the currencies {', '.join(BANK_TRANSFERS)}.",
+                "parameter_invalid",
+            )
+        return types
 
     def _attach(self, intent: dict[str, Any], params: dict[str, Any]) -> None:
         if "payment_method" in params:
@@ -685,7 +696,9 @@ class Payments:
         stored = self._get("payment_intents", ident)
         intent = copy.deepcopy(stored)  # nothing changes unless the whole confirmation is valid
         if "allowed_payment_method_types" in params:
-            intent["payment_method_types"] = as_list(params["allowed_payment_method_types"])
+            allowed = as_list(params["allowed_payment_method_types"])
+            intent["allowed_payment_method_types"] = allowed
+            intent["payment_method_types"] = self._method_types(allowed, intent["currency"], intent["customer"])
         self._attach(intent, params)
         self._confirm(intent)
         stored.clear()

@@ -48,6 +48,7 @@ class Seeded:
     missing_accounts: set[str] = field(default_factory=set)  # account ids in rows the platform lacks
     customers: dict[str, str] = field(default_factory=dict)  # lease id → customer
     charges: dict[str, str] = field(default_factory=dict)  # payment id → charge
+    intents: dict[str, str] = field(default_factory=dict)  # payment id → its charge's PaymentIntent
     disputes: dict[str, str] = field(default_factory=dict)  # payment id → dispute
     transfers: dict[str, str] = field(default_factory=dict)  # payment id → transfer already made
     invoices: dict[str, str] = field(default_factory=dict)  # payment id → invoice
@@ -166,7 +167,7 @@ def seed(
     ordered = sorted(rows.payments, key=lambda p: (timestamp(p["paymentDate"] or p["dueDate"]), p["id"]))
     for payment in ordered:
         ident = charge_id(payment)
-        if ident is None or ident in fake.objects["charges"]:
+        if ident is None or ident in fake.objects["charges"] or ident in fake.objects["payment_intents"]:
             continue
         home = houses.get(leases.get(payment["leaseId"], {}).get("houseId", ""))
         amount, paid = minor_units(payment["amount"]), minor_units(payment["paid"])
@@ -187,10 +188,11 @@ def seed(
             # How the old system described rent: the month it pays and the house.
             description=f"Rent {datetime.fromtimestamp(due, UTC):%B %Y} - {home['name'] if home else 'unknown house'}",
             created=when,
-            method="card" if ident.startswith("ch_") else "sepa_debit",
+            method="sepa_debit" if ident.startswith("py_") else "card",
             metadata={"cohabs_payment_id": payment["id"]},
         )
         seeded.charges[payment["id"]] = made["id"]
+        seeded.intents[payment["id"]] = made["payment_intent"]
         if payment["id"] in invoiced:
             invoice = payments.add_invoice(made["payment_intent"], description=made["description"], created=when)
             seeded.invoices[payment["id"]] = invoice["id"]
