@@ -95,6 +95,11 @@ def _digits(seed: str, count: int) -> str:
     return str(int(hashlib.sha256(seed.encode()).hexdigest(), 16))[:count]
 
 
+def sibling(ident: str, prefix: str) -> str:
+    """An id sharing the start of `ident`'s, as a PaymentIntent's first charge shares the PaymentIntent's."""
+    return f"{prefix}_{ident.partition('_')[2][:17]}{_digits(ident, 7)}"
+
+
 @dataclass
 class Payments:
     """The payment side of one fake account. Amounts are integers in minor units, per currency."""
@@ -419,12 +424,9 @@ class Payments:
             raise ValueError(f"charge status {status!r}")
         with self.fake._lock:
             ident = ident or new_id("ch" if method == "card" else "py")
-            prefix, _, body = ident.partition("_")
-            # A PaymentIntent's first charge shares the start of its id, not the whole of it.
-            other = f"{body[:17]}{_digits(ident, 7)}" if len(body) >= 17 else new_id("x")[2:]
-            intent_id = ident if prefix == "pi" else f"pi_{other}"
-            if prefix == "pi":
-                ident = f"{'ch' if method == 'card' else 'py'}_{other}"
+            intent_id = ident if ident.startswith("pi_") else sibling(ident, "pi")
+            if ident.startswith("pi_"):
+                ident = sibling(ident, "ch" if method == "card" else "py")
             when = int(self.fake.now()) if created is None else created
             failed = status == "failed"
             intent = self._store(
@@ -493,7 +495,10 @@ class Payments:
         """Refund (part of) a charge, as the dashboard would: support.py must then never pay it out."""
         with self.fake._lock:
             charge = self._get("charges", charge_id)
-            amount = charge["amount"] - charge["amount_refunded"] if amount is None else amount
+            left = charge["amount"] - charge["amount_refunded"]
+            amount = left if amount is None else amount
+            if not 0 < amount <= left:
+                raise ValueError(f"{charge_id} has {left} left to refund, not {amount}")
             charge["amount_refunded"] += amount
             charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
             self.book(charge["currency"], -amount, "refund", charge_id)
@@ -777,7 +782,8 @@ class Payments:
 
     def _succeed(self, intent: dict[str, Any]) -> None:
         """Funded in full: the payment succeeds, with a charge whose money lands in the balance."""
-        self._charge(intent, new_id("py"), "succeeded", "customer_balance", created=int(self.fake.now()), move=True)
+        charge = sibling(intent["id"], "py")
+        self._charge(intent, charge, "succeeded", "customer_balance", created=int(self.fake.now()), move=True)
         intent.update(status="succeeded", amount_received=intent["amount"], next_action=None)
 
     # ----- disputes --------------------------------------------------------------
@@ -882,6 +888,11 @@ class Payments:
     # ----- transfers -------------------------------------------------------------
 
     def create_transfer(self, params: dict[str, Any], *, created: int | None = None) -> dict[str, Any]:
+        """POST /v1/transfers; seeding calls it too, with the date of a past transfer."""
+        with self.fake._lock:
+            return self._create_transfer(params, created)
+
+    def _create_transfer(self, params: dict[str, Any], created: int | None) -> dict[str, Any]:
         if "amount" not in params:
             raise fail("Missing required param: amount.", "parameter_missing")
         currency = self._currency(params["currency"])
