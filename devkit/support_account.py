@@ -117,7 +117,8 @@ def seed(
     """Fill `fake` with the Stripe side of `rows`.
 
     transferred: payment ids whose transfer to the house was already made; by default the first
-        payment (by due date, then id) the company's process would have passed on.
+        payment (by payment date, due date when there is none, then id) the company's process would have
+        passed on.
     missing_accounts: house account ids the platform has not connected; by default the look-alikes.
     invoiced: payment ids paid through an invoice (the dump's stripeInvoiceId says 'NULL' for all).
     dispute_status: the status of the disputes on disputed payments.
