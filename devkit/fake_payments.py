@@ -55,7 +55,7 @@ SINGULAR = {
     "customers": "customer",
 }
 MAX_AMOUNT = 99_999_999  # Stripe's ceiling: 8 digits in minor units
-MIN_PAYMENT = 50  # Stripe's minimum charge in eur, usd and gbp cents
+MIN_PAYMENT = {"eur": 50, "gbp": 30, "usd": 50}  # Stripe's minimum charge amounts, in minor units
 DISPUTE_FEES = {"eur": 2000, "gbp": 2000, "usd": 1500}  # what a chargeback costs the platform
 # The bank transfer type Stripe offers per currency, and the address type it shows for it.
 BANK_TRANSFERS = {
@@ -93,6 +93,11 @@ def as_list(value: Any) -> list[Any]:
 
 def _digits(seed: str, count: int) -> str:
     return str(int(hashlib.sha256(seed.encode()).hexdigest(), 16))[:count]
+
+
+def sibling(ident: str, prefix: str) -> str:
+    """An id sharing the start of `ident`'s, as a PaymentIntent's first charge shares the PaymentIntent's."""
+    return f"{prefix}_{ident.partition('_')[2][:17]}{_digits(ident, 7)}"
 
 
 @dataclass
@@ -412,15 +417,16 @@ class Payments:
     ) -> dict[str, Any]:
         """A past charge and the PaymentIntent that made it, as for every `ch_3…`/`py_3…` id.
 
+        `ident` may also name the PaymentIntent (`pi_…`): its charge then gets an id of its own.
         It leaves the balance alone: the funds of past payments were paid out long ago.
         """
         if status not in ("succeeded", "pending", "failed"):
             raise ValueError(f"charge status {status!r}")
         with self.fake._lock:
             ident = ident or new_id("ch" if method == "card" else "py")
-            body = ident.partition("_")[2]
-            # A PaymentIntent's first charge shares the start of its id, not the whole of it.
-            intent_id = f"pi_{body[:17]}{_digits(ident, 7)}" if len(body) >= 17 else new_id("pi")
+            intent_id = ident if ident.startswith("pi_") else sibling(ident, "pi")
+            if ident.startswith("pi_"):
+                ident = sibling(ident, "ch" if method == "card" else "py")
             when = int(self.fake.now()) if created is None else created
             failed = status == "failed"
             intent = self._store(
@@ -489,7 +495,10 @@ class Payments:
         """Refund (part of) a charge, as the dashboard would: support.py must then never pay it out."""
         with self.fake._lock:
             charge = self._get("charges", charge_id)
-            amount = charge["amount"] - charge["amount_refunded"] if amount is None else amount
+            left = charge["amount"] - charge["amount_refunded"]
+            amount = left if amount is None else amount
+            if not 0 < amount <= left:
+                raise ValueError(f"{charge_id} has {left} left to refund, not {amount}")
             charge["amount_refunded"] += amount
             charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
             self.book(charge["currency"], -amount, "refund", charge_id)
@@ -539,7 +548,7 @@ class Payments:
 
     def _create_payment_intent(self, params: dict[str, Any]) -> dict[str, Any]:
         currency = self._currency(params["currency"])
-        amount = self._amount(params["amount"], MIN_PAYMENT)
+        amount = self._amount(params["amount"], MIN_PAYMENT.get(currency, 1))
         customer = params.get("customer")
         if customer:
             self._customer(customer)
@@ -547,15 +556,7 @@ class Payments:
         clash = ("automatic_payment_methods", "excluded_payment_method_types", "payment_method_configuration")
         if allowed and any(k in params for k in clash):
             raise fail(f"allowed_payment_method_types cannot be combined with {', '.join(clash)}.", "parameter_invalid")
-        # A fresh account's dynamic payment methods are cards; customer_balance needs a customer and a
-        # currency Stripe takes bank transfers in, and the allowed list drops what cannot be used.
-        types = [t for t in allowed or ["card"] if t != "customer_balance" or (customer and currency in BANK_TRANSFERS)]
-        if not types:
-            raise fail(
-                f"None of the allowed_payment_method_types ({', '.join(allowed)}) can be used here: customer_balance "
-                f"needs a customer and one of the currencies {', '.join(BANK_TRANSFERS)}.",
-                "parameter_invalid",
-            )
+        types = self._method_types(allowed, currency, customer)
         self.fake._metadata(params)
         intent = {
             "id": new_id("pi"),
@@ -571,6 +572,21 @@ class Payments:
         stored = self._store("payment_intents", "pi", {k: v for k, v in intent.items() if k != "id"}, intent["id"])
         self._apply_cash(stored["customer"], currency)
         return stored
+
+    @staticmethod
+    def _method_types(allowed: list[str], currency: str, customer: str | None) -> list[str]:
+        """A fresh account's dynamic payment methods are cards; allowed types that cannot work are dropped.
+
+        customer_balance needs a customer and a currency Stripe takes bank transfers in.
+        """
+        types = [t for t in allowed or ["card"] if t != "customer_balance" or (customer and currency in BANK_TRANSFERS)]
+        if not types:
+            raise fail(
+                f"None of the allowed_payment_method_types ({', '.join(allowed)}) can be used here: customer_balance "
+                f"needs a customer and one of the currencies {', '.join(BANK_TRANSFERS)}.",
+                "parameter_invalid",
+            )
+        return types
 
     def _attach(self, intent: dict[str, Any], params: dict[str, Any]) -> None:
         if "payment_method" in params:
@@ -685,7 +701,9 @@ class Payments:
         stored = self._get("payment_intents", ident)
         intent = copy.deepcopy(stored)  # nothing changes unless the whole confirmation is valid
         if "allowed_payment_method_types" in params:
-            intent["payment_method_types"] = as_list(params["allowed_payment_method_types"])
+            allowed = as_list(params["allowed_payment_method_types"])
+            intent["allowed_payment_method_types"] = allowed
+            intent["payment_method_types"] = self._method_types(allowed, intent["currency"], intent["customer"])
         self._attach(intent, params)
         self._confirm(intent)
         stored.clear()
@@ -764,7 +782,8 @@ class Payments:
 
     def _succeed(self, intent: dict[str, Any]) -> None:
         """Funded in full: the payment succeeds, with a charge whose money lands in the balance."""
-        self._charge(intent, new_id("py"), "succeeded", "customer_balance", created=int(self.fake.now()), move=True)
+        charge = sibling(intent["id"], "py")
+        self._charge(intent, charge, "succeeded", "customer_balance", created=int(self.fake.now()), move=True)
         intent.update(status="succeeded", amount_received=intent["amount"], next_action=None)
 
     # ----- disputes --------------------------------------------------------------
@@ -869,6 +888,11 @@ class Payments:
     # ----- transfers -------------------------------------------------------------
 
     def create_transfer(self, params: dict[str, Any], *, created: int | None = None) -> dict[str, Any]:
+        """POST /v1/transfers; seeding calls it too, with the date of a past transfer."""
+        with self.fake._lock:
+            return self._create_transfer(params, created)
+
+    def _create_transfer(self, params: dict[str, Any], created: int | None) -> dict[str, Any]:
         if "amount" not in params:
             raise fail("Missing required param: amount.", "parameter_missing")
         currency = self._currency(params["currency"])

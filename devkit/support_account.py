@@ -48,6 +48,7 @@ class Seeded:
     missing_accounts: set[str] = field(default_factory=set)  # account ids in rows the platform lacks
     customers: dict[str, str] = field(default_factory=dict)  # lease id → customer
     charges: dict[str, str] = field(default_factory=dict)  # payment id → charge
+    intents: dict[str, str] = field(default_factory=dict)  # payment id → its charge's PaymentIntent
     disputes: dict[str, str] = field(default_factory=dict)  # payment id → dispute
     transfers: dict[str, str] = field(default_factory=dict)  # payment id → transfer already made
     invoices: dict[str, str] = field(default_factory=dict)  # payment id → invoice
@@ -116,7 +117,8 @@ def seed(
     """Fill `fake` with the Stripe side of `rows`.
 
     transferred: payment ids whose transfer to the house was already made; by default the first
-        payment (by due date, then id) the company's process would have passed on.
+        payment (by payment date, due date when there is none, then id) the company's process would have
+        passed on.
     missing_accounts: house account ids the platform has not connected; by default the look-alikes.
     invoiced: payment ids paid through an invoice (the dump's stripeInvoiceId says 'NULL' for all).
     dispute_status: the status of the disputes on disputed payments.
@@ -166,7 +168,7 @@ def seed(
     ordered = sorted(rows.payments, key=lambda p: (timestamp(p["paymentDate"] or p["dueDate"]), p["id"]))
     for payment in ordered:
         ident = charge_id(payment)
-        if ident is None or ident in fake.objects["charges"]:
+        if ident is None or ident in fake.objects["charges"] or ident in fake.objects["payment_intents"]:
             continue
         home = houses.get(leases.get(payment["leaseId"], {}).get("houseId", ""))
         amount, paid = minor_units(payment["amount"]), minor_units(payment["paid"])
@@ -187,10 +189,11 @@ def seed(
             # How the old system described rent: the month it pays and the house.
             description=f"Rent {datetime.fromtimestamp(due, UTC):%B %Y} - {home['name'] if home else 'unknown house'}",
             created=when,
-            method="card" if ident.startswith("ch_") else "sepa_debit",
+            method="sepa_debit" if ident.startswith("py_") else "card",
             metadata={"cohabs_payment_id": payment["id"]},
         )
         seeded.charges[payment["id"]] = made["id"]
+        seeded.intents[payment["id"]] = made["payment_intent"]
         if payment["id"] in invoiced:
             invoice = payments.add_invoice(made["payment_intent"], description=made["description"], created=when)
             seeded.invoices[payment["id"]] = invoice["id"]

@@ -508,3 +508,14 @@ def test_seeded_objects_keep_the_dates_of_their_rows(fake: FakeStripe) -> None:
     assert fake.objects["disputes"][seeded.disputes["p-disputed"]]["created"] == int(
         NOW.replace(tzinfo=UTC).timestamp()
     )
+
+
+def test_a_row_holding_a_payment_intent_id_gets_that_payment_intent(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    rows = [payment("p-intent", "l-parvis", "1500.00", "1500.00", "pi_3TestAAAAAAAAAA7ggggggg", disputed=1)]
+    seeded = seed(fake, SupportRows(HOUSES, LEASES, rows))
+    assert seeded.intents == {"p-intent": "pi_3TestAAAAAAAAAA7ggggggg"}
+    [dispute] = client.v1.disputes.list(params={"payment_intent": "pi_3TestAAAAAAAAAA7ggggggg"}).data
+    assert dispute.charge == seeded.charges["p-intent"] != "pi_3TestAAAAAAAAAA7ggggggg"
+    assert client.v1.charges.retrieve(seeded.charges["p-intent"]).payment_intent == "pi_3TestAAAAAAAAAA7ggggggg"
