@@ -17,20 +17,11 @@ from typing import Any
 
 import click
 
+from . import reporting
 from .plan import Action, Plan, Step
 from .problems import Drift
 from .report import NEXT_STEPS
-from .reporting import (
-    Code,
-    Privacy,
-    Provenance,
-    claim_stem,
-    md_table,
-    md_text,
-    provenance_markdown,
-    write_json,
-    write_markdown,
-)
+from .reporting import Code, JsonReport, Privacy, Provenance, md_table, md_text
 from .rows import Kind
 from .verify import Finding
 
@@ -177,7 +168,7 @@ def render(audit: AuditReport, target: str) -> Iterator[str]:
 
 def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
     yield from (f"# Stripe relink — Verify (read-only), {provenance.started:%Y-%m-%d %H:%M} UTC", "")
-    yield from provenance_markdown(provenance, privacy)
+    yield from reporting.provenance_markdown(provenance, privacy)
     yield from ("", "## Result", "", f"**{md_text(audit.headline())}**", "", md_text(audit.checked()))
     if audit.findings:
         yield from ("", "## Findings", "")
@@ -206,10 +197,8 @@ def _finding_json(finding: Finding, advice: Advice) -> dict[str, Any]:
     }
 
 
-def write_audit_json(audit: AuditReport, provenance: Provenance, privacy: Privacy, path: Path) -> None:
+def audit_json(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> JsonReport:
     head = {
-        "provenance": provenance.as_json(),
-        "emails": "included" if privacy.include_emails else "masked",
         "mode": "verify",
         "consistent": not audit.findings,
         "headline": audit.headline(),
@@ -217,12 +206,11 @@ def write_audit_json(audit: AuditReport, provenance: Provenance, privacy: Privac
         "stripe_objects": audit.objects,
         "counts": {remedy.value: audit.counts[remedy] for remedy in Remedy},
     }
-    write_json(path, head, (_finding_json(f, a) for f, a in audit.findings), key="findings")
+    return JsonReport.of(provenance, privacy, head, (_finding_json(f, a) for f, a in audit.findings), "findings")
 
 
 def write_audit_reports(audit: AuditReport, provenance: Provenance, folder: Path, privacy: Privacy) -> list[Path]:
     """Markdown and JSON under a name no other run holds."""
-    stem = claim_stem(folder, "verify", provenance.started)
-    write_audit_json(audit, provenance, privacy, stem.with_suffix(".json"))
-    write_markdown(stem.with_suffix(".md"), markdown(audit, provenance, privacy))
-    return [stem.with_suffix(".md"), stem.with_suffix(".json")]
+    return reporting.write_report_set(
+        folder, "verify", provenance, markdown(audit, provenance, privacy), audit_json(audit, provenance, privacy)
+    )

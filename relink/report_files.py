@@ -17,15 +17,14 @@ from .ledger import LeaseMoney, Ledger, RoomPrice
 from .report import Report, money_totals, next_steps
 from .reporting import (
     Code,
+    CsvTable,
+    JsonReport,
     Privacy,
     Provenance,
-    claim_stem,
     md_table,
     md_text,
     provenance_markdown,
-    write_csv,
-    write_json,
-    write_markdown,
+    write_report_set,
 )
 from .rows import Kind
 
@@ -53,10 +52,6 @@ FULL_RUN: dict[Result, str] = {
 
 def _day(value: Any) -> str:
     return f"{value:%Y-%m-%d}" if value else ""
-
-
-def _row(o: Outcome) -> str:
-    return o.kind.singular
 
 
 def _result(o: Outcome) -> str:
@@ -93,7 +88,10 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
         yield from ("", "## Data issues and changes", "")
         yield from md_table(
             ["kind", "row", "label", "what", "Stripe id", "detail"],
-            ([_row(o), Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail] for o in attention),
+            (
+                [o.kind.singular, Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail]
+                for o in attention
+            ),
         )
     if report.remaining:
         yield from ("", "## Left for the full run", "")
@@ -101,7 +99,7 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
         yield ""
         yield from md_table(
             ["kind", "row", "label", "the full run", "detail"],
-            ([_row(o), Code(o.row_id), o.label, FULL_RUN[o.result], o.detail] for o in report.remaining),
+            ([o.kind.singular, Code(o.row_id), o.label, FULL_RUN[o.result], o.detail] for o in report.remaining),
         )
     yield from ("", "## What to do next", "")
     yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report), 1))
@@ -248,10 +246,8 @@ def _scoped(report: Report) -> Iterator[tuple[Outcome, str]]:
     yield from ((o, "left for the full run") for o in report.remaining)
 
 
-def write_report_json(report: Report, provenance: Provenance, privacy: Privacy, path: Path) -> None:
+def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> JsonReport:
     head = {
-        "provenance": provenance.as_json(),
-        "emails": "included" if privacy.include_emails else "masked",
         "mode": "dry-run" if report.dry_run else "sync",
         "headline": report.headline(),
         "account_read": report.account_read,
@@ -271,7 +267,9 @@ def write_report_json(report: Report, provenance: Provenance, privacy: Privacy, 
         "stripe": {"requests": report.requests, "rate_limited": report.throttled},
         "seconds": round(report.seconds, 3),
     }
-    write_json(path, head, (_row_json(o, report.ledger, scope) for o, scope in _scoped(report)))
+    return JsonReport.of(
+        provenance, privacy, head, (_row_json(o, report.ledger, scope) for o, scope in _scoped(report))
+    )
 
 
 CSV_HEADER = [
@@ -331,8 +329,11 @@ def _csv_rows(report: Report) -> Iterator[list[object]]:
 
 def write_reports(report: Report, provenance: Provenance, folder: Path, privacy: Privacy) -> list[Path]:
     """Markdown, JSON and CSV under one stem no other run holds."""
-    stem = claim_stem(folder, "plan" if report.dry_run else "sync", provenance.started)
-    write_report_json(report, provenance, privacy, stem.with_suffix(".json"))
-    write_csv(stem.with_suffix(".csv"), provenance, CSV_HEADER, _csv_rows(report))
-    write_markdown(stem.with_suffix(".md"), markdown(report, provenance, privacy))
-    return [stem.with_suffix(suffix) for suffix in (".md", ".json", ".csv")]
+    return write_report_set(
+        folder,
+        "plan" if report.dry_run else "sync",
+        provenance,
+        markdown(report, provenance, privacy),
+        report_json(report, provenance, privacy),
+        CsvTable(CSV_HEADER, _csv_rows(report)),
+    )

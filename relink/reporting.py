@@ -177,26 +177,72 @@ def claim_stem(folder: Path, kind: str, started: datetime) -> Path:
     raise FileExistsError(f"no free report name for {base} in {folder}")
 
 
+@dataclass(frozen=True)
+class JsonReport:
+    """A JSON report: its head (provenance first), then its rows under `key`."""
+
+    head: Mapping[str, Any]
+    rows: Iterable[Mapping[str, Any]]
+    key: str = "rows"
+
+    @classmethod
+    def of(
+        cls,
+        provenance: Provenance,
+        privacy: Privacy,
+        fields: Mapping[str, Any],
+        rows: Iterable[Mapping[str, Any]],
+        key: str = "rows",
+    ) -> JsonReport:
+        emails = "included" if privacy.include_emails else "masked"
+        return cls({"provenance": provenance.as_json(), "emails": emails, **fields}, rows, key)
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    header: Sequence[str]
+    rows: Iterable[Sequence[object]]
+
+
 def write_markdown(path: Path, lines: Iterable[str]) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.writelines(line + "\n" for line in lines)
 
 
-def write_json(path: Path, head: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], key: str = "rows") -> None:
+def write_json(path: Path, report: JsonReport) -> None:
     """The head, then one row per line as it comes: a 60,000-row report never sits in memory whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps(dict(head), ensure_ascii=False)[:-1] + f', "{key}": [')
-        for index, row in enumerate(rows):
+        out.write(json.dumps(dict(report.head), ensure_ascii=False)[:-1] + f', "{report.key}": [')
+        for index, row in enumerate(report.rows):
             out.write(("," if index else "") + "\n  " + json.dumps(row, ensure_ascii=False))
         out.write("\n]}\n")
 
 
-def write_csv(path: Path, provenance: Provenance, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def write_csv(path: Path, provenance: Provenance, table: CsvTable) -> None:
     """A table for spreadsheets, headed by `#` lines saying where it ran (skip them with comment='#')."""
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         for label, value in provenance.fields():
             out.write(f"# {label}: {value}\n")
-        writer.writerow(header)
-        writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
+        writer.writerow(table.header)
+        writer.writerows(["" if cell is None else cell for cell in row] for row in table.rows)
+
+
+def write_report_set(
+    folder: Path,
+    kind: str,
+    provenance: Provenance,
+    markdown: Iterable[str],
+    data: JsonReport,
+    table: CsvTable | None = None,
+) -> list[Path]:
+    """A run's Markdown, JSON and (optionally) CSV under one stem no other run holds; returns the paths."""
+    stem = claim_stem(folder, kind, provenance.started)
+    paths = [stem.with_suffix(".md"), stem.with_suffix(".json")]
+    write_json(paths[1], data)
+    if table is not None:
+        paths.append(stem.with_suffix(".csv"))
+        write_csv(paths[2], provenance, table)
+    write_markdown(paths[0], markdown)
+    return paths

@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import click
 
 from .app import Confirm, Options, World, run, utc_now
 from .app import verify as audit_account
+from .audit_report import audit_json, write_audit_reports
 from .audit_report import render as render_audit
-from .audit_report import write_audit_json, write_audit_reports
 from .cli import (
     Exit,
     emails_option,
@@ -29,8 +30,8 @@ from .cli import (
 from .keys import guard_key
 from .progress import Progress
 from .report import Report, render
-from .report_files import write_report_json, write_reports
-from .reporting import Privacy, Provenance
+from .report_files import report_json, write_reports
+from .reporting import JsonReport, Privacy, Provenance, write_json
 from .rows import Kind
 
 REPORTS = Path("reports")
@@ -155,27 +156,24 @@ def main(
             confirm=_confirm(provenance, privacy) if interactive(yes) and not dry_run else (lambda preview: True),
             progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
         )
+        files: Callable[[Provenance], list[Path]]
+        data: Callable[[Provenance], JsonReport]
         if verify:
             audit = audit_account(settings, world).scrubbed(privacy)
-            for line in render_audit(audit, provenance.target):
-                click.echo(line)
-            done = provenance.finish(utc_now())
-            _write(
-                lambda: write_audit_reports(audit, done, REPORTS, privacy),
-                lambda path: write_audit_json(audit, done, privacy, path),
-                report_path,
-            )
-            return Exit.ATTENTION if audit.findings else Exit.OK
-        report = run(settings, options, world).scrubbed(privacy)
-        for line in render(report, 0 if quiet else 2 if verbose else 1, target=provenance.target):
+            lines = render_audit(audit, provenance.target)
+            files = partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy)
+            data = partial(audit_json, audit, privacy=privacy)
+            code = Exit.ATTENTION if audit.findings else Exit.OK
+        else:
+            report = run(settings, options, world).scrubbed(privacy)
+            lines = render(report, 0 if quiet else 2 if verbose else 1, target=provenance.target)
+            files = partial(write_reports, report, folder=REPORTS, privacy=privacy)
+            data = partial(report_json, report, privacy=privacy)
+            code = exit_code(report)
+        for line in lines:
             click.echo(line)
-        done = provenance.finish(utc_now())
-        _write(
-            lambda: write_reports(report, done, REPORTS, privacy),
-            lambda path: write_report_json(report, done, privacy, path),
-            report_path,
-        )
-        return exit_code(report)
+        _write(provenance.finish(utc_now()), files, data, report_path)
+        return code
 
     run_command(body, INTERRUPTED)
 
@@ -194,12 +192,17 @@ def _confirm(provenance: Provenance, privacy: Privacy) -> Confirm:
     return confirm
 
 
-def _write(reports: Callable[[], list[Path]], json_copy: Callable[[Path], None], report_path: Path | None) -> None:
+def _write(
+    done: Provenance,
+    files: Callable[[Provenance], list[Path]],
+    data: Callable[[Provenance], JsonReport],
+    report_path: Path | None,
+) -> None:
     """Write the run's reports; a folder that cannot be written costs a warning, not the run's exit code."""
     try:
-        written = reports()
+        written = files(done)
         if report_path is not None:
-            json_copy(report_path)
+            write_json(report_path, data(done))
             written.append(report_path)
     except OSError as exc:
         say(f"warning: could not write the reports ({exc}); the output above is the full report")
