@@ -38,7 +38,7 @@ class Settings:
 
     @property
     def mode(self) -> str | None:
-        """ "test" or "live" from the key's prefix; None without a key."""
+        """The key's mode from its prefix, test or live; None without a key."""
         return key_mode(self.stripe_key)
 
     @property

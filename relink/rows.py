@@ -76,6 +76,7 @@ def room_labels(rooms: list[Room]) -> dict[str, str]:
     labels = dict(bases)
     for label, ids in groups.items():
         if len(ids) > 1:
-            size = next(n for n in range(6, max(map(len, ids)) + 1) if len({i[:n] for i in ids}) == len(set(ids)))
+            longest = max(map(len, ids))
+            size = next((n for n in range(6, longest) if len({i[:n] for i in ids}) == len(ids)), longest)
             labels.update({rid: f"{label} #{rid[:size]}" for rid in ids})
     return labels

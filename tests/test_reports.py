@@ -17,6 +17,7 @@ from relink import __version__
 from relink.config import Settings
 from relink.report_files import write_reports
 from relink.reporting import Privacy, Provenance, claim_stem, md_code, md_text
+from relink.rows import Room, room_labels
 from tests.conftest import NOW, TEST_KEY, query, sync
 from tests.test_cli import cli
 
@@ -192,3 +193,26 @@ def test_verify_writes_reports_whose_advice_fits_each_finding(
     text = markdown.read_text()
     assert f"{len(report['findings'])} problem(s) found: {counts['sync']} a sync repairs" in text
     assert "`python sync.py --dry-run` to preview" in text
+
+
+def test_room_labels_tell_rooms_apart_whatever_their_ids() -> None:
+    def room(room_id: str, number: int | None, location: str | None) -> Room:
+        return Room(room_id, number, location, None, None, Decimal("700.00"), None)
+
+    rooms = [
+        room("_NYNv-fb1Sn", 6, "second floor, street side"),
+        room("_PIi6j_Go-0", 6, "second floor, street side"),
+        room("1", 8, None),
+        room("2", 8, None),
+        room("-RJlZsWSLU", 8, "second floor, garden side"),
+        room("x9", None, None),
+    ]
+    labels = room_labels(rooms)
+    assert labels == {
+        "_NYNv-fb1Sn": "room 6, second floor, street side #_NYNv-",
+        "_PIi6j_Go-0": "room 6, second floor, street side #_PIi6j",
+        "1": "room 8 #1",
+        "2": "room 8 #2",
+        "-RJlZsWSLU": "room 8, second floor, garden side",
+        "x9": "room x9",
+    }
