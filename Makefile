@@ -13,6 +13,7 @@ $(READY): requirements.txt requirements-dev.txt
 	  echo "error: $(PYTHON) cannot create virtualenvs; install it (Debian: apt-get install python3-venv)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .  # the cohabs-relink command
 	@touch $@
 
 test: $(READY)

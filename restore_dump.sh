@@ -34,8 +34,15 @@ if [ -n "$client" ]; then
   # The password travels in the environment, never on the command line.
   export MYSQL_PWD="$DB_PASSWORD"
   args=(--protocol=TCP -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" --default-character-set=utf8mb4)
-  "$client" "${args[@]}" -e "SELECT 1" >/dev/null 2>&1 \
-    || die "cannot connect to MySQL at $DB_HOST:$DB_PORT as $DB_USER — is the server up? with docker: docker compose --env-file ./.env up -d"
+  if ! error="$("$client" "${args[@]}" -e "SELECT 1" 2>&1 >/dev/null)"; then
+    case "$error" in
+      # The client's own codes for a server that never answered; anything else is the server saying no.
+      *"ERROR 2002"* | *"ERROR 2003"* | *"ERROR 2005"* | *"ERROR 2006"* | *"ERROR 2013"*)
+        die "cannot connect to MySQL at $DB_HOST:$DB_PORT ($error) — is the server up? with docker: docker compose --env-file ./.env up -d" ;;
+      *)
+        die "MySQL at $DB_HOST:$DB_PORT refused to log in user $DB_USER ($error) — check DB_USER and DB_PASSWORD in .env (an empty DB_PASSWORD= means no password)" ;;
+    esac
+  fi
   "$client" "${args[@]}" -e "$create"
   "$client" "${args[@]}" "$DB_NAME" < "$DUMP"
 elif command -v docker >/dev/null 2>&1 && docker compose --env-file ./.env ps --status running mysql 2>/dev/null | grep -q mysql; then

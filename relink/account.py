@@ -70,6 +70,7 @@ def remote_from(kind: Kind, obj: Mapping[str, Any]) -> Remote:
 class Account:
     by_id: dict[Kind, dict[str, Remote]] = field(default_factory=lambda: {k: {} for k in Kind})
     by_link: dict[Kind, dict[str, list[Remote]]] = field(default_factory=lambda: {k: {} for k in Kind})
+    read: bool = True  # False: no account was read (a dry run without a key), so no stored id was checked
 
     @classmethod
     def of(cls, remotes: Iterable[Remote]) -> Account:

@@ -15,16 +15,19 @@ import pymysql
 
 from . import db
 from .account import Account
+from .audit_report import AuditReport
 from .config import Settings, mask_key
 from .errors import CannotRun, lost_mysql
 from .execute import Executor
 from .gateway import Gateway, RowFailed, StripeGateway, make_client
-from .plan import Action, Plan, make_plan
+from .keys import guard_key, require_key
+from .ledger import Ledger
+from .plan import make_plan
 from .ratelimit import TokenBucket
-from .report import Report, outcomes_from_plan
+from .report import Report, outcomes_from_plan, remaining_from_plan
 from .rows import Kind, Rows
 from .schema import Schema
-from .verify import Finding, audit
+from .verify import audit
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+Confirm = Callable[[Report], bool]  # shown the plan as a report, says go or not
+
+
 @dataclass
 class World:
     """Everything a run touches outside itself, so tests can hand in their own."""
 
     echo: Callable[[str], None] = print
-    confirm: Callable[[Plan], bool] = lambda plan: True
+    confirm: Confirm = lambda preview: True
     now: Callable[[], datetime] = utc_now
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
@@ -53,45 +59,47 @@ class World:
     gateway: Gateway | None = field(default=None)
 
 
-class KeyUse(Protocol):
-    """What the key checks need to know about a run, whichever job it is."""
-
-    @property
-    def dry_run(self) -> bool: ...
-    @property
-    def live(self) -> bool: ...
-
-
 class Timing(Protocol):
+    """The clock and sleep a gateway paces with, whichever job's world holds them."""
+
     @property
     def clock(self) -> Callable[[], float]: ...
     @property
     def sleep(self) -> Callable[[float], None]: ...
 
 
-def check_key(settings: Settings, options: KeyUse) -> None:
-    if settings.live and not options.live:
-        raise CannotRun(
-            f"STRIPE_SECRET_KEY is a live key ({mask_key(settings.stripe_key)}): "
-            "rerun with --live to write to the live account"
-        )
-    if not settings.stripe_key and not options.dry_run:
-        raise CannotRun("STRIPE_SECRET_KEY is not set (in the environment or .env); --dry-run works without it")
+def check_key(settings: Settings, options: Options) -> None:
+    """The library's own guard, whoever calls it: a live key writes only with --live."""
+    guard_key(settings, writes=not options.dry_run, allow_live=options.live)
+    if not options.dry_run:
+        require_key(settings, "a sync writes to a Stripe account; --dry-run works without one")
 
 
 def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
     limiter = TokenBucket(settings.effective_rate, clock=world.clock, sleep=world.sleep)
-    return StripeGateway(make_client(settings), limiter, sleep=world.sleep, key_hint=mask_key(settings.stripe_key))
+    return StripeGateway(
+        make_client(settings),
+        limiter,
+        sleep=world.sleep,
+        key_hint=mask_key(settings.stripe_key),
+        where=settings.api_target,
+    )
 
 
-def read_account(gateway: Gateway, echo: Callable[[str], None]) -> Account:
+def unreadable(exc: RowFailed, settings: Settings) -> CannotRun:
+    """The account could not be read before any change: say so, and where the calls went."""
+    check = "check STRIPE_API_BASE (or unset it to use Stripe)" if settings.stripe_api_base else "check the network"
+    return CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; {check}, then run again")
+
+
+def read_account(gateway: Gateway, echo: Callable[[str], None], settings: Settings) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
     # Pages of one list follow each other (cursor paging); the three lists need not.
     try:
         with ThreadPoolExecutor(max_workers=len(Kind)) as pool:
             listings = list(pool.map(lambda kind: list(gateway.list_all(kind)), Kind))
     except RowFailed as exc:
-        raise CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; run again") from None
+        raise unreadable(exc, settings) from None
     account = Account.of(remote for listing in listings for remote in listing)
     echo(f"  {account.size()} objects found.")
     return account
@@ -110,20 +118,31 @@ def dangling(conn: db.Connection, schema: Schema, rows: Rows) -> dict[tuple[Kind
     return hints
 
 
-def verify(settings: Settings, options: Options, world: World) -> list[Finding]:
-    """Read-only: compare every row with the account; nothing is written anywhere."""
-    check_key(settings, dataclasses.replace(options, dry_run=True))
-    if not settings.stripe_key:
-        raise CannotRun("--verify reads the Stripe account: set STRIPE_SECRET_KEY (in the environment or .env)")
+def verify(settings: Settings, world: World) -> AuditReport:
+    """Read-only: compare every row with the account, and say who fixes each finding; nothing is written."""
+    guard_key(settings, writes=False, allow_live=False)
+    require_key(settings, "--verify reads the Stripe account")
     with mysql_errors():
         conn = db.connect(settings)
         try:
-            rows = db.load_rows(conn, db.read_schema(conn))
+            schema = db.read_schema(conn)
+            rows = db.load_rows(conn, schema)
+            hints = dangling(conn, schema, rows)
         finally:
             conn.close()
     gateway = world.gateway or make_gateway(settings, world)
-    account = read_account(gateway, world.echo)
-    return audit(rows, account, settings.hub_currencies, world.now())
+    account = read_account(gateway, world.echo, settings)
+    now = world.now()
+    findings = audit(rows, account, settings.hub_currencies, now)
+    # The plan a sync would make now says which findings it repairs: one definition of correct.
+    plan = make_plan(
+        rows, account, hubs=settings.hub_currencies, default_currency=settings.default_currency, now=now, hints=hints
+    )
+    return AuditReport.of(findings, plan, database_rows(rows), account.size())
+
+
+def database_rows(rows: Rows) -> dict[Kind, int]:
+    return {Kind.USER: len(rows.users), Kind.ROOM: len(rows.rooms), Kind.LEASE: len(rows.leases)}
 
 
 @contextlib.contextmanager
@@ -156,25 +175,35 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         if gateway is None and settings.stripe_key:
             gateway = make_gateway(settings, world)
         if gateway is not None:
-            account = read_account(gateway, world.echo)
+            account = read_account(gateway, world.echo, settings)
         else:
-            world.echo("No STRIPE_SECRET_KEY: planning against an empty account.")
-            account = Account()
+            world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
+            account = Account(read=False)
+        now = world.now()
         plan = make_plan(
             rows,
             account,
             hubs=settings.hub_currencies,
             default_currency=settings.default_currency,
-            now=world.now(),
+            now=now,
             kinds=options.kinds,
             hints=dangling(conn, schema, rows),
             limit=options.limit,
         )
-        billing = {s.row_id: s.billing for s in plan.steps[Kind.LEASE] if s.action is Action.CREATE and s.billing}
         kinds = tuple(k for k in Kind if k in options.kinds)
+        preview = Report(
+            True,
+            outcomes_from_plan(plan, account.read),
+            Ledger.of(rows, settings.hub_currencies, settings.default_currency, now),
+            plan.notes,
+            remaining=remaining_from_plan(plan, account.read),
+            database_rows=database_rows(rows),
+            account_read=account.read,
+            kinds=kinds,
+        )
         if options.dry_run:
-            return Report(True, outcomes_from_plan(plan), billing, plan.notes, kinds=kinds)
-        if not world.confirm(plan):
+            return preview
+        if not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert gateway is not None
         writer = db.IdWriter(lambda: db.connect(settings), schema)
@@ -186,15 +215,13 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         finally:
             writer.close()
         counters = getattr(gateway, "counters", None)
-        return Report(
-            False,
-            outcomes,
-            billing,
-            plan.notes,
+        return dataclasses.replace(
+            preview,
+            dry_run=False,
+            outcomes=outcomes,
             requests=counters.requests if counters else 0,
             throttled=counters.throttled if counters else 0,
             seconds=world.clock() - started,
-            kinds=kinds,
         )
     finally:
         conn.close()

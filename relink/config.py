@@ -16,6 +16,7 @@ DEFAULT_HUB_CURRENCIES: dict[str, str] = {
     "ebg84kqxwkil7rceyt7t33q0q8lgue0m": "usd",  # New York
 }
 DEFAULT_CURRENCY = "eur"
+STRIPE_API = "https://api.stripe.com"
 TEST_RATE, LIVE_RATE = 25.0, 100.0  # Stripe's documented limits, requests/s
 _KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _SECRETS = re.compile(r"\b(sk|rk)_(test|live)_[A-Za-z0-9_]+")
@@ -36,8 +37,18 @@ class Settings:
     stripe_timeout: float = 30.0
 
     @property
+    def mode(self) -> str | None:
+        """The key's mode from its prefix, test or live; None without a key."""
+        return key_mode(self.stripe_key)
+
+    @property
     def live(self) -> bool:
-        return key_mode(self.stripe_key) == "live"
+        return self.mode == "live"
+
+    @property
+    def api_target(self) -> str:
+        """Where Stripe calls go, as an error message should name it."""
+        return f"STRIPE_API_BASE {self.stripe_api_base}" if self.stripe_api_base else f"Stripe ({STRIPE_API})"
 
     @property
     def effective_rate(self) -> float:

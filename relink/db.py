@@ -24,6 +24,9 @@ from .rows import Kind, Lease, Room, Rows, User
 from .schema import Schema, Table, resolve
 
 Connection = pymysql.connections.Connection
+# Client-side codes for a server that never answered: refused, unknown host, gone, lost in the handshake.
+UNREACHABLE = frozenset({2002, 2003, 2005, 2006, 2013})
+BUSY = frozenset({1040, 1203, 1226})  # too many connections, per user, or over a resource limit
 
 
 def connect(settings: Settings) -> Connection:
@@ -42,24 +45,35 @@ def connect(settings: Settings) -> Connection:
             client_flag=CLIENT.FOUND_ROWS,
         )
     except pymysql.err.OperationalError as exc:
-        code = exc.args[0] if exc.args else None
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         if code == 1049:
             raise CannotRun(
                 f"database `{settings.db_name}` does not exist on MySQL at {where} — "
-                "restore the dump first: ./restore_dump.sh cohabs_onboarding.dump"
+                "restore the dump first: ./restore_dump.sh path/to/cohabs_onboarding.dump"
             ) from None
-        if code in (1044, 1045):
+        if code in UNREACHABLE:
             raise CannotRun(
-                f"MySQL at {where} refused user `{settings.db_user}` — check DB_USER and DB_PASSWORD in .env"
+                f"cannot connect to MySQL at {where} ({exc.args[-1]}) — is the server up? "
+                "with docker: docker compose --env-file ./.env up -d"
             ) from None
-        raise CannotRun(
-            f"cannot connect to MySQL at {where} — is the server up? "
-            "with docker: docker compose --env-file ./.env up -d"
-        ) from None
+        if code in BUSY:
+            raise CannotRun(f"MySQL at {where} turned the connection away ({exc.args[-1]}); try again later") from None
+        # The server answered and said no: whatever its code (1044, 1045, 1698, an auth plugin…), it is the login.
+        raise _refused(settings, where, exc.args[-1] if exc.args else exc) from None
+    except RuntimeError as exc:
+        # PyMySQL raises this when the account's auth plugin needs a package it does not have.
+        raise _refused(settings, where, exc) from None
     with conn.cursor() as cur:
         # Fail instead of silently truncating an id that does not fit its column.
         cur.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
     return conn
+
+
+def _refused(settings: Settings, where: str, reason: object) -> CannotRun:
+    return CannotRun(
+        f"MySQL at {where} refused to log in user `{settings.db_user}` to `{settings.db_name}` ({reason}) — "
+        "check DB_USER and DB_PASSWORD in .env (an empty DB_PASSWORD= means no password)"
+    )
 
 
 def quote(name: str) -> str:

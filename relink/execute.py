@@ -32,6 +32,7 @@ class Result(StrEnum):
     KEPT = "kept"
     ADOPTED = "adopted"
     REPLACED = "replaced_stale"
+    UNCHECKED = "unchecked"  # a dry run that read no account: the stored id was not looked up
     SKIPPED = "skipped"
     FAILED = "failed"
 

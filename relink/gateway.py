@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -106,6 +107,16 @@ def make_client(settings: Settings) -> stripe.StripeClient:
     )
 
 
+def network_reason(exc: stripe.APIConnectionError) -> str:
+    """The cause in a few words ("Connection refused", "Read timed out"), not the SDK's paragraph."""
+    text = str(exc)
+    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(Read timed out|Connection aborted|timed out)"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1).strip().rstrip(".")
+    return "no connection"
+
+
 class StripeGateway:
     def __init__(
         self,
@@ -114,9 +125,11 @@ class StripeGateway:
         *,
         sleep: Callable[[float], None],
         key_hint: str = "",
+        where: str = "Stripe",
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._client = client
+        self._where = where
         self._limiter = limiter
         self._sleep = sleep
         self._jitter = jitter
@@ -146,7 +159,7 @@ class StripeGateway:
                 ) from None
             except stripe.APIConnectionError as exc:
                 raise RowFailed(
-                    f"{what}: no answer from Stripe after {NETWORK_RETRIES} retries ({redact(str(exc))[:200]})"
+                    f"{what}: no answer from {self._where} after {NETWORK_RETRIES} retries ({network_reason(exc)})"
                 ) from None
             except stripe.IdempotencyError as exc:
                 if exc.code == "idempotency_key_in_use":

@@ -32,7 +32,11 @@ def to_minor(amount: Decimal | None, currency: str) -> int:
     return int(scaled)
 
 
-def format_minor(minor: int, currency: str) -> str:
+def to_major(minor: int, currency: str) -> Decimal:
+    """Stripe's integer minor units back to the decimal amount people read (68500 EUR → 685.00)."""
     exp = exponent(currency)
-    value = Decimal(minor).scaleb(-exp)
-    return f"{value:,.{exp}f} {currency.upper()}"
+    return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
+
+
+def format_minor(minor: int, currency: str) -> str:
+    return f"{to_major(minor, currency):,} {currency.upper()}"

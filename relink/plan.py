@@ -20,9 +20,9 @@ from stripe.params import CustomerCreateParams, ProductCreateParams, Subscriptio
 
 from .account import CUSTOMER_DETAILS, LINK_KEYS, Account, Remote
 from .billing import InvalidLease, Mode, Terms, contract_price, terms_for
-from .money import InvalidAmount, to_minor
+from .money import InvalidAmount, format_minor, to_minor
 from .problems import Problem
-from .rows import Kind, Lease, Room, Rows, User
+from .rows import Kind, Lease, Room, Rows, User, room_label, room_labels
 
 # What Stripe accepts as an email, closely enough that it will not reject one
 # we let through: one @, no spaces, a dot in the domain, 512 characters at most.
@@ -104,6 +104,7 @@ class Plan:
     steps: dict[Kind, list[Step]] = field(default_factory=lambda: {k: [] for k in Kind})
     notes: list[str] = field(default_factory=list)
     active: frozenset[Kind] = frozenset(Kind)
+    deferred: list[Step] = field(default_factory=list)  # a canary's other rows: left for the full run
 
 
 def _ts(moment: datetime) -> int:
@@ -152,7 +153,9 @@ def _link(
             was = f"{LINK_KEYS[kind]}={remote.link!r}" if remote.link else f"no {LINK_KEYS[kind]}"
             return Action.KEEP, stored, None, f"{stored} had {was} (edited by hand?): link restored"
         stale_id = stored
-        if remote is None:
+        if remote is None and not account.read:
+            reason = f"stored id {stored} was not checked: no Stripe account was read"
+        elif remote is None:
             reason = f"stored id {stored} is not in this Stripe account"
         else:
             reason = f"stored id {stored} belongs to {kind.value} row {remote.link}"
@@ -236,7 +239,7 @@ def room_price(room: Room) -> tuple[Decimal | None, str]:
 def plan_room(room: Room, account: Account, currency: str, currency_note: str | None, rows: Collection[str]) -> Step:
     link = _link(Kind.ROOM, room.id, room.stripe_id, account, rows)
     action, stripe_id, stale_id, reason = link
-    label = f"room {room.number}" if room.number is not None else f"room {room.id}"
+    label = room_label(room)
     if action is not Action.CREATE:
         return _kept(Kind.ROOM, room.id, label, link, _repair(Kind.ROOM, room.id, stripe_id, account, {}))
     price, source = room_price(room)
@@ -283,7 +286,7 @@ def plan_room(room: Room, account: Account, currency: str, currency_note: str | 
     )
 
 
-def _room_currencies(
+def room_currencies(
     leases: list[Lease], hubs: Mapping[str, str], default: str
 ) -> tuple[dict[str, str], dict[str, str]]:
     """A room lists its price in the currency of its latest lease's hub."""
@@ -375,9 +378,9 @@ def _billing_drift(lease: Lease, remote: Remote | None, hubs: Mapping[str, str])
     if remote is None or expected is None or (remote.amount, remote.currency) == expected:
         return ""
     amount, currency = expected
+    billed = format_minor(remote.amount, remote.currency) if remote.amount is not None and remote.currency else "?"
     return (
-        f"bills {remote.amount} {str(remote.currency).upper()} minor units but the lease says {amount} "
-        f"{currency.upper()}: left as is, review it in Stripe"
+        f"bills {billed} a month but the lease says {format_minor(amount, currency)}: left as is, review it in Stripe"
     )
 
 
@@ -398,11 +401,13 @@ def make_plan(
     lease_ids = {x.id for x in rows.leases}
     for user in rows.users:
         plan.steps[Kind.USER].append(plan_user(user, account, user_ids))
-    currencies, currency_notes = _room_currencies(rows.leases, hubs, default_currency)
+    currencies, currency_notes = room_currencies(rows.leases, hubs, default_currency)
     for room in rows.rooms:
         plan.steps[Kind.ROOM].append(
             plan_room(room, account, currencies.get(room.id, default_currency), currency_notes.get(room.id), room_ids)
         )
+    labels = room_labels(rows.rooms)
+    plan.steps[Kind.ROOM] = [replace(s, label=labels[s.row_id]) for s in plan.steps[Kind.ROOM]]
     users = {s.row_id: s for s in plan.steps[Kind.USER]}
     rooms = {s.row_id: s for s in plan.steps[Kind.ROOM]}
     customer_currency: dict[str, str] = {}
@@ -454,14 +459,10 @@ def _canary(plan: Plan, limit: int) -> None:
     chosen = [s for s in plan.steps[Kind.LEASE] if s.action is Action.CREATE and s.billing][:limit]
     users = {s.billing.user_id for s in chosen if s.billing}
     rooms = {s.billing.room_id for s in chosen if s.billing}
-    total = len(plan.steps[Kind.LEASE])
-    plan.steps[Kind.LEASE] = chosen
-    plan.steps[Kind.USER] = [s for s in plan.steps[Kind.USER] if s.row_id in users]
-    plan.steps[Kind.ROOM] = [s for s in plan.steps[Kind.ROOM] if s.row_id in rooms]
-    plan.notes.append(
-        f"canary run (--limit {limit}): {len(chosen)} of {total} leases, with their {len(users)} users and "
-        f"{len(rooms)} rooms; every other row is left as it is"
-    )
+    keep = {Kind.USER: users, Kind.ROOM: rooms, Kind.LEASE: {s.row_id for s in chosen}}
+    for kind, ids in keep.items():
+        plan.deferred += [s for s in plan.steps[kind] if s.row_id not in ids]
+        plan.steps[kind] = [s for s in plan.steps[kind] if s.row_id in ids]
 
 
 def _wait_for_dependencies(

@@ -18,3 +18,19 @@ class Problem(StrEnum):
     NEEDS_FULL_RUN = "needs_full_run"  # --only: its user or room has no Stripe object yet
     STRIPE = "stripe"  # Stripe refused or did not answer
     NOT_STORED = "not_stored"  # the object exists but its id could not be written
+
+
+class Drift(StrEnum):
+    """What --verify finds wrong with a stored link or its subscription: its advice is keyed by these."""
+
+    NOT_LINKED = "not_linked"  # no Stripe id stored
+    MISSING = "missing"  # the stored id is not in the account
+    WRONG_KIND = "wrong_kind"  # the stored id is another kind of object
+    LINKED_ELSEWHERE = "linked_elsewhere"  # the object's metadata names another row, or none
+    WRONG_CUSTOMER = "wrong_customer"
+    WRONG_PRODUCT = "wrong_product"
+    WRONG_CURRENCY = "wrong_currency"
+    WRONG_AMOUNT = "wrong_amount"
+    NOT_CANCELLED = "not_cancelled"  # the lease is over, its subscription is not cancelled
+    CANCELLED_EARLY = "cancelled_early"  # the lease is ongoing, its subscription is cancelled
+    UNCLAIMED = "unclaimed"  # an object carries cohabs metadata but no row stores it

@@ -1,33 +1,58 @@
-"""The run's account: counts per kind, a line per row needing attention, JSON."""
+"""A sync's (or a plan's) account of itself: counts, money, what was done and what was left, and the console view."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import click
 
-from .billing import Mode
 from .execute import Outcome, Result
-from .money import format_minor
-from .plan import Action, Billing, Plan, Step
+from .ledger import Ledger, describe_total
+from .plan import Action, Plan, Step
 from .problems import Problem
 from .rows import Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One kind's share of the database in this run: what a canary or --only says it did and left."""
+
+    kind: Kind
+    synced: int  # linked by this run (or, in a plan, to be)
+    total: int  # rows of this kind in the database
+    left: int  # rows that still need a full run
+    blocked: int  # of those, rows the full run cannot sync as they stand
+
+    @property
+    def before(self) -> int:
+        """Rows outside this run that were already linked."""
+        return max(0, self.total - self.synced - self.left)
+
+    def describe(self, dry_run: bool) -> str:
+        verb = "would be synced" if dry_run else "synced"
+        text = f"{self.synced} of {self.total} {self.kind.value} {verb}"
+        if self.before:
+            text += f" ({self.before} already linked)"
+        if self.left:
+            text += f"; {self.left} left for the full run"
+            if self.blocked:
+                text += f", {self.blocked} of them blocked by a data problem"
+        return text
 
 
 @dataclass
 class Report:
     dry_run: bool
     outcomes: list[Outcome]
-    billing: dict[str, Billing] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=Ledger)
     notes: list[str] = field(default_factory=list)
+    remaining: list[Outcome] = field(default_factory=list)  # left for a full run, as the full run would do them
+    database_rows: dict[Kind, int] = field(default_factory=dict)
+    account_read: bool = True
     requests: int = 0
     throttled: int = 0
     seconds: float = 0.0
@@ -44,82 +69,70 @@ class Report:
     def unsynced(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.synced]
 
+    @property
+    def columns(self) -> list[Result]:
+        """The results worth a column: a plan that read no account cannot know an id is stale, only unchecked."""
+        hidden = Result.UNCHECKED if self.account_read else Result.REPLACED
+        return [r for r in Result if r is not hidden]
+
     def attention(self) -> list[Outcome]:
         """Rows that were not simply created or kept."""
         return [o for o in self.outcomes if o.result not in (Result.CREATED, Result.KEPT) or o.detail]
 
-    def write_json(self, path: Path) -> None:
-        """One row per line, written as it goes: a 60,000-row report never sits in memory whole."""
-        head = {
-            "mode": "dry-run" if self.dry_run else "sync",
-            "counts": {k.value: {r: self.counts[k][r] for r in Result} for k in self.kinds},
-            "notes": self.notes,
-            "stripe": {"requests": self.requests, "rate_limited": self.throttled},
-            "seconds": round(self.seconds, 3),
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as out:
-            out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": [')
-            for index, outcome in enumerate(self.outcomes):
-                billing = self.billing.get(outcome.row_id) if outcome.kind is Kind.LEASE else None
-                out.write(("," if index else "") + "\n  " + json.dumps(_row_json(outcome, billing), ensure_ascii=False))
-            out.write("\n]}\n")
+    def scopes(self) -> list[Scope]:
+        """Per kind, what this run did against the whole database; only meaningful when rows were left."""
+        synced = Counter(o.kind for o in self.outcomes if o.synced)
+        left = Counter(o.kind for o in self.remaining)
+        blocked = Counter(o.kind for o in self.remaining if o.result is Result.SKIPPED)
+        return [
+            Scope(kind, synced[kind], self.database_rows.get(kind, 0), left[kind], blocked[kind])
+            for kind in Kind
+            if self.database_rows.get(kind, 0)
+        ]
+
+    def headline(self) -> str:
+        """The one line that says how it went; never "all done" while rows remain."""
+        unsynced = len(self.unsynced)
+        parts = []
+        if self.remaining:
+            parts.append(self._scope_line() + ".")
+        if unsynced:
+            parts.append(f"{unsynced} row(s) {'would not be' if self.dry_run else 'not'} synced in this run.")
+        if not self.account_read:
+            parts.append("Stored ids were not checked: no Stripe account was read.")
+        if not parts:
+            return "Every row would be linked." if self.dry_run else "Every row is linked."
+        return " ".join(parts)
+
+    def _scope_line(self) -> str:
+        """The leases' share when they were in the run (a canary), else each kind run, then what was left out."""
+        scopes = self.scopes()
+        active = [s for s in scopes if s.kind in self.kinds]
+        text = "; ".join(s.describe(self.dry_run) for s in [s for s in active if s.kind is Kind.LEASE] or active)
+        others = [f"{s.left} {s.kind.value}" for s in scopes if s.kind not in self.kinds and s.left]
+        return text + (f"; {' and '.join(others)} left for the full run" if others else "")
+
+    def scrubbed(self, clean: Callable[[str], str]) -> Report:
+        """The same report with every free text passed through `clean` (masking emails and keys)."""
+
+        def outcome(o: Outcome) -> Outcome:
+            return replace(o, label=clean(o.label), detail=clean(o.detail), notes=tuple(clean(n) for n in o.notes))
+
+        ledger = Ledger(
+            leases={k: replace(m, label=clean(m.label), why=clean(m.why)) for k, m in self.ledger.leases.items()},
+            rooms={k: replace(r, label=clean(r.label)) for k, r in self.ledger.rooms.items()},
+        )
+        return replace(
+            self,
+            outcomes=[outcome(o) for o in self.outcomes],
+            remaining=[outcome(o) for o in self.remaining],
+            notes=[clean(n) for n in self.notes],
+            ledger=ledger,
+        )
 
 
-def _row_json(outcome: Outcome, billing: Billing | None) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "kind": outcome.kind.singular,
-        "row_id": outcome.row_id,
-        "label": outcome.label,
-        "result": outcome.result,
-        "stripe_id": outcome.stripe_id,
-    }
-    if outcome.stale_id:
-        row["stale_id"] = outcome.stale_id
-    if outcome.detail:
-        row["detail"] = outcome.detail
-    if outcome.notes:
-        row["notes"] = list(outcome.notes)
-    if billing is not None:
-        row["billing"] = billing_json(billing)
-    return row
-
-
-def billing_json(billing: Billing) -> dict[str, Any]:
-    terms = billing.terms
-    return {
-        "mode": terms.mode.value,
-        "amount": billing.amount,
-        "currency": billing.currency,
-        "first_charge": terms.first_charge.isoformat() if terms.first_charge else None,
-        "free_until": terms.trial_end.isoformat(),
-        "ends": terms.cancel_at.isoformat() if terms.cancel_at else None,
-        "why": terms.why,
-    }
-
-
-def describe_billing(billing: Billing) -> str:
-    terms = billing.terms
-    money = format_minor(billing.amount, billing.currency)
-    if terms.mode is Mode.ENDED:
-        return f"{money}/month, created then cancelled, never billed ({terms.why})"
-    first = f"first charge {terms.first_charge:%Y-%m-%d}" if terms.first_charge else "nothing to charge"
-    end = f", ends {terms.cancel_at:%Y-%m-%d}" if terms.cancel_at else ""
-    return f"{money}/month, {first}{end}, nothing charged now ({terms.why})"
-
-
-def outcomes_from_plan(plan: Plan) -> list[Outcome]:
-    """What the plan would do, in the same words as a real run's report."""
-    outcomes = []
-    for kind in Kind:
-        if kind not in plan.active:
-            continue
-        for step in plan.steps[kind]:
-            outcomes.append(_planned(step))
-    return outcomes
-
-
-def _planned(step: Step) -> Outcome:
+def planned(step: Step, account_read: bool = True) -> Outcome:
+    """What a step would do, in the same words as a real run's outcome."""
     result = {
         Action.CREATE: Result.CREATED,
         Action.KEEP: Result.KEPT,
@@ -127,7 +140,7 @@ def _planned(step: Step) -> Outcome:
         Action.SKIP: Result.SKIPPED,
     }[step.action]
     if step.stale_id and step.action in (Action.CREATE, Action.ADOPT):
-        result = Result.REPLACED
+        result = Result.REPLACED if account_read else Result.UNCHECKED
     detail = step.reason if result != Result.CREATED else ""
     if step.cancel:
         detail = "; ".join(filter(None, [detail, "ended lease: its subscription will be cancelled"]))
@@ -136,53 +149,16 @@ def _planned(step: Step) -> Outcome:
     )
 
 
-STYLES: dict[Result, dict[str, Any]] = {
-    Result.CREATED: {"fg": "green"},
-    Result.KEPT: {"dim": True},
-    Result.ADOPTED: {"fg": "cyan"},
-    Result.REPLACED: {"fg": "yellow"},
-    Result.SKIPPED: {"fg": "yellow", "bold": True},
-    Result.FAILED: {"fg": "red", "bold": True},
-}
+def outcomes_from_plan(plan: Plan, account_read: bool = True) -> list[Outcome]:
+    return [planned(step, account_read) for kind in Kind if kind in plan.active for step in plan.steps[kind]]
 
 
-def _tag(result: Result) -> str:
-    return click.style(f"[{result.replace('_', '-')}]", **STYLES[result])
-
-
-def render(report: Report, verbosity: int = 1) -> Iterator[str]:
-    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row."""
-    title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
-    yield from (click.style(title, bold=True), "")
-    counts = report.counts
-    yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in Result)
-    for kind in report.kinds:
-        yield f"  {kind.value:8}" + "".join(f"{counts[kind][r]:>16}" for r in Result)
-    shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
-    if shown:
-        yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
-        for o in shown:
-            target = f" -> {o.stripe_id}" if o.stripe_id else ""
-            detail = f": {o.detail}" if o.detail else ""
-            yield f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}"
-    if report.billing and verbosity:
-        labels = {o.row_id: o.label for o in report.outcomes if o.kind is Kind.LEASE}
-        yield from ("", "What each new subscription bills:")
-        for row_id, billing in sorted(report.billing.items(), key=lambda item: labels.get(item[0], item[0])):
-            yield f"  lease {row_id} ({labels.get(row_id, '')}): {describe_billing(billing)}"
-    notes = Counter(n for o in report.outcomes for n in o.notes)
-    if (notes or report.notes) and verbosity:
-        yield from ("", "Notes:")
-        yield from (f"  {note}: {count} row(s)" for note, count in sorted(notes.items()))
-        yield from (f"  {note}" for note in report.notes)
-    if not report.dry_run and verbosity:
-        yield from (
-            "",
-            f"Stripe requests: {report.requests} ({report.throttled} rate-limited) in {report.seconds:.1f}s",
-        )
-    unsynced = len(report.unsynced)
-    verdict = f"{unsynced} row(s) not synced." if unsynced else "All rows synced."
-    yield from ("", click.style(verdict, fg="red" if unsynced else "green", bold=True))
+def remaining_from_plan(plan: Plan, account_read: bool = True) -> list[Outcome]:
+    """Rows this run leaves for a full run (a canary's other rows, the kinds --only left out) that need work."""
+    left = plan.deferred + [s for k in Kind if k not in plan.active for s in plan.steps[k]]
+    order = {kind: i for i, kind in enumerate(Kind)}
+    left.sort(key=lambda s: order[s.kind])
+    return [planned(s, account_read) for s in left if s.action is not Action.KEEP or s.repair or s.cancel]
 
 
 NEXT_STEPS: dict[Problem, str] = {
@@ -201,73 +177,104 @@ NEXT_STEPS: dict[Problem, str] = {
 }
 
 
-def markdown(report: Report, started: datetime) -> Iterator[str]:
-    """A report to paste into a ticket: summary, decisions, data issues, next steps."""
-    what = "Dry run (nothing was changed)" if report.dry_run else "Sync"
-    yield from (f"# Stripe relink — {what}, {started:%Y-%m-%d %H:%M} UTC", "", "## Summary", "")
-    yield from ["| | " + " | ".join(r.replace("_", " ") for r in Result) + " |", "|---" * (len(Result) + 1) + "|"]
-    for kind in report.kinds:
-        yield (f"| {kind.value} | " + " | ".join(str(report.counts[kind][r]) for r in Result) + " |")
-    unsynced = report.unsynced
-    yield from ("", f"**{len(unsynced)} row(s) not synced.**" if unsynced else "**Every row is linked.**")
-    if not report.dry_run:
-        yield (f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.")
-    yield from ("", "## Decisions taken", "")
-    yield from [
-        "- Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
-        "- Nobody is charged by the sync: each subscription is free (a Stripe trial) until the tenant's next rent"
-        " date, or the lease's start for a future lease, and stops at the lease's end.",
-        "- Leases that are over (finished, cancelled, void, or past their end date) are linked to a subscription"
-        " created and cancelled at once: never billed.",
-        "- Room prices come from `baseRent`, or `rent` when `baseRent` is empty.",
-        "- Stored Stripe ids the account does not confirm are stale and replaced.",
-    ]
-    modes = Counter(b.terms.mode.value for b in report.billing.values())
-    if modes:
-        yield ("- New subscriptions: " + ", ".join(f"{n} {m}" for m, n in sorted(modes.items())) + ".")
-    notes = Counter(n for o in report.outcomes for n in o.notes)
-    yield from (f"- {note}: {count} row(s)." for note, count in sorted(notes.items()))
-    yield from (f"- {note}." for note in report.notes)
-    attention = report.attention()
-    if attention:
-        yield from [
-            "",
-            "## Data issues and changes",
-            "",
-            "| kind | row | what | Stripe id | detail |",
-            "|---|---|---|---|---|",
-        ]
-        for o in attention:
-            detail = o.detail.replace("|", "\\|")
-            yield (f"| {o.kind.singular} | `{o.row_id}` {o.label} | {o.result} | {o.stripe_id or ''} | {detail} |")
-    yield from ("", "## What to do next", "")
-    found = {o.problem for o in unsynced if o.problem}
+def next_steps(report: Report) -> list[str]:
+    """Advice from the problems found (never from the wording of reasons), then what to run."""
+    found = {o.problem for o in report.unsynced if o.problem}
     steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
     if report.dry_run:
+        if not report.account_read:
+            steps.append("Set STRIPE_SECRET_KEY and run the dry run again: it then checks every stored id.")
         steps.append("Read the plan, then run `python sync.py` to apply it.")
-    elif not unsynced:
-        steps.append("Nothing: every row is linked. `python sync.py --verify` audits the result at any time.")
-    else:
+    elif report.remaining:
+        steps.append(
+            f"Check this run's rows in Stripe, then run `python sync.py` without --limit/--only: "
+            f"it does the {len(report.remaining)} row(s) left (listed above)."
+        )
+    elif report.unsynced:
         steps.append("After fixing, run `python sync.py` again: it only does what is left.")
-    yield from (f"{i}. {step}" for i, step in enumerate(steps, 1))
+    else:
+        steps.append("Nothing: every row is linked. `python sync.py --verify` audits the result at any time.")
+    return steps
 
 
-def write_csv(report: Report, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["kind", "row_id", "label", "result", "stripe_id", "stale_id", "detail"])
-        for o in report.outcomes:
-            writer.writerow(
-                [o.kind.singular, o.row_id, o.label, o.result, o.stripe_id or "", o.stale_id or "", o.detail]
-            )
+STYLES: dict[Result, dict[str, Any]] = {
+    Result.CREATED: {"fg": "green"},
+    Result.KEPT: {"dim": True},
+    Result.ADOPTED: {"fg": "cyan"},
+    Result.REPLACED: {"fg": "yellow"},
+    Result.UNCHECKED: {"fg": "yellow"},
+    Result.SKIPPED: {"fg": "yellow", "bold": True},
+    Result.FAILED: {"fg": "red", "bold": True},
+}
 
 
-def write_all(report: Report, folder: Path, started: datetime) -> Path:
-    """JSON for machines, Markdown for people, CSV of rows and ids; returns the Markdown path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"{'plan' if report.dry_run else 'sync'}-{started:%Y%m%d-%H%M%S}"
-    report.write_json(stem.with_suffix(".json"))
-    write_csv(report, stem.with_suffix(".csv"))
-    with stem.with_suffix(".md").open("w", encoding="utf-8") as out:
-        out.writelines(line + "\n" for line in markdown(report, started))
-    return stem.with_suffix(".md")
+def _tag(result: Result) -> str:
+    return click.style(f"[{result.replace('_', '-')}]", **STYLES[result])
+
+
+def row_line(o: Outcome) -> str:
+    target = f" -> {o.stripe_id}" if o.stripe_id else ""
+    detail = f": {o.detail}" if o.detail else ""
+    return f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}"
+
+
+def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str]:
+    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row."""
+    title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
+    yield click.style(title, bold=True)
+    if target:
+        yield f"Target: {target}"
+    yield ""
+    columns = report.columns
+    yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in columns)
+    for kind in report.kinds:
+        yield f"  {kind.value:8}" + "".join(f"{report.counts[kind][r]:>16}" for r in columns)
+    shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
+    if shown:
+        yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
+        yield from (row_line(o) for o in shown)
+    if verbosity:
+        yield from _money_lines(report, verbosity)
+    notes = Counter(n for o in report.outcomes for n in o.notes)
+    if (notes or report.notes) and verbosity:
+        yield from ("", "Notes:")
+        yield from (f"  {note}: {count} row(s)" for note, count in sorted(notes.items()))
+        yield from (f"  {note}" for note in report.notes)
+    if report.remaining:
+        yield from ("", f"Left for the full run ({len(report.remaining)} row(s), listed in the Markdown report):")
+        yield from ("  " + scope.describe(report.dry_run) for scope in report.scopes())
+        if verbosity >= 2:
+            yield from (row_line(o) for o in report.remaining)
+    if not report.dry_run and verbosity:
+        yield from (
+            "",
+            f"Stripe requests: {report.requests} ({report.throttled} rate-limited) in {report.seconds:.1f}s",
+        )
+    unsettled = report.unsynced or report.remaining or not report.account_read
+    yield from ("", click.style(report.headline(), fg="yellow" if unsettled else "green", bold=True))
+
+
+def lease_ids(report: Report) -> list[str]:
+    return [o.row_id for o in report.outcomes if o.kind is Kind.LEASE]
+
+
+def money_totals(report: Report) -> Iterator[str]:
+    """Per currency, what the leases of this run bill: the figures a manager signs off."""
+    synced = [o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced]
+    for total in report.ledger.totals(synced):
+        yield "  " + describe_total(total)
+
+
+def _money_lines(report: Report, verbosity: int) -> Iterator[str]:
+    # New subscriptions at the normal level; every lease of the run with -v (a rerun keeps thousands).
+    new = (Result.CREATED, Result.REPLACED, Result.ADOPTED, Result.UNCHECKED)
+    leases = [o for o in report.outcomes if o.kind is Kind.LEASE and o.synced and (verbosity >= 2 or o.result in new)]
+    if leases:
+        yield from ("", "What each subscription does:")
+        for o in sorted(leases, key=lambda o: o.label):
+            money = report.ledger.leases.get(o.row_id)
+            if money is not None:
+                yield f"  lease {o.row_id} ({o.label}): {money.money}/month, {money.does()}; {money.dates}"
+    totals = list(money_totals(report))
+    if totals:
+        yield from ("", "Money, per currency:", *totals)

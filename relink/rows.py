@@ -59,3 +59,24 @@ class Rows:
     users: list[User]
     rooms: list[Room]
     leases: list[Lease]
+
+
+def room_label(room: Room) -> str:
+    """What people call a room: its number and where it is in the house."""
+    base = f"room {room.number}" if room.number is not None else f"room {room.id}"
+    return f"{base}, {room.location}" if room.location else base
+
+
+def room_labels(rooms: list[Room]) -> dict[str, str]:
+    """A label per room id that no other room shares: where number and place repeat, the id's start is added."""
+    bases = {room.id: room_label(room) for room in rooms}
+    groups: dict[str, list[str]] = {}
+    for rid, label in bases.items():
+        groups.setdefault(label, []).append(rid)
+    labels = dict(bases)
+    for label, ids in groups.items():
+        if len(ids) > 1:
+            longest = max(map(len, ids))
+            size = next((n for n in range(6, longest) if len({i[:n] for i in ids}) == len(ids)), longest)
+            labels.update({rid: f"{label} #{rid[:size]}" for rid in ids})
+    return labels

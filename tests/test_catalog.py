@@ -91,7 +91,7 @@ def test_empty_tables_sync_nothing_and_exit_0(
         query(settings, mysql_server, f"DELETE FROM {table}")
     done = cli(settings, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "All rows synced." in done.stdout
+    assert "Every row is linked." in done.stdout
     assert fake.writes() == []
 
 

@@ -42,7 +42,7 @@ def cli(
 def test_help_lists_the_exit_codes() -> None:
     shown = subprocess.run([sys.executable, str(ROOT / "sync.py"), "--help"], capture_output=True, text=True)
     assert shown.returncode == 0
-    for line in ("0  all done", "1  could not run", "2  usage error", "3  finished, but some rows"):
+    for line in ("0  all done", "1  could not run", "2  usage error", "3  finished, but some rows", "4  finished what"):
         assert line in shown.stdout
 
 
@@ -61,8 +61,9 @@ def test_a_dry_run_changes_nothing_and_shows_the_money(
     assert [r.method for r in fake.requests] == ["GET"] * len(fake.requests) and fake.requests
     assert query(settings, mysql_server, "SELECT id, stripeProductId FROM rooms ORDER BY id") == before
     assert "Plan (dry run: nothing was changed)" in done.stdout
-    assert "USD/month, first charge" in done.stdout
-    assert "created then cancelled, never billed" in done.stdout
+    assert "USD/month, free until" in done.stdout
+    assert "then billed monthly from" in done.stdout
+    assert "cancelled at once, never billed" in done.stdout
     assert f"room {restored.leases[0]['roomId']} does not exist" in done.stdout
 
 
@@ -96,7 +97,7 @@ def test_exit_0_when_every_row_is_linked(
     query(settings, mysql_server, "DELETE FROM leases WHERE id = %s", restored.leases[0]["id"])
     done = cli(settings, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "All rows synced." in done.stdout
+    assert "Every row is linked." in done.stdout
 
 
 def test_a_live_key_is_refused_without_live(
@@ -149,7 +150,8 @@ def test_only_users_creates_customers_and_nothing_else(
     settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
 ) -> None:
     done = cli(settings, tmp_path, "--only", "users")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # rooms and leases remain: never "all done"
+    assert f"{len(restored.users)} of {len(restored.users)} users synced" in done.stdout
     assert len(fake.all("customers")) == len(restored.users)
     assert fake.all("products") == fake.all("subscriptions") == []
 
@@ -188,6 +190,9 @@ def test_a_terminal_run_asks_before_writing(
 ) -> None:
     environment = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": fake.url}
     done = on_a_terminal(answer, [sys.executable, str(ROOT / "sync.py")], tmp_path, environment)
-    assert "Create these Stripe objects and write their ids?" in done.stdout
+    # The prompt names the target and shows the money it is about to set up.
+    assert "Create these objects in the TEST Stripe account (key sk_test_…abcd)" in done.stdout
+    assert f"to database `{settings.db_name}` on {settings.db_host}:{settings.db_port}?" in done.stdout
+    assert "Money, per currency:" in done.stdout and " EUR a month together" in done.stdout
     assert done.returncode == 1
     assert fake.writes() == []

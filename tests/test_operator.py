@@ -19,13 +19,23 @@ def test_a_canary_run_touches_only_n_leases_and_what_they_need(
 ) -> None:
     done = cli(settings, tmp_path, "--limit", "3")
 
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # rows remain: never "all done"
     assert len(fake.all("subscriptions")) == 3
     linked = query(settings, mysql_server, "SELECT userId, roomId FROM leases WHERE stripeSubscriptionId IS NOT NULL")
     assert len(linked) == 3
     assert len(fake.all("customers")) == len({user for user, _ in linked})
     assert len(fake.all("products")) == len({room for _, room in linked})
-    assert "canary run (--limit 3): 3 of" in done.stdout
+    left = len(restored.leases) - 3
+    assert f"3 of {len(restored.leases)} leases synced; {left} left for the full run" in done.stdout
+    assert "All rows synced" not in done.stdout and "Every row is linked" not in done.stdout
+    (markdown,) = (tmp_path / "reports").glob("sync-*.md")
+    remaining = markdown.read_text().split("## Left for the full run")[1]
+    done_now = {
+        lease
+        for (lease,) in query(settings, mysql_server, "SELECT id FROM leases WHERE stripeSubscriptionId IS NOT NULL")
+    }
+    for lease in restored.leases:
+        assert (f"`{lease['id']}`" in remaining) is (lease["id"] not in done_now)
 
     rest = cli(settings, tmp_path)
     assert rest.returncode == 3
@@ -54,7 +64,7 @@ def test_verify_passes_after_a_sync_and_names_every_drift(
     assert f"user {user}" in drifted.stdout and "not linked" in drifted.stdout
     assert f"room {room}" in drifted.stdout and "prod_gone is not in the account" in drifted.stdout
     assert f"{product} carries cohabs_room_id={room} but no row stores it" in drifted.stdout
-    assert f"lease {lease}" in drifted.stdout and "minor units" in drifted.stdout
+    assert f"lease {lease}" in drifted.stdout and " a month, the lease " in drifted.stdout
     assert len(fake.writes()) == writes  # the audit wrote nothing
 
 
@@ -76,11 +86,11 @@ def test_reports_are_written_for_machines_people_and_spreadsheets(
     (markdown,) = (tmp_path / "reports").glob("sync-*.md")
     assert str(markdown.relative_to(tmp_path)) in done.stderr
     text = markdown.read_text()
-    for heading in ("## Summary", "## Decisions taken", "## Data issues and changes", "## What to do next"):
+    for heading in ("## Where and how it ran", "## Summary", "## Money", "## Decisions taken", "## What to do next"):
         assert heading in text
     assert restored.leases[0]["id"] in text
     data = json.loads(markdown.with_suffix(".json").read_text())
-    rows = list(csv.DictReader(markdown.with_suffix(".csv").open()))
+    rows = list(csv.DictReader(line for line in markdown.with_suffix(".csv").open() if not line.startswith("#")))
     assert len(rows) == len(data["rows"]) == len(restored.users) + len(restored.rooms) + len(restored.leases)
     assert all(r["stripe_id"] for r in rows if r["result"] != "skipped")
 

@@ -14,6 +14,7 @@ from devkit.mysql import Server
 from relink.config import Settings
 from tests.conftest import query, restore
 from tests.test_cli import cli
+from tests.test_reports import csv_rows
 
 REAL_DUMP = os.environ.get("COHABS_DUMP")
 
@@ -59,6 +60,15 @@ if REAL_DUMP:
             assert price["currency"] == ("usd" if name.startswith("nyc-") else "eur")
             assert price["unit_amount"] == int(amount * 100)
         assert {i["amount_due"] for i in fake.all("invoices")} == {0}
+
+        (markdown,) = (tmp_path / "reports").glob("sync-*.md")
+        reported = {(r["kind"], r["row_id"]): r for r in csv_rows(markdown.with_suffix(".csv"))}
+        rooms = [r["label"] for (kind, _), r in reported.items() if kind == "room"]
+        assert len(rooms) == len(set(rooms)) == 20  # "room 8" three times no more
+        for lease_id, name, amount, _ in leases:
+            row = reported[("lease", lease_id)]
+            assert (row["amount"], row["currency"]) == (f"{amount:.2f}", "USD" if name.startswith("nyc-") else "EUR")
+            assert row["lease_start"] and row["lease_end"] and row["subscription"]
 
         excluded = [v for row in query(settings, mysql_server, "SELECT password, salt FROM users") for v in row if v]
         sent = "\n".join(r.body + json.dumps(r.params) for r in fake.requests)

@@ -217,8 +217,11 @@ def test_the_commands_keep_the_sync_habits(
 
     keyless = support_cli(settings, tmp_path, "disputes", "--dry-run", STRIPE_SECRET_KEY="")
     assert keyless.returncode == 1 and "even in a dry run" in keyless.stderr
-    live = support_cli(settings, tmp_path, "transfers", "--dry-run", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
+    live = support_cli(settings, tmp_path, "disputes", "--yes", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
     assert live.returncode == 1 and "--live" in live.stderr and "sk_live_51Secret0000wxyz" not in live.stderr
+    # A dry run only reads: a live key may do that without --live, and it is said aloud.
+    look = support_cli(settings, tmp_path, "disputes", "--dry-run", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
+    assert look.returncode == 0 and "Reading the LIVE Stripe account with key sk_live_…wxyz" in look.stderr
 
     # --database wins over DB_NAME; a dry run exits 3 because the data has anomalies, and writes its reports.
     dry = support_cli(settings, tmp_path, "transfers", "--dry-run", "--database", settings.db_name, DB_NAME="nope")
@@ -261,6 +264,7 @@ def test_a_terminal_run_shows_the_changes_and_asks_first(
     environment = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": fake.url}
     done = on_a_terminal(answer, [sys.executable, str(ROOT / "support.py"), "disputes"], tmp_path, environment)
     assert "requested from tenants: 1,500.00 EUR" in done.stdout
-    assert "Send these payment requests and add their payments rows?" in done.stdout
+    assert "Send these payment requests in the TEST Stripe account (key sk_test_…abcd)" in done.stdout
+    assert f"write to database `{settings.db_name}` on {settings.db_host}:{settings.db_port}?" in done.stdout
     assert done.returncode == code, done.stdout + done.stderr
     assert len(ours(fake, "payment_intents")) == (1 if answer.startswith("y") else 0)

@@ -114,7 +114,7 @@ def run_once(
             if os.waitstatus_to_exitcode(status) not in (0, 3):
                 sys.exit(f"the sync failed:\n{Path(scratch, 'out.txt').read_text()[-3000:]}")
             report = json.loads(Path(f"{scratch}/report.json").read_text())
-        ended = sum(1 for r in report["rows"] if r.get("billing", {}).get("mode") == "ended")
+        ended = sum(1 for r in report["rows"] if r.get("billing", {}).get("schedule") == "never")
         synced = sum(c for kind in report["counts"].values() for k, c in kind.items() if k not in ("skipped", "failed"))
         return Result(
             label,

@@ -1,9 +1,12 @@
 """The whole journey on a machine with no Stripe account: `make demo`.
 
-Restores `cohabs_onboarding.dump` when it sits in the project folder (or the
-dump named by --dump), else a generated one; starts the local Stripe emulator
-the tests use; then runs the dry run, the sync, a rerun and --verify, and
-says where the reports are.
+Restores the real dump when it can find it (--dump, else
+`cohabs_onboarding.dump` in the project folder, else
+`../shared/dumps/cohabs_onboarding.dump` beside the checkout), or a generated
+one with the same schema and quirks; starts the local Stripe emulator the
+tests use; then runs the dry run, a canary, the sync, a rerun and --verify.
+Each step says which exit codes it expects and why; any other code stops the
+demo with exit 1.
 """
 
 from __future__ import annotations
@@ -13,66 +16,129 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import click
+
 from devkit.dumpgen import generate
-from devkit.mysql import find_or_start
+from devkit.mysql import Server, find_or_start
 from tools.bench import start_fake
 
 ROOT = Path(__file__).resolve().parent.parent
+DUMPS = (ROOT / "cohabs_onboarding.dump", ROOT.parent / "shared" / "dumps" / "cohabs_onboarding.dump")
+# Any key shaped like a Stripe secret key works with the emulator (see README).
 DEMO_KEY = "sk_test_51DemoKeyForTheLocalEmulator0demo"
+# Every dump the demo uses holds a lease whose room does not exist: the sync skips it, so the steps exit 3.
+SKIPS = "rows cannot be linked (the dump holds a lease whose room does not exist)"
 
 
-def step(title: str, command: list[str], env: dict[str, str]) -> int:
-    print(f"\n\033[1m=== {title}\033[0m\n$ {' '.join(command)}", flush=True)
-    return subprocess.run(command, cwd=ROOT, env=env).returncode
+@dataclass(frozen=True)
+class Step:
+    title: str
+    args: tuple[str, ...]
+    expected: dict[int, str]  # exit code -> why it is fine
+    script: str = "sync.py"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dump", type=Path, default=ROOT / "cohabs_onboarding.dump")
-    parser.add_argument("--database", default="cohabs_demo")
-    args = parser.parse_args()
+STEPS = (
+    Step("1. Dry run: read the plan, nothing is written", ("--dry-run",), {0: "the plan links every row", 3: SKIPS}),
+    Step(
+        "2. Canary: two leases first",
+        ("--yes", "--limit", "2", "--quiet"),
+        {4: "the canary did its two leases, the other rows are left for the full run", 0: "nothing was left"},
+    ),
+    Step("3. The sync", ("--yes",), {0: "every row is linked", 3: SKIPS}),
+    Step("4. A rerun creates nothing", ("--yes", "--quiet"), {0: "every row is linked", 3: SKIPS}),
+    Step(
+        "5. Verify: the database against the account",
+        ("--verify",),
+        {0: "nothing to fix", 3: "it lists what is not linked, and who fixes it: the orphan lease needs a person"},
+    ),
+)
 
-    server, private = find_or_start()
-    fake, url = start_fake(latency=0.0, limit=0.0)
-    env = {
+
+def heading(text: str) -> None:
+    # click drops the bold when stdout is not a terminal: a pipe gets plain text.
+    click.echo(click.style(f"\n=== {text}", bold=True))
+
+
+def run(step: Step, env: dict[str, str]) -> None:
+    command = [sys.executable, step.script, *step.args]
+    heading(step.title)
+    expects = "; ".join(f"{code}: {why}" for code, why in step.expected.items())
+    click.echo(f"$ {' '.join(command[1:])}    (expected exit {expects})")
+    code = subprocess.run(command, cwd=ROOT, env=env).returncode
+    if code not in step.expected:
+        fail(f"{step.title!r} exited {code}, not one of {sorted(step.expected)}: stopping")
+    click.echo(f"exit {code}, as expected: {step.expected[code]}")
+
+
+def fail(message: str) -> None:
+    click.echo(click.style(f"\ndemo failed: {message}", fg="red", bold=True), err=True)
+    sys.exit(1)
+
+
+def find_dump(given: Path | None, candidates: tuple[Path, ...] = DUMPS) -> Path | None:
+    if given is not None:
+        if not given.is_file():
+            fail(f"--dump {given}: no such file")
+        return given
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def demo_env(server: Server, database: str) -> dict[str, str]:
+    """The settings every demo command reads: this server, this database, the emulator's key."""
+    return {
         **os.environ,
         "DB_HOST": server.host,
         "DB_PORT": str(server.port),
         "DB_USER": server.user,
         "DB_PASSWORD": server.password,
-        "DB_NAME": args.database,
+        "DB_NAME": database,
         "STRIPE_SECRET_KEY": DEMO_KEY,
-        "STRIPE_API_BASE": url,
     }
+
+
+def restore_fresh(server: Server, dump: Path, env: dict[str, str]) -> None:
+    """Drop the demo database and restore `dump` into it, as users do (restore_dump.sh)."""
+    conn = server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{env['DB_NAME']}`")
+    conn.close()
+    heading("Restore the dump")
+    restored = subprocess.run([str(ROOT / "restore_dump.sh"), str(dump)], cwd=ROOT, env=env)
+    if restored.returncode != 0:
+        fail(f"restore_dump.sh exited {restored.returncode}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dump", type=Path, help="the dump to restore (default: the real one, when found)")
+    parser.add_argument("--database", default="cohabs_demo")
+    args = parser.parse_args()
+
+    server, private = find_or_start()
+    fake, url = start_fake(latency=0.0, limit=0.0)
+    env = {**demo_env(server, args.database), "STRIPE_API_BASE": url}
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            dump = args.dump
-            if dump.is_file():
-                print(f"Using your dump: {dump}")
+            dump = find_dump(args.dump)
+            if dump is not None:
+                click.echo(f"Using the dump {dump}")
             else:
                 dump = generate(40, 20, 40, now=datetime.now().replace(microsecond=0)).write(
                     Path(scratch) / "demo.dump"
                 )
-                print(f"No {args.dump.name} here: using a generated dump with the same schema and quirks")
-            conn = server.connect()
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{args.database}`")
-            conn.close()
-            step("Restore the dump", [str(ROOT / "restore_dump.sh"), str(dump)], env)
-        print(f"\nThe local Stripe emulator listens on {url} (key {DEMO_KEY[:8]}…).")
-        python = sys.executable
-        step("1. Dry run: read the plan, nothing is written", [python, "sync.py", "--dry-run"], env)
-        step("2. Canary: two leases first", [python, "sync.py", "--yes", "--limit", "2", "--quiet"], env)
-        step("3. The sync", [python, "sync.py", "--yes"], env)
-        step("4. A rerun creates nothing", [python, "sync.py", "--yes", "--quiet"], env)
-        if step("5. Verify: the database against the account", [python, "sync.py", "--verify"], env):
-            print("(Verify names every row still unlinked: the lease(s) the sync skipped above, and why.)")
-        print(f"\nReports (Markdown for people, JSON, CSV): {ROOT / 'reports'}")
+                click.echo("No cohabs_onboarding.dump found: using a generated dump with the same schema and quirks")
+            restore_fresh(server, dump, env)
+        click.echo(f"\nThe local Stripe emulator listens on {url} (key {DEMO_KEY[:8]}…).")
+        for step in STEPS:
+            run(step, env)
+        click.echo(f"\nReports (Markdown for people, JSON, CSV): {ROOT / 'reports'}")
         if private is None:
-            print(f"The demo database `{args.database}` is left on {server.host}:{server.port} to look at.")
+            click.echo(f"The demo database `{args.database}` is left on {server.host}:{server.port} to look at.")
     finally:
         fake.terminate()
         fake.wait()

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import TypeVar
 
 from .. import db
-from ..app import check_key, make_gateway, mysql_errors, utc_now
+from ..app import make_gateway, mysql_errors, unreadable, utc_now
 from ..config import Settings
 from ..errors import CannotRun
 from ..gateway import RowFailed, StripeGateway
+from ..keys import guard_key, require_key
 from . import disputes, transfers
 from .execute import Executor
 from .objects import Intent
@@ -109,11 +110,8 @@ def run(job: Job, settings: Settings, options: Options, world: World) -> Outcome
 
 
 def _run(job: Job, settings: Settings, options: Options, world: World) -> Outcome:
-    check_key(settings, options)
-    if not settings.stripe_key:
-        raise CannotRun(
-            "support reads the Stripe account, even in a dry run: set STRIPE_SECRET_KEY (environment or .env)"
-        )
+    guard_key(settings, writes=not options.dry_run, allow_live=options.live)
+    require_key(settings, "support reads the Stripe account, even in a dry run")
     started = world.clock()
     conn = db.connect(settings)
     try:
@@ -128,7 +126,10 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Outcom
         gateway = world.gateway or make_gateway(settings, world)
         calls = StripeCalls(gateway)
         world.echo(f"Reading the Stripe account ({job.value})…")
-        plan = _plan(job, calls, rows, tables, options, world.now())
+        try:
+            plan = _plan(job, calls, rows, tables, options, world.now())
+        except RowFailed as exc:
+            raise unreadable(exc, settings) from None
         if options.dry_run:
             return Outcome(plan, True, gateway.counters.requests, gateway.counters.throttled, world.clock() - started)
         if plan.writes() and not world.confirm(plan):
@@ -140,11 +141,8 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Outcom
 
 
 def _plan(job: Job, calls: StripeCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime) -> Plan:
-    try:
-        if job is Job.DISPUTES:
-            width = tables.width("payments", "id")
-            facts = read_disputes(calls, rows, width)
-            return disputes.plan_disputes(rows, facts, now=now, rules=options.disputes, id_width=width)
-        return transfers.plan_transfers(rows, read_for_transfers(calls, rows), options.transfers)
-    except RowFailed as exc:
-        raise CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; run again") from None
+    if job is Job.DISPUTES:
+        width = tables.width("payments", "id")
+        facts = read_disputes(calls, rows, width)
+        return disputes.plan_disputes(rows, facts, now=now, rules=options.disputes, id_width=width)
+    return transfers.plan_transfers(rows, read_for_transfers(calls, rows), options.transfers)

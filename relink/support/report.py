@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..money import format_minor
+from ..reporting import (
+    Code,
+    CsvTable,
+    JsonReport,
+    Privacy,
+    Provenance,
+    md_table,
+    md_text,
+    provenance_markdown,
+    write_report_set,
+)
 from .app import Outcome
 from .plan import Action, Item, Job, Plan, Problem
 
@@ -73,6 +81,10 @@ def _tag(action: Action, dry_run: bool) -> str:
     return click.style(f"[{VERBS[action][0 if dry_run else 1]}]", **STYLES[action])
 
 
+def _verb(item: Item, dry_run: bool) -> str:
+    return VERBS[item.action][0 if dry_run else 1] + (" (failed)" if item.failed else "")
+
+
 def _where(item: Item) -> str:
     parts = [
         f"payment {item.payment_id}" if item.payment_id and not item.subject.startswith("payment") else "",
@@ -89,14 +101,21 @@ def totals_lines(plan: Plan) -> Iterator[tuple[str, str]]:
         yield label, ", ".join(format_minor(v, c) for c, v in found.items()) or "nothing"
 
 
-def render(outcome: Outcome) -> Iterator[str]:
+def headline(outcome: Outcome) -> str:
+    attention = sum(1 for i in outcome.plan.items if i.attention)
+    return f"{attention} item(s) need a person." if attention else "Nothing needs a person."
+
+
+def render(outcome: Outcome, target: str = "") -> Iterator[str]:
     """Text for a terminal (click strips the colours in a pipe)."""
     plan, dry = outcome.plan, outcome.dry_run
-    title = f"{TITLES[plan.job]}: " + ("plan (dry run: nothing was changed)" if dry else "run")
-    yield from (click.style(title, bold=True), "")
+    yield click.style(f"{TITLES[plan.job]}: " + ("plan (dry run: nothing was changed)" if dry else "run"), bold=True)
+    if target:
+        yield f"Target: {target}"
+    yield ""
     for item in plan.items:
         money = f"  {item.money}" if item.money else ""
-        yield f"{_tag(item.action, dry)}{'[failed]' if item.failed else ''} {item.subject}{money}"
+        yield f"{_tag(item.action, dry)}{' (failed)' if item.failed else ''} {item.subject}{money}"
         where = _where(item)
         if where:
             yield f"    {where}"
@@ -108,46 +127,59 @@ def render(outcome: Outcome) -> Iterator[str]:
         yield f"  {label}: {value}"
     if not dry:
         yield f"  Stripe requests: {outcome.requests} ({outcome.throttled} rate-limited) in {outcome.seconds:.1f}s"
-    attention = [i for i in plan.items if i.attention]
-    verdict = f"{len(attention)} item(s) need a person." if attention else "Nothing needs a person."
-    yield from ("", click.style(verdict, fg="red" if attention else "green", bold=True))
+    attention = any(i.attention for i in plan.items)
+    yield from ("", click.style(headline(outcome), fg="red" if attention else "green", bold=True))
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def next_steps(outcome: Outcome) -> list[str]:
+    found = {i.problem for i in outcome.plan.items if i.problem}
+    steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
+    command = f"python support.py {outcome.plan.job.value}"
+    if outcome.dry_run:
+        steps.append(f"Read the plan, then run `{command}` to apply it.")
+    else:
+        steps.append(f"`{command}` again only does what is left.")
+    return steps
 
 
-def markdown(outcome: Outcome, started: datetime) -> Iterator[str]:
+COLUMNS = ("item", "action", "payment", "lease", "house", "account", "amount", "Stripe", "database", "why")
+
+
+def _cells(item: Item, dry_run: bool, privacy: Privacy) -> list[object]:
+    return [
+        item.subject,
+        _verb(item, dry_run),
+        Code(item.payment_id) if item.payment_id else None,
+        Code(item.lease_id) if item.lease_id else None,
+        item.house,
+        Code(item.account) if item.account else None,
+        item.money,
+        privacy(item.stripe_state),
+        privacy(item.db_state),
+        privacy(item.reason),
+    ]
+
+
+def markdown(outcome: Outcome, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
+    """A report to paste into a ticket: where it ran, the money, every item, what to do next."""
     plan, dry = outcome.plan, outcome.dry_run
     what = "dry run (nothing was changed)" if dry else "run"
-    yield from (f"# {TITLES[plan.job]} — {what}, {started:%Y-%m-%d %H:%M} UTC", "", "## Totals", "")
-    yield from ("| | " + ("planned" if dry else "done") + " |", "|---|---|")
-    yield from (f"| {label} | {value} |" for label, value in totals_lines(plan))
+    yield from (f"# {TITLES[plan.job]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
+    yield from provenance_markdown(provenance, privacy)
+    yield from ("", "## Summary", "", f"**{md_text(headline(outcome))}**", "")
+    yield from md_table(("money", "planned" if dry else "done"), totals_lines(plan))
     if not dry:
-        yield f"\nStripe requests: {outcome.requests} ({outcome.throttled} rate-limited), {outcome.seconds:.0f} s."
-    yield from (
-        "",
-        "## Items",
-        "",
-        "| item | action | payment | lease | house | account | amount | Stripe | database | why |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    )
-    for i in plan.items:
-        action = VERBS[i.action][0 if dry else 1] + (" (failed)" if i.failed else "")
-        cells = [i.subject, action, i.payment_id, i.lease_id, i.house, i.account, i.money]
-        cells += [i.stripe_state, i.db_state, i.reason]
-        yield "| " + " | ".join(_cell(c or "") for c in cells) + " |"
+        yield from (
+            "",
+            f"Stripe requests: {outcome.requests} ({outcome.throttled} rate-limited), {outcome.seconds:.0f} s.",
+        )
+    yield from ("", "## Items", "")
+    yield from md_table(COLUMNS, (_cells(i, dry, privacy) for i in plan.items))
     yield from ("", "## What to do next", "")
-    found = {i.problem for i in plan.items if i.problem}
-    steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
-    command = f"python support.py {plan.job.value}"
-    steps.append(
-        f"Read the plan, then run `{command}` to apply it." if dry else f"`{command}` again only does what is left."
-    )
-    yield from (f"{n}. {step}" for n, step in enumerate(steps, 1))
+    yield from (f"{n}. {md_text(step)}" for n, step in enumerate(next_steps(outcome), 1))
 
 
-def _item_json(item: Item, dry_run: bool) -> dict[str, Any]:
+def _row(item: Item, dry_run: bool, privacy: Privacy) -> dict[str, Any]:
     return {
         "item": item.subject,
         "action": item.action.value,
@@ -159,36 +191,39 @@ def _item_json(item: Item, dry_run: bool) -> dict[str, Any]:
         "account": item.account,
         "amount": item.amount,
         "currency": item.currency,
-        "stripe_state": item.stripe_state,
-        "db_state": item.db_state,
-        "reason": item.reason,
+        "stripe_state": privacy(item.stripe_state),
+        "db_state": privacy(item.db_state),
+        "reason": privacy(item.reason),
         "stripe_id": item.stripe_id,
     }
 
 
-def write_all(outcome: Outcome, folder: Path, started: datetime) -> Path:
-    """Markdown for a ticket, JSON for machines, CSV of the items; returns the Markdown path."""
+def report_json(outcome: Outcome, provenance: Provenance, privacy: Privacy) -> JsonReport:
     plan = outcome.plan
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"support-{plan.job.value}-{'plan' if outcome.dry_run else 'run'}-{started:%Y%m%d-%H%M%S}"
-    head = {
+    fields = {
         "job": plan.job.value,
         "mode": "dry-run" if outcome.dry_run else "run",
-        "totals": {
-            label.replace(" ", "_"): plan.totals(a)
-            for label, a in (("requested", Action.COLLECT), ("paid", Action.TRANSFER))
-        },
+        "totals": {"requested": plan.totals(Action.COLLECT), "paid": plan.totals(Action.TRANSFER)},
         "notes": plan.notes,
         "stripe": {"requests": outcome.requests, "rate_limited": outcome.throttled},
         "seconds": round(outcome.seconds, 3),
-        "items": [_item_json(i, outcome.dry_run) for i in plan.items],
     }
-    stem.with_suffix(".json").write_text(json.dumps(head, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    with stem.with_suffix(".csv").open("w", newline="", encoding="utf-8") as out:
-        rows = [_item_json(i, outcome.dry_run) for i in plan.items]
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["item"])
-        writer.writeheader()
-        writer.writerows(rows)
-    with stem.with_suffix(".md").open("w", encoding="utf-8") as out:
-        out.writelines(line + "\n" for line in markdown(outcome, started))
-    return stem.with_suffix(".md")
+    rows = (_row(i, outcome.dry_run, privacy) for i in plan.items)
+    return JsonReport.of(provenance, privacy, fields, rows, key="items")
+
+
+def write_reports(outcome: Outcome, provenance: Provenance, *, folder: Path, privacy: Privacy) -> list[Path]:
+    """Markdown for a ticket, JSON for machines, CSV of the items, under one stem no other run holds."""
+    kind = f"support-{outcome.plan.job.value}-{'plan' if outcome.dry_run else 'run'}"
+    table = CsvTable(
+        COLUMNS,
+        ([str(c) if c is not None else None for c in _cells(i, outcome.dry_run, privacy)] for i in outcome.plan.items),
+    )
+    return write_report_set(
+        folder,
+        kind,
+        provenance,
+        markdown(outcome, provenance, privacy),
+        report_json(outcome, provenance, privacy),
+        table,
+    )
