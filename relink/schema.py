@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import SchemaError
@@ -43,11 +43,17 @@ OPTIONAL: dict[Kind, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Stripe does not fix the length of its ids. These are the lengths it issues today (cus_ and
+# prod_ with 14 characters, sub_ with 24); a column must hold at least that, and at least the
+# longest id of its kind the account already holds, or no object is created that could not be linked.
+ID_FLOOR: dict[Kind, int] = {Kind.USER: len("cus_") + 14, Kind.ROOM: len("prod_") + 14, Kind.LEASE: len("sub_") + 24}
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
     columns: dict[str, str]  # field -> column name
-    id_width: int | None  # longest Stripe id the link column can hold
+    id_width: int | None  # longest Stripe id the link column can hold; None when it is not a text column
 
     def column(self, field: str) -> str | None:
         return self.columns.get(field)
@@ -61,20 +67,38 @@ class Schema:
         return self.tables[kind]
 
 
-def resolve(columns: Iterable[tuple[str, str, int | None]]) -> Schema:
-    """Build the schema from (table, column, max length) rows, or say what is missing."""
-    table_names: dict[str, str] = {}
-    found: dict[str, dict[str, tuple[str, int | None]]] = {}
+def resolve(columns: Iterable[tuple[str, str, int | None]], tables: Iterable[str] = ()) -> Schema:
+    """Build the schema from (table, column, max length) rows, or say what is missing.
+
+    `tables` names every table and view there is, columns or not.
+    """
+    present_names = {name.lower(): name for name in tables}
+    # kind -> table name as spelt -> column (lower case) -> (column as spelt, max length)
+    found: dict[str, dict[str, dict[str, tuple[str, int | None]]]] = {}
     for table, column, width in columns:
-        table_names[table.lower()] = table
-        found.setdefault(table.lower(), {})[column.lower()] = (column, width)
+        found.setdefault(table.lower(), {}).setdefault(table, {})[column.lower()] = (column, width)
     problems: list[str] = []
-    tables: dict[Kind, Table] = {}
+    schema: dict[Kind, Table] = {}
     for kind in Kind:
-        present = found.get(kind.value)
-        if present is None:
+        candidates = found.get(kind.value)
+        if not candidates and kind.value in present_names:
+            problems.append(
+                f"MySQL lists no columns for `{present_names[kind.value]}` (a view that refers to tables or columns "
+                "that are gone?): recreate it, or restore the table"
+            )
+            continue
+        if not candidates:
             problems.append(f"table `{kind.value}` is missing")
             continue
+        if len(candidates) > 1:
+            # Never merge them: their columns and rows are not one table's.
+            spelt = " and ".join(f"`{name}`" for name in sorted(candidates))
+            problems.append(
+                f"tables {spelt} both answer to `{kind.value}` (this server tells names apart by case), so which "
+                "one holds the data is a guess: rename or drop the other one"
+            )
+            continue
+        ((name, present),) = candidates.items()
         mapping: dict[str, str] = {}
         id_width: int | None = None
         for field, names in (REQUIRED[kind] | OPTIONAL[kind]).items():
@@ -84,10 +108,32 @@ def resolve(columns: Iterable[tuple[str, str, int | None]]) -> Schema:
                 if field == "stripe_id":
                     id_width = hit[1]
             elif field in REQUIRED[kind]:
-                problems.append(f"column `{kind.value}`.`{' or '.join(names)}` is missing")
+                problems.append(f"column `{name}`.`{' or '.join(names)}` is missing")
         if kind is Kind.ROOM and "base_rent" not in mapping and "rent" not in mapping:
-            problems.append("column `rooms`.`baseRent` or `rent` is missing (a room needs a price)")
-        tables[kind] = Table(table_names[kind.value], mapping, id_width)
+            problems.append(f"column `{name}`.`baseRent` or `rent` is missing (a room needs a price)")
+        schema[kind] = Table(name, mapping, id_width)
     if problems:
         raise SchemaError("the database does not have the expected schema: " + "; ".join(problems))
-    return Schema(tables)
+    return Schema(schema)
+
+
+def check_id_columns(schema: Schema, kinds: Collection[Kind], issued: Mapping[Kind, Iterable[str]]) -> None:
+    """Stop before any Stripe write when an id column cannot hold the ids the account issues for its kind."""
+    problems = []
+    for kind in Kind:
+        if kind not in kinds:
+            continue
+        table = schema[kind]
+        column = f"`{table.name}`.`{table.columns['stripe_id']}`"
+        need = max([ID_FLOOR[kind], *(len(i) for i in issued.get(kind, ()))])
+        if table.id_width is None:
+            problems.append(f"{column} is not a text column, so it cannot hold Stripe ids")
+        elif table.id_width < need:
+            problems.append(
+                f"{column} holds {table.id_width} characters, but {kind.singular} ids need {need} "
+                f"(Stripe issues {ID_FLOOR[kind]}; the longest in the account is taken into account too)"
+            )
+    if problems:
+        raise SchemaError(
+            "; ".join(problems) + ": widen it (for example varchar(255)), then rerun; nothing was sent to Stripe"
+        )
