@@ -2,10 +2,13 @@
 
 Strict: parameters the official SDK does not declare are refused, as are
 empty strings, bad emails, over-long metadata, unknown customers and products,
-mixed currencies on one customer and trials in the past. It honours
-idempotency keys (replay, `idempotency_error`, `idempotency_key_in_use`),
-keeps every object and every request for tests to inspect, and injects
-latency, 429s above a rate, 5xx bursts and lost responses on demand.
+mixed currencies on one customer, trials in the past and amounts over
+99,999,999 minor units. It honours idempotency keys (replay with
+`Idempotent-Replayed: true`, `idempotency_error`, `idempotency_key_in_use`),
+issues ids as long as Stripe's, hides deleted customers and products from
+lists (retrieving one answers `deleted: true`), keeps every object and every
+request for tests to inspect, and injects latency, 429s above a rate, 5xx
+bursts, 500s stored under the idempotency key and lost responses on demand.
 
     python -m devkit.fake_stripe --port 12111 --latency 0.25 --rate-limit 25
 """
@@ -31,6 +34,9 @@ from .stripe_params import check_object, params_class
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ID_CHARS = string.ascii_letters + string.digits
+# Characters after the prefix, as Stripe issues them today (cus_NffrFeUfNV2Hib, sub_1MowQVLkdIwHu7ixeRlqHVzs).
+ID_LENGTHS = {"cus": 14, "prod": 14, "sub": 24, "price": 24, "in": 24, "si": 14}
+MAX_AMOUNT = 99_999_999  # Stripe's ceiling for an amount in minor units, any currency
 RESOURCES = {
     "customers": ("cus", "Customer"),
     "products": ("prod", "Product"),
@@ -39,9 +45,17 @@ RESOURCES = {
 
 
 class StripeFailure(Exception):
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.code = status, message, type_, code
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"type": self.type, "message": self.message}
@@ -56,7 +70,12 @@ class Fault:
 
     kind: "status" answers `status` without doing the work; "drop" does the work
     and closes the connection without answering (a lost response); "delay"
-    does the work and answers after `delay` seconds.
+    does the work and answers after `delay` seconds; "stored" answers 500 once
+    the request began executing, so (with a key) the 500 is saved under the
+    key and replayed to every retry, as Stripe does; with `work` the object
+    was made before the 500 (Stripe's "the object may or may not exist").
+    `should_retry` sets the `Stripe-Should-Retry` header on a stored 500 and
+    its replays (None: no header, so the SDK retries them).
     """
 
     kind: str
@@ -68,6 +87,8 @@ class Fault:
     delay: float = 0.0
     contains: str = ""  # only requests whose body holds this text (one row's id, say)
     message: str = ""  # the error message a "status" fault answers with
+    work: bool = False  # "stored": the object was made before the 500
+    should_retry: str | None = None  # "stored": the Stripe-Should-Retry header's value
 
     def matches(self, method: str, path: str, body: str) -> bool:
         return (
@@ -111,7 +132,8 @@ class FakeStripe:
         self._lock = threading.RLock()
         self._seq = 0
         self._window: deque[float] = deque()
-        self._idempotency: dict[str, tuple[str, int, dict[str, Any]] | None] = {}
+        # key -> (fingerprint, status, body, headers) of the first request; None while it runs
+        self._idempotency: dict[str, tuple[str, int, dict[str, Any], dict[str, str]] | None] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # ----- lifecycle -------------------------------------------------------------
@@ -199,10 +221,12 @@ class FakeStripe:
                     "idempotency_error" if (fault.code or "").startswith("idempotency") else _error_type(fault.status)
                 )
                 raise StripeFailure(fault.status, fault.message or f"injected {fault.status}", kind, fault.code)
-            status, payload = self._idempotent(method, path, params, key)
+            stored = fault if fault and fault.kind == "stored" else None
+            status, payload, replayed = self._idempotent(method, path, params, key, stored)
+            extra.update(replayed)
         except StripeFailure as failure:
             record.status = failure.status
-            return failure.status, failure.body(), None, extra
+            return failure.status, failure.body(), None, {**extra, **failure.headers}
         record.status = status
         if self.hook and self.hook("processed", record) == "drop":
             fault = Fault("drop")
@@ -214,10 +238,11 @@ class FakeStripe:
             raise StripeFailure(401, "Invalid API Key provided.", "invalid_request_error")
 
     def _idempotent(
-        self, method: str, path: str, params: dict[str, Any], key: str | None
-    ) -> tuple[int, dict[str, Any]]:
+        self, method: str, path: str, params: dict[str, Any], key: str | None, stored: Fault | None = None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Status, body and the headers of a replay; a saved error is raised again, marked as replayed."""
         if method != "POST" or not key:
-            return self._dispatch(method, path, params)
+            return (*self._execute(method, path, params, stored), {})
         fingerprint = hashlib.sha256(json.dumps([method, path, params], sort_keys=True).encode()).hexdigest()
         with self._lock:
             slot = key
@@ -236,22 +261,37 @@ class FakeStripe:
                         "Keys for idempotent requests can only be used with the same parameters they were first used with.",
                         "idempotency_error",
                     )
-                return saved[1], saved[2]
+                _, status, body, headers = saved
+                replay = {**headers, "Idempotent-Replayed": "true"}
+                if status >= 400:
+                    error = body["error"]
+                    raise StripeFailure(status, error["message"], error["type"], error.get("code"), replay)
+                return status, body, replay
             self._idempotency[slot] = None
         try:
-            status, payload = self._dispatch(method, path, params)
+            status, payload = self._execute(method, path, params, stored)
         except StripeFailure as failure:
-            # Stripe keeps the outcome of a request that ran, errors included.
+            # Stripe keeps the outcome of a request that began executing, errors (500s included) too.
             with self._lock:
-                self._idempotency[slot] = (fingerprint, failure.status, failure.body())
+                self._idempotency[slot] = (fingerprint, failure.status, failure.body(), failure.headers)
             raise
         except BaseException:
             with self._lock:
                 del self._idempotency[slot]
             raise
         with self._lock:
-            self._idempotency[slot] = (fingerprint, status, payload)
-        return status, payload
+            self._idempotency[slot] = (fingerprint, status, payload, {})
+        return status, payload, {}
+
+    def _execute(
+        self, method: str, path: str, params: dict[str, Any], stored: Fault | None
+    ) -> tuple[int, dict[str, Any]]:
+        if stored is None:
+            return self._dispatch(method, path, params)
+        if stored.work:
+            self._dispatch(method, path, params)
+        headers = {"Stripe-Should-Retry": stored.should_retry} if stored.should_retry else {}
+        raise StripeFailure(500, stored.message or "An unknown error occurred", "api_error", headers=headers)
 
     def _dispatch(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         for route in self.routes:
@@ -295,7 +335,7 @@ class FakeStripe:
             if verb == "List":
                 return 200, self._list(resource, params)
             if verb == "Retrieve":
-                return 200, self._public(self._get(resource, ident or ""))
+                return 200, self._retrieve(resource, ident or "")
             handler = getattr(self, f"_{verb.lower()}_{resource}", None)
             if handler is None:
                 raise StripeFailure(404, f"Unrecognized request URL ({method}: {path}).")
@@ -306,7 +346,7 @@ class FakeStripe:
     def _new(self, kind: str, prefix: str, obj: dict[str, Any]) -> dict[str, Any]:
         self._seq += 1
         obj.update(
-            id=f"{prefix}_{''.join(secrets.choice(ID_CHARS) for _ in range(14))}",
+            id=new_id(prefix),
             created=int(self.now()),
             livemode=False,
         )
@@ -319,6 +359,13 @@ class FakeStripe:
         if obj is None or obj.get("deleted"):
             raise StripeFailure(404, f"No such {kind[:-1]}: '{ident}'", code="resource_missing")
         return obj
+
+    def _retrieve(self, kind: str, ident: str) -> dict[str, Any]:
+        obj = self.objects[kind].get(ident)
+        if obj is not None and obj.get("deleted"):
+            # Stripe answers a deleted customer or product with a stub, not a 404.
+            return {"id": ident, "object": obj["object"], "deleted": True}
+        return self._public(self._get(kind, ident))
 
     @staticmethod
     def _public(obj: dict[str, Any]) -> dict[str, Any]:
@@ -446,6 +493,12 @@ class FakeStripe:
         amount = int(data["unit_amount"]) if "unit_amount" in data else None
         if amount is None or amount < 0:
             raise StripeFailure(400, "Invalid unit_amount: must be a non-negative integer")
+        if amount > MAX_AMOUNT:
+            raise StripeFailure(
+                400,
+                f"Invalid unit_amount: must be at most {MAX_AMOUNT} (eight digits of the currency's smallest unit)",
+                code="parameter_invalid_integer",
+            )
         recurring = data.get("recurring")
         return self._new(
             "prices",
@@ -532,6 +585,7 @@ class FakeStripe:
                 "billing_cycle_anchor": trial_end or now,
                 "cancel_at": cancel_at,
                 "canceled_at": None,
+                "cancellation_details": {"comment": None, "feedback": None, "reason": None},
                 "backdate_start_date": params.get("backdate_start_date"),
                 "proration_behavior": params.get("proration_behavior"),
                 "items": {
@@ -539,7 +593,7 @@ class FakeStripe:
                     "has_more": False,
                     "data": [
                         {
-                            "id": "si_" + secrets.token_hex(7),
+                            "id": new_id("si"),
                             "object": "subscription_item",
                             "price": self._public(price),
                             "quantity": 1,
@@ -580,8 +634,18 @@ class FakeStripe:
                 400, f"No such subscription: '{ident}' (it is already canceled)", code="resource_missing"
             )
         subscription.update(status="canceled", canceled_at=int(self.now()))
-        subscription["_cancel_params"] = dict(params)
+        details = params.get("cancellation_details") or {}
+        subscription["cancellation_details"] = {
+            "comment": details.get("comment") or None,
+            "feedback": details.get("feedback") or None,
+            "reason": "cancellation_requested",
+        }
+        subscription["_cancel_params"] = {k: v for k, v in params.items() if k != "cancellation_details"}
         return subscription
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{''.join(secrets.choice(ID_CHARS) for _ in range(ID_LENGTHS[prefix]))}"
 
 
 def _error_type(status: int) -> str:

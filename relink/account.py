@@ -29,9 +29,10 @@ class Remote:
     status: str | None = None
     customer: str | None = None
     product: str | None = None
-    currency: str | None = None
+    currency: str | None = None  # a subscription's price; a customer's once it was billed (Stripe keeps it)
     amount: int | None = None
     details: tuple[tuple[str, str | None], ...] = ()  # customers: email, name, phone as Stripe has them
+    cancel_at: int | None = None  # subscriptions: when Stripe stops billing
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -60,9 +61,10 @@ def remote_from(kind: Kind, obj: Mapping[str, Any]) -> Remote:
             product=expandable_id(_get(price, "product")),
             currency=_get(price, "currency"),
             amount=_get(price, "unit_amount"),
+            cancel_at=obj.get("cancel_at"),
         )
     if kind is Kind.USER:
-        return Remote(**base, details=tuple((k, obj.get(k)) for k in CUSTOMER_DETAILS))
+        return Remote(**base, currency=obj.get("currency"), details=tuple((k, obj.get(k)) for k in CUSTOMER_DETAILS))
     return Remote(**base)
 
 

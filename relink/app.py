@@ -17,16 +17,17 @@ from . import db
 from .account import Account
 from .audit_report import AuditReport
 from .config import Settings, mask_key
-from .errors import CannotRun, lost_mysql
+from .errors import CannotRun, mysql_failed
 from .execute import Executor
 from .gateway import Gateway, RowFailed, StripeGateway, make_client
+from .idempotency import KeyHistory
 from .keys import guard_key, require_key
 from .ledger import Ledger
 from .plan import make_plan
 from .ratelimit import TokenBucket
 from .report import Report, outcomes_from_plan, remaining_from_plan
 from .rows import Kind, Rows
-from .schema import Schema
+from .schema import Schema, check_id_columns
 from .verify import audit
 
 
@@ -77,12 +78,14 @@ def check_key(settings: Settings, options: Options) -> None:
 
 def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
     limiter = TokenBucket(settings.effective_rate, clock=world.clock, sleep=world.sleep)
+    history = KeyHistory()  # one per run: which stored 500s predate this run (idempotency.py)
     return StripeGateway(
-        make_client(settings),
+        make_client(settings, history),
         limiter,
         sleep=world.sleep,
         key_hint=mask_key(settings.stripe_key),
         where=settings.api_target,
+        history=history,
     )
 
 
@@ -132,13 +135,17 @@ def verify(settings: Settings, world: World) -> AuditReport:
             conn.close()
     gateway = world.gateway or make_gateway(settings, world)
     account = read_account(gateway, world.echo, settings)
-    now = world.now()
-    findings = audit(rows, account, settings.hub_currencies, now)
-    # The plan a sync would make now says which findings it repairs: one definition of correct.
+    # The plan a sync would make now is the one definition of correct: what it would not simply keep is a
+    # finding, and it says who settles each one.
     plan = make_plan(
-        rows, account, hubs=settings.hub_currencies, default_currency=settings.default_currency, now=now, hints=hints
+        rows,
+        account,
+        hubs=settings.hub_currencies,
+        default_currency=settings.default_currency,
+        now=world.now(),
+        hints=hints,
     )
-    return AuditReport.of(findings, plan, database_rows(rows), account.size())
+    return AuditReport.of(audit(plan, account), plan, database_rows(rows), account.size())
 
 
 def database_rows(rows: Rows) -> dict[Kind, int]:
@@ -151,7 +158,7 @@ def mysql_errors() -> Iterator[None]:
     try:
         yield
     except pymysql.err.Error as exc:
-        raise lost_mysql(exc) from None
+        raise mysql_failed(exc) from None
 
 
 def run(settings: Settings, options: Options, world: World) -> Report:
@@ -167,6 +174,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         if not options.dry_run:
             db.acquire_lock(conn, settings.db_name)
         schema = db.read_schema(conn)
+        db.check_writable(conn, schema, options.kinds)
         rows = db.load_rows(conn, schema)
         world.echo(
             f"Database {settings.db_name}: {len(rows.users)} users, {len(rows.rooms)} rooms, {len(rows.leases)} leases."
@@ -179,6 +187,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         else:
             world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
             account = Account(read=False)
+        check_id_columns(schema, options.kinds, account.by_id)
         now = world.now()
         plan = make_plan(
             rows,

@@ -49,6 +49,10 @@ PERSON_ADVICE: dict[Drift, str] = {
     "it: cancel it in Stripe (without invoicing).",
     Drift.UNCLAIMED: "An object carries a cohabs id that no row stores (a duplicate, or its row was deleted): "
     "check it in Stripe, then delete or archive it there.",
+    Drift.WRONG_END: "The subscription stops billing on another date than the lease's end: correct the lease's "
+    "`endDate`, or the subscription's cancellation date in Stripe.",
+    Drift.BILLED_TWICE: "Two subscriptions bill one tenant for one room and the same dates: cancel one in Stripe "
+    "and void or delete the duplicated lease.",
 }
 
 
@@ -65,6 +69,9 @@ def _sync_does(step: Step) -> str:
         return f"a sync stores {step.stripe_id}, which already links to this row"
     if step.cancel:
         return "a sync cancels it (no invoice, no proration)"
+    fields = sorted((step.repair or {}).keys() - {"metadata"})
+    if fields:
+        return f"a sync sets its {', '.join(fields)} again from the row"
     return "a sync sets the object's link again"
 
 
@@ -75,15 +82,14 @@ def advise(finding: Finding, steps: Mapping[tuple[Kind, str], Step], adopters: M
             return Advice(Remedy.SYNC, f"a sync links it to {step.kind.singular} {step.row_id}")
         return Advice(Remedy.PERSON, PERSON_ADVICE[Drift.UNCLAIMED])
     step = steps.get((finding.kind, finding.row_id or ""))
+    if step is not None and step.problem is None:  # the plan has nothing for a person: a sync settles it
+        return Advice(Remedy.SYNC, _sync_does(step))
     if finding.drift in LINK_DRIFTS:
-        if step is None or step.action is Action.SKIP:
-            why = step.reason if step else "the row is not in the plan"
-            advice = NEXT_STEPS.get(step.problem) if step and step.problem else None
-            return Advice(Remedy.PERSON, " ".join(filter(None, [f"A sync cannot link it: {why}.", advice])))
-        return Advice(Remedy.SYNC, _sync_does(step))
-    if finding.drift is Drift.NOT_CANCELLED and step is not None and step.cancel:
-        return Advice(Remedy.SYNC, _sync_does(step))
-    return Advice(Remedy.PERSON, PERSON_ADVICE[finding.drift])
+        why = step.reason if step else "the row is not in the plan"
+        advice = NEXT_STEPS.get(step.problem) if step and step.problem else None
+        return Advice(Remedy.PERSON, " ".join(filter(None, [f"A sync cannot link it: {why}.", advice])))
+    fallback = NEXT_STEPS.get(step.problem, "") if step and step.problem else ""
+    return Advice(Remedy.PERSON, PERSON_ADVICE.get(finding.drift, fallback))
 
 
 @dataclass(frozen=True)

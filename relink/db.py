@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ import pymysql.cursors
 from pymysql.constants import CLIENT
 
 from .config import Settings
-from .errors import CannotRun, LockedError
+from .errors import CannotRun, LockedError, SchemaError, WriteRefused, connection_lost, mysql_said
 from .rows import Kind, Lease, Room, Rows, User
 from .schema import Schema, Table, resolve
 
@@ -81,17 +81,51 @@ def quote(name: str) -> str:
 
 
 def columns(conn: Connection) -> list[tuple[str, str, int | None]]:
-    """(table, column, character width) of every column in the current database."""
+    """(table, column, max length) of every column in the current database; each job picks its tables."""
     with conn.cursor() as cur:
+        # A width only for text columns: a number or an enum column cannot hold an id whatever its size.
         cur.execute(
-            "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE()"
+            "SELECT TABLE_NAME, COLUMN_NAME, CASE WHEN DATA_TYPE IN "
+            "('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext') THEN CHARACTER_MAXIMUM_LENGTH END "
+            "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
         )
         return list(cur.fetchall())
 
 
 def read_schema(conn: Connection) -> Schema:
-    return resolve(columns(conn))
+    ours = {k.value for k in Kind}
+    found = [c for c in columns(conn) if c[0].lower() in ours]
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT TABLE_NAME FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) IN (%s, %s, %s)",
+            [k.value for k in Kind],
+        )
+        return resolve(found, [name for (name,) in cur.fetchall()])
+
+
+def check_writable(conn: Connection, schema: Schema, kinds: Collection[Kind]) -> None:
+    """Stop before any Stripe write when a table the sync writes refuses its ids.
+
+    A no-op UPDATE (`WHERE 1 = 0`) meets every check MySQL makes before it
+    changes a row (a view that cannot be updated, a computed column, a missing
+    UPDATE privilege on the table or the column) and changes nothing.
+    """
+    problems = []
+    for kind in Kind:
+        if kind not in kinds:
+            continue
+        table = schema[kind]
+        column = quote(table.columns["stripe_id"])
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"UPDATE {quote(table.name)} SET {column} = {column} WHERE 1 = 0")  # noqa: S608
+        except pymysql.err.Error as exc:
+            if connection_lost(exc):
+                raise
+            problems.append(f"`{table.name}`.`{table.columns['stripe_id']}` cannot be written ({mysql_said(exc)})")
+    if problems:
+        raise SchemaError("; ".join(problems) + " (nothing was sent to Stripe)")
 
 
 def _select(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
@@ -193,9 +227,10 @@ class IdWriter:
         self._guard = threading.Lock()
 
     def write(self, kind: Kind, row_id: str, stripe_id: str) -> None:
+        """Store one id; WriteRefused when MySQL refuses this row, pymysql's error when the connection is gone."""
         table = self._schema[kind]
         if table.id_width is not None and len(stripe_id) > table.id_width:
-            raise ValueError(
+            raise WriteRefused(
                 f"{stripe_id} is longer than `{table.name}`.`{table.columns['stripe_id']}` "
                 f"(varchar({table.id_width})); widen the column and rerun"
             )
@@ -210,11 +245,17 @@ class IdWriter:
                 conn = self._connect()
                 with self._guard:
                     self._all.append(conn)
-            with conn.cursor() as cur:
-                matched = cur.execute(sql, [stripe_id, row_id])
+            try:
+                with conn.cursor() as cur:
+                    matched = cur.execute(sql, [stripe_id, row_id])
+            except pymysql.err.Error as exc:
+                if connection_lost(exc):
+                    raise
+                self._idle.put(conn)  # MySQL answered: the connection is fine, only this write was refused
+                raise WriteRefused(f"MySQL refused the write: {mysql_said(exc)}") from None
             self._idle.put(conn)
         if matched == 0:
-            raise ValueError(f"row {row_id} is no longer in `{table.name}`")
+            raise WriteRefused(f"row {row_id} is no longer in `{table.name}`")
 
     def close(self) -> None:
         with self._guard:

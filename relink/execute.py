@@ -12,17 +12,22 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import pymysql
 from stripe.params import CustomerCreateParams, ProductCreateParams
 
 from .billing import Mode
-from .errors import CannotRun, lost_mysql
-from .gateway import Gateway, RowFailed
-from .plan import Action, Plan, Step, idempotency_key
+from .errors import CannotRun, WriteRefused, mysql_failed
+from .gateway import Gateway, RowFailed, send_keyed
+from .idempotency import idempotency_key
+from .plan import Action, Plan, Step
 from .problems import Problem
 from .rows import Kind
+
+T = TypeVar("T")
+# Kept by Stripe as the cancellation's comment, for whoever finds the subscription in the dashboard.
+UNSTORED = "cohabs-relink: its id could not be stored in the database"
 
 
 class Result(StrEnum):
@@ -47,15 +52,15 @@ class Outcome:
     detail: str = ""
     stale_id: str | None = None
     notes: tuple[str, ...] = ()
-    problem: Problem | None = None  # why it is not synced
+    problem: Problem | None = None  # why it is not synced (a kept row can carry one: a person must decide)
 
     @property
     def synced(self) -> bool:
-        return self.result not in (Result.SKIPPED, Result.FAILED)
+        return self.problem is None and self.result not in (Result.SKIPPED, Result.FAILED)
 
 
 class Writer(Protocol):
-    """What the executor needs from the database: one id into one row."""
+    """What the executor needs from the database: one id into one row (WriteRefused when MySQL refuses it)."""
 
     def write(self, kind: Kind, row_id: str, stripe_id: str) -> None: ...
 
@@ -78,7 +83,7 @@ class Executor:
     def run(self, plan: Plan) -> list[Outcome]:
         for kind in (Kind.USER, Kind.ROOM):
             for step in plan.steps[kind]:
-                if step.stripe_id:
+                if step.stripe_id and step.action is not Action.SKIP:  # a skipped step's object is not the row's
                     self.ids[(kind, step.row_id)] = step.stripe_id
         first = [s for k in (Kind.USER, Kind.ROOM) if k in plan.active for s in plan.steps[k]]
         outcomes = self._run_all(first)
@@ -126,19 +131,31 @@ class Executor:
         except RowFailed as exc:
             return _outcome(step, Result.FAILED, detail=str(exc), problem=exc.problem)
         except pymysql.err.Error as exc:
-            raise lost_mysql(exc, f" while linking {step.kind.singular} {step.row_id}") from None
+            raise mysql_failed(exc, f" while linking {step.kind.singular} {step.row_id}") from None
 
     @staticmethod
-    def _key(step: Step, params: Mapping[str, Any]) -> str:
-        return idempotency_key(step.kind, step.row_id, params, step.stale_id)
+    def _keyed(step: Step, params: Mapping[str, Any], send: Callable[[str], T]) -> T:
+        """Send under the row's key; past a key whose 500 an earlier run left stored, under the next one."""
+        return send_keyed(lambda attempt: idempotency_key(step.kind, step.row_id, params, step.stale_id, attempt), send)
 
-    def _link(self, step: Step, stripe_id: str) -> None:
+    def _link(self, step: Step, stripe_id: str, bills: bool = False) -> None:
         if stripe_id == step.stale_id:
             raise RowFailed(f"Stripe answered with the stale id {stripe_id} again; not stored", Problem.NOT_STORED)
         try:
             self.writer.write(step.kind, step.row_id, stripe_id)
-        except ValueError as exc:
-            raise RowFailed(f"created {stripe_id} but could not store it: {exc}", Problem.NOT_STORED) from None
+        except WriteRefused as exc:
+            why = f"{stripe_id} exists but could not be stored ({exc})"
+            if bills:
+                # A subscription no row knows would bill unseen: cancelled. The row stores no id, so the
+                # next run gives an ongoing lease a new subscription.
+                try:
+                    self.gateway.cancel_subscription(stripe_id, UNSTORED)
+                except RowFailed as cancel:
+                    raise RowFailed(
+                        f"{why}; cancelling it failed too, cancel it in Stripe: {cancel}", Problem.NOT_STORED
+                    ) from None
+                why += "; cancelled it so that it cannot bill"
+            raise RowFailed(why, Problem.NOT_STORED) from None
         with self._lock:
             self.ids[(step.kind, step.row_id)] = stripe_id
 
@@ -151,9 +168,10 @@ class Executor:
         assert step.stripe_id is not None, step
         details = [step.reason]
         if step.action is Action.ADOPT:
-            self._link(step, step.stripe_id)  # the id first: it is what a crash must not lose
+            self._link(step, step.stripe_id, step.bills)  # the id first: it is what a crash must not lose
         if step.repair:
-            self.gateway.update(step.kind, step.stripe_id, step.repair, self._key(step, step.repair))
+            stripe_id, repair = step.stripe_id, step.repair
+            self._keyed(step, repair, lambda key: self.gateway.update(step.kind, stripe_id, repair, key))
         if step.cancel:
             self.gateway.cancel_subscription(step.stripe_id)
             details.append("ended lease: cancelled its subscription, left uncancelled by an earlier run")
@@ -165,12 +183,14 @@ class Executor:
     def _create(self, step: Step) -> str:
         if step.kind is Kind.USER and step.params is not None:
             customer_params = cast(CustomerCreateParams, step.params)
-            stripe_id = self.gateway.create_customer(customer_params, self._key(step, customer_params))
+            stripe_id = self._keyed(
+                step, customer_params, lambda key: self.gateway.create_customer(customer_params, key)
+            )
             self._link(step, stripe_id)
             return stripe_id
         if step.kind is Kind.ROOM and step.params is not None:
             product_params = cast(ProductCreateParams, step.params)
-            stripe_id = self.gateway.create_product(product_params, self._key(step, product_params))
+            stripe_id = self._keyed(step, product_params, lambda key: self.gateway.create_product(product_params, key))
             self._link(step, stripe_id)
             return stripe_id
         billing = step.billing
@@ -181,8 +201,8 @@ class Executor:
             missing = f"user {billing.user_id}" if customer is None else f"room {billing.room_id}"
             raise RowFailed(f"{missing} could not be linked in this run (see its line)", Problem.DEPENDENCY)
         params = billing.params(customer, product)
-        subscription = self.gateway.create_subscription(params, self._key(step, params))
-        self._link(step, subscription.id)
+        subscription = self._keyed(step, params, lambda key: self.gateway.create_subscription(params, key))
+        self._link(step, subscription.id, bills=True)
         if billing.terms.mode is Mode.ENDED:
             try:
                 self.gateway.cancel_subscription(subscription.id)
@@ -196,4 +216,5 @@ class Executor:
 def _outcome(
     step: Step, result: Result, stripe_id: str | None = None, detail: str = "", problem: Problem | None = None
 ) -> Outcome:
+    problem = problem or step.problem
     return Outcome(step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes, problem)

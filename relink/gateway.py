@@ -24,6 +24,7 @@ from stripe.params import (
 from .account import Remote, remote_from
 from .config import Settings, redact
 from .errors import CannotRun
+from .idempotency import MAX_KEYS, KeyHistory, ObservingClient
 from .problems import Problem
 from .ratelimit import TokenBucket
 from .rows import Kind
@@ -37,10 +38,36 @@ THROTTLE_RETRIES = 8  # our retries of 429, which the SDK does not retry
 class RowFailed(Exception):
     """Stripe refused or never answered a request for one row; the run goes on."""
 
-    def __init__(self, message: str, problem: Problem = Problem.STRIPE, status: int | None = None) -> None:
+    def __init__(self, message: str, problem: Problem = Problem.STRIPE) -> None:
         super().__init__(message)
         self.problem = problem
-        self.status = status  # Stripe's HTTP status, when it answered
+
+
+class StoredFailure(RowFailed):
+    """A keyed request answered 500: Stripe keeps that answer under the key and replays it to every retry.
+
+    `inherited` says the 500 was stored before this run first sent the key (see idempotency.py).
+    """
+
+    def __init__(self, message: str, inherited: bool) -> None:
+        super().__init__(message)
+        self.inherited = inherited
+
+
+def send_keyed(key_for: Callable[[int], str], send: Callable[[str], T]) -> T:
+    """Send under key k0, then k1, …: past a key only when its 500 was stored by an earlier run (idempotency.py).
+
+    Whoever calls this has listed the account first and found no object for
+    the request: an earlier run's stored 500 then means Stripe made nothing,
+    and the next key cannot make a second object.
+    """
+    for attempt in range(MAX_KEYS):
+        try:
+            return send(key_for(attempt))
+        except StoredFailure as exc:
+            if not exc.inherited:
+                raise
+    raise RowFailed(f"Stripe answered 500 to {MAX_KEYS} keys in a row for this request; run again later")
 
 
 class Gateway(Protocol):
@@ -48,7 +75,7 @@ class Gateway(Protocol):
     def create_customer(self, params: CustomerCreateParams, key: str) -> str: ...
     def create_product(self, params: ProductCreateParams, key: str) -> str: ...
     def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote: ...
-    def cancel_subscription(self, subscription_id: str) -> None: ...
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
 
 
@@ -95,7 +122,7 @@ class Counters:
             self.throttled += throttled
 
 
-def make_client(settings: Settings) -> stripe.StripeClient:
+def make_client(settings: Settings, history: KeyHistory | None = None) -> stripe.StripeClient:
     if not settings.stripe_key:
         raise CannotRun("STRIPE_SECRET_KEY is not set (in the environment or .env)")
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
@@ -103,7 +130,7 @@ def make_client(settings: Settings) -> stripe.StripeClient:
         settings.stripe_key,
         base_addresses=base,  # type: ignore[arg-type]
         max_network_retries=NETWORK_RETRIES,
-        http_client=stripe.RequestsClient(timeout=settings.stripe_timeout),
+        http_client=ObservingClient(history or KeyHistory(), timeout=settings.stripe_timeout),
     )
 
 
@@ -127,20 +154,25 @@ class StripeGateway:
         key_hint: str = "",
         where: str = "Stripe",
         jitter: Callable[[], float] = random.random,
+        history: KeyHistory | None = None,
     ) -> None:
         self._client = client
         self._where = where
+        self._history = history or KeyHistory()  # the one make_client gave the client's HTTP layer
         self._limiter = limiter
         self._sleep = sleep
         self._jitter = jitter
         self._key_hint = key_hint
         self.counters = Counters()
 
-    def call(self, endpoint: Endpoint, what: str, request: Callable[[], T]) -> T:
-        """Send one request to `endpoint`, paced and retried; every Stripe call goes through here."""
-        return self._call(what, request)
+    def call(self, endpoint: Endpoint, what: str, request: Callable[[], T], *, key: str | None = None) -> T:
+        """Send one request to `endpoint`, paced and retried; every Stripe call goes through here.
 
-    def _call(self, what: str, request: Callable[[], T]) -> T:
+        `key` is the request's idempotency key, to tell a stored 500 from a passing one.
+        """
+        return self._call(what, request, key)
+
+    def _call(self, what: str, request: Callable[[], T], key: str | None = None) -> T:
         for attempt in range(THROTTLE_RETRIES + 1):
             self._limiter.acquire()
             self.counters.add(requests=1)
@@ -170,10 +202,14 @@ class StripeGateway:
                 ) from None
             except stripe.StripeError as exc:
                 code = f" [{exc.code}]" if exc.code else ""
-                raise RowFailed(
-                    f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}",
-                    status=exc.http_status,
-                ) from None
+                said = f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}"
+                if key and (exc.http_status or 0) >= 500:
+                    raise StoredFailure(
+                        f"{said} (Stripe keeps this answer under the request's key; the next run adopts the "
+                        "object if Stripe made it, or makes it under a new key)",
+                        self._history.inherited(key),
+                    ) from None
+                raise RowFailed(said) from None
             self._limiter.succeeded()
             return result
         raise RowFailed(f"{what}: still rate limited (429) after {THROTTLE_RETRIES} retries")
@@ -231,6 +267,7 @@ class StripeGateway:
             CREATE[Kind.USER],
             "create customer",
             lambda: self._client.v1.customers.create(params=params, options={"idempotency_key": key}),
+            key=key,
         )
         return customer.id
 
@@ -239,6 +276,7 @@ class StripeGateway:
             CREATE[Kind.ROOM],
             "create product",
             lambda: self._client.v1.products.create(params=params, options={"idempotency_key": key}),
+            key=key,
         )
         return product.id
 
@@ -247,6 +285,7 @@ class StripeGateway:
             CREATE[Kind.LEASE],
             "create subscription",
             lambda: self._client.v1.subscriptions.create(params=params, options={"idempotency_key": key}),
+            key=key,
         )
         return remote_from(Kind.LEASE, subscription.to_dict())
 
@@ -256,6 +295,7 @@ class StripeGateway:
             UPDATE[kind],
             f"update {kind.singular} {stripe_id}",
             functools.partial(self._update, kind, stripe_id, params, key),
+            key=key,
         )
 
     def _update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> object:
@@ -266,13 +306,17 @@ class StripeGateway:
             return v1.products.update(stripe_id, cast(ProductUpdateParams, params), options)
         return v1.subscriptions.update(stripe_id, cast(SubscriptionUpdateParams, params), options)
 
-    def cancel_subscription(self, subscription_id: str) -> None:
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
+        """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason."""
+        params: stripe.params.SubscriptionCancelParams = {"invoice_now": False, "prorate": False}
+        if comment:
+            params["cancellation_details"] = {"comment": comment}
         self.call(
             CANCEL_SUBSCRIPTION,
             "cancel subscription",
             lambda: self._client.v1.subscriptions.cancel(
                 subscription_id,
-                params={"invoice_now": False, "prorate": False},
+                params=params,
                 options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
             ),
         )

@@ -12,6 +12,11 @@ ZERO_DECIMAL = frozenset(
 )
 
 
+# Stripe takes at most eight digits of minor units for an amount or a price, in any currency
+# (99,999,999: 999,999.99 EUR); it refuses more, so such an amount is never sent.
+MAX_MINOR = 99_999_999
+
+
 class InvalidAmount(ValueError):
     pass
 
@@ -29,6 +34,10 @@ def to_minor(amount: Decimal | None, currency: str) -> int:
     scaled = amount.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
         raise InvalidAmount(f"amount {amount} has more decimals than {currency.upper()} allows")
+    if scaled > MAX_MINOR:
+        raise InvalidAmount(
+            f"amount {amount} {currency.upper()} is over Stripe's limit of {format_minor(MAX_MINOR, currency)}"
+        )
     return int(scaled)
 
 

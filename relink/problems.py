@@ -8,7 +8,7 @@ from enum import StrEnum
 class Problem(StrEnum):
     BAD_EMAIL = "bad_email"  # Stripe would reject the user's email
     NO_PRICE = "no_price"  # a room with neither baseRent nor rent
-    BAD_AMOUNT = "bad_amount"  # NULL, zero, negative or too many decimals
+    BAD_AMOUNT = "bad_amount"  # NULL, zero, negative, too many decimals or over Stripe's ceiling
     BAD_LEASE = "bad_lease"  # dates or status the money rules cannot bill
     MISSING_REFERENCE = "missing_reference"  # userId or roomId matches no row
     UNKNOWN_HUB = "unknown_hub"  # no currency mapped for the lease's hub
@@ -18,6 +18,10 @@ class Problem(StrEnum):
     NEEDS_FULL_RUN = "needs_full_run"  # --only: its user or room has no Stripe object yet
     STRIPE = "stripe"  # Stripe refused or did not answer
     NOT_STORED = "not_stored"  # the object exists but its id could not be written
+    LINK_CHANGED = "link_changed"  # a linked lease's user or room is gone, or is not the one its subscription bills
+    CANCELLED_IN_STRIPE = "cancelled_in_stripe"  # an ongoing lease whose subscription was cancelled in Stripe
+    BILLING_DRIFT = "billing_drift"  # a live subscription bills another amount, currency or end than its lease
+    STRAY = "stray"  # a Stripe object carrying cohabs metadata that no row stores
 
 
 class Drift(StrEnum):
@@ -34,3 +38,7 @@ class Drift(StrEnum):
     NOT_CANCELLED = "not_cancelled"  # the lease is over, its subscription is not cancelled
     CANCELLED_EARLY = "cancelled_early"  # the lease is ongoing, its subscription is cancelled
     UNCLAIMED = "unclaimed"  # an object carries cohabs metadata but no row stores it
+    WRONG_END = "wrong_end"  # the subscription is set to stop on another date than the lease's end
+    BILLED_TWICE = "billed_twice"  # a duplicated lease has a second live subscription
+    ROW_INVALID = "row_invalid"  # the linked row cannot be billed as it stands (amount, hub, dates)
+    DETAILS = "details"  # a customer's name, email or phone differ from the row

@@ -174,6 +174,14 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.NEEDS_FULL_RUN: "Sync users and rooms first (or run without --only), then the held-back leases.",
     Problem.DEPENDENCY: "Fix the user or room each lease line names; its lease follows on the next run.",
     Problem.NOT_STORED: "Some ids could not be written to their rows: fix the database error shown, run again.",
+    Problem.LINK_CHANGED: "Linked leases whose user or room is gone or changed: restore the row or its "
+    "userId/roomId, or cancel the subscription in Stripe and clear the lease's stripeSubscriptionId; then run again.",
+    Problem.CANCELLED_IN_STRIPE: "Ongoing leases whose subscription was cancelled in Stripe: if the lease is over, "
+    "set its status or endDate; if the tenant must pay, clear its stripeSubscriptionId and run again (a new "
+    "subscription bills from the next rent date).",
+    Problem.BILLING_DRIFT: "Subscriptions billing otherwise than their lease: correct the lease, or the "
+    "subscription in Stripe (the sync never re-prices one, that would prorate).",
+    Problem.STRAY: "Stripe objects that no row stores: check each one, then cancel or delete it in Stripe.",
 }
 
 

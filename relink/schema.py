@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import SchemaError
@@ -43,11 +43,17 @@ OPTIONAL: dict[Kind, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Stripe does not fix the length of its ids. These are the lengths it issues today (cus_ and
+# prod_ with 14 characters, sub_ with 24); a column must hold at least that, and at least the
+# longest id of its kind the account already holds, or no object is created that could not be linked.
+ID_FLOOR: dict[Kind, int] = {Kind.USER: len("cus_") + 14, Kind.ROOM: len("prod_") + 14, Kind.LEASE: len("sub_") + 24}
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
     columns: dict[str, str]  # field -> column name
-    id_width: int | None  # longest Stripe id the link column can hold
+    id_width: int | None  # longest Stripe id the link column can hold; None when it is not a text column
 
     def column(self, field: str) -> str | None:
         return self.columns.get(field)
@@ -61,26 +67,35 @@ class Schema:
         return self.tables[kind]
 
 
-Present = dict[str, tuple[str, int | None]]  # column (lower case) -> (its name, its character width)
+Present = dict[str, tuple[str, int | None]]  # column (lower case) -> (column as spelt, max length)
 
 
-def index_columns(columns: Iterable[tuple[str, str, int | None]]) -> tuple[dict[str, str], dict[str, Present]]:
-    """(table, column, max length) rows from information_schema → table names and columns, by lower-case name."""
-    table_names: dict[str, str] = {}
-    found: dict[str, Present] = {}
+def index_columns(columns: Iterable[tuple[str, str, int | None]]) -> dict[str, dict[str, Present]]:
+    """(table, column, max length) rows → table name (lower case) → table as spelt → its columns."""
+    found: dict[str, dict[str, Present]] = {}
     for table, column, width in columns:
-        table_names[table.lower()] = table
-        found.setdefault(table.lower(), {})[column.lower()] = (column, width)
-    return table_names, found
+        found.setdefault(table.lower(), {}).setdefault(table, {})[column.lower()] = (column, width)
+    return found
+
+
+def case_twins(name: str, candidates: Mapping[str, Present]) -> str | None:
+    """What is wrong when several tables answer to one name: their columns and rows are not one table's."""
+    if len(candidates) <= 1:
+        return None
+    spelt = " and ".join(f"`{table}`" for table in sorted(candidates))
+    return (
+        f"tables {spelt} both answer to `{name}` (this server tells names apart by case), so which "
+        "one holds the data is a guess: rename or drop the other one"
+    )
 
 
 def pick(
-    present: Present, table: str, required: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]]
+    present: Present, table: str, required: Mapping[str, tuple[str, ...]], optional: Mapping[str, tuple[str, ...]]
 ) -> tuple[Present, list[str]]:
-    """field -> (column, width) for the fields a table has, and a line for each required one it lacks."""
+    """field -> (column, max length) for the fields a table has, and a line for each required one it lacks."""
     mapping: Present = {}
     problems: list[str] = []
-    for field, names in (required | optional).items():
+    for field, names in {**required, **optional}.items():
         hit = next((present[n.lower()] for n in names if n.lower() in present), None)
         if hit is not None:
             mapping[field] = hit
@@ -89,23 +104,60 @@ def pick(
     return mapping, problems
 
 
-def resolve(columns: Iterable[tuple[str, str, int | None]]) -> Schema:
-    """Build the schema from (table, column, max length) rows, or say what is missing."""
-    table_names, found = index_columns(columns)
+def resolve(columns: Iterable[tuple[str, str, int | None]], tables: Iterable[str] = ()) -> Schema:
+    """Build the schema from (table, column, max length) rows, or say what is missing.
+
+    `tables` names every table and view there is, columns or not.
+    """
+    present_names = {name.lower(): name for name in tables}
+    found = index_columns(columns)
     problems: list[str] = []
-    tables: dict[Kind, Table] = {}
+    schema: dict[Kind, Table] = {}
     for kind in Kind:
-        present = found.get(kind.value)
-        if present is None:
+        candidates = found.get(kind.value)
+        if not candidates and kind.value in present_names:
+            problems.append(
+                f"MySQL lists no columns for `{present_names[kind.value]}` (a view that refers to tables or columns "
+                "that are gone?): recreate it, or restore the table"
+            )
+            continue
+        if not candidates:
             problems.append(f"table `{kind.value}` is missing")
             continue
-        picked, missing = pick(present, kind.value, REQUIRED[kind], OPTIONAL[kind])
+        twins = case_twins(kind.value, candidates)
+        if twins:
+            problems.append(twins)  # never merged: their columns and rows are not one table's
+            continue
+        ((name, present),) = candidates.items()
+        picked, missing = pick(present, name, REQUIRED[kind], OPTIONAL[kind])
         problems += missing
         mapping = {field: column for field, (column, _) in picked.items()}
-        if kind is Kind.ROOM and "base_rent" not in mapping and "rent" not in mapping:
-            problems.append("column `rooms`.`baseRent` or `rent` is missing (a room needs a price)")
         id_width = picked["stripe_id"][1] if "stripe_id" in picked else None
-        tables[kind] = Table(table_names[kind.value], mapping, id_width)
+        if kind is Kind.ROOM and "base_rent" not in mapping and "rent" not in mapping:
+            problems.append(f"column `{name}`.`baseRent` or `rent` is missing (a room needs a price)")
+        schema[kind] = Table(name, mapping, id_width)
     if problems:
         raise SchemaError("the database does not have the expected schema: " + "; ".join(problems))
-    return Schema(tables)
+    return Schema(schema)
+
+
+def check_id_columns(schema: Schema, kinds: Collection[Kind], issued: Mapping[Kind, Iterable[str]]) -> None:
+    """Stop before any Stripe write when an id column cannot hold the ids the account issues for its kind."""
+    problems = []
+    for kind in Kind:
+        if kind not in kinds:
+            continue
+        table = schema[kind]
+        column = f"`{table.name}`.`{table.columns['stripe_id']}`"
+        need = max([ID_FLOOR[kind], *(len(i) for i in issued.get(kind, ()))])
+        if table.id_width is None:
+            problems.append(f"{column} is not a text column, so it cannot hold Stripe ids")
+        elif table.id_width < need:
+            problems.append(
+                f"{column} holds {table.id_width} characters, but {kind.singular} ids need {need} "
+                f"(Stripe issues {ID_FLOOR[kind]}; the longest in the account is taken into account too)"
+            )
+    if problems:
+        raise SchemaError(
+            "; ".join(problems) + ": widen it (for example varchar(255)), then rerun; nothing was sent to Stripe"
+        )

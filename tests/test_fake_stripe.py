@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import stripe
 
-from devkit.fake_stripe import FakeStripe
+from devkit.fake_stripe import FakeStripe, Fault
 
 
 @pytest.fixture
@@ -85,3 +85,62 @@ def test_an_unknown_key_is_refused(fake: FakeStripe) -> None:
     client = stripe.StripeClient("sk_test_invalid", base_addresses={"api": fake.url})
     with pytest.raises(stripe.AuthenticationError):
         client.v1.customers.list()
+
+
+def test_ids_are_as_long_as_the_ones_stripe_issues(client: stripe.StripeClient, fake: FakeStripe) -> None:
+    customer = client.v1.customers.create(params={"email": "a@b.co"})
+    product = client.v1.products.create(params={"name": "Room 1"})
+    item: Any = {
+        "price_data": {"currency": "eur", "product": product.id, "unit_amount": 500, "recurring": {"interval": "month"}}
+    }
+    subscription = client.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [item], "trial_end": int(fake.now()) + 86400}
+    )
+    assert (len(customer.id), len(product.id), len(subscription.id)) == (18, 19, 28)
+
+
+def test_a_stored_500_is_replayed_to_every_retry_with_its_key(client: stripe.StripeClient, fake: FakeStripe) -> None:
+    fake.inject(Fault("stored", "POST", "/v1/customers", should_retry="false"))
+    for attempt in range(3):
+        with pytest.raises(stripe.APIError) as caught:
+            client.v1.customers.create(params={"email": "a@b.co"}, options={"idempotency_key": "k"})
+        headers = caught.value.headers or {}
+        assert caught.value.http_status == 500 and headers["Stripe-Should-Retry"] == "false"
+        assert headers.get("Idempotent-Replayed") == ("true" if attempt else None)
+    assert fake.all("customers") == []  # without `work`, the object was never made
+    assert client.v1.customers.create(params={"email": "a@b.co"}, options={"idempotency_key": "k2"}).id
+
+
+def test_a_stored_500_can_hide_an_object_that_was_made(client: stripe.StripeClient, fake: FakeStripe) -> None:
+    fake.inject(Fault("stored", "POST", "/v1/customers", work=True))
+    with pytest.raises(stripe.APIError):
+        client.v1.customers.create(params={"email": "a@b.co"}, options={"idempotency_key": "k"})
+    assert len(fake.all("customers")) == 1
+
+
+def test_a_replayed_success_says_so(client: stripe.StripeClient, fake: FakeStripe) -> None:
+    first = client.v1.customers.create(params={"email": "a@b.co"}, options={"idempotency_key": "k"})
+    again = client.v1.customers.create(params={"email": "a@b.co"}, options={"idempotency_key": "k"})
+    assert first.last_response is not None and again.last_response is not None
+    assert first.last_response.headers.get("Idempotent-Replayed") is None
+    assert again.last_response.headers["Idempotent-Replayed"] == "true"
+
+
+def test_deleted_customers_and_products_leave_the_lists_and_answer_deleted(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    customer = client.v1.customers.create(params={"email": "a@b.co"})
+    product = client.v1.products.create(params={"name": "Room 1"})
+    client.v1.customers.delete(customer.id)
+    client.v1.products.delete(product.id)
+    assert client.v1.customers.list().data == [] and client.v1.products.list().data == []
+    assert client.v1.customers.retrieve(customer.id).to_dict()["deleted"] is True
+    assert client.v1.products.retrieve(product.id).to_dict()["deleted"] is True
+
+
+def test_an_amount_over_eight_digits_is_refused(client: stripe.StripeClient, fake: FakeStripe) -> None:
+    price: Any = {"currency": "eur", "unit_amount": 100_000_000, "recurring": {"interval": "month"}}
+    with pytest.raises(stripe.InvalidRequestError, match="at most 99999999"):
+        client.v1.products.create(params={"name": "Room 1", "default_price_data": price})
+    price["unit_amount"] = 99_999_999
+    assert client.v1.products.create(params={"name": "Room 1", "default_price_data": price}).default_price

@@ -96,13 +96,31 @@ def test_each_lease_status_becomes_the_subscription_the_brief_asks_for(
     assert modes == {Mode.ONGOING, Mode.FUTURE, Mode.ENDED}
 
 
-def test_a_customer_is_never_billed_in_two_currencies(
+def test_an_ongoing_lease_wins_its_tenants_currency_over_ended_ones_on_every_run(
     settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump
 ) -> None:
-    nyc = next(lease for lease in restored.leases[1:] if lease["hubId"] == HUBS["nyc"])
-    bru = next(lease for lease in restored.leases[1:] if lease["hubId"] == HUBS["bru"])
-    query(settings, mysql_server, "UPDATE leases SET userId = %s WHERE id = %s", bru["userId"], nyc["id"])
-    report = sync(settings)
-    (line,) = [o for o in report.outcomes if o.row_id in (nyc["id"], bru["id"]) and o.result == "skipped"]
-    assert "one currency per customer" in line.detail
-    assert len(report.unsynced) == 2
+    # The case: an old void lease in EUR, an active one in USD, one tenant.
+    old = next(x for x in restored.leases[1:] if x["hubId"] == HUBS["bru"] and x["status"] == "finished")
+    new = next(x for x in restored.leases[1:] if x["hubId"] == HUBS["nyc"] and x["endDate"] > NOW)
+    query(settings, mysql_server, "DELETE FROM leases WHERE userId = %s AND id <> %s", old["userId"], old["id"])
+    query(settings, mysql_server, "UPDATE leases SET status = 'void' WHERE id = %s", old["id"])
+    query(
+        settings,
+        mysql_server,
+        "UPDATE leases SET userId = %s, status = 'active' WHERE id = %s",
+        old["userId"],
+        new["id"],
+    )
+
+    for _ in range(2):  # the decision holds on a rerun
+        report = sync(settings)
+        lines = {o.row_id: o for o in report.outcomes}
+        assert lines[old["id"]].result == "skipped"
+        assert lines[old["id"]].detail == (
+            f"user {old['userId']} is billed in USD (ongoing lease {new['id']}); Stripe allows one currency per "
+            "customer, this lease is in EUR; an ongoing lease comes first"
+        )
+        assert lines[new["id"]].synced
+    (billed,) = [s for s in fake.all("subscriptions") if s["metadata"]["cohabs_lease_id"] in (old["id"], new["id"])]
+    assert billed["metadata"]["cohabs_lease_id"] == new["id"] and billed["currency"] == "usd"
+    assert billed["status"] == "trialing"

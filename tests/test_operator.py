@@ -62,10 +62,19 @@ def test_verify_passes_after_a_sync_and_names_every_drift(
 
     assert drifted.returncode == 3
     assert f"user {user}" in drifted.stdout and "not linked" in drifted.stdout
-    assert f"room {room}" in drifted.stdout and "prod_gone is not in the account" in drifted.stdout
-    assert f"{product} carries cohabs_room_id={room} but no row stores it" in drifted.stdout
-    assert f"lease {lease}" in drifted.stdout and " a month, the lease " in drifted.stdout
+    assert f"room {room}" in drifted.stdout and "prod_gone is not in this Stripe account" in drifted.stdout
+    assert f"{product} already links to this row" in drifted.stdout
+    assert f"lease {lease}" in drifted.stdout and " a month but the lease says " in drifted.stdout
+    assert "3 problem(s) found: 2 a sync repairs, 1 need a person." in drifted.stdout
+    assert "The sync never re-prices a linked subscription" in drifted.stdout
     assert len(fake.writes()) == writes  # the audit wrote nothing
+
+    # The sync repairs what it says it repairs, and reports the rest: the audit then names only that.
+    repaired = cli(settings, tmp_path)
+    assert repaired.returncode == 3 and f"lease {lease}" in repaired.stdout
+    after = cli(settings, tmp_path, "--verify")
+    assert after.returncode == 3
+    assert "1 problem(s) found: 0 a sync repairs, 1 need a person." in after.stdout and f"lease {lease}" in after.stdout
 
 
 def test_a_broken_reference_says_what_it_matches_without_acting(

@@ -55,8 +55,8 @@ class CrashingGateway:
         self._count()
         return created
 
-    def cancel_subscription(self, subscription_id: str) -> None:
-        self.inner.cancel_subscription(subscription_id)
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
+        self.inner.cancel_subscription(subscription_id, comment)
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         self.inner.update(kind, stripe_id, params, key)

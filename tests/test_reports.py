@@ -183,7 +183,8 @@ def test_verify_writes_reports_whose_advice_fits_each_finding(
     assert report["provenance"]["command"] == "verify" and report["consistent"] is False
     advice = {(f["row_id"], f["drift"]): (f["remedy"], f["advice"]) for f in report["findings"]}
     assert advice[(room, "missing")][0] == "sync"  # a sync adopts the product that links to the room
-    assert advice[(None, "unclaimed")][0] == "sync"
+    assert "which already links to this row" in advice[(room, "missing")][1]
+    assert (None, "unclaimed") not in advice  # that product is the room's finding, not a second one
     assert advice[(lease, "wrong_amount")][0] == "person"
     assert "never re-prices" in advice[(lease, "wrong_amount")][1]
     assert advice[(orphan, "not_linked")][0] == "person"

@@ -182,19 +182,36 @@ def test_a_won_dispute_and_a_refunded_charge_move_no_money(
     assert str(refunded.problem) == "charge_refunded"
 
 
-@pytest.mark.parametrize("fault", ["drop", "status"])
-def test_a_lost_answer_or_a_stored_500_still_makes_one_object(
-    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, fault: str
+def test_a_lost_answer_is_replayed_under_the_same_key_and_makes_one_object(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded
 ) -> None:
-    # drop: Stripe made the object and the answer was lost; the SDK's retry replays it under the same key.
-    # status: every retry of the first key answers 500; a fresh listing finds nothing, the next key makes it.
-    for path in ("/v1/payment_intents", "/v1/transfers"):
-        fake.inject(Fault(fault, "POST", path, count=1 if fault == "drop" else 5, status=500))
+    # Stripe made the object and the answer was lost; the SDK's retry gets it replayed under the same key.
+    fake.inject(Fault("drop", "POST", "/v1/payment_intents"), Fault("drop", "POST", "/v1/transfers"))
     support(settings, Job.DISPUTES)
     support(settings, Job.TRANSFERS)
     assert_each_once(settings, mysql_server, fake, seeded)
-    keys = {r.idempotency_key for r in fake.writes() if r.path == "/v1/payment_intents"}
-    assert {k.rsplit(":", 1)[1] for k in keys if k} == ({"0"} if fault == "drop" else {"0", "1"})
+    keys = [r.idempotency_key for r in fake.writes() if r.path == "/v1/payment_intents"]
+    assert len(keys) == 2 and len(set(keys)) == 1
+
+
+@pytest.mark.parametrize("work", [False, True])  # Stripe made the object before its 500, or did not
+def test_a_stored_500_fails_its_item_for_one_run_and_the_next_run_makes_or_finds_one_object(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, work: bool
+) -> None:
+    fake.inject(
+        Fault("stored", "POST", "/v1/payment_intents", work=work, should_retry="false"),
+        Fault("stored", "POST", "/v1/transfers", work=work, should_retry="false"),
+    )
+    first = [*support(settings, Job.DISPUTES).plan.items, *support(settings, Job.TRANSFERS).plan.items]
+    failed = [i for i in first if i.failed]
+    assert [str(i.problem) for i in failed] == ["stripe", "stripe"] and all("500" in i.reason for i in failed)
+
+    support(settings, Job.DISPUTES)
+    support(settings, Job.TRANSFERS)
+    assert_each_once(settings, mysql_server, fake, seeded)
+    keys = [r.idempotency_key or "" for r in fake.writes() if r.path == "/v1/payment_intents"]
+    # Found by the listing when Stripe made it; else the stored 500 moves the request to its next key.
+    assert [k.rsplit(":", 1)[1] for k in keys] == (["0"] if work else ["0", "0", "1"])
 
 
 def test_an_unreadable_account_stops_before_any_change(

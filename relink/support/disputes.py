@@ -236,7 +236,7 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
     if found:
         # An earlier run made the request and stopped before its row: write the row, ask nothing twice.
         first = found[0]
-        collection = Collection(dispute.id, first.customer or "", dispute.created, None, row, existing=first)
+        collection = Collection(dispute.id, None, row, existing=first)
         return item(
             Action.RECORD,
             f"request {first.id} exists (an earlier run stopped before its row): add row {new_id}, "
@@ -284,7 +284,7 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
             *notes,
         ]
     )
-    return item(Action.COLLECT, reason, collection=Collection(dispute.id, customer, dispute.created, params, row))
+    return item(Action.COLLECT, reason, collection=Collection(dispute.id, params, row))
 
 
 def plan_disputes(

@@ -7,7 +7,7 @@ row (the next run writes the row), never a row without its request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,45 +15,24 @@ from typing import Any, TypeVar
 import pymysql
 
 from ..db import Connection
-from ..errors import lost_mysql
-from ..gateway import RowFailed
+from ..errors import mysql_failed
+from ..gateway import RowFailed, send_keyed
 from .disputes import Rules, due_date, from_timestamp
-from .objects import Transfer
 from .plan import Action, Collection, Item, Job, Payout, Plan, Problem, idempotency_key
 from .stripe_calls import StripeCalls
 from .tables import RowConflict, Tables, insert_copy
 
 T = TypeVar("T")
-# Keys tried for one create when Stripe keeps answering 500: a stored 500 replays under its key for a day.
-GENERATIONS = 3
 
 
-def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T], find: Callable[[], T | None]) -> T:
-    """Create one object, or find the one an earlier attempt made: never two.
+def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T]) -> T:
+    """Create one object under the item's key sequence (see gateway.send_keyed).
 
-    A 500 that survives the SDK's retries may be Stripe replaying the stored
-    result of a request that began executing; the object may or may not exist.
-    The account is listed again: found, it is used; not found, the next key is
-    tried (a fresh key is the only way past a stored 500). Any other error
-    leaves the item for the next run, whose listing decides again.
+    The plan listed the account first and found nothing for this item; a 500
+    this run caused itself fails the item for this run, and the next run's
+    listing decides: the object, if Stripe made it, or the next key.
     """
-    failure: RowFailed | None = None
-    for generation in range(GENERATIONS):
-        try:
-            return create(idempotency_key(job, subject, params, generation))
-        except RowFailed as exc:
-            if exc.status != 500:
-                raise
-            failure = exc
-        found = find()
-        if found is not None:
-            return found
-    assert failure is not None
-    raise RowFailed(f"{failure} (under {GENERATIONS} keys, and nothing was created: run again later)", status=500)
-
-
-def _first(found: Iterable[T]) -> T | None:
-    return next(iter(found), None)
+    return send_keyed(lambda attempt: idempotency_key(job, subject, params, attempt), create)
 
 
 @dataclass
@@ -76,7 +55,7 @@ class Executor:
                     replace(item, action=Action.REPORT, reason=str(exc), problem=Problem.NOT_STORED, failed=True)
                 )
             except pymysql.err.Error as exc:
-                raise lost_mysql(exc, f" while handling {item.subject}") from None
+                raise mysql_failed(exc, f" while handling {item.subject}") from None
         return done
 
     def _one(self, item: Item) -> Item:
@@ -92,15 +71,7 @@ class Executor:
             assert collection.params is not None
             params = collection.params
             intent = create_once(
-                Job.DISPUTES,
-                collection.dispute_id,
-                params,
-                lambda key: self.calls.create_intent(params, key),
-                lambda: _first(
-                    i
-                    for i in reversed(self.calls.intents_of(collection.customer, collection.since))
-                    if i.dispute == collection.dispute_id
-                ),
+                Job.DISPUTES, collection.dispute_id, params, lambda key: self.calls.create_intent(params, key)
             )
         due = due_date(from_timestamp(intent.created), self.rules)
         written = insert_copy(self.conn, self.tables, collection.row, charge_id=intent.id, due=due, now=self.now())
@@ -110,15 +81,7 @@ class Executor:
         )
 
     def _transfer(self, item: Item, payout: Payout) -> Item:
-        transfer: Transfer = create_once(
-            Job.TRANSFERS,
-            payout.payment_id,
-            payout.params,
-            lambda key: self.calls.create_transfer(payout.params, key),
-            lambda: _first(
-                t
-                for t in self.calls.transfers_to(payout.destination, payout.since)
-                if t.source_transaction == payout.charge_id
-            ),
+        transfer = create_once(
+            Job.TRANSFERS, payout.payment_id, payout.params, lambda key: self.calls.create_transfer(payout.params, key)
         )
         return replace(item, stripe_id=transfer.id, reason=f"{item.reason}. Done: {transfer.id}")

@@ -79,8 +79,6 @@ class Collection:
     """A dispute's re-collection: the request to create, and the row that records it."""
 
     dispute_id: str
-    customer: str
-    since: int  # the dispute's creation: a re-collection is never older, so listing starts there
     params: PaymentIntentCreateParams | None  # None for RECORD: nothing is requested again
     row: NewPayment  # its charge_id and due date are set once the request exists
     existing: Intent | None = None  # RECORD: the request an earlier run made
@@ -91,9 +89,6 @@ class Payout:
     """One transfer of one charge to one house's account."""
 
     payment_id: str
-    charge_id: str
-    destination: str
-    since: int  # the charge's creation: no transfer of it is older
     params: TransferCreateParams
 
 
@@ -147,9 +142,9 @@ class Plan:
 def idempotency_key(job: Job, subject: str, params: Mapping[str, Any], generation: int) -> str:
     """Same subject and request → same key, so a retried create returns the first result.
 
-    `generation` moves on only when Stripe stored a 500 under the previous key
-    and a fresh listing shows the object was not made (see execute.py). No
-    personal data: the dispute's or payment row's id and a digest.
+    `generation` moves on only past a 500 an earlier run left stored under the
+    previous key (gateway.send_keyed). No personal data: the dispute's or
+    payment row's id and a digest.
     """
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"cohabs-support:{job.value}:{subject}:{digest}:{generation}"

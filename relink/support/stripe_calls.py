@@ -143,6 +143,7 @@ class StripeCalls:
             CREATE_INTENT,
             "create payment intent",
             lambda: self._v1.payment_intents.create(params=params, options={"idempotency_key": key}),
+            key=key,
         )
         return intent_from(created.to_dict())
 
@@ -151,5 +152,6 @@ class StripeCalls:
             CREATE_TRANSFER,
             "create transfer",
             lambda: self._v1.transfers.create(params=params, options={"idempotency_key": key}),
+            key=key,
         )
         return transfer_from(created.to_dict())

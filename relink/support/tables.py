@@ -13,7 +13,7 @@ from typing import Any
 
 from ..db import Connection, _decimal, _select, _text, _when, columns, quote
 from ..errors import SchemaError
-from ..schema import Present, Table, index_columns, pick
+from ..schema import Present, Table, case_twins, index_columns, pick
 from .rows import House, Lease, Payment, PaymentRows, stripe_id
 
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
@@ -44,6 +44,7 @@ OPTIONAL: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # A derived payments.id shorter than this could meet another row's id by chance.
 MIN_ID_WIDTH = 16
+MIN_INTENT_WIDTH = 27  # pi_ and 24 characters: the ids Stripe issues for PaymentIntents
 
 
 @dataclass(frozen=True)
@@ -65,25 +66,42 @@ class Tables:
 
 
 def read_tables(conn: Connection) -> Tables:
-    """The three tables' columns, or a SchemaError naming each one missing."""
-    names, found = index_columns(columns(conn))
+    """The three tables' columns, or a SchemaError naming every problem at once, before any Stripe call."""
+    found = index_columns(columns(conn))
     problems: list[str] = []
+    names: dict[str, str] = {}
     fields: dict[str, Present] = {}
+    every: dict[str, Present] = {}
     for table in REQUIRED:
-        present = found.get(table)
-        if present is None:
-            problems.append(f"table `{table}` is missing")
+        candidates = found.get(table)
+        twins = case_twins(table, candidates or {})
+        if not candidates or twins:
+            problems.append(twins or f"table `{table}` is missing")
             continue
-        fields[table], missing = pick(present, table, REQUIRED[table], OPTIONAL[table])
+        ((names[table], every[table]),) = candidates.items()
+        fields[table], missing = pick(every[table], names[table], REQUIRED[table], OPTIONAL[table])
         problems += missing
     if not problems:
-        width = fields["payments"]["id"][1]
-        if width is not None and width < MIN_ID_WIDTH:
-            problems.append(f"column `payments`.`id` is varchar({width}): too narrow for a derived payment id")
+        problems += _narrow(fields["payments"])
     if problems:
         raise SchemaError("the database does not have the payment tables support needs: " + "; ".join(problems))
-    payment_columns = tuple(column for column, _ in found["payments"].values())
-    return Tables({t: names[t] for t in REQUIRED}, fields, payment_columns)
+    payment_columns = tuple(column for column, _ in every["payments"].values())
+    return Tables(names, fields, payment_columns)
+
+
+def _narrow(payments: Present) -> list[str]:
+    """Columns the new row could not fill: checked before a request exists that no row could record."""
+    problems = []
+    (id_column, id_width), (charge_column, charge_width) = payments["id"], payments["charge_id"]
+    if id_width is not None and id_width < MIN_ID_WIDTH:
+        problems.append(f"`payments`.`{id_column}` holds {id_width} characters: too few for a derived payment id")
+    if charge_width is None or charge_width < MIN_INTENT_WIDTH:
+        held = "is not a text column" if charge_width is None else f"holds {charge_width} characters"
+        problems.append(
+            f"`payments`.`{charge_column}` {held}, but a PaymentIntent id needs {MIN_INTENT_WIDTH}: "
+            "widen it (for example varchar(255)), then rerun"
+        )
+    return problems
 
 
 def _flag(value: Any, default: bool) -> bool:

@@ -247,7 +247,7 @@ def plan_payment(
         if fee
         else " (the full payment)"
     )
-    payout = Payout(payment.id, charge.id, params["destination"], charge.created, params)
+    payout = Payout(payment.id, params)
     reason = f"transfer {format_minor(net, charge.currency)}{fee_text} from {charge.id} to {house.name}"
     return _with(item, Action.TRANSFER, [], reason, amount=net, payout=payout)
 
