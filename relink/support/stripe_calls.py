@@ -125,11 +125,11 @@ class StripeCalls:
         )
         return found is not None
 
-    def transfers_to(self, account_id: str, since: int = 0) -> list[Transfer]:
+    def transfers_to(self, account_id: str) -> list[Transfer]:
+        """Every transfer ever made to the account: where a charge already paid out is found."""
+
         def page(after: str | None) -> Any:
             params: TransferListParams = {"limit": PAGE, "destination": account_id}
-            if since:
-                params["created"] = {"gte": since}
             if after:
                 params["starting_after"] = after
             return self._v1.transfers.list(params=params)
