@@ -7,10 +7,14 @@ mixed currencies on one customer, trials in the past and amounts over
 `Idempotent-Replayed: true`, `idempotency_error`, `idempotency_key_in_use`),
 issues ids as long as Stripe's, hides deleted customers and products from
 lists (retrieving one answers `deleted: true`), keeps every object and every
-request for tests to inspect, and injects latency, 429s above a rate, 5xx
-bursts, 500s stored under the idempotency key and lost responses on demand.
+request for tests to inspect, and injects latency, 5xx bursts, 500s stored
+under the idempotency key and lost responses on demand. Like Stripe it limits
+the account's requests per second and each endpoint's (a method and a route,
+over a sliding second) and optionally the requests in flight, answering 429
+with the limiter's name in `Stripe-Rate-Limited-Reason` and no `Retry-After`
+unless asked for one. Lists filter on `created` and page with cursors.
 
-    python -m devkit.fake_stripe --port 12111 --latency 0.25 --rate-limit 25
+    python -m devkit.fake_stripe --port 12111 --latency 0.2 --rate-limit 100 --endpoint-rate-limit 25
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import re
 import secrets
 import string
@@ -89,6 +94,7 @@ class Fault:
     message: str = ""  # the error message a "status" fault answers with
     work: bool = False  # "stored": the object was made before the 500
     should_retry: str | None = None  # "stored": the Stripe-Should-Retry header's value
+    headers: dict[str, str] = field(default_factory=dict)  # sent with a "status" answer
 
     def matches(self, method: str, path: str, body: str) -> bool:
         return (
@@ -109,10 +115,35 @@ class Recorded:
     status: int = 0
 
 
+def route_of(method: str, path: str) -> str:
+    """The endpoint Stripe limits a request under: `POST /v1/subscriptions/{id}` for any id."""
+    parts = path.strip("/").split("/")
+    if len(parts) > 2:
+        parts[2] = "{id}"
+    return f"{method} /{'/'.join(parts)}"
+
+
+class Window:
+    """Requests admitted over the last second, to refuse the one too many."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def full(self, moment: float, limit: float) -> bool:
+        while self._times and moment - self._times[0] >= 1.0:
+            self._times.popleft()
+        return len(self._times) >= limit
+
+    def add(self, moment: float) -> None:
+        self._times.append(moment)
+
+
 @dataclass
 class FakeStripe:
     latency: float = 0.0
-    rate_limit: float | None = None  # requests per second over a sliding second; 429 above
+    rate_limit: float | None = None  # the account's requests per second over a sliding second; 429 above
+    endpoint_rate_limit: float | None = None  # the same for each endpoint (method and route)
+    concurrency_limit: int | None = None  # requests in flight at once; 429 above
     retry_after: float | None = None  # seconds to put in Retry-After on 429s
     now: Callable[[], float] = time.time
     objects: dict[str, dict[str, dict[str, Any]]] = field(
@@ -121,6 +152,8 @@ class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     throttled: int = 0
+    throttled_by: Counter[str] = field(default_factory=Counter)  # 429s per Stripe-Rate-Limited-Reason
+    admitted: Counter[str] = field(default_factory=Counter)  # requests past the limiters, per endpoint
     # Called with ("received", request) before the work and ("processed", request) after it;
     # answering "drop" closes the connection there (tests use it to kill the client at that moment).
     hook: Callable[[str, Recorded], str | None] | None = None
@@ -131,7 +164,9 @@ class FakeStripe:
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._seq = 0
-        self._window: deque[float] = deque()
+        self._window = Window()
+        self._windows: dict[str, Window] = {}
+        self._in_flight = 0
         # key -> (fingerprint, status, body, headers) of the first request; None while it runs
         self._idempotency: dict[str, tuple[str, int, dict[str, Any], dict[str, str]] | None] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -144,7 +179,7 @@ class FakeStripe:
         class Handler(_Handler):
             stripe = fake
 
-        self._server = _Server(("127.0.0.1", port), Handler)
+        self._server = FakeServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
 
@@ -167,6 +202,50 @@ class FakeStripe:
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.method in ("POST", "DELETE")]
 
+    def seed(
+        self,
+        customers: int = 0,
+        products: int = 0,
+        subscriptions: int = 0,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        seed: int = 0,
+    ) -> dict[str, int]:
+        """Put objects straight into the account, created at random seconds in [since, until) (the past year
+        by default): an account built over time, without the requests. Returns the count per kind."""
+        rng = random.Random(seed)
+        until = int(self.now()) if until is None else until
+        since = until - 365 * 86400 if since is None else since
+        with self._lock:
+            made: dict[str, list[dict[str, Any]]] = {"customers": [], "products": [], "subscriptions": []}
+            for kind, count in (("customers", customers), ("products", products), ("subscriptions", subscriptions)):
+                for index in range(count):
+                    obj: dict[str, Any] = {"object": kind[:-1], "livemode": False, "metadata": {}}
+                    if kind == "customers":
+                        obj.update(email=f"seed{index}@example.com", name=f"Seed {index}", phone=None, deleted=False)
+                        obj["metadata"]["cohabs_user_id"] = f"seed-user-{index}"
+                    elif kind == "products":
+                        obj.update(name=f"Room {index}", active=True, default_price=None)
+                        obj["metadata"]["cohabs_room_id"] = f"seed-room-{index}"
+                    else:
+                        customer = rng.choice(made["customers"])["id"] if made["customers"] else None
+                        product = rng.choice(made["products"])["id"] if made["products"] else None
+                        price = {"object": "price", "product": product, "currency": "eur", "unit_amount": 50000}
+                        obj.update(
+                            status="trialing", customer=customer, items={"object": "list", "data": [{"price": price}]}
+                        )
+                        obj["metadata"]["cohabs_lease_id"] = f"seed-lease-{index}"
+                    obj["id"] = f"{RESOURCES[kind][0]}_seed{index:06d}{''.join(rng.choices(ID_CHARS, k=6))}"
+                    obj["created"] = rng.randrange(since, until)
+                    made[kind].append(obj)
+            for kind, objs in made.items():
+                for obj in sorted(objs, key=lambda o: o["created"]):
+                    self._seq += 1
+                    obj["_seq"] = self._seq
+                    self.objects[kind][obj["id"]] = obj
+        return {kind: len(objs) for kind, objs in made.items()}
+
     def inject(self, *faults: Fault) -> None:
         with self._lock:
             self.faults.extend(faults)
@@ -181,18 +260,27 @@ class FakeStripe:
                     return fault
         return None
 
-    def _over_rate(self) -> bool:
-        if self.rate_limit is None:
-            return False
+    def _admit(self, endpoint: str) -> str | None:
+        """Count the request in, or name the limiter that refuses it."""
         with self._lock:
             moment = time.monotonic()
-            while self._window and moment - self._window[0] >= 1.0:
-                self._window.popleft()
-            if len(self._window) >= self.rate_limit:
+            window = self._windows.setdefault(endpoint, Window())
+            if self.concurrency_limit is not None and self._in_flight >= self.concurrency_limit:
+                refused: str | None = "global-concurrency"
+            elif self.endpoint_rate_limit is not None and window.full(moment, self.endpoint_rate_limit):
+                refused = "endpoint-rate"
+            elif self.rate_limit is not None and self._window.full(moment, self.rate_limit):
+                refused = "global-rate"
+            else:
+                refused = None
+                window.add(moment)
+                self._window.add(moment)
+                self._in_flight += 1
+                self.admitted[endpoint] += 1
+            if refused:
                 self.throttled += 1
-                return True
-            self._window.append(moment)
-            return False
+                self.throttled_by[refused] += 1
+            return refused
 
     def handle(
         self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: str
@@ -202,12 +290,26 @@ class FakeStripe:
         record = Recorded(method, path, params, key, body)
         with self._lock:
             self.requests.append(record)
+        # Limiters count a request when it arrives; the work (and the latency) come after.
+        refused = self._admit(route_of(method, path))
+        try:
+            return self._handle(record, headers.get("authorization", ""), refused)
+        finally:
+            if not refused:
+                with self._lock:
+                    self._in_flight -= 1
+
+    def _handle(
+        self, record: Recorded, authorization: str, refused: str | None
+    ) -> tuple[int, dict[str, Any], Fault | None, dict[str, str]]:
+        method, path, params, key = record.method, record.path, record.params, record.idempotency_key
         if self.latency:
             time.sleep(self.latency)
         extra: dict[str, str] = {}
         try:
-            self._authenticate(headers.get("authorization", ""))
-            if self._over_rate():
+            self._authenticate(authorization)
+            if refused:
+                extra["Stripe-Rate-Limited-Reason"] = refused
                 if self.retry_after is not None:
                     extra["Retry-After"] = f"{self.retry_after:g}"
                 raise StripeFailure(
@@ -215,8 +317,9 @@ class FakeStripe:
                 )
             if self.hook and self.hook("received", record) == "drop":
                 return 0, {}, Fault("drop"), extra
-            fault = self._fault_for(method, path, body)
+            fault = self._fault_for(method, path, record.body)
             if fault and fault.kind == "status":
+                extra.update(fault.headers)
                 kind = (
                     "idempotency_error" if (fault.code or "").startswith("idempotency") else _error_type(fault.status)
                 )
@@ -384,7 +487,8 @@ class FakeStripe:
                 found = [o for o in found if o["status"] == status]
             if "customer" in params:
                 found = [o for o in found if o["customer"] == params["customer"]]
-        found.sort(key=lambda o: -o["_seq"])  # newest first, as Stripe lists
+        found = [o for o in found if _created_matches(o["created"], params.get("created"))]
+        found.sort(key=lambda o: (-o["created"], -o["_seq"]))  # newest first, as Stripe lists
         after = params.get("starting_after")
         if after:
             index = next((i for i, o in enumerate(found) if o["id"] == after), None)
@@ -648,6 +752,23 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{''.join(secrets.choice(ID_CHARS) for _ in range(ID_LENGTHS[prefix]))}"
 
 
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "gt": lambda created, bound: created > bound,
+    "gte": lambda created, bound: created >= bound,
+    "lt": lambda created, bound: created < bound,
+    "lte": lambda created, bound: created <= bound,
+}
+
+
+def _created_matches(created: int, wanted: Any) -> bool:
+    """`created` as the list endpoints take it: one timestamp, or bounds keyed gt, gte, lt and lte."""
+    if wanted is None:
+        return True
+    if not isinstance(wanted, dict):
+        return created == int(wanted)
+    return all(_COMPARE[op](created, int(bound)) for op, bound in wanted.items())
+
+
 def _error_type(status: int) -> str:
     return "api_error" if status >= 500 else "invalid_request_error"
 
@@ -667,8 +788,12 @@ def decode_form(text: str) -> dict[str, Any]:
     return result
 
 
-class _Server(ThreadingHTTPServer):
+class FakeServer(ThreadingHTTPServer):
+    """The HTTP server behind FakeStripe: a thread per connection, and a backlog that never stalls a client."""
+
     daemon_threads = True
+    # socketserver's default backlog is 5: a sixth client connecting at once waits for a SYN retry (about 1 s).
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up (timeout, lost response) is part of the game
@@ -718,12 +843,16 @@ class _Handler(BaseHTTPRequestHandler):
                     "requests": len(fake.requests),
                     "by_method": methods,
                     "throttled": fake.throttled,
+                    "throttled_by": fake.throttled_by,
+                    "admitted": fake.admitted,
                     "objects": counts,
                 }
             self._reply(200, stats, {})
         elif path == "/_fake/faults" and self.command == "POST":
             fake.inject(*(Fault(**f) for f in json.loads(body or "[]")))
             self._reply(200, {"ok": True}, {})
+        elif path == "/_fake/seed" and self.command == "POST":
+            self._reply(200, {"objects": fake.seed(**json.loads(body or "{}"))}, {})
         else:
             self._reply(404, {"error": {"message": "unknown admin path"}}, {})
 
@@ -745,10 +874,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the strict fake Stripe API on localhost.")
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    parser.add_argument("--rate-limit", type=float, default=None, help="requests/s above which it answers 429")
+    parser.add_argument("--rate-limit", type=float, default=None, help="account requests/s before 429 (global-rate)")
+    parser.add_argument(
+        "--endpoint-rate-limit", type=float, default=None, help="requests/s per endpoint before 429 (endpoint-rate)"
+    )
+    parser.add_argument("--concurrency-limit", type=int, default=None, help="requests in flight before 429")
     parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with 429s")
     args = parser.parse_args()
-    fake = FakeStripe(latency=args.latency, rate_limit=args.rate_limit, retry_after=args.retry_after)
+    fake = FakeStripe(
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        endpoint_rate_limit=args.endpoint_rate_limit,
+        concurrency_limit=args.concurrency_limit,
+        retry_after=args.retry_after,
+    )
     print(f"fake Stripe listening on {fake.start(args.port)}", flush=True)
     try:
         threading.Event().wait()

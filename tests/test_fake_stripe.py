@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import select
+import socket
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 import stripe
 
-from devkit.fake_stripe import FakeStripe, Fault
+from devkit.fake_stripe import FakeServer, FakeStripe, Fault, Recorded
 
 
 @pytest.fixture
@@ -78,7 +82,81 @@ def test_a_rate_limit_answers_429(client: stripe.StripeClient, fake: FakeStripe)
         for _ in range(4):  # well within one second
             client.v1.customers.list()
     assert caught.value.headers is not None and caught.value.headers["Retry-After"] == "1"
+    assert caught.value.headers["Stripe-Rate-Limited-Reason"] == "global-rate"
     assert fake.throttled == 1
+
+
+def test_each_endpoint_has_its_own_limit_within_the_accounts_and_429s_name_which(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    fake.rate_limit, fake.endpoint_rate_limit = 4, 2
+    first = client.v1.customers.create(params={"email": "a@b.co"})
+    client.v1.customers.create(params={"email": "c@d.co"})
+    with pytest.raises(stripe.RateLimitError) as endpoint:
+        client.v1.customers.create(params={"email": "e@f.co"})  # POST /v1/customers: its third this second
+    client.v1.products.list()
+    client.v1.customers.list()  # other endpoints still answer, up to the account's four
+    with pytest.raises(stripe.RateLimitError) as account:
+        client.v1.customers.retrieve(first.id)  # a fresh endpoint, but the account's fifth
+    assert endpoint.value.headers is not None and account.value.headers is not None
+    assert endpoint.value.headers["Stripe-Rate-Limited-Reason"] == "endpoint-rate"
+    assert account.value.headers["Stripe-Rate-Limited-Reason"] == "global-rate"
+    assert "Retry-After" not in endpoint.value.headers and "Retry-After" not in account.value.headers
+    assert fake.admitted == {"POST /v1/customers": 2, "GET /v1/products": 1, "GET /v1/customers": 1}
+
+
+def test_a_concurrency_limit_refuses_a_request_while_another_is_in_flight(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    fake.concurrency_limit = 1
+    refused: list[str] = []
+
+    def second_while_first_runs(stage: str, request: Recorded) -> None:
+        if stage == "received" and request.path == "/v1/customers" and not refused:
+            try:
+                client.v1.products.list()
+            except stripe.RateLimitError as exc:
+                refused.append((exc.headers or {}).get("Stripe-Rate-Limited-Reason", ""))
+
+    fake.hook = lambda stage, request: second_while_first_runs(stage, request)
+    client.v1.customers.list()
+    assert refused == ["global-concurrency"]
+    client.v1.products.list()  # once the first is done, there is room again
+
+
+def test_lists_filter_on_created_as_the_sdk_declares_it(client: stripe.StripeClient, fake: FakeStripe) -> None:
+    moments = iter(range(1_700_000_000, 1_700_000_005))
+    fake.now = lambda: float(next(moments))
+    for index in range(5):
+        client.v1.customers.create(params={"email": f"u{index}@b.co"})
+
+    def emails(created: Any) -> list[str]:
+        return [c.email or "" for c in client.v1.customers.list(params={"created": created}).data]
+
+    assert emails({"gte": 1_700_000_001, "lt": 1_700_000_003}) == ["u2@b.co", "u1@b.co"]
+    assert emails({"gt": 1_700_000_001, "lte": 1_700_000_003}) == ["u3@b.co", "u2@b.co"]
+    assert emails(1_700_000_004) == ["u4@b.co"]
+    with pytest.raises(stripe.InvalidRequestError, match="unknown parameter"):
+        emails({"after": 1})
+
+
+def test_sixty_four_clients_connecting_at_once_are_all_queued_by_the_kernel() -> None:
+    # A server that listens but has not accepted anyone yet: every connection waits in the backlog.
+    server = FakeServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    clients = [socket.socket() for _ in range(64)]
+    try:
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(server.server_address)
+        connecting, deadline = list(clients), time.monotonic() + 0.9  # a refused SYN is sent again after 1 s
+        while connecting and time.monotonic() < deadline:
+            _, connected, _ = select.select([], connecting, [], deadline - time.monotonic())
+            connecting = [c for c in connecting if c not in connected]
+        assert connecting == []
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()
 
 
 def test_an_unknown_key_is_refused(fake: FakeStripe) -> None:
