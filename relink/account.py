@@ -8,13 +8,6 @@ from typing import Any
 
 from .rows import Kind
 
-LINK_KEYS: dict[Kind, str] = {
-    Kind.USER: "cohabs_user_id",
-    Kind.ROOM: "cohabs_room_id",
-    Kind.LEASE: "cohabs_lease_id",
-}
-
-
 CUSTOMER_DETAILS = ("email", "name", "phone")
 
 
@@ -35,7 +28,8 @@ class Remote:
     cancel_at: int | None = None  # subscriptions: when Stripe stops billing
 
 
-def _get(obj: Any, *path: str) -> Any:
+def value_at(obj: Any, *path: str) -> Any:
+    """obj[path[0]][path[1]]…, through mappings or attributes; None as soon as a step is missing."""
     for step in path:
         if obj is None:
             return None
@@ -45,27 +39,7 @@ def _get(obj: Any, *path: str) -> Any:
 
 def expandable_id(value: Any) -> str | None:
     # Expandable fields arrive as an id or as the object itself.
-    return value if isinstance(value, str) or value is None else _get(value, "id")
-
-
-def remote_from(kind: Kind, obj: Mapping[str, Any]) -> Remote:
-    link = _get(obj, "metadata", LINK_KEYS[kind])
-    base = {"kind": kind, "id": obj["id"], "link": link, "created": int(obj.get("created") or 0)}
-    if kind is Kind.LEASE:
-        items = _get(obj, "items", "data") or []
-        price = _get(items[0], "price") if items else None
-        return Remote(
-            **base,
-            status=obj.get("status"),
-            customer=expandable_id(obj.get("customer")),
-            product=expandable_id(_get(price, "product")),
-            currency=_get(price, "currency"),
-            amount=_get(price, "unit_amount"),
-            cancel_at=obj.get("cancel_at"),
-        )
-    if kind is Kind.USER:
-        return Remote(**base, currency=obj.get("currency"), details=tuple((k, obj.get(k)) for k in CUSTOMER_DETAILS))
-    return Remote(**base)
+    return value if isinstance(value, str) or value is None else value_at(value, "id")
 
 
 @dataclass

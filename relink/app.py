@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 import pymysql
 
-from . import db
+from . import db, listing
 from .account import Account
 from .audit_report import AuditReport
 from .config import Settings, mask_key
@@ -24,7 +24,7 @@ from .idempotency import KeyHistory
 from .keys import guard_key, require_key
 from .ledger import Ledger
 from .plan import make_plan
-from .ratelimit import TokenBucket
+from .ratelimit import Pacer
 from .report import Report, outcomes_from_plan, remaining_from_plan
 from .rows import Kind, Rows
 from .schema import Schema, check_id_columns
@@ -77,11 +77,11 @@ def check_key(settings: Settings, options: Options) -> None:
 
 
 def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
-    limiter = TokenBucket(settings.effective_rate, clock=world.clock, sleep=world.sleep)
+    pacer = Pacer(settings.effective_rate, settings.endpoint_rate, clock=world.clock, sleep=world.sleep)
     history = KeyHistory()  # one per run: which stored 500s predate this run (idempotency.py)
     return StripeGateway(
         make_client(settings, history),
-        limiter,
+        pacer,
         sleep=world.sleep,
         key_hint=mask_key(settings.stripe_key),
         where=settings.api_target,
@@ -95,15 +95,22 @@ def unreadable(exc: RowFailed, settings: Settings) -> CannotRun:
     return CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; {check}, then run again")
 
 
+def workers(settings: Settings) -> int:
+    """Requests under way at once: enough to keep the account's budget busy at 300 ms or more per request."""
+    return max(8, min(64, math.ceil(settings.effective_rate * 0.6)))
+
+
+def readers(settings: Settings) -> int:
+    """Windows of one list read at once: about half a second of its endpoint's budget."""
+    return max(2, min(16, math.ceil(settings.endpoint_rate / 2)))
+
+
 def read_account(gateway: Gateway, echo: Callable[[str], None], settings: Settings) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
-    # Pages of one list follow each other (cursor paging); the three lists need not.
     try:
-        with ThreadPoolExecutor(max_workers=len(Kind)) as pool:
-            listings = list(pool.map(lambda kind: list(gateway.list_all(kind)), Kind))
+        account = Account.of(listing.read_all(gateway, tuple(Kind), readers(settings)))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
-    account = Account.of(remote for listing in listings for remote in listing)
     echo(f"  {account.size()} objects found.")
     return account
 
@@ -216,11 +223,10 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             raise CannotRun("stopped before any change: not confirmed")
         assert gateway is not None
         writer = db.IdWriter(lambda: db.connect(settings), schema)
-        workers = options.workers or max(4, min(32, int(settings.effective_rate)))
         totals = {k: len(plan.steps[k]) for k in kinds}
         tick = world.progress(totals) if world.progress else (lambda kind: None)
         try:
-            outcomes = Executor(gateway, writer, workers=workers, tick=tick).run(plan)
+            outcomes = Executor(gateway, writer, workers=options.workers or workers(settings), tick=tick).run(plan)
         finally:
             writer.close()
         counters = getattr(gateway, "counters", None)

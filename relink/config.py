@@ -17,7 +17,10 @@ DEFAULT_HUB_CURRENCIES: dict[str, str] = {
 }
 DEFAULT_CURRENCY = "eur"
 STRIPE_API = "https://api.stripe.com"
-TEST_RATE, LIVE_RATE = 25.0, 100.0  # Stripe's documented limits, requests/s
+# Stripe's documented limits, requests/s: the account's (live, sandbox) and each endpoint's, in both modes.
+LIVE_RATE, TEST_RATE, ENDPOINT_RATE = 100.0, 25.0, 25.0
+# The defaults run a little under them: clocks and networks jitter, and a 429 costs more than the margin.
+MARGIN = 0.97
 _KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _SECRETS = re.compile(r"\b(sk|rk)_(test|live)_[A-Za-z0-9_]+")
 
@@ -33,7 +36,8 @@ class Settings:
     stripe_api_base: str | None = None
     hub_currencies: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_HUB_CURRENCIES))
     default_currency: str = DEFAULT_CURRENCY
-    rate_limit: float | None = None
+    rate_limit: float | None = None  # the account's budget
+    endpoint_rate_limit: float | None = None  # each endpoint's budget
     stripe_timeout: float = 30.0
 
     @property
@@ -52,10 +56,17 @@ class Settings:
 
     @property
     def effective_rate(self) -> float:
+        """Requests per second for the whole account."""
         if self.rate_limit is not None:
             return self.rate_limit
-        # A little under Stripe's limit leaves room for clock skew between us and Stripe.
-        return (LIVE_RATE if self.live else TEST_RATE) * 0.95
+        return (LIVE_RATE if self.live else TEST_RATE) * MARGIN
+
+    @property
+    def endpoint_rate(self) -> float:
+        """Requests per second for each endpoint (method and route)."""
+        if self.endpoint_rate_limit is not None:
+            return self.endpoint_rate_limit
+        return ENDPOINT_RATE * MARGIN
 
 
 def key_mode(key: str | None) -> str | None:
@@ -111,6 +122,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     key_mode(key)  # reject malformed keys early
     port = _number(env, "DB_PORT", int)
     rate = _number(env, "STRIPE_RATE_LIMIT", float)
+    endpoint_rate = _number(env, "STRIPE_ENDPOINT_RATE_LIMIT", float)
     timeout = _number(env, "STRIPE_TIMEOUT", float)
     return Settings(
         db_host=env.get("DB_HOST", "").strip() or "127.0.0.1",
@@ -122,5 +134,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         stripe_api_base=env.get("STRIPE_API_BASE", "").strip() or None,
         hub_currencies=hubs,
         rate_limit=rate,
+        endpoint_rate_limit=endpoint_rate,
         stripe_timeout=timeout or 30.0,
     )

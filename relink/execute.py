@@ -1,28 +1,33 @@
 """Execution: the plan's steps become Stripe calls, each id written back at once.
 
-Users and rooms run together, then leases (they need both). Each worker makes
-its call, then writes the id at once through a small connection pool, so an
-object never waits in memory for a batch that a crash could lose.
+Every step starts as soon as it can: a lease as soon as its own user and room
+are linked, an ended lease's cancel on its own endpoint once its subscription
+is stored. Each worker makes its call, then writes the id at once through a
+small connection pool, so an object never waits in memory for a batch that a
+crash could lose.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 import pymysql
-from stripe.params import CustomerCreateParams, ProductCreateParams
+from stripe.params import SubscriptionCreateParams
 
 from .billing import Mode
 from .errors import CannotRun, WriteRefused, mysql_failed
 from .gateway import Gateway, RowFailed, send_keyed
 from .idempotency import idempotency_key
-from .plan import Action, Plan, Step
+from .kinds import CANCEL_SUBSCRIPTION, KINDS
+from .plan import Action, Billing, Plan, Step
 from .problems import Problem
+from .ratelimit import Endpoint
 from .rows import Kind
 
 T = TypeVar("T")
@@ -68,6 +73,78 @@ class Writer(Protocol):
 Tick = Callable[[Kind], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """An ended lease's new subscription, its id stored, still to cancel: a request on its own endpoint."""
+
+    step: Step
+    stripe_id: str
+    outcome: Outcome  # what the row reports once it is cancelled
+
+
+Job = Step | Cancel
+Lane = Endpoint | None  # the endpoint a job's first request goes to; None when it makes none
+
+
+class Queues:
+    """What may start now: one queue per endpoint, each lease held back until its own user and room are done.
+
+    Bookkeeping only (no threads, no I/O): the executor takes jobs for its
+    free workers and says which rows are done. No endpoint gets more than its
+    share of the workers, so a slow or throttled endpoint never holds the
+    others' requests behind it.
+    """
+
+    def __init__(self, steps: list[Step]) -> None:
+        present = {(s.kind, s.row_id) for s in steps}
+        self._ready: dict[Lane, deque[Job]] = {}
+        self._waiting: dict[tuple[Kind, str], list[Step]] = {}
+        self._blocked: dict[tuple[Kind, str], int] = {}
+        for step in steps:
+            needs = [need for need in _needs(step) if need in present]
+            for need in needs:
+                self._waiting.setdefault(need, []).append(step)
+            if needs:
+                self._blocked[(step.kind, step.row_id)] = len(needs)
+            else:
+                self.add(step)
+
+    def add(self, job: Job) -> None:
+        self._ready.setdefault(_lane(job), deque()).append(job)
+
+    def done(self, kind: Kind, row_id: str) -> None:
+        """A row is finished, whatever its result: leases that waited for it may go."""
+        for step in self._waiting.pop((kind, row_id), []):
+            key = (step.kind, step.row_id)
+            self._blocked[key] -= 1
+            if not self._blocked[key]:
+                self.add(step)
+
+    def take(self, running: Counter[Lane], free: int) -> list[tuple[Lane, Job]]:
+        """Jobs for `free` workers, endpoints in turn, each up to its fair share of all the workers.
+
+        Shares are max-min fair: an endpoint that needs less than an equal
+        share leaves the rest to the others.
+        """
+        lanes = dict.fromkeys([*self._ready, *running])  # in a fixed order: shares come out the same each time
+        demand = {lane: running[lane] + len(self._ready.get(lane, ())) for lane in lanes}
+        left, share = free + running.total(), {}
+        for index, lane in enumerate(sorted(demand, key=lambda lane: demand[lane])):
+            share[lane] = min(demand[lane], left // (len(demand) - index))
+            left -= share[lane]
+        quota = {lane: share[lane] - running[lane] for lane in share if share[lane] > running[lane]}
+        taken: list[tuple[Lane, Job]] = []
+        while quota and free:
+            for lane in list(quota):
+                if free:
+                    taken.append((lane, self._ready[lane].popleft()))
+                    free -= 1
+                quota[lane] -= 1
+                if not quota[lane]:
+                    del quota[lane]
+        return taken
+
+
 @dataclass
 class Executor:
     gateway: Gateway
@@ -85,49 +162,49 @@ class Executor:
             for step in plan.steps[kind]:
                 if step.stripe_id and step.action is not Action.SKIP:  # a skipped step's object is not the row's
                     self.ids[(kind, step.row_id)] = step.stripe_id
-        first = [s for k in (Kind.USER, Kind.ROOM) if k in plan.active for s in plan.steps[k]]
-        outcomes = self._run_all(first)
-        if Kind.LEASE in plan.active:
-            outcomes += self._run_all(plan.steps[Kind.LEASE])
+        outcomes = self._run_all(_in_need_order(plan))
         # Workers finish in any order; the report follows the plan's.
         order = {(s.kind, s.row_id): i for i, s in enumerate(s for k in Kind for s in plan.steps[k])}
         return sorted(outcomes, key=lambda o: order[(o.kind, o.row_id)])
 
-    def _run_all(self, steps: Iterable[Step]) -> list[Outcome]:
-        """Run steps on the pool, keeping only a few more in flight than there are workers."""
+    def _run_all(self, steps: list[Step]) -> list[Outcome]:
+        """Run every step as soon as its endpoint has a free share of the workers and its dependencies are done."""
+        queues = Queues(steps)
         outcomes: list[Outcome] = []
         fatal: BaseException | None = None
-        queue = iter(steps)
-        pending: set[Future[Outcome | None]] = set()
+        running: dict[Future[Outcome | Cancel | None], Lane] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="relink") as pool:
             while True:
-                while len(pending) < 2 * self.workers and not self._stop.is_set():
-                    step = next(queue, None)
-                    if step is None:
-                        break
-                    pending.add(pool.submit(self._guarded, step))
-                if not pending:
+                if not self._stop.is_set():
+                    for lane, job in queues.take(Counter(running.values()), self.workers - len(running)):
+                        running[pool.submit(self._guarded, job)] = lane
+                if not running:
                     break
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
+                    del running[future]
                     try:
-                        outcome = future.result()
+                        result = future.result()
                     except CannotRun as exc:
                         fatal = fatal or exc
                         self._stop.set()
                         continue
-                    if outcome is not None:
-                        outcomes.append(outcome)
-                        self.tick(outcome.kind)
+                    if isinstance(result, Cancel):
+                        queues.add(result)
+                    elif result is not None:
+                        outcomes.append(result)
+                        self.tick(result.kind)
+                        queues.done(result.kind, result.row_id)
         if fatal is not None:
             raise fatal
         return outcomes
 
-    def _guarded(self, step: Step) -> Outcome | None:
+    def _guarded(self, job: Job) -> Outcome | Cancel | None:
         if self._stop.is_set():
             return None
+        step = job.step if isinstance(job, Cancel) else job
         try:
-            return self._one(step)
+            return self._cancel(job) if isinstance(job, Cancel) else self._one(job)
         except RowFailed as exc:
             return _outcome(step, Result.FAILED, detail=str(exc), problem=exc.problem)
         except pymysql.err.Error as exc:
@@ -159,12 +236,15 @@ class Executor:
         with self._lock:
             self.ids[(step.kind, step.row_id)] = stripe_id
 
-    def _one(self, step: Step) -> Outcome:
+    def _one(self, step: Step) -> Outcome | Cancel:
         if step.action is Action.SKIP:
             return _outcome(step, Result.SKIPPED, detail=step.reason, problem=step.problem)
         if step.action is Action.CREATE:
             stripe_id = self._create(step)
-            return _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason)
+            created = _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason)
+            if step.billing is not None and step.billing.terms.mode is Mode.ENDED:
+                return Cancel(step, stripe_id, created)
+            return created
         assert step.stripe_id is not None, step
         details = [step.reason]
         if step.action is Action.ADOPT:
@@ -181,36 +261,56 @@ class Executor:
         return _outcome(step, Result.REPLACED if step.stale_id else Result.ADOPTED, step.stripe_id, detail)
 
     def _create(self, step: Step) -> str:
-        if step.kind is Kind.USER and step.params is not None:
-            customer_params = cast(CustomerCreateParams, step.params)
-            stripe_id = self._keyed(
-                step, customer_params, lambda key: self.gateway.create_customer(customer_params, key)
-            )
-            self._link(step, stripe_id)
-            return stripe_id
-        if step.kind is Kind.ROOM and step.params is not None:
-            product_params = cast(ProductCreateParams, step.params)
-            stripe_id = self._keyed(step, product_params, lambda key: self.gateway.create_product(product_params, key))
-            self._link(step, stripe_id)
-            return stripe_id
-        billing = step.billing
-        assert billing is not None, step
+        params = step.params if step.billing is None else self._subscription_params(step.billing)
+        assert params is not None, step
+        created = self._keyed(step, params, lambda key: self.gateway.create(step.kind, params, key))
+        self._link(step, created.id, bills=step.billing is not None)
+        return created.id
+
+    def _subscription_params(self, billing: Billing) -> SubscriptionCreateParams:
         customer = self.ids.get((Kind.USER, billing.user_id))
         product = self.ids.get((Kind.ROOM, billing.room_id))
         if customer is None or product is None:
             missing = f"user {billing.user_id}" if customer is None else f"room {billing.room_id}"
             raise RowFailed(f"{missing} could not be linked in this run (see its line)", Problem.DEPENDENCY)
-        params = billing.params(customer, product)
-        subscription = self._keyed(step, params, lambda key: self.gateway.create_subscription(params, key))
-        self._link(step, subscription.id, bills=True)
-        if billing.terms.mode is Mode.ENDED:
-            try:
-                self.gateway.cancel_subscription(subscription.id)
-            except RowFailed as exc:
-                raise RowFailed(
-                    f"created {subscription.id} but could not cancel it yet (the next run will): {exc}"
-                ) from None
-        return subscription.id
+        return billing.params(customer, product)
+
+    def _cancel(self, job: Cancel) -> Outcome:
+        try:
+            self.gateway.cancel_subscription(job.stripe_id)
+        except RowFailed as exc:
+            detail = f"created {job.stripe_id} but could not cancel it yet (the next run will): {exc}"
+            return _outcome(job.step, Result.FAILED, detail=detail, problem=exc.problem)
+        return job.outcome
+
+
+def _needs(step: Step) -> list[tuple[Kind, str]]:
+    """The rows whose ids a step's request carries: a new subscription names its customer and product."""
+    if step.action is not Action.CREATE or step.billing is None:
+        return []
+    return [(Kind.USER, step.billing.user_id), (Kind.ROOM, step.billing.room_id)]
+
+
+def _lane(job: Job) -> Lane:
+    if isinstance(job, Cancel) or (job.cancel and not job.repair):
+        return CANCEL_SUBSCRIPTION
+    if job.action is Action.CREATE:
+        return KINDS[job.kind].create_endpoint
+    if job.repair:
+        return KINDS[job.kind].update_endpoint
+    return None
+
+
+def _in_need_order(plan: Plan) -> list[Step]:
+    """The active steps, users and rooms in the order the leases to create need them: leases start early."""
+    first_need: dict[tuple[Kind, str], int] = {}
+    if Kind.LEASE in plan.active:
+        for step in plan.steps[Kind.LEASE]:
+            for need in _needs(step):
+                first_need.setdefault(need, len(first_need))
+    steps = [s for k in Kind if k in plan.active for s in plan.steps[k]]
+    late = len(first_need)
+    return sorted(steps, key=lambda s: first_need.get((s.kind, s.row_id), late))
 
 
 def _outcome(

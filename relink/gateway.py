@@ -8,25 +8,18 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 import stripe
-from stripe import RequestOptions
-from stripe.params import (
-    CustomerCreateParams,
-    CustomerUpdateParams,
-    ProductCreateParams,
-    ProductUpdateParams,
-    SubscriptionCreateParams,
-    SubscriptionUpdateParams,
-)
 
-from .account import Remote, remote_from
+from .account import Remote
 from .config import Settings, redact
 from .errors import CannotRun
 from .idempotency import MAX_KEYS, KeyHistory, ObservingClient
+from .kinds import CANCEL_SUBSCRIPTION, KINDS
 from .problems import Problem
-from .ratelimit import TokenBucket
+from .ratelimit import Endpoint as Endpoint
+from .ratelimit import Limiter, Pacer
 from .rows import Kind
 
 T = TypeVar("T")
@@ -70,42 +63,20 @@ def send_keyed(key_for: Callable[[int], str], send: Callable[[str], T]) -> T:
     raise RowFailed(f"Stripe answered 500 to {MAX_KEYS} keys in a row for this request; run again later")
 
 
-class Gateway(Protocol):
-    def list_all(self, kind: Kind) -> Iterator[Remote]: ...
-    def create_customer(self, params: CustomerCreateParams, key: str) -> str: ...
-    def create_product(self, params: ProductCreateParams, key: str) -> str: ...
-    def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote: ...
-    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
-    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One operation Stripe rate-limits on its own: a method and a route (`POST /v1/customers`)."""
+class Window:
+    """Objects created in [since, until) (whole seconds, either side open when None), read after a cursor."""
 
-    method: str
-    route: str
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.route}"
+    since: int | None = None
+    until: int | None = None
+    after: str | None = None  # the last object of the previous page
 
 
-LIST = {
-    Kind.USER: Endpoint("GET", "/v1/customers"),
-    Kind.ROOM: Endpoint("GET", "/v1/products"),
-    Kind.LEASE: Endpoint("GET", "/v1/subscriptions"),
-}
-CREATE = {
-    Kind.USER: Endpoint("POST", "/v1/customers"),
-    Kind.ROOM: Endpoint("POST", "/v1/products"),
-    Kind.LEASE: Endpoint("POST", "/v1/subscriptions"),
-}
-UPDATE = {
-    Kind.USER: Endpoint("POST", "/v1/customers/{id}"),
-    Kind.ROOM: Endpoint("POST", "/v1/products/{id}"),
-    Kind.LEASE: Endpoint("POST", "/v1/subscriptions/{id}"),
-}
-CANCEL_SUBSCRIPTION = Endpoint("DELETE", "/v1/subscriptions/{id}")
+class Gateway(Protocol):
+    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]: ...
+    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
 
 
 @dataclass
@@ -148,7 +119,7 @@ class StripeGateway:
     def __init__(
         self,
         client: stripe.StripeClient,
-        limiter: TokenBucket,
+        pacer: Pacer,
         *,
         sleep: Callable[[float], None],
         key_hint: str = "",
@@ -159,7 +130,7 @@ class StripeGateway:
         self._client = client
         self._where = where
         self._history = history or KeyHistory()  # the one make_client gave the client's HTTP layer
-        self._limiter = limiter
+        self.pacer = pacer
         self._sleep = sleep
         self._jitter = jitter
         self._key_hint = key_hint
@@ -170,17 +141,16 @@ class StripeGateway:
 
         `key` is the request's idempotency key, to tell a stored 500 from a passing one.
         """
-        return self._call(what, request, key)
-
-    def _call(self, what: str, request: Callable[[], T], key: str | None = None) -> T:
         for attempt in range(THROTTLE_RETRIES + 1):
-            self._limiter.acquire()
             self.counters.add(requests=1)
             try:
-                result = request()
+                with self.pacer.turn(endpoint):
+                    result = request()
             except stripe.RateLimitError as exc:
                 self.counters.add(throttled=1)
-                self._limiter.throttled()
+                # An object lock (lock_timeout) is no sign of going too fast: retried, nothing slowed.
+                if _code(exc) != "lock_timeout":
+                    self.pacer.throttled(endpoint, Limiter.named(_header(exc, "Stripe-Rate-Limited-Reason")))
                 if attempt == THROTTLE_RETRIES:
                     break
                 self._sleep(self._backoff(attempt, exc))
@@ -210,15 +180,14 @@ class StripeGateway:
                         self._history.inherited(key),
                     ) from None
                 raise RowFailed(said) from None
-            self._limiter.succeeded()
+            self.pacer.succeeded(endpoint)
             return result
         raise RowFailed(f"{what}: still rate limited (429) after {THROTTLE_RETRIES} retries")
 
     def _backoff(self, attempt: int, exc: stripe.StripeError) -> float:
-        headers = exc.headers or {}
-        retry_after = headers.get("Retry-After") or headers.get("retry-after")
+        retry_after = _header(exc, "Retry-After")
         try:
-            wait = float(str(retry_after)) if retry_after else 0.0  # seconds
+            wait = float(retry_after) if retry_after else 0.0  # seconds
         except ValueError:
             wait = 0.0
         # Exponential, jittered between half and all of it, never below what Stripe asked for.
@@ -240,71 +209,37 @@ class StripeGateway:
                 return
             after = page.data[-1].id
 
-    def list_all(self, kind: Kind) -> Iterator[Remote]:
-        for obj in self.pages(LIST[kind], f"list {kind.value}", functools.partial(self._page, kind)):
-            yield remote_from(kind, obj)
+    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]:
+        """One page of `kind` in `window`, newest first, and whether more follow."""
+        description = KINDS[kind]
+        params: dict[str, Any] = {"limit": PAGE}
+        created = {"gte": window.since, "lt": window.until}
+        if any(v is not None for v in created.values()):
+            params["created"] = {k: v for k, v in created.items() if v is not None}
+        if window.after:
+            params["starting_after"] = window.after
+        return self.call(
+            description.list_endpoint, f"list {description.resource}", lambda: description.page(self._client, params)
+        )
 
-    def _page(self, kind: Kind, after: str | None) -> Any:
-        v1 = self._client.v1
-        if kind is Kind.USER:
-            customers: stripe.params.CustomerListParams = {"limit": PAGE}
-            if after:
-                customers["starting_after"] = after
-            return v1.customers.list(params=customers)
-        if kind is Kind.ROOM:
-            products: stripe.params.ProductListParams = {"limit": PAGE}
-            if after:
-                products["starting_after"] = after
-            return v1.products.list(params=products)
-        # status=all: cancelled subscriptions are links too (ended leases).
-        subscriptions: stripe.params.SubscriptionListParams = {"limit": PAGE, "status": "all"}
-        if after:
-            subscriptions["starting_after"] = after
-        return v1.subscriptions.list(params=subscriptions)
-
-    def create_customer(self, params: CustomerCreateParams, key: str) -> str:
-        customer = self.call(
-            CREATE[Kind.USER],
-            "create customer",
-            lambda: self._client.v1.customers.create(params=params, options={"idempotency_key": key}),
+    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote:
+        description = KINDS[kind]
+        return self.call(
+            description.create_endpoint,
+            f"create {description.stripe_object}",
+            lambda: description.create(self._client, params, key),
             key=key,
         )
-        return customer.id
-
-    def create_product(self, params: ProductCreateParams, key: str) -> str:
-        product = self.call(
-            CREATE[Kind.ROOM],
-            "create product",
-            lambda: self._client.v1.products.create(params=params, options={"idempotency_key": key}),
-            key=key,
-        )
-        return product.id
-
-    def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote:
-        subscription = self.call(
-            CREATE[Kind.LEASE],
-            "create subscription",
-            lambda: self._client.v1.subscriptions.create(params=params, options={"idempotency_key": key}),
-            key=key,
-        )
-        return remote_from(Kind.LEASE, subscription.to_dict())
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         """Set fields again on an object that drifted (its link metadata, a customer's details)."""
+        description = KINDS[kind]
         self.call(
-            UPDATE[kind],
+            description.update_endpoint,
             f"update {kind.singular} {stripe_id}",
-            functools.partial(self._update, kind, stripe_id, params, key),
+            lambda: description.update(self._client, stripe_id, params, key),
             key=key,
         )
-
-    def _update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> object:
-        v1, options = self._client.v1, RequestOptions(idempotency_key=key)
-        if kind is Kind.USER:
-            return v1.customers.update(stripe_id, cast(CustomerUpdateParams, params), options)
-        if kind is Kind.ROOM:
-            return v1.products.update(stripe_id, cast(ProductUpdateParams, params), options)
-        return v1.subscriptions.update(stripe_id, cast(SubscriptionUpdateParams, params), options)
 
     def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
         """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason."""
@@ -320,3 +255,12 @@ class StripeGateway:
                 options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
             ),
         )
+
+
+def _header(exc: stripe.StripeError, name: str) -> str | None:
+    wanted = name.lower()
+    return next((str(v) for k, v in (exc.headers or {}).items() if k.lower() == wanted), None)
+
+
+def _code(exc: stripe.StripeError) -> str | None:
+    return exc.code or (exc.error.code if exc.error else None)

@@ -9,7 +9,7 @@ import re
 
 from stripe.params import CustomerCreateParams, CustomerCreateParamsAddress
 
-from .account import LINK_KEYS
+from .kinds import LINK_KEYS
 from .rows import Kind, User
 
 # What Stripe accepts as an email, closely enough that it will not reject one

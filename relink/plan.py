@@ -17,8 +17,9 @@ from typing import Any
 
 from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
-from .account import CUSTOMER_DETAILS, LINK_KEYS, Account, Remote
+from .account import CUSTOMER_DETAILS, Account, Remote
 from .billing import InvalidLease, Mode, Terms, terms_for
+from .kinds import LINK_KEYS
 from .limits import (
     MAX_NAME,
     MAX_PRODUCT_DESCRIPTION,

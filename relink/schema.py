@@ -6,13 +6,13 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import SchemaError
+from .kinds import KINDS
 from .rows import Kind
 
-# field -> accepted column names. The lease column was misspelt in the brief
-# users were given (stripeSubscritpionId); either spelling is accepted.
+# field -> accepted column names; the Stripe id's column comes from the kind's description.
 REQUIRED: dict[Kind, dict[str, tuple[str, ...]]] = {
-    Kind.USER: {"id": ("id",), "email": ("email",), "stripe_id": ("stripeCustomerId",)},
-    Kind.ROOM: {"id": ("id",), "stripe_id": ("stripeProductId",)},
+    Kind.USER: {"id": ("id",), "email": ("email",), "stripe_id": KINDS[Kind.USER].id_columns},
+    Kind.ROOM: {"id": ("id",), "stripe_id": KINDS[Kind.ROOM].id_columns},
     Kind.LEASE: {
         "id": ("id",),
         "user_id": ("userId",),
@@ -22,7 +22,7 @@ REQUIRED: dict[Kind, dict[str, tuple[str, ...]]] = {
         "rent_amount": ("rentAmount",),
         "start": ("startDate",),
         "end": ("endDate",),
-        "stripe_id": ("stripeSubscriptionId", "stripeSubscritpionId"),
+        "stripe_id": KINDS[Kind.LEASE].id_columns,
     },
 }
 OPTIONAL: dict[Kind, dict[str, tuple[str, ...]]] = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .account import LINK_KEYS, Account
+from .account import Account
+from .kinds import LINK_KEYS
 from .plan import Action, Plan, Step
 from .problems import Drift, Problem
 from .rows import Kind

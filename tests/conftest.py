@@ -76,6 +76,7 @@ def settings(mysql_server: Server, db_name: str, fake: FakeStripe) -> Settings:
         stripe_key=TEST_KEY,
         stripe_api_base=fake.url,
         rate_limit=1000.0,
+        endpoint_rate_limit=1000.0,
     )
 
 

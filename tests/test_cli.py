@@ -26,6 +26,7 @@ def cli(
         "STRIPE_SECRET_KEY": settings.stripe_key or "",
         "STRIPE_API_BASE": settings.stripe_api_base or "",
         "STRIPE_RATE_LIMIT": "500",
+        "STRIPE_ENDPOINT_RATE_LIMIT": "500",
         **env,
     }
     return subprocess.run(

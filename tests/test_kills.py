@@ -32,6 +32,7 @@ def start_sync(settings: Settings, cwd: Path) -> subprocess.Popen[str]:
         "STRIPE_SECRET_KEY": settings.stripe_key or "",
         "STRIPE_API_BASE": settings.stripe_api_base or "",
         "STRIPE_RATE_LIMIT": "500",
+        "STRIPE_ENDPOINT_RATE_LIMIT": "500",
     }
     command = [sys.executable, str(ROOT / "sync.py"), "--yes", "--quiet"]
     return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
@@ -16,7 +15,7 @@ from relink.account import Remote
 from relink.app import Options, World, make_gateway, run
 from relink.config import Settings
 from relink.execute import Result
-from relink.gateway import StripeGateway
+from relink.gateway import StripeGateway, Window
 from relink.rows import Kind
 from tests.conftest import NOW, query, sync
 
@@ -37,21 +36,11 @@ class CrashingGateway:
         if self.left == 0:
             raise Crash
 
-    def list_all(self, kind: Kind) -> Iterator[Remote]:
-        return self.inner.list_all(kind)
+    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]:
+        return self.inner.page(kind, window)
 
-    def create_customer(self, params: CustomerCreateParams, key: str) -> str:
-        created = self.inner.create_customer(params, key)
-        self._count()
-        return created
-
-    def create_product(self, params: ProductCreateParams, key: str) -> str:
-        created = self.inner.create_product(params, key)
-        self._count()
-        return created
-
-    def create_subscription(self, params: SubscriptionCreateParams, key: str) -> Remote:
-        created = self.inner.create_subscription(params, key)
+    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote:
+        created = self.inner.create(kind, params, key)
         self._count()
         return created
 

@@ -1,4 +1,4 @@
-"""Small pure pieces: settings, key masking, schema resolution, the rate limiter."""
+"""Small pure pieces: settings, key masking, schema resolution."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from relink.config import DEFAULT_HUB_CURRENCIES, load_settings, mask_key, redact
 from relink.errors import CannotRun, SchemaError
-from relink.ratelimit import TokenBucket
 from relink.schema import resolve
 from tests.conftest import ROOT
 
@@ -23,7 +22,7 @@ def test_settings_validate_what_they_read() -> None:
     settings = load_settings({"DB_PORT": "3307", "HUB_CURRENCIES": "atlantis=GBP", "STRIPE_SECRET_KEY": "sk_live_x1"})
     assert settings.db_port == 3307
     assert settings.hub_currencies == {**DEFAULT_HUB_CURRENCIES, "atlantis": "gbp"}
-    assert settings.live and settings.effective_rate == 95.0
+    assert settings.live and settings.effective_rate == 97.0 and settings.endpoint_rate == 24.25
     assert "sk_live_x1" not in repr(settings)
     with pytest.raises(CannotRun, match="DB_PORT must be a number"):
         load_settings({"DB_PORT": "abc"})
@@ -41,29 +40,6 @@ def test_schema_names_every_missing_piece_at_once() -> None:
     assert "`users`.`stripeCustomerId` is missing" in message
     assert "`rooms`.`stripeProductId` is missing" in message
     assert "table `leases` is missing" in message
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_the_bucket_spaces_requests_at_the_rate_and_slows_down_on_429() -> None:
-    clock = Clock()
-    bucket = TokenBucket(25.0, clock=lambda: clock.now, sleep=clock.sleep)
-    for _ in range(50):
-        bucket.acquire()
-    assert clock.now - 100.0 == pytest.approx(49 / 25)
-    bucket.throttled()
-    assert bucket.rate == pytest.approx(17.5)
-    for _ in range(100):
-        bucket.succeeded()
-    assert bucket.rate == 25.0
 
 
 def test_restore_dump_says_what_is_missing() -> None:

@@ -1,0 +1,90 @@
+"""Every request goes as soon as it can: a lease right after its own user and room, cancels on their own."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from devkit.dumpgen import Dump, generate
+from devkit.fake_stripe import FakeStripe, Recorded
+from devkit.mysql import Server
+from relink.app import Options, World, run
+from relink.config import Settings
+from relink.report import Report
+from tests.conftest import NOW, restore
+from tests.test_recovery import assert_one_object_per_row
+
+
+@pytest.fixture
+def larger(settings: Settings, tmp_path: Path) -> Dump:
+    dump = generate(120, 30, 120, now=NOW, seed=1)  # one lease left unlinked: the orphan
+    restore(settings, dump.write(tmp_path / "larger.dump"))
+    return dump
+
+
+def sync_with(settings: Settings, workers: int) -> Report:
+    world = World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
+    return run(settings, Options(workers=workers), world)
+
+
+def test_a_lease_starts_once_its_own_user_and_room_are_stored_not_after_every_user(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, larger: Dump
+) -> None:
+    stored_before: list[bool] = []
+
+    def check_links(stage: str, request: Recorded) -> None:
+        if stage != "received" or request.method != "POST" or request.path != "/v1/subscriptions":
+            return
+        conn = mysql_server.connect(settings.db_name)  # the fake's threads each ask on their own
+        try:
+            with conn.cursor() as cur:
+                customer, product = request.params["customer"], request.params["items"]["0"]["price_data"]["product"]
+                cur.execute("SELECT COUNT(*) FROM users WHERE stripeCustomerId = %s", [customer])
+                ((users,),) = cur.fetchall()
+                cur.execute("SELECT COUNT(*) FROM rooms WHERE stripeProductId = %s", [product])
+                ((rooms,),) = cur.fetchall()
+        finally:
+            conn.close()
+        stored_before.append(users == rooms == 1)
+
+    fake.hook = lambda stage, request: check_links(stage, request)
+    report = sync_with(settings, workers=8)
+    fake.hook = None
+
+    assert len(report.unsynced) == 1
+    assert stored_before and all(stored_before)  # every subscription named a customer and product already stored
+    posts = [r.path for r in fake.requests if r.method == "POST"]
+    customers = [i for i, path in enumerate(posts) if path == "/v1/customers"]
+    first_lease = posts.index("/v1/subscriptions")
+    assert first_lease < customers[10]  # users go in the order leases need them: the first lease goes early
+    assert_one_object_per_row(settings, mysql_server, fake, larger)
+
+
+def test_cancels_of_ended_leases_wait_on_their_own_endpoint_and_never_hold_creates_back(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, larger: Dump
+) -> None:
+    to_create = len(larger.leases) - 1  # all but the lease of a room that does not exist
+    every_create_arrived, creates_held_back = threading.Event(), threading.Event()
+
+    def hold_cancels(stage: str, request: Recorded) -> None:
+        creating = stage == "processed" and request.method == "POST" and request.path == "/v1/subscriptions"
+        if creating and len(fake.all("subscriptions")) == to_create:
+            every_create_arrived.set()
+        # Were cancels made by the workers that created their subscriptions, waiting here would
+        # leave no worker for the creates still to come, and the wait would run out.
+        if stage == "received" and request.method == "DELETE" and not every_create_arrived.wait(30):
+            creates_held_back.set()
+            every_create_arrived.set()
+
+    fake.hook = lambda stage, request: hold_cancels(stage, request)
+    report = sync_with(settings, workers=8)
+    fake.hook = None
+
+    assert not creates_held_back.is_set()
+    assert len(report.unsynced) == 1
+    deletes = [r for r in fake.requests if r.method == "DELETE"]
+    assert deletes and all(r.status == 200 for r in deletes)
+    assert sum(1 for s in fake.all("subscriptions") if s["status"] == "canceled") == len(deletes)
+    assert_one_object_per_row(settings, mysql_server, fake, larger)
