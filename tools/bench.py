@@ -1,13 +1,19 @@
-"""Benchmark: the sync against the fake Stripe with real latency and a hard rate limit.
+"""Benchmark: the sync against the fake Stripe enforcing Stripe's limits, and the re-read of a large account.
 
-    make bench                                   # 2,000 users, 500 rooms, 2,000 leases
-    make bench ARGS="--leases 20000 --users 20000 --rooms 5000 --latency 0 --server-limit 0 --rate-limit 500"
+    make bench          # 600 users, 150 rooms, 600 leases at 200 ms; live then test limits; 11,000-object re-read
+    make bench ARGS="--users 20000 --rooms 5000 --leases 20000 --latency 0 --modes unlimited --reread 0"
 
-Runs `sync.py --yes` as a separate process (so its peak memory is its own)
-against `devkit/fake_stripe.py` started with --latency and
---rate-limit, then a serial baseline (concurrency 1) on a smaller dump of the
-same shape. Prints requests, 429s, wall time, requests/s and its ratio to the
-limit, Stripe calls per synced row, and peak memory.
+Each sync runs `sync.py --yes` as its own process (so its peak memory is its
+own) against `devkit/fake_stripe.py` started with the mode's limits: live is
+100 requests/s for the account and 25/s per endpoint, test 25 and 25 (429
+with `Stripe-Rate-Limited-Reason`, no `Retry-After`). The sync runs with its
+own defaults for the key's mode (`--live` with a live key). For each run:
+wall time; T_min, the least time Stripe's limits allow for the requests made
+(the busiest endpoint's requests over its limit, or all requests over the
+account's limit, whichever is longer); efficiency T_min / wall; the share
+answered 429; Stripe calls per synced row; peak memory. Then the fake's
+account is seeded with customers, products and subscriptions created over a
+year and read the way every run starts, timed.
 """
 
 from __future__ import annotations
@@ -27,63 +33,79 @@ from typing import Any
 
 from devkit.dumpgen import generate
 from devkit.mysql import Server, find_or_start, free_port
+from relink.app import World, make_gateway, read_account
+from relink.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY = "sk_test_51BenchKeyNotASecret0000bnch"
+KEYS = {"live": "sk_live_51BenchKeyNotASecret0000bnch", "test": "sk_test_51BenchKeyNotASecret0000bnch"}
+# (account, endpoint) requests/s the fake enforces, per mode.
+LIMITS: dict[str, tuple[float, float] | None] = {"live": (100.0, 25.0), "test": (25.0, 25.0), "unlimited": None}
 
 
 @dataclass
 class Result:
-    label: str
+    mode: str
     rows: int
     requests: int
     throttled: int
     listing: int
     seconds: float
+    t_min: float
     peak_mb: float
     exit_code: int
 
-    def line(self, limit: float) -> str:
-        rate = self.requests / self.seconds if self.seconds else 0.0
-        ratio = f"{rate / limit:6.0%}" if limit else "     -"
+    def line(self) -> str:
         per_row = (self.requests - self.listing) / self.rows if self.rows else 0.0
         share = self.throttled / self.requests if self.requests else 0.0
+        efficiency = f"{self.t_min / self.seconds:7.0%}" if self.t_min else "      -"
         return (
-            f"{self.label:<16}{self.rows:>7}{self.requests:>10}{self.throttled:>7} ({share:5.2%})"
-            f"{self.seconds:>9.1f}s{rate:>9.2f}{ratio:>9}{per_row:>11.3f}{self.peak_mb:>10.1f}"
+            f"{self.mode:<10}{self.rows:>7}{self.requests:>10}{self.throttled:>7} ({share:5.2%})"
+            f"{self.seconds:>9.1f}s{self.t_min:>8.1f}s{efficiency:>9}{per_row:>11.3f}{self.peak_mb:>10.1f}"
         )
 
 
 HEADER = (
-    f"{'run':<16}{'rows':>7}{'requests':>10}{'429s':>17}{'wall':>10}{'req/s':>9}{'of limit':>9}"
-    f"{'calls/row':>11}{'peak MB':>10}"
+    f"{'limits':<10}{'rows':>7}{'requests':>10}{'429s':>17}{'wall':>10}{'T_min':>9}{'T_min/wall':>11}"
+    f"{'calls/row':>9}{'peak MB':>10}"
 )
 
 
-def start_fake(latency: float, limit: float) -> tuple[subprocess.Popen[str], str]:
+def start_fake(latency: float, mode: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     command = [sys.executable, "-m", "devkit.fake_stripe", "--port", str(port), "--latency", str(latency)]
-    if limit:
-        command += ["--rate-limit", str(limit), "--retry-after", "1"]
+    limits = LIMITS[mode]
+    if limits:
+        command += ["--rate-limit", str(limits[0]), "--endpoint-rate-limit", str(limits[1])]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     process.stdout.readline()  # "listening on …": the server is up
     return process, f"http://127.0.0.1:{port}"
 
 
-def stats(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/_fake/stats") as answer:
+def admin(url: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/_fake/{path}", data=data)) as answer:
         return dict(json.load(answer))
 
 
-def run_once(
-    label: str, server: Server, users: int, rooms: int, leases: int, args: argparse.Namespace, concurrency: int | None
-) -> Result:
+def stats(url: str) -> dict[str, Any]:
+    return admin(url, "stats")
+
+
+def t_min(counted: dict[str, Any], mode: str) -> float:
+    limits = LIMITS[mode]
+    if not limits:
+        return 0.0
+    made: dict[str, int] = counted["admitted"]
+    return max(max(made.values(), default=0) / limits[1], sum(made.values()) / limits[0])
+
+
+def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace) -> Result:
     database = f"relink_bench_{os.getpid()}"
     conn = server.connect()
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    fake, url = start_fake(args.latency, args.server_limit)
+    fake, url = start_fake(args.latency, mode)
     env = {
         **os.environ,
         "DB_HOST": server.host,
@@ -91,38 +113,36 @@ def run_once(
         "DB_USER": server.user,
         "DB_PASSWORD": server.password,
         "DB_NAME": database,
-        "STRIPE_SECRET_KEY": KEY,
+        "STRIPE_SECRET_KEY": KEYS["live" if mode == "live" else "test"],
         "STRIPE_API_BASE": url,
     }
     if args.rate_limit:
-        env["STRIPE_RATE_LIMIT"] = str(args.rate_limit)
+        env["STRIPE_RATE_LIMIT"] = env["STRIPE_ENDPOINT_RATE_LIMIT"] = str(args.rate_limit)
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            dump = generate(users, rooms, leases, now=datetime.now().replace(microsecond=0), seed=args.seed)
-            path = dump.write(Path(scratch) / "bench.dump")
-            subprocess.run([str(ROOT / "restore_dump.sh"), str(path)], env=env, check=True, capture_output=True)
+            subprocess.run([str(ROOT / "restore_dump.sh"), str(dump)], env=env, check=True, capture_output=True)
             command = [sys.executable, str(ROOT / "sync.py"), "--yes", "--report", f"{scratch}/report.json"]
-            if concurrency:
-                command += ["--concurrency", str(concurrency)]
-            before = stats(url)
+            if mode == "live":
+                command.append("--live")
             started = time.monotonic()
             with open(f"{scratch}/out.txt", "w") as out:
                 sync = subprocess.Popen(command, cwd=scratch, env=env, stdout=out, stderr=subprocess.STDOUT)
                 _, status, usage = os.wait4(sync.pid, 0)
             seconds = time.monotonic() - started
-            after = stats(url)
+            counted = stats(url)
             if os.waitstatus_to_exitcode(status) not in (0, 3):
                 sys.exit(f"the sync failed:\n{Path(scratch, 'out.txt').read_text()[-3000:]}")
             report = json.loads(Path(f"{scratch}/report.json").read_text())
         ended = sum(1 for r in report["rows"] if r.get("billing", {}).get("schedule") == "never")
         synced = sum(c for kind in report["counts"].values() for k, c in kind.items() if k not in ("skipped", "failed"))
         return Result(
-            label,
+            mode,
             rows=synced + ended,  # an ended lease is two rows: create, then cancel
-            requests=after["requests"] - before["requests"],
-            throttled=after["throttled"] - before["throttled"],
-            listing=after["by_method"].get("GET", 0) - before["by_method"].get("GET", 0),
+            requests=counted["requests"],
+            throttled=counted["throttled"],
+            listing=counted["by_method"].get("GET", 0),
             seconds=seconds,
+            t_min=t_min(counted, mode),
             peak_mb=usage.ru_maxrss / 1024,
             exit_code=os.waitstatus_to_exitcode(status),
         )
@@ -134,37 +154,69 @@ def run_once(
         conn.close()
 
 
+def reread(mode: str, args: argparse.Namespace) -> str:
+    """Seed an account created over a year, then read it as a run does; the time is the read alone."""
+    fake, url = start_fake(args.reread_latency, mode)
+    try:
+        customers, products, subscriptions = args.reread
+        admin(url, "seed", {"customers": customers, "products": products, "subscriptions": subscriptions})
+        settings = Settings(stripe_key=KEYS["live" if mode == "live" else "test"], stripe_api_base=url)
+        gateway = make_gateway(settings, World())
+        started = time.monotonic()
+        account = read_account(gateway, lambda text: None, settings)
+        seconds = time.monotonic() - started
+        counted = stats(url)
+    finally:
+        fake.terminate()
+        fake.wait()
+    pages = counted["by_method"].get("GET", 0)
+    return (
+        f"{mode:<10}{account.size():>8} objects {seconds:>6.1f}s  {pages} list requests "
+        f"({counted['throttled']} answered 429), {args.reread_latency * 1000:.0f} ms each"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--rooms", type=int, default=500)
-    parser.add_argument("--leases", type=int, default=2000)
-    parser.add_argument("--latency", type=float, default=0.25, help="seconds the fake adds to each request")
-    parser.add_argument("--server-limit", type=float, default=25.0, help="fake's requests/s before 429 (0: none)")
-    parser.add_argument("--rate-limit", type=float, default=None, help="the sync's own limit (default: its own)")
-    parser.add_argument("--baseline-fraction", type=float, default=0.1, help="serial run's size (0: skip it)")
+    parser.add_argument("--users", type=int, default=600)
+    parser.add_argument("--rooms", type=int, default=150)
+    parser.add_argument("--leases", type=int, default=600)
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds the fake adds to each request")
+    parser.add_argument("--modes", default="live,test", help="limits to run the sync under: live, test, unlimited")
+    parser.add_argument("--rate-limit", type=float, default=None, help="the sync's own limits (default: its own)")
+    parser.add_argument(
+        "--reread",
+        type=lambda text: tuple(int(n) for n in text.split(",")) if text != "0" else (),
+        default=(5000, 1000, 5000),
+        help="customers,products,subscriptions to seed and re-read (0: skip)",
+    )
+    parser.add_argument("--reread-latency", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
     server, private = find_or_start()
-    limit = args.server_limit or args.rate_limit or 0.0
+    results: list[Result] = []
+    rereads: list[str] = []
     try:
-        print(f"fake Stripe: {args.latency * 1000:.0f} ms per request, limit {args.server_limit or 'none'}/s")
-        results = [run_once("concurrent", server, args.users, args.rooms, args.leases, args, None)]
-        if args.baseline_fraction:
-            f = args.baseline_fraction
-            size = (max(1, int(args.users * f)), max(1, int(args.rooms * f)), max(1, int(args.leases * f)))
-            results.append(run_once("serial (1)", server, *size, args, 1))
+        with tempfile.TemporaryDirectory() as scratch:
+            dump = generate(
+                args.users, args.rooms, args.leases, now=datetime.now().replace(microsecond=0), seed=args.seed
+            ).write(Path(scratch) / "bench.dump")
+            print(f"dump: {args.users} users, {args.rooms} rooms, {args.leases} leases; {args.latency * 1000:.0f} ms")
+            print(HEADER)
+            for mode in modes:
+                results.append(sync_once(server, dump, mode, args))
+                print(results[-1].line(), flush=True)
+        if args.reread:
+            print(f"re-read of {sum(args.reread):,} objects ({'/'.join(map(str, args.reread))}):")
+            for mode in (m for m in modes if LIMITS[m]):
+                rereads.append(reread(mode, args))
+                print(rereads[-1])
     finally:
         if private:
             private.stop()
-    print(HEADER)
-    for result in results:
-        print(result.line(limit))
-    if len(results) == 2 and results[1].seconds:
-        fast, slow = (r.requests / r.seconds for r in results)
-        print(f"speed-up over serial: {fast / slow:.1f}x (requests/s)")
-    bad = [r.label for r in results if r.exit_code not in (0, 3)]
+    bad = [r.mode for r in results if r.exit_code not in (0, 3)]
     if bad:
         sys.exit(f"sync failed in: {', '.join(bad)}")
 

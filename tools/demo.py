@@ -120,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
 
     server, private = find_or_start()
-    fake, url = start_fake(latency=0.0, limit=0.0)
+    fake, url = start_fake(latency=0.0, mode="unlimited")
     env = {**demo_env(server, args.database), "STRIPE_API_BASE": url}
     try:
         with tempfile.TemporaryDirectory() as scratch:
