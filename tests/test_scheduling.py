@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,45 @@ from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
 from relink.app import Options, World, run
+from relink.billing import Mode, Terms
 from relink.config import Settings
+from relink.execute import Queues
+from relink.kinds import KINDS
+from relink.plan import Action, Billing, Step
 from relink.report import Report
+from relink.rows import Kind
 from tests.conftest import NOW, restore
 from tests.test_recovery import assert_one_object_per_row
+
+
+def create(kind: Kind, row_id: str, user: str = "", room: str = "") -> Step:
+    terms = Terms(Mode.ONGOING, NOW, NOW, None, "")
+    billing = Billing(row_id, user, room, 100, "eur", terms, None) if kind is Kind.LEASE else None
+    return Step(kind, row_id, row_id, Action.CREATE, billing=billing)
+
+
+def test_each_endpoint_gets_its_share_of_the_workers_in_turn() -> None:
+    users, rooms = KINDS[Kind.USER].create_endpoint, KINDS[Kind.ROOM].create_endpoint
+    steps = [create(kind, f"{kind.singular}{i}") for i in range(10) for kind in (Kind.USER, Kind.ROOM)]
+    kept = Step(Kind.USER, "kept", "kept", Action.KEEP, stripe_id="cus_1")
+    queues = Queues([*steps, kept])
+    taken = queues.take(Counter(), free=8)
+    # The step that makes no request needs one worker; the two endpoints share the other seven.
+    assert Counter(lane for lane, _ in taken) == {users: 3, rooms: 4, None: 1}
+    assert [job for _, job in taken] == [kept, *steps[:6], steps[7]]  # one of each in turn, in queue order
+    # An endpoint at its share gets no more; a worker set free goes to the one below it.
+    assert queues.take(Counter({users: 5, rooms: 3}), free=1) == [(rooms, steps[2 * 4 + 1])]  # room4
+
+
+def test_a_lease_is_ready_once_its_own_user_and_room_are_done_whatever_else_is_left() -> None:
+    lease = create(Kind.LEASE, "lease", user="user1", room="room0")
+    user0, user1, room0 = create(Kind.USER, "user0"), create(Kind.USER, "user1"), create(Kind.ROOM, "room0")
+    queues = Queues([user0, user1, room0, lease])
+    assert [job for _, job in queues.take(Counter(), free=8)] == [room0, user0, user1]
+    queues.done(Kind.USER, "user1")
+    assert queues.take(Counter(), free=8) == []
+    queues.done(Kind.ROOM, "room0")
+    assert queues.take(Counter(), free=8) == [(KINDS[Kind.LEASE].create_endpoint, lease)]  # user0 still running
 
 
 @pytest.fixture

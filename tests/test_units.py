@@ -23,9 +23,14 @@ def test_settings_validate_what_they_read() -> None:
     assert settings.db_port == 3307
     assert settings.hub_currencies == {**DEFAULT_HUB_CURRENCIES, "atlantis": "gbp"}
     assert settings.live and settings.effective_rate == 97.0 and settings.endpoint_rate == 24.25
+    raised = load_settings({"STRIPE_RATE_LIMIT": "400", "STRIPE_ENDPOINT_RATE_LIMIT": "80"})
+    assert (raised.effective_rate, raised.endpoint_rate) == (400.0, 80.0)  # limits Stripe raised, used as given
+    assert load_settings({}).effective_rate == 24.25
     assert "sk_live_x1" not in repr(settings)
     with pytest.raises(CannotRun, match="DB_PORT must be a number"):
         load_settings({"DB_PORT": "abc"})
+    with pytest.raises(CannotRun, match="STRIPE_ENDPOINT_RATE_LIMIT must be positive"):
+        load_settings({"STRIPE_ENDPOINT_RATE_LIMIT": "0"})
     with pytest.raises(CannotRun, match="hubId=currency"):
         load_settings({"HUB_CURRENCIES": "atlantis=pounds"})
     with pytest.raises(CannotRun, match="does not look like a Stripe secret key"):

@@ -57,16 +57,16 @@ class Result:
     def line(self) -> str:
         per_row = (self.requests - self.listing) / self.rows if self.rows else 0.0
         share = self.throttled / self.requests if self.requests else 0.0
-        efficiency = f"{self.t_min / self.seconds:7.0%}" if self.t_min else "      -"
+        efficiency = f"{self.t_min / self.seconds:.0%}" if self.t_min else "-"
         return (
             f"{self.mode:<10}{self.rows:>7}{self.requests:>10}{self.throttled:>7} ({share:5.2%})"
-            f"{self.seconds:>9.1f}s{self.t_min:>8.1f}s{efficiency:>9}{per_row:>11.3f}{self.peak_mb:>10.1f}"
+            f"{self.seconds:>9.1f}s{self.t_min:>8.1f}s{efficiency:>12}{per_row:>11.3f}{self.peak_mb:>10.1f}"
         )
 
 
 HEADER = (
-    f"{'limits':<10}{'rows':>7}{'requests':>10}{'429s':>17}{'wall':>10}{'T_min':>9}{'T_min/wall':>11}"
-    f"{'calls/row':>9}{'peak MB':>10}"
+    f"{'limits':<10}{'rows':>7}{'requests':>10}{'429s':>17}{'wall':>10}{'T_min':>9}{'T_min/wall':>12}"
+    f"{'calls/row':>11}{'peak MB':>10}"
 )
 
 
