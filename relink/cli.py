@@ -35,6 +35,21 @@ class Exit(IntEnum):
     PARTIAL = 4  # finished what was asked (a canary, --only), rows remain for a full run
 
 
+# What both commands read from the environment or .env (relink/config.py).
+SETTINGS = (
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_NAME",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_RATE_LIMIT",
+    "STRIPE_ENDPOINT_RATE_LIMIT",
+    "STRIPE_TIMEOUT",
+)
+
+
 def epilog(meanings: Mapping[Exit, str], configuration: Iterable[str], note: str = "") -> str:
     """The --help footer: exit codes and settings, unwrapped (click's \\b)."""
     codes = "\n".join(f"  {code.value}  {meanings[code]}" for code in Exit if code in meanings)

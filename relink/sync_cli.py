@@ -15,6 +15,7 @@ from .app import verify as audit_account
 from .audit_report import audit_json, write_audit_reports
 from .audit_report import render as render_audit
 from .cli import (
+    SETTINGS,
     Exit,
     emails_option,
     epilog,
@@ -44,19 +45,7 @@ MEANINGS = {
     Exit.ATTENTION: "finished, but some rows were not synced (--verify: problems found); each is listed",
     Exit.PARTIAL: "finished what was asked (--limit, --only), rows remain for a full run",
 }
-CONFIGURATION = (
-    "DB_HOST",
-    "DB_PORT",
-    "DB_USER",
-    "DB_PASSWORD",
-    "DB_NAME",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_API_BASE",
-    "HUB_CURRENCIES",
-    "STRIPE_RATE_LIMIT",
-    "STRIPE_ENDPOINT_RATE_LIMIT",
-    "STRIPE_TIMEOUT",
-)
+CONFIGURATION = (*SETTINGS, "HUB_CURRENCIES")
 INTERRUPTED = "interrupted: run again to finish; objects already created are adopted, not made twice"
 
 

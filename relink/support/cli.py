@@ -13,6 +13,7 @@ import click
 
 from ..app import utc_now
 from ..cli import (
+    SETTINGS,
     Exit,
     epilog,
     interactive,
@@ -39,17 +40,7 @@ MEANINGS = {
     Exit.USAGE: "usage error (unknown command, flag or value)",
     Exit.ATTENTION: "finished, but some items were reported (never acted on) or failed; each is listed",
 }
-CONFIGURATION = (
-    "DB_HOST",
-    "DB_PORT",
-    "DB_USER",
-    "DB_PASSWORD",
-    "DB_NAME (or --database)",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_API_BASE",
-    "STRIPE_RATE_LIMIT",
-    "STRIPE_TIMEOUT",
-)
+CONFIGURATION = tuple("DB_NAME (or --database)" if name == "DB_NAME" else name for name in SETTINGS)
 EPILOG = epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan.")
 INTERRUPTED = "interrupted: run again to finish; what was made is found again, never made twice"
 QUESTIONS = {
