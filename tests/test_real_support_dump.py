@@ -58,6 +58,9 @@ if REAL_SUPPORT_DUMP:
         assert len({t["source_transaction"] for t in made}) == 3
         assert "acct_1MExu0P0T3xOBx0F" in transfers.stdout  # Louis 880's look-alike account is named, never paid
         assert seeded.payments.dispute_writes() == []
+        (report,) = (tmp_path / "reports").glob("support-transfers-run-*.md")
+        advice = report.read_text(encoding="utf-8").split("## What to do next", 1)[1]
+        assert "`support.py disputes`" in advice and "\\`" not in advice  # our own Markdown, not escaped
 
         after = len(fake.writes())
         for command in ("disputes", "transfers"):

@@ -176,7 +176,8 @@ def markdown(outcome: Outcome, provenance: Provenance, privacy: Privacy) -> Iter
     yield from ("", "## Items", "")
     yield from md_table(COLUMNS, (_cells(i, dry, privacy) for i in plan.items))
     yield from ("", "## What to do next", "")
-    yield from (f"{n}. {md_text(step)}" for n, step in enumerate(next_steps(outcome), 1))
+    # Our own advice, written as Markdown (code spans), like the sync's: nothing from a row or Stripe in it.
+    yield from (f"{n}. {step}" for n, step in enumerate(next_steps(outcome), 1))
 
 
 def _row(item: Item, dry_run: bool, privacy: Privacy) -> dict[str, Any]:
