@@ -222,7 +222,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         if not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert gateway is not None
-        writer = db.IdWriter(lambda: db.connect(settings), schema)
+        writer = db.IdWriter(lambda: db.connect_again(settings), schema)
         totals = {k: len(plan.steps[k]) for k in kinds}
         tick = world.progress(totals) if world.progress else (lambda kind: None)
         try:

@@ -30,20 +30,10 @@ BUSY = frozenset({1040, 1203, 1226})  # too many connections, per user, or over 
 
 
 def connect(settings: Settings) -> Connection:
+    """The run's first connection: a failure here is named for its cause (no server, no database, the login)."""
     where = f"{settings.db_host}:{settings.db_port}"
     try:
-        conn = pymysql.connect(
-            host=settings.db_host,
-            port=settings.db_port,
-            user=settings.db_user,
-            password=settings.db_password,
-            database=settings.db_name,
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=10,
-            # rowcount then counts matched rows, so a vanished row is noticed.
-            client_flag=CLIENT.FOUND_ROWS,
-        )
+        conn = _open(settings)
     except pymysql.err.OperationalError as exc:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         if code == 1049:
@@ -63,6 +53,34 @@ def connect(settings: Settings) -> Connection:
     except RuntimeError as exc:
         # PyMySQL raises this when the account's auth plugin needs a package it does not have.
         raise _refused(settings, where, exc) from None
+    return _strict(conn)
+
+
+def connect_again(settings: Settings) -> Connection:
+    """One more connection once the run is connected; its errors stay MySQL's.
+
+    The login worked a moment ago, so a failure now is a connection lost
+    (errors.connection_lost tells it), not a server that was never up.
+    """
+    return _strict(_open(settings))
+
+
+def _open(settings: Settings) -> Connection:
+    return pymysql.connect(
+        host=settings.db_host,
+        port=settings.db_port,
+        user=settings.db_user,
+        password=settings.db_password,
+        database=settings.db_name,
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=10,
+        # rowcount then counts matched rows, so a vanished row is noticed.
+        client_flag=CLIENT.FOUND_ROWS,
+    )
+
+
+def _strict(conn: Connection) -> Connection:
     with conn.cursor() as cur:
         # Fail instead of silently truncating an id that does not fit its column.
         cur.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")

@@ -13,9 +13,10 @@ import stripe
 
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
-from devkit.mysql import Server
+from devkit.mysql import Server, free_port
+from relink import db
 from relink.config import Settings
-from relink.errors import mysql_failed
+from relink.errors import CannotRun, mysql_failed
 from relink.execute import UNSTORED, Result
 from relink.problems import Problem
 from relink.rows import Kind
@@ -209,6 +210,23 @@ def test_mysql_errors_are_named_for_what_they_are(error: pymysql.err.Error, said
     assert said in message
     assert ("lost the MySQL connection" in message) is (said == "lost the MySQL connection")
     assert "while linking user u1" in message
+
+
+def test_a_connection_the_pool_cannot_open_mid_run_is_named_lost(settings: Settings, restored: Dump) -> None:
+    # Mid-run, a write may need a new connection just as MySQL goes away (killed in its handshake, a
+    # restart): the login worked moments ago, so that is a lost connection, not a server never up.
+    conn = db.connect(settings)
+    try:
+        schema = db.read_schema(conn)
+    finally:
+        conn.close()
+    gone = dataclasses.replace(settings, db_port=free_port())
+    with pytest.raises(CannotRun, match="cannot connect to MySQL"):
+        db.connect(gone)  # the run's first connection says the server is not there
+    writer = db.IdWriter(lambda: db.connect_again(gone), schema)
+    with pytest.raises(pymysql.err.OperationalError) as lost:
+        writer.write(Kind.USER, restored.users[0]["id"], "cus_1")
+    assert "lost the MySQL connection" in str(mysql_failed(lost.value, " while linking user u1"))
 
 
 def test_every_row_is_still_linked_once_after_the_checks(
