@@ -52,6 +52,8 @@ class Account:
     def of(cls, remotes: Iterable[Remote]) -> Account:
         account = cls()
         for remote in remotes:
+            if remote.id in account.by_id[remote.kind]:
+                continue  # seen twice (a list that repeats an object at a page edge): still one object
             account.by_id[remote.kind][remote.id] = remote
             if remote.link:
                 account.by_link[remote.kind].setdefault(remote.link, []).append(remote)

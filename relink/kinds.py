@@ -1,7 +1,8 @@
-"""One description per kind of row the sync links: its table and id column, its link, and how Stripe serves it.
+"""One description per kind of row the sync links: its table and columns, its link, and how Stripe serves it.
 
-The executor, the pacing and the account read work from these descriptions,
-so a fourth kind is one more entry here (and its planning rules).
+The schema check, the executor, the pacing and the account read work from
+these descriptions, so a fourth kind is one more entry here (and its row type
+and planning rules).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class Description:
     stripe_object: str  # what Stripe calls one of them: "customer"
     link_key: str  # the metadata key naming the row; other tools rely on it
     id_columns: tuple[str, ...]  # the row's column holding the object's id, every accepted spelling
+    # Stripe does not fix the length of its ids: the length it issues today, which an id column must hold.
+    id_length: int
+    columns: Mapping[str, tuple[str, ...]]  # field -> accepted column names, besides the id column
+    optional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # fields read when the table has them
     listed: Mapping[str, str] = field(default_factory=dict)  # filters every listing adds
     compared: Callable[[Mapping[str, Any]], dict[str, Any]] = _nothing_more  # Remote fields beyond id and link
 
@@ -89,14 +94,55 @@ class Description:
 
 
 KINDS: dict[Kind, Description] = {
-    Kind.USER: Description(Kind.USER, "customer", "cohabs_user_id", ("stripeCustomerId",), compared=_customer),
-    Kind.ROOM: Description(Kind.ROOM, "product", "cohabs_room_id", ("stripeProductId",)),
+    Kind.USER: Description(
+        Kind.USER,
+        "customer",
+        "cohabs_user_id",
+        ("stripeCustomerId",),
+        id_length=len("cus_") + 14,
+        columns={"id": ("id",), "email": ("email",)},
+        optional={
+            "first_name": ("firstName",),
+            "last_name": ("lastName",),
+            "phone": ("phoneNumber",),
+            "address": ("address",),
+        },
+        compared=_customer,
+    ),
+    Kind.ROOM: Description(
+        Kind.ROOM,
+        "product",
+        "cohabs_room_id",
+        ("stripeProductId",),
+        id_length=len("prod_") + 14,
+        columns={"id": ("id",)},
+        # A room needs one of baseRent and rent: schema.py checks that pair.
+        optional={
+            "number": ("number",),
+            "location": ("location",),
+            "description": ("description",),
+            "base_rent": ("baseRent",),
+            "rent": ("rent",),
+        },
+    ),
     Kind.LEASE: Description(
         Kind.LEASE,
         "subscription",
         "cohabs_lease_id",
         # The brief users were given misspelt the column (stripeSubscritpionId): either is accepted.
         ("stripeSubscriptionId", "stripeSubscritpionId"),
+        id_length=len("sub_") + 24,
+        columns={
+            "id": ("id",),
+            "user_id": ("userId",),
+            "room_id": ("roomId",),
+            "hub_id": ("hubId",),
+            "status": ("status",),
+            "rent_amount": ("rentAmount",),
+            "start": ("startDate",),
+            "end": ("endDate",),
+        },
+        optional={"name": ("name",)},
         listed={"status": "all"},  # cancelled subscriptions are links too (ended leases)
         compared=_subscription,
     ),

@@ -9,45 +9,6 @@ from .errors import SchemaError
 from .kinds import KINDS
 from .rows import Kind
 
-# field -> accepted column names; the Stripe id's column comes from the kind's description.
-REQUIRED: dict[Kind, dict[str, tuple[str, ...]]] = {
-    Kind.USER: {"id": ("id",), "email": ("email",), "stripe_id": KINDS[Kind.USER].id_columns},
-    Kind.ROOM: {"id": ("id",), "stripe_id": KINDS[Kind.ROOM].id_columns},
-    Kind.LEASE: {
-        "id": ("id",),
-        "user_id": ("userId",),
-        "room_id": ("roomId",),
-        "hub_id": ("hubId",),
-        "status": ("status",),
-        "rent_amount": ("rentAmount",),
-        "start": ("startDate",),
-        "end": ("endDate",),
-        "stripe_id": KINDS[Kind.LEASE].id_columns,
-    },
-}
-OPTIONAL: dict[Kind, dict[str, tuple[str, ...]]] = {
-    Kind.USER: {
-        "first_name": ("firstName",),
-        "last_name": ("lastName",),
-        "phone": ("phoneNumber",),
-        "address": ("address",),
-    },
-    Kind.ROOM: {
-        "number": ("number",),
-        "location": ("location",),
-        "description": ("description",),
-        "base_rent": ("baseRent",),
-        "rent": ("rent",),
-    },
-    Kind.LEASE: {"name": ("name",)},
-}
-
-
-# Stripe does not fix the length of its ids. These are the lengths it issues today (cus_ and
-# prod_ with 14 characters, sub_ with 24); a column must hold at least that, and at least the
-# longest id of its kind the account already holds, or no object is created that could not be linked.
-ID_FLOOR: dict[Kind, int] = {Kind.USER: len("cus_") + 14, Kind.ROOM: len("prod_") + 14, Kind.LEASE: len("sub_") + 24}
-
 
 @dataclass(frozen=True)
 class Table:
@@ -129,7 +90,9 @@ def resolve(columns: Iterable[tuple[str, str, int | None]], tables: Iterable[str
             problems.append(twins)  # never merged: their columns and rows are not one table's
             continue
         ((name, present),) = candidates.items()
-        picked, missing = pick(present, name, REQUIRED[kind], OPTIONAL[kind])
+        description = KINDS[kind]
+        required = {**description.columns, "stripe_id": description.id_columns}
+        picked, missing = pick(present, name, required, description.optional)
         problems += missing
         mapping = {field: column for field, (column, _) in picked.items()}
         id_width = picked["stripe_id"][1] if "stripe_id" in picked else None
@@ -149,13 +112,14 @@ def check_id_columns(schema: Schema, kinds: Collection[Kind], issued: Mapping[Ki
             continue
         table = schema[kind]
         column = f"`{table.name}`.`{table.columns['stripe_id']}`"
-        need = max([ID_FLOOR[kind], *(len(i) for i in issued.get(kind, ()))])
+        floor = KINDS[kind].id_length
+        need = max([floor, *(len(i) for i in issued.get(kind, ()))])
         if table.id_width is None:
             problems.append(f"{column} is not a text column, so it cannot hold Stripe ids")
         elif table.id_width < need:
             problems.append(
                 f"{column} holds {table.id_width} characters, but {kind.singular} ids need {need} "
-                f"(Stripe issues {ID_FLOOR[kind]}; the longest in the account is taken into account too)"
+                f"(Stripe issues {floor}; the longest in the account is taken into account too)"
             )
     if problems:
         raise SchemaError(

@@ -1,4 +1,4 @@
-"""Small pure pieces: settings, key masking, schema resolution."""
+"""Small pure pieces: settings, key masking, schema resolution, the account index."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import subprocess
 
 import pytest
 
+from relink.account import Account, Remote
 from relink.config import DEFAULT_HUB_CURRENCIES, load_settings, mask_key, redact
 from relink.errors import CannotRun, SchemaError
+from relink.rows import Kind
 from relink.schema import resolve
 from tests.conftest import ROOT
 
@@ -59,3 +61,10 @@ def test_restore_dump_says_what_is_missing() -> None:
     )
     assert down.returncode == 1
     assert "cannot connect to MySQL at 127.0.0.1:1" in down.stderr
+
+
+def test_an_object_listed_twice_is_one_object_linked_once() -> None:
+    subscription = Remote(Kind.LEASE, "sub_1", "lease-1", 100, status="active")
+    account = Account.of([subscription, Remote(Kind.LEASE, "sub_2", "lease-1", 200), subscription])
+    assert account.size() == 2
+    assert [r.id for r in account.linked_to(Kind.LEASE, "lease-1")] == ["sub_1", "sub_2"]
