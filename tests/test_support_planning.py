@@ -325,6 +325,31 @@ def test_missing_charges_shared_charges_other_houses_and_closed_houses_are_repor
     assert items[f"payment {row_id('paid-2')}"].problem is Problem.HOUSE_CLOSED
 
 
+def test_an_earlier_transfer_is_found_by_its_charge_its_row_or_its_group_and_never_paid_again() -> None:
+    rows = rows_of()
+    paid_2, source = row_id("paid-2"), charge_id("py", "paid-2")
+
+    def item_with(*earlier: Transfer, **charges: Charge | None) -> Item:
+        account = account_for(rows, **charges)
+        account = replace(account, transfers=[*account.transfers, *earlier])
+        return by_subject(transfers.plan_transfers(rows, account, transfers.Rules()))[f"payment {paid_2}"]
+
+    # Our metadata names the row even where the transfer does not echo its charge.
+    by_row = item_with(Transfer("tr_row", 88000, "eur", FLAGEY, None, 1, payment=paid_2))
+    assert (by_row.action, by_row.stripe_id) == (Action.DONE, "tr_row")
+    # Reversed: the house did not keep it, and paying again is a person's decision.
+    back = item_with(Transfer("tr_back", 88000, "eur", FLAGEY, source, 1, amount_reversed=88000))
+    assert (back.action, back.problem, back.payout) == (Action.REPORT, Problem.TRANSFER_REVERSED, None)
+    assert "reversed" in back.stripe_state
+    partly_back = item_with(Transfer("tr_part", 88000, "eur", FLAGEY, source, 1, amount_reversed=100))
+    assert partly_back.action is Action.DONE
+    # A transfer in the charge's group that names no charge may be this rent: reported, not paid.
+    grouped = charge("paid-2", 88000, transfer_group="rent-flagey-2022-12")
+    unclear = item_with(Transfer("tr_group", 88000, "eur", FLAGEY, None, 1, "rent-flagey-2022-12"), x=grouped)
+    assert (unclear.action, unclear.problem) == (Action.REPORT, Problem.TRANSFER_UNCLEAR)
+    assert item_with(x=grouped).action is Action.TRANSFER
+
+
 def test_idempotency_keys_are_stable_carry_no_personal_data_and_move_on_per_generation() -> None:
     params = {"amount": 100, "metadata": {"cohabs_payment_id": "abc"}}
     first = idempotency_key(Job.TRANSFERS, "abc", params, 0)

@@ -127,6 +127,14 @@ class Transfer:
     destination: str | None
     source_transaction: str | None
     created: int
+    transfer_group: str | None = None
+    amount_reversed: int = 0
+    payment: str | None = None  # metadata cohabs_payment_id: the row it paid out
+
+    @property
+    def reversed(self) -> bool:
+        """All of it came back to the platform: the house did not keep this money."""
+        return self.amount_reversed >= self.amount
 
 
 def transfer_from(obj: Mapping[str, Any]) -> Transfer:
@@ -137,4 +145,7 @@ def transfer_from(obj: Mapping[str, Any]) -> Transfer:
         destination=expandable_id(obj.get("destination")),
         source_transaction=expandable_id(obj.get("source_transaction")),
         created=int(obj.get("created") or 0),
+        transfer_group=obj.get("transfer_group") or None,
+        amount_reversed=int(obj.get("amount_reversed") or 0),
+        payment=_metadata(obj).get(PAYMENT_KEY),
     )

@@ -69,6 +69,8 @@ class Problem(StrEnum):
     CHARGE_DISPUTED = "charge_disputed"
     AMOUNT_MISMATCH = "amount_mismatch"  # the row's amount is not what the charge took
     TRANSFERRED_ELSEWHERE = "transferred_elsewhere"  # this charge already went to another house
+    TRANSFER_REVERSED = "transfer_reversed"  # its transfer came back: paying again is a person's call
+    TRANSFER_UNCLEAR = "transfer_unclear"  # a transfer in the charge's group names no source: it may be this rent
     SHARED_CHARGE = "shared_charge"  # several rows hold one charge: paying each would pay it twice
     STRIPE = "stripe"  # Stripe refused or did not answer
     NOT_STORED = "not_stored"  # the request exists but its row could not be written

@@ -65,6 +65,8 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.HOUSE_WITHOUT_PAYMENT: "Houses with no payment at all: check that their rent is being billed.",
     Problem.AMOUNT_MISMATCH: "A row's amount differs from its charge: correct the row, then run again.",
     Problem.TRANSFERRED_ELSEWHERE: "A charge already went to another house: reverse the wrong transfer by hand.",
+    Problem.TRANSFER_REVERSED: "A transfer of this rent was reversed: decide whether the house is still owed it.",
+    Problem.TRANSFER_UNCLEAR: "A transfer in the charge's transfer group names no charge: check whether it paid this rent.",
     Problem.SHARED_CHARGE: "Several rows hold one charge: keep one, then run again.",
     Problem.BAD_AMOUNT: "Correct the listed amounts (NULL, zero or negative), then run again.",
     Problem.NO_LEASE: "Payments whose lease does not exist: correct their leaseId.",

@@ -168,7 +168,7 @@ def _stripe_state(charge: Charge | None, done: Iterable[Transfer]) -> str:
             f"charge {charge.status}, {format_minor(charge.amount, charge.currency)}{refunded}"
             + (", disputed" if charge.disputed else "")
         )
-    transfers = [f"{t.id} to {t.destination}" for t in done]
+    transfers = [f"{t.id} to {t.destination}" + (" (reversed)" if t.reversed else "") for t in done]
     parts.append("transferred: " + ", ".join(transfers) if transfers else "no transfer of it")
     return "; ".join(parts)
 
@@ -194,7 +194,10 @@ def plan_payment(
     house = houses.houses.get(lease.house_id or "") if lease else None
     charge, missing = account.charge_of(payment) if payment.ref in (Ref.CHARGE, Ref.PAYMENT_INTENT) else (None, None)
     source = charge.id if charge else payment.charge_id if payment.ref is Ref.CHARGE else None
-    done = sent.get(source or "", [])
+    # A transfer of this rent names its charge, or this row in its metadata (ours always do both).
+    done = list({t.id: t for t in [*sent.get(source or "", []), *sent.get(payment.id, [])]}.values())
+    groups = {charge.transfer_group if charge else None, f"cohabs-payment-{payment.id}"} - {None}
+    unclear = [t for t in account.transfers if not t.source_transaction and t.transfer_group in groups]
     amount: int | None = None
     if charge is not None:
         try:
@@ -221,17 +224,25 @@ def plan_payment(
         )
     if not reasons and house is not None:
         ours = [t for t in done if t.destination == house.account_id]
+        kept = [t for t in ours if not t.reversed]
         if ours:
-            first = ours[0]
-            item = replace(item, amount=first.amount, currency=first.currency)
-            return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in ours)}", first.id)
-        if done:
+            item = replace(item, amount=(kept or ours)[0].amount, currency=(kept or ours)[0].currency)
+        if kept:
+            first = kept[0]
+            return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in kept)}", first.id)
+        if ours:
+            which = ", ".join(t.id for t in ours)
+            reasons = [(Problem.TRANSFER_REVERSED, f"{which} paid this rent to {house.name} and was reversed")]
+        elif done:
             reasons = [
                 (
                     Problem.TRANSFERRED_ELSEWHERE,
                     f"charge {source} was already transferred to {', '.join(str(t.destination) for t in done)}",
                 )
             ]
+        elif unclear:
+            which = ", ".join(f"{t.id} ({t.transfer_group})" for t in unclear)
+            reasons = [(Problem.TRANSFER_UNCLEAR, f"{which} shares the charge's transfer group but names no charge")]
         else:
             reasons = stripe_reasons(payment, charge, missing)
     if reasons:
@@ -277,8 +288,9 @@ def plan_transfers(rows: PaymentRows, account: Account, rules: Rules) -> Plan:
     houses = _Houses(rows, account.exists)
     sent: dict[str, list[Transfer]] = {}
     for transfer in account.transfers:
-        if transfer.source_transaction:
-            sent.setdefault(transfer.source_transaction, []).append(transfer)
+        # Keyed by the charge it names and by the row its metadata names: payment ids and charge ids never clash.
+        for key in {transfer.source_transaction, transfer.payment} - {None}:
+            sent.setdefault(str(key), []).append(transfer)
     plan = Plan(Job.TRANSFERS)
     for payment in rows.payments:
         plan.items.append(plan_payment(payment, houses, account, sent, rules))
