@@ -11,7 +11,7 @@ import pytest
 
 from devkit.support_dump import charge_id, generate, row_id
 from relink.support import disputes, transfers
-from relink.support.objects import Charge, Dispute, Intent, Transfer
+from relink.support.objects import Charge, Dispute, Intent, Transfer, intent_from
 from relink.support.plan import Action, Item, Job, Plan, Problem, idempotency_key
 from relink.support.report import NEXT_STEPS
 from relink.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
@@ -180,6 +180,33 @@ def test_a_dispute_already_handled_is_never_handled_again() -> None:
     # The row exists but its request cannot be found: still handled, and said.
     (lost,) = plan_disputes(recorded, facts)
     assert (lost.action, lost.problem) == (Action.DONE, Problem.REQUEST_MISSING)
+
+
+def test_a_dispute_re_collected_by_hand_is_never_re_collected_again() -> None:
+    rows = rows_of()
+    facts = disputes.Facts(DISPUTE, charge("disputed", 150000))
+    by_hand = replace(
+        rows.payments[0], id="handmade", charge_id="pi_hand", comment="Created from the dispute ID: dp_1 (by Ana)"
+    )
+    (done,) = plan_disputes(replace(rows, payments=[*rows.payments, by_hand]), facts)
+    assert (done.action, done.problem, done.collection) == (Action.DONE, None, None)
+    assert "handmade" in done.reason
+
+    # A bank transfer request of the disputed amount that names no dispute: a person checks first.
+    hand = Intent("pi_hand", 150000, "eur", "requires_action", "cus_tenant", None, None, 1_700_000_100)
+    (held,) = plan_disputes(rows, replace(facts, unnamed=(replace(hand, bank_transfer=True),)))
+    assert (held.action, held.problem, held.collection) == (Action.REPORT, Problem.MAYBE_HANDLED, None)
+    # Another amount is no re-collection of this dispute.
+    (other,) = plan_disputes(rows, replace(facts, unnamed=(replace(hand, amount=5000, bank_transfer=True),)))
+    assert other.action is Action.COLLECT
+
+
+def test_a_request_is_a_bank_transfer_when_only_the_customer_balance_can_pay_it() -> None:
+    base = {"id": "pi_1", "amount": 1, "currency": "eur", "status": "requires_action", "created": 1}
+    assert intent_from({**base, "allowed_payment_method_types": ["customer_balance"]}).bank_transfer
+    assert intent_from({**base, "payment_method_types": ["customer_balance"]}).bank_transfer
+    assert not intent_from({**base, "payment_method_types": ["card", "customer_balance"]}).bank_transfer
+    assert not intent_from(base).bank_transfer
 
 
 @pytest.mark.parametrize(

@@ -81,13 +81,14 @@ def read_disputes(calls: StripeCalls, rows: PaymentRows, id_width: int | None) -
         intent_id = charge.payment_intent or dispute.payment_intent
         if intent_id and not (charge.customer and charge.description):
             one = replace(one, intent=calls.intent(intent_id))
-        requests: tuple[Intent, ...] = ()
+        since: list[Intent] = []
         if one.customer:
-            mine = (i for i in calls.intents_of(one.customer, dispute.created) if i.dispute == dispute.id)
-            requests = tuple(sorted(mine, key=lambda i: (i.created, i.id)))
+            since = sorted(calls.intents_of(one.customer, dispute.created), key=lambda i: (i.created, i.id))
+        requests = tuple(i for i in since if i.dispute == dispute.id)
+        unnamed = tuple(i for i in since if i.dispute is None and i.bank_transfer)
         handled = requests or disputes.new_payment_id(dispute.id, id_width) in present
         invoice = calls.invoice_number(intent_id) if intent_id and not handled else None
-        facts.append(replace(one, found=requests, invoice=invoice))
+        facts.append(replace(one, found=requests, invoice=invoice, unnamed=unnamed))
     return facts
 
 

@@ -51,6 +51,8 @@ class Facts:
     found: tuple[Intent, ...] = ()  # requests that name this dispute in their metadata, oldest first
     invoice: str | None = None  # the number of the invoice the disputed payment paid
     intent: Intent | None = None  # the disputed PaymentIntent, read when the charge lacks a customer or description
+    # The customer's bank transfer requests since the dispute that name no dispute: perhaps one made by hand.
+    unnamed: tuple[Intent, ...] = ()
 
     @property
     def customer(self) -> str | None:
@@ -232,6 +234,15 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
             Problem.DUPLICATE_REQUEST if extra_requests else None,
             stripe_id=new_row.charge_id,
         )
+    # The procedure was followed by hand before this tool: a row whose comment names the dispute.
+    by_hand = [p.id for p in context.payments.values() if p.id != payment.id and dispute.id in (p.comment or "")]
+    if by_hand:
+        ours = f"; request {found[0].id} names it too (review it)" if found else ""
+        return item(
+            Action.DONE,
+            f"already handled: row {', '.join(by_hand)} names this dispute in its comment{ours}",
+            Problem.DUPLICATE_REQUEST if found else None,
+        )
     row = NewPayment(new_id, payment.id, _decimal(dispute.amount, dispute.currency), comment_for(dispute.id))
     if found:
         # An earlier run made the request and stopped before its row: write the row, ask nothing twice.
@@ -250,6 +261,15 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
             Action.REPORT,
             f"dispute status {dispute.status}: no money has left the balance for it, so nothing is re-collected",
             Problem.NOTHING_WITHDRAWN,
+        )
+    alike = [i.id for i in facts.unnamed if (i.amount, i.currency) == (dispute.amount, dispute.currency)]
+    if alike:
+        return item(
+            Action.REPORT,
+            f"{', '.join(alike)}: a bank transfer request of {format_minor(dispute.amount, dispute.currency)} to "
+            "this tenant since the dispute, naming no dispute; it may be this re-collection made by hand, so "
+            "nothing is requested until a person checks",
+            Problem.MAYBE_HANDLED,
         )
     charge = facts.charge
     if charge is None:

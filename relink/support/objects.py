@@ -103,9 +103,11 @@ class Intent:
     dispute: str | None  # metadata cohabs_dispute_id
     created: int
     description: str | None = None
+    bank_transfer: bool = False  # only the customer's balance can pay it: a bank transfer request
 
 
 def intent_from(obj: Mapping[str, Any]) -> Intent:
+    methods = [*(obj.get("payment_method_types") or ()), *(obj.get("allowed_payment_method_types") or ())]
     return Intent(
         id=obj["id"],
         amount=int(obj["amount"]),
@@ -116,6 +118,7 @@ def intent_from(obj: Mapping[str, Any]) -> Intent:
         dispute=_metadata(obj).get(DISPUTE_KEY),
         created=int(obj.get("created") or 0),
         description=obj.get("description") or None,
+        bank_transfer=bool(methods) and set(methods) == {"customer_balance"},
     )
 
 

@@ -49,6 +49,7 @@ class Problem(StrEnum):
     ID_TAKEN = "id_taken"  # the derived row id belongs to a row that is not this dispute's
     REQUEST_MISSING = "request_missing"  # a new row whose payment request is not in Stripe
     DUPLICATE_REQUEST = "duplicate_request"  # more than one request for one dispute
+    MAYBE_HANDLED = "maybe_handled"  # a bank transfer request of that amount names no dispute: made by hand?
     DISPUTED = "disputed"  # disputed=1: `support.py disputes` handles it
     PENDING = "pending"
     NO_CHARGE_ID = "no_charge_id"

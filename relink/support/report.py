@@ -51,6 +51,8 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.ID_TAKEN: "The row id derived for a dispute belongs to another row: look at that row before anything else.",
     Problem.REQUEST_MISSING: "A re-collection row names a request Stripe does not list: check it in the dashboard.",
     Problem.DUPLICATE_REQUEST: "More than one request names a dispute: cancel the extra one in Stripe.",
+    Problem.MAYBE_HANDLED: "A bank transfer request that names no dispute may be a re-collection made by hand: if it "
+    "is, add its row by hand; if not, cancel it in Stripe, then run again.",
     Problem.STRIPE: "Stripe refused or did not answer: run again; what was made is found, never made twice.",
     Problem.NOT_STORED: "A request exists but its row could not be written: fix the database error, run again.",
     Problem.DISPUTED: "Disputed payments are never paid out: `support.py disputes` re-collects them.",
