@@ -180,7 +180,8 @@ class FakeStripe:
             stripe = fake
 
         self._server = FakeServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # stop() waits for the loop to look at its flag: every half second by default, a pause each test paid.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self.url
 
     @property

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stripe
 
 from devkit import support_dump
 from devkit.dumpgen import Dump, generate
@@ -39,6 +40,13 @@ def mysql_server() -> Iterator[Server]:
     finally:
         if private:
             private.stop()
+
+
+@pytest.fixture
+def quick_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's own backoff starts at 0.5 s; the scenarios are the same at 10 ms (in this process only)."""
+    monkeypatch.setattr(stripe._http_client.HTTPClient, "INITIAL_DELAY", 0.01)
+    monkeypatch.setattr(stripe._http_client.HTTPClient, "MAX_DELAY", 0.02)
 
 
 @pytest.fixture

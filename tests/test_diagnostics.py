@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink import __version__
+from relink import __version__, sync_cli
 from relink.config import Settings
-from tests.conftest import ROOT, sync
+from tests.conftest import ROOT, TEST_KEY, db_env, sync
 from tests.test_cli import cli
 
 LIVE_KEY = "sk_live_51SentinelLiveKeyMustNotLeak9876wxyz"
@@ -58,12 +59,18 @@ def test_a_database_login_failure_says_so_whatever_the_code(
     assert "is the server up" not in done.stderr
 
 
-def test_an_unreachable_stripe_names_the_address_in_full(settings: Settings, restored: Dump, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("quick_sdk_retries")
+def test_an_unreachable_stripe_names_the_address_in_full(
+    settings: Settings, restored: Dump, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
-    done = cli(settings, tmp_path, "--dry-run", STRIPE_API_BASE=f"http://127.0.0.1:{port}", STRIPE_TIMEOUT="1")
-    assert done.returncode == 1
+    # The command in this process, so that the SDK's four retries wait milliseconds, not seconds.
+    monkeypatch.chdir(tmp_path)
+    env = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": f"http://127.0.0.1:{port}"}
+    done = CliRunner().invoke(sync_cli.main, ["--dry-run"], env=env)
+    assert done.exit_code == 1, done.output
     (error,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert f"no answer from STRIPE_API_BASE http://127.0.0.1:{port} after 4 retries (Connection refused)" in error
     assert error.endswith("check STRIPE_API_BASE (or unset it to use Stripe), then run again")

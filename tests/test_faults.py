@@ -6,25 +6,19 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-import stripe
 
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
 from relink.app import Options, World, run
 from relink.config import Settings
+from relink.errors import CannotRun
 from relink.execute import Result
 from relink.rows import Kind
 from tests.conftest import NOW, sync
-from tests.test_cli import cli
 from tests.test_recovery import assert_one_object_per_row
 
-
-@pytest.fixture(autouse=True)
-def quick_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The SDK's own backoff starts at 0.5 s; the scenarios are the same at 10 ms.
-    monkeypatch.setattr(stripe._http_client.HTTPClient, "INITIAL_DELAY", 0.01)
-    monkeypatch.setattr(stripe._http_client.HTTPClient, "MAX_DELAY", 0.02)
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
 
 
 def test_lost_responses_are_retried_with_the_same_key_and_create_nothing_twice(
@@ -116,8 +110,6 @@ def test_an_account_that_cannot_be_read_stops_the_run_before_any_change(
     settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
 ) -> None:
     fake.inject(Fault("status", "GET", "/v1/products", count=50, status=500))
-    done = cli(settings, tmp_path)
-    assert done.returncode == 1
-    assert "could not read the Stripe account, so nothing was changed" in done.stderr
-    assert "Traceback" not in done.stderr
+    with pytest.raises(CannotRun, match="could not read the Stripe account, so nothing was changed"):
+        sync(settings)
     assert fake.writes() == []

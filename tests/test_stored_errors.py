@@ -17,9 +17,10 @@ from relink.idempotency import KeyHistory
 from relink.rows import Kind
 from tests.conftest import sync
 from tests.test_cli import cli
-from tests.test_faults import quick_sdk_retries  # noqa: F401 (autouse: the SDK's backoff at 10 ms)
 from tests.test_kills import finish_and_check, kill_when, start_sync
 from tests.test_recovery import assert_one_object_per_row
+
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
 
 
 def keys_for(fake: FakeStripe, path: str, row_id: str) -> list[str]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stripe
 
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
@@ -27,12 +25,7 @@ from tests.test_cli import cli, on_a_terminal
 ELIGIBLE = [row_id(f"paid-{n}") for n in (2, 3, 4)]  # paid-1 was transferred before (the seed's pick)
 
 
-@pytest.fixture(autouse=True)
-def quick_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # The SDK's own backoff starts at 0.5 s; the scenarios are the same at 10 ms.
-    monkeypatch.setattr(stripe._http_client.HTTPClient, "INITIAL_DELAY", 0.01)
-    monkeypatch.setattr(stripe._http_client.HTTPClient, "MAX_DELAY", 0.02)
-    yield
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
 
 
 def support_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
