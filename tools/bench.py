@@ -2,6 +2,7 @@
 
     make bench          # 600 users, 150 rooms, 600 leases at 200 ms; live then test limits; 11,000-object re-read
     make bench ARGS="--users 20000 --rooms 5000 --leases 20000 --latency 0 --modes unlimited --reread 0"
+    make bench ARGS="--modes live --reread-only --reread-shape burst"
 
 Each sync runs `sync.py --yes` as its own process (so its peak memory is its
 own) against `devkit/fake_stripe.py` started with the mode's limits: live is
@@ -154,12 +155,26 @@ def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace) -
         conn.close()
 
 
+DAY = 86400
+# When the seeded objects were made: (from, to) seconds before now, and the share made then.
+SHAPES: dict[str, list[tuple[int, int, float]]] = {
+    "year": [(365 * DAY, 0, 1.0)],
+    "burst": [(400 * DAY, 400 * DAY - 3600, 0.8), (DAY, 0, 0.2)],  # a migration a year ago, a trickle since
+    "recent": [(3 * 365 * DAY, DAY, 0.2), (600, 0, 0.8)],  # most of it in the last ten minutes
+    "old": [(3 * 365 * DAY, 2 * 365 * DAY, 1.0)],  # nothing in the last two years
+}
+
+
 def reread(mode: str, args: argparse.Namespace) -> str:
-    """Seed an account created over a year, then read it as a run does; the time is the read alone."""
+    """Seed an account made over time (--reread-shape), then read it as a run does; the time is the read alone."""
     fake, url = start_fake(args.reread_latency, mode)
     try:
-        customers, products, subscriptions = args.reread
-        admin(url, "seed", {"customers": customers, "products": products, "subscriptions": subscriptions})
+        now = int(time.time())
+        for part, (start, end, share) in enumerate(SHAPES[args.reread_shape]):
+            counts = dict(
+                zip(("customers", "products", "subscriptions"), (round(n * share) for n in args.reread), strict=True)
+            )
+            admin(url, "seed", {**counts, "since": now - start, "until": now - end, "seed": part})
         settings = Settings(stripe_key=KEYS["live" if mode == "live" else "test"], stripe_api_base=url)
         gateway = make_gateway(settings, World())
         started = time.monotonic()
@@ -191,6 +206,8 @@ def main() -> None:
         help="customers,products,subscriptions to seed and re-read (0: skip)",
     )
     parser.add_argument("--reread-latency", type=float, default=0.3)
+    parser.add_argument("--reread-only", action="store_true", help="skip the syncs")
+    parser.add_argument("--reread-shape", choices=sorted(SHAPES), default="year", help="when the objects were made")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -199,17 +216,23 @@ def main() -> None:
     results: list[Result] = []
     rereads: list[str] = []
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            dump = generate(
-                args.users, args.rooms, args.leases, now=datetime.now().replace(microsecond=0), seed=args.seed
-            ).write(Path(scratch) / "bench.dump")
-            print(f"dump: {args.users} users, {args.rooms} rooms, {args.leases} leases; {args.latency * 1000:.0f} ms")
-            print(HEADER)
-            for mode in modes:
-                results.append(sync_once(server, dump, mode, args))
-                print(results[-1].line(), flush=True)
+        if not args.reread_only:
+            with tempfile.TemporaryDirectory() as scratch:
+                dump = generate(
+                    args.users, args.rooms, args.leases, now=datetime.now().replace(microsecond=0), seed=args.seed
+                ).write(Path(scratch) / "bench.dump")
+                print(
+                    f"dump: {args.users} users, {args.rooms} rooms, {args.leases} leases; {args.latency * 1000:.0f} ms"
+                )
+                print(HEADER)
+                for mode in modes:
+                    results.append(sync_once(server, dump, mode, args))
+                    print(results[-1].line(), flush=True)
         if args.reread:
-            print(f"re-read of {sum(args.reread):,} objects ({'/'.join(map(str, args.reread))}):")
+            print(
+                f"re-read of {sum(args.reread):,} objects ({'/'.join(map(str, args.reread))}), "
+                f"made over time as '{args.reread_shape}':"
+            )
             for mode in (m for m in modes if LIMITS[m]):
                 rereads.append(reread(mode, args))
                 print(rereads[-1])
