@@ -196,9 +196,13 @@ def test_a_dispute_re_collected_by_hand_is_never_re_collected_again() -> None:
     hand = Intent("pi_hand", 150000, "eur", "requires_action", "cus_tenant", None, None, 1_700_000_100)
     (held,) = plan_disputes(rows, replace(facts, unnamed=(replace(hand, bank_transfer=True),)))
     assert (held.action, held.problem, held.collection) == (Action.REPORT, Problem.MAYBE_HANDLED, None)
-    # Another amount is no re-collection of this dispute.
+    # Another amount is no re-collection of this dispute, nor is rent a row holds (by its request or charge).
     (other,) = plan_disputes(rows, replace(facts, unnamed=(replace(hand, amount=5000, bank_transfer=True),)))
     assert other.action is Action.COLLECT
+    rent = replace(hand, latest_charge=rows.payments[0].charge_id, bank_transfer=True)
+    assert rows.payments[0].charge_id
+    (paid_rent,) = plan_disputes(rows, replace(facts, unnamed=(rent,)))
+    assert paid_rent.action is Action.COLLECT
 
 
 def test_a_request_is_a_bank_transfer_when_only_the_customer_balance_can_pay_it() -> None:

@@ -262,7 +262,13 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
             f"dispute status {dispute.status}: no money has left the balance for it, so nothing is re-collected",
             Problem.NOTHING_WITHDRAWN,
         )
-    alike = [i.id for i in facts.unnamed if (i.amount, i.currency) == (dispute.amount, dispute.currency)]
+    # Rent the database knows of (a row holds the request or its charge) is no re-collection.
+    known = {p.charge_id for p in context.payments.values() if p.charge_id}
+    alike = [
+        i.id
+        for i in facts.unnamed
+        if (i.amount, i.currency) == (dispute.amount, dispute.currency) and not {i.id, i.latest_charge} & known
+    ]
     if alike:
         return item(
             Action.REPORT,
