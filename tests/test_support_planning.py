@@ -11,9 +11,10 @@ import pytest
 
 from devkit.support_dump import charge_id, generate, row_id
 from relink.support import disputes, transfers
+from relink.support.app import Outcome
 from relink.support.objects import Charge, Dispute, Intent, Transfer, intent_from
 from relink.support.plan import Action, Item, Job, Plan, Problem, idempotency_key
-from relink.support.report import NEXT_STEPS
+from relink.support.report import NEXT_STEPS, next_steps
 from relink.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
@@ -300,6 +301,8 @@ def test_paid_rent_goes_once_to_its_house_and_every_anomaly_is_reported() -> Non
     assert [problem(f"late-{m}") for m in (10, 11, 12)] == [Problem.DUE_AFTER_LEASE] * 3
     louis = items[f"house {row_id('louis')}"]
     assert louis.problem is Problem.HOUSE_WITHOUT_PAYMENT
+    assert louis.more == (Problem.ACCOUNT_MISSING,)  # and the report advises on both
+    assert NEXT_STEPS[Problem.ACCOUNT_MISSING] in next_steps(Outcome(plan, dry_run=True))
     assert f"{LOUIS} of house Louis 880 does not exist" in louis.reason
     assert f"differs from {PARVIS}, house Parvis 69, only by O against 0" in louis.reason
     assert plan.totals(Action.TRANSFER) == {"eur": 3 * 88000}

@@ -109,6 +109,7 @@ class Item:
     stripe_state: str = ""
     db_state: str = ""
     problem: Problem | None = None
+    more: tuple[Problem, ...] = ()  # the item's other problems, each with its advice in the report
     collection: Collection | None = None
     payout: Payout | None = None
     stripe_id: str | None = None  # the request or transfer made, found or already there

@@ -136,7 +136,7 @@ def render(outcome: Outcome, target: str = "") -> Iterator[str]:
 
 
 def next_steps(outcome: Outcome) -> list[str]:
-    found = {i.problem for i in outcome.plan.items if i.problem}
+    found = {p for i in outcome.plan.items if i.problem for p in (i.problem, *i.more)}
     steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
     command = f"python support.py {outcome.plan.job.value}"
     if outcome.dry_run:

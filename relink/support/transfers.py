@@ -278,6 +278,7 @@ def _with(
         action=action,
         reason=reason or "; ".join(text for _, text in reasons),
         problem=reasons[0][0] if reasons else None,
+        more=tuple(problem for problem, _ in reasons[1:]),
         stripe_id=stripe_id,
         amount=item.amount if amount is None else amount,
         payout=payout,
@@ -310,6 +311,7 @@ def plan_transfers(rows: PaymentRows, account: Account, rules: Rules) -> Plan:
                     stripe_state="account exists" if account.exists.get(house.account_id or "") else "no such account",
                     db_state=f"house {house.name}, active={int(house.active)}, deleted={int(house.deleted)}",
                     problem=reasons[0][0],
+                    more=tuple(problem for problem, _ in reasons[1:]),
                 )
             )
     return plan
