@@ -151,6 +151,7 @@ def _stripe_state(facts: Facts) -> str:
 class _Context:
     def __init__(self, rows: PaymentRows) -> None:
         self.payments = {p.id: p for p in rows.payments}
+        self.charge_ids = {p.charge_id for p in rows.payments if p.charge_id}  # what the rows hold in stripeChargeId
         self.leases: Mapping[str, Lease] = {x.id: x for x in rows.leases}
         self.houses: Mapping[str, House] = {h.id: h for h in rows.houses}
 
@@ -263,11 +264,11 @@ def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules
             Problem.NOTHING_WITHDRAWN,
         )
     # Rent the database knows of (a row holds the request or its charge) is no re-collection.
-    known = {p.charge_id for p in context.payments.values() if p.charge_id}
     alike = [
         i.id
         for i in facts.unnamed
-        if (i.amount, i.currency) == (dispute.amount, dispute.currency) and not {i.id, i.latest_charge} & known
+        if (i.amount, i.currency) == (dispute.amount, dispute.currency)
+        and not {i.id, i.latest_charge} & context.charge_ids
     ]
     if alike:
         return item(

@@ -188,7 +188,12 @@ def transfer_params(payment: Payment, lease: Lease, house: House, charge: Charge
 
 
 def plan_payment(
-    payment: Payment, houses: _Houses, account: Account, sent: Mapping[str, list[Transfer]], rules: Rules
+    payment: Payment,
+    houses: _Houses,
+    account: Account,
+    sent: Mapping[str, list[Transfer]],
+    unsourced: Mapping[str, list[Transfer]],
+    rules: Rules,
 ) -> Item:
     lease = houses.leases.get(payment.lease_id or "")
     house = houses.houses.get(lease.house_id or "") if lease else None
@@ -197,7 +202,7 @@ def plan_payment(
     # A transfer of this rent names its charge, or this row in its metadata (ours always do both).
     done = list({t.id: t for t in [*sent.get(source or "", []), *sent.get(payment.id, [])]}.values())
     groups = {charge.transfer_group if charge else None, f"cohabs-payment-{payment.id}"} - {None}
-    unclear = [t for t in account.transfers if not t.source_transaction and t.transfer_group in groups]
+    unclear = [t for group in sorted(str(g) for g in groups) for t in unsourced.get(group, [])]
     amount: int | None = None
     if charge is not None:
         try:
@@ -226,10 +231,10 @@ def plan_payment(
         ours = [t for t in done if t.destination == house.account_id]
         kept = [t for t in ours if not t.reversed]
         if ours:
-            item = replace(item, amount=(kept or ours)[0].amount, currency=(kept or ours)[0].currency)
+            shown = (kept or ours)[0]
+            item = replace(item, amount=shown.amount, currency=shown.currency)
         if kept:
-            first = kept[0]
-            return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in kept)}", first.id)
+            return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in kept)}", kept[0].id)
         if ours:
             which = ", ".join(t.id for t in ours)
             reasons = [(Problem.TRANSFER_REVERSED, f"{which} paid this rent to {house.name} and was reversed")]
@@ -288,30 +293,29 @@ def _with(
 def plan_transfers(rows: PaymentRows, account: Account, rules: Rules) -> Plan:
     houses = _Houses(rows, account.exists)
     sent: dict[str, list[Transfer]] = {}
+    unsourced: dict[str, list[Transfer]] = {}  # transfer group -> the transfers in it that name no charge
     for transfer in account.transfers:
         # Keyed by the charge it names and by the row its metadata names: payment ids and charge ids never clash.
         for key in {transfer.source_transaction, transfer.payment} - {None}:
             sent.setdefault(str(key), []).append(transfer)
+        if not transfer.source_transaction and transfer.transfer_group:
+            unsourced.setdefault(transfer.transfer_group, []).append(transfer)
     plan = Plan(Job.TRANSFERS)
     for payment in rows.payments:
-        plan.items.append(plan_payment(payment, houses, account, sent, rules))
+        plan.items.append(plan_payment(payment, houses, account, sent, unsourced, rules))
     paid_houses = {lease.house_id for p in rows.payments if (lease := houses.leases.get(p.lease_id or ""))}
     for house in rows.houses:
         reasons = houses.account_problems(house)
         if house.id not in paid_houses:
             reasons.insert(0, (Problem.HOUSE_WITHOUT_PAYMENT, f"house {house.name} has no payment at all"))
         if reasons:
-            plan.items.append(
-                Item(
-                    f"house {house.id}",
-                    Action.REPORT,
-                    "; ".join(text for _, text in reasons),
-                    house=house.name,
-                    account=house.account_id,
-                    stripe_state="account exists" if account.exists.get(house.account_id or "") else "no such account",
-                    db_state=f"house {house.name}, active={int(house.active)}, deleted={int(house.deleted)}",
-                    problem=reasons[0][0],
-                    more=tuple(problem for problem, _ in reasons[1:]),
-                )
+            item = Item(
+                f"house {house.id}",
+                Action.REPORT,
+                house=house.name,
+                account=house.account_id,
+                stripe_state="account exists" if account.exists.get(house.account_id or "") else "no such account",
+                db_state=f"house {house.name}, active={int(house.active)}, deleted={int(house.deleted)}",
             )
+            plan.items.append(_with(item, Action.REPORT, reasons))
     return plan
