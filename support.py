@@ -5,7 +5,7 @@ The command itself lives in relink/support/cli.py, so that an installed package
 runs it as `cohabs-support`; this file keeps `python support.py` working.
 """
 
-from relink.support.cli import main
+from cohabs.support.cli import main
 
 if __name__ == "__main__":
     main()

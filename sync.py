@@ -5,7 +5,7 @@ The command itself lives in relink/sync_cli.py, so that an installed package
 runs it as `cohabs-relink`; this file keeps `python sync.py` working.
 """
 
-from relink.sync_cli import main
+from cohabs.sync.cli import main
 
 if __name__ == "__main__":
     main()

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 import stripe
 
+from cohabs.shared.settings import Settings
+from cohabs.support import run as support_app
+from cohabs.support.plan import Job
+from cohabs.sync.run import Options, World, run
+from cohabs.sync.run_report import Report
 from devkit import support_dump
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server, find_or_start
 from devkit.support_account import Seeded, read_rows, seed
-from relink.app import Options, World, run
-from relink.config import Settings
-from relink.report import Report
-from relink.support import app as support_app
-from relink.support.plan import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 12, 0, 0)  # the tests' clock, shared by the sync and the fake

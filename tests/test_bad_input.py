@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from cohabs.shared.errors import SchemaError
+from cohabs.shared.settings import Settings
+from cohabs.sync.execute import Outcome, Result
+from cohabs.sync.rows import Kind
+from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.config import Settings
-from relink.errors import SchemaError
-from relink.execute import Outcome, Result
-from relink.report import Report
-from relink.rows import Kind
 from tests.conftest import query, sync
 
 

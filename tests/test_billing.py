@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from relink.billing import InvalidLease, Mode, add_months, next_rent_date, terms_for
-from relink.money import InvalidAmount, format_minor, to_minor
-from relink.rows import Lease
+from cohabs.shared.money import InvalidAmount, format_minor, to_minor
+from cohabs.sync.billing import InvalidLease, Mode, add_months, next_rent_date, terms_for
+from cohabs.sync.rows import Lease
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 

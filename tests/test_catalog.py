@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from cohabs.shared.errors import SchemaError
+from cohabs.shared.settings import Settings
+from cohabs.sync.execute import Result
+from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
-from relink.config import Settings
-from relink.errors import SchemaError
-from relink.execute import Result
-from relink.rows import Kind
 from tests.conftest import NOW, ROOT, TEST_KEY, query, sync
 from tests.test_bad_input import line
 from tests.test_cli import cli
@@ -130,9 +130,9 @@ def test_a_key_echoed_in_a_stripe_error_is_masked_everywhere(
 
 
 def test_every_query_is_parameterized_and_names_come_from_the_schema() -> None:
-    """Static check of relink/: SQL text is constant, or formats only quote(...) of schema names."""
+    """Static check of cohabs/: SQL text is constant, or formats only quote(...) of schema names."""
     checked = 0
-    for path in (ROOT / "relink").rglob("*.py"):
+    for path in (ROOT / "cohabs").rglob("*.py"):
         tree = ast.parse(path.read_text())
         assigned = {
             target.id: node.value

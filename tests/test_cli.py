@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from cohabs.shared.settings import Settings
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.config import Settings
 from tests.conftest import ROOT, TEST_KEY, db_env, query
 
 

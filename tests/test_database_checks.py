@@ -11,15 +11,15 @@ import pymysql
 import pytest
 import stripe
 
+from cohabs.shared.errors import CannotRun, mysql_failed
+from cohabs.shared.settings import Settings
+from cohabs.sync import db
+from cohabs.sync.execute import UNSTORED, Result
+from cohabs.sync.problems import Problem
+from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server, free_port
-from relink import db
-from relink.config import Settings
-from relink.errors import CannotRun, mysql_failed
-from relink.execute import UNSTORED, Result
-from relink.problems import Problem
-from relink.rows import Kind
 from tests.conftest import TEST_KEY, query, sync
 from tests.test_bad_input import line
 from tests.test_catalog import ongoing

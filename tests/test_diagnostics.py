@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cohabs import __version__
+from cohabs.shared.settings import Settings
+from cohabs.sync import cli as sync_cli
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink import __version__, sync_cli
-from relink.config import Settings
 from tests.conftest import ROOT, TEST_KEY, db_env, sync
 from tests.test_cli import cli
 

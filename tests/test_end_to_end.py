@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from cohabs.shared.settings import Settings
+from cohabs.sync.execute import Result
+from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.config import Settings
-from relink.execute import Result
-from relink.rows import Kind
 from tests.conftest import query, sync
 
 

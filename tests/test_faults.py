@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from cohabs.shared.errors import CannotRun
+from cohabs.shared.settings import Settings
+from cohabs.sync.execute import Result
+from cohabs.sync.rows import Kind
+from cohabs.sync.run import Options, World, run
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
-from relink.app import Options, World, run
-from relink.config import Settings
-from relink.errors import CannotRun
-from relink.execute import Result
-from relink.rows import Kind
 from tests.conftest import NOW, sync
 from tests.test_recovery import assert_one_object_per_row
 

@@ -17,10 +17,10 @@ import pytest
 from pymysql.constants.ER import NO_SUCH_THREAD as ER_NO_SUCH_THREAD
 from pymysql.cursors import Cursor
 
+from cohabs.shared.settings import Settings
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Private, Server
-from relink.config import Settings
 from tests.conftest import ROOT, TEST_KEY, db_env, query, restore
 from tests.test_cli import cli
 from tests.test_recovery import assert_one_object_per_row

@@ -11,14 +11,14 @@ from collections import Counter, deque
 
 import pytest
 
+from cohabs.shared.settings import Settings
+from cohabs.shared.stripe.gateway import StripeGateway, Window, make_client
+from cohabs.shared.stripe.pacing import Pacer
+from cohabs.sync.account import Remote
+from cohabs.sync.kinds import KINDS
+from cohabs.sync.listing import next_windows, read_all
+from cohabs.sync.rows import Kind
 from devkit.fake_stripe import FakeStripe, Recorded
-from relink.account import Remote
-from relink.config import Settings
-from relink.gateway import StripeGateway, Window, make_client
-from relink.kinds import KINDS
-from relink.listing import next_windows, read_all
-from relink.ratelimit import Pacer
-from relink.rows import Kind
 from tests.conftest import TEST_KEY
 
 STRIPE_NAMES = {kind: description.resource for kind, description in KINDS.items()}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cohabs.shared.settings import Settings
+from cohabs.sync.billing import Mode, terms_for
+from cohabs.sync.db import connect, load_rows, read_schema
 from devkit.dumpgen import HUBS, Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.billing import Mode, terms_for
-from relink.config import Settings
-from relink.db import connect, load_rows, read_schema
 from tests.conftest import NOW, query, sync
 
 

@@ -6,10 +6,10 @@ import csv
 import json
 from pathlib import Path
 
+from cohabs.shared.settings import Settings
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.config import Settings
 from tests.conftest import query, sync
 from tests.test_cli import cli
 

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 import pytest
 import stripe
 
+from cohabs.shared.settings import Settings
+from cohabs.shared.stripe.gateway import Endpoint, StripeGateway, make_client
+from cohabs.shared.stripe.pacing import Limiter, Pacer
 from devkit.fake_stripe import FakeStripe, Fault
-from relink.config import Settings
-from relink.gateway import Endpoint, StripeGateway, make_client
-from relink.ratelimit import Limiter, Pacer
 from tests.conftest import TEST_KEY
 
 CUSTOMERS = Endpoint("GET", "/v1/customers")

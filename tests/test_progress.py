@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from relink.progress import Progress
-from relink.rows import Kind
+from cohabs.sync.progress import Progress
+from cohabs.sync.rows import Kind
 
 
 def test_progress_shows_counts_rate_and_eta_and_ends_each_kind_on_its_own_line() -> None:

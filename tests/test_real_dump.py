@@ -9,9 +9,9 @@ import json
 import os
 from pathlib import Path
 
+from cohabs.shared.settings import Settings
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.config import Settings
 from tests.conftest import query, restore
 from tests.test_cli import cli
 from tests.test_reports import csv_rows

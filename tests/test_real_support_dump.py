@@ -9,10 +9,10 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+from cohabs.shared.settings import Settings
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
 from devkit.support_account import read_rows, seed
-from relink.config import Settings
 from tests.conftest import query, restore
 from tests.test_support import ours, support_cli
 

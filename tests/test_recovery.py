@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from cohabs.shared.settings import Settings
+from cohabs.shared.stripe.gateway import StripeGateway, Window
+from cohabs.sync.account import Remote
+from cohabs.sync.execute import Result
+from cohabs.sync.rows import Kind
+from cohabs.sync.run import Options, World, make_gateway, run
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.account import Remote
-from relink.app import Options, World, make_gateway, run
-from relink.config import Settings
-from relink.execute import Result
-from relink.gateway import StripeGateway, Window
-from relink.rows import Kind
 from tests.conftest import NOW, query, sync
 
 

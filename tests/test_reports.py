@@ -10,14 +10,14 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from cohabs import __version__
+from cohabs.shared.reports import Privacy, Provenance, claim_stem, md_code, md_text
+from cohabs.shared.settings import Settings
+from cohabs.sync.rows import Room, room_labels
+from cohabs.sync.run_report_files import write_reports
 from devkit.dumpgen import HUBS, Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink import __version__
-from relink.config import Settings
-from relink.report_files import write_reports
-from relink.reporting import Privacy, Provenance, claim_stem, md_code, md_text
-from relink.rows import Room, room_labels
 from tests.conftest import NOW, TEST_KEY, query, sync
 from tests.test_cli import cli
 

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 import stripe
 
+from cohabs.shared.settings import Settings
+from cohabs.sync.execute import Result
+from cohabs.sync.problems import Problem
+from cohabs.sync.rows import Kind
+from cohabs.sync.run import World
+from cohabs.sync.run import verify as audit_account
+from cohabs.sync.run_report import Report
+from cohabs.sync.verify import Finding
 from devkit.dumpgen import HUBS, Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from relink.app import World
-from relink.app import verify as audit_account
-from relink.config import Settings
-from relink.execute import Result
-from relink.problems import Problem
-from relink.report import Report
-from relink.rows import Kind
-from relink.verify import Finding
 from tests.conftest import NOW, TEST_KEY, query, sync
 from tests.test_bad_input import line
 from tests.test_catalog import ongoing

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from cohabs.shared.settings import Settings
+from cohabs.sync.billing import Mode, Terms
+from cohabs.sync.execute import Queues
+from cohabs.sync.kinds import KINDS
+from cohabs.sync.plan import Action, Billing, Step
+from cohabs.sync.rows import Kind
+from cohabs.sync.run import Options, World, run
+from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
-from relink.app import Options, World, run
-from relink.billing import Mode, Terms
-from relink.config import Settings
-from relink.execute import Queues
-from relink.kinds import KINDS
-from relink.plan import Action, Billing, Step
-from relink.report import Report
-from relink.rows import Kind
 from tests.conftest import NOW, restore
 from tests.test_recovery import assert_one_object_per_row
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from cohabs.shared.settings import Settings
 from devkit.dumpgen import generate
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
-from relink.config import Settings
 from tests.conftest import restore
 from tests.test_cli import cli
 from tests.test_kills import kill_when, start_sync

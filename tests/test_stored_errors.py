@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from cohabs.shared.settings import Settings
+from cohabs.shared.stripe.gateway import NETWORK_RETRIES
+from cohabs.shared.stripe.idempotency import KeyHistory
+from cohabs.sync.execute import Result
+from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
-from relink.config import Settings
-from relink.execute import Result
-from relink.gateway import NETWORK_RETRIES
-from relink.idempotency import KeyHistory
-from relink.rows import Kind
 from tests.conftest import sync
 from tests.test_cli import cli
 from tests.test_kills import finish_and_check, kill_when, start_sync

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
+from cohabs.shared.errors import CannotRun
+from cohabs.shared.settings import Settings
+from cohabs.support import disputes
+from cohabs.support.plan import Action, Job
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
 from devkit.support_account import Seeded
 from devkit.support_dump import SupportDump, row_id
-from relink.config import Settings
-from relink.errors import CannotRun
-from relink.support import disputes
-from relink.support.plan import Action, Job
 from tests.conftest import ROOT, TEST_KEY, db_env, query, support
 from tests.test_cli import cli, on_a_terminal
 

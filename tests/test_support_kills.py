@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cohabs.shared.settings import Settings
+from cohabs.support.plan import Job
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
 from devkit.support_account import Seeded
-from relink.config import Settings
-from relink.support.plan import Job
 from tests.conftest import ROOT, db_env, support
 from tests.test_kills import kill_inside_the_write, kill_when, writes_held
 from tests.test_support import assert_each_once

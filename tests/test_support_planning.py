@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from cohabs.support import disputes, transfers
+from cohabs.support.objects import Charge, Dispute, Intent, Transfer, intent_from
+from cohabs.support.plan import Action, Item, Job, Plan, Problem, idempotency_key
+from cohabs.support.report import NEXT_STEPS, next_steps
+from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
+from cohabs.support.run import Outcome
 from devkit.support_dump import charge_id, generate, row_id
-from relink.support import disputes, transfers
-from relink.support.app import Outcome
-from relink.support.objects import Charge, Dispute, Intent, Transfer, intent_from
-from relink.support.plan import Action, Item, Job, Plan, Problem, idempotency_key
-from relink.support.report import NEXT_STEPS, next_steps
-from relink.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 FLAGEY, PARVIS, LOUIS = "acct_1TestFlagey10xyz", "acct_1TestP9OT3xOBxQ", "acct_1TestP90T3x0BxQ"

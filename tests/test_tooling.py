@@ -10,8 +10,8 @@ import tomllib
 import click
 import pytest
 
-from relink import __version__
-from relink.config import Settings
+from cohabs import __version__
+from cohabs.shared.settings import Settings
 from tests.conftest import ROOT, db_env
 from tools import demo
 
@@ -19,7 +19,7 @@ from tools import demo
 def test_the_package_declares_its_dependencies_its_command_and_one_version() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "relink.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "cohabs.__version__"}
     assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
 
     declared = {re.split(r"[<>=!~ ]", spec)[0].lower() for spec in project["project"]["dependencies"]}

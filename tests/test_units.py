@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from relink.account import Account, Remote
-from relink.config import DEFAULT_HUB_CURRENCIES, load_settings, mask_key, redact
-from relink.errors import CannotRun, SchemaError
-from relink.rows import Kind
-from relink.schema import resolve
+from cohabs.shared.errors import CannotRun, SchemaError
+from cohabs.shared.settings import DEFAULT_HUB_CURRENCIES, load_settings, mask_key, redact
+from cohabs.sync.account import Account, Remote
+from cohabs.sync.rows import Kind
+from cohabs.sync.schema import resolve
 from tests.conftest import ROOT
 
 

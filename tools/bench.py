@@ -32,10 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cohabs.shared.settings import Settings
+from cohabs.sync.run import World, make_gateway, read_account
 from devkit.dumpgen import generate
 from devkit.mysql import Server, find_or_start, free_port
-from relink.app import World, make_gateway, read_account
-from relink.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"live": "sk_live_51BenchKeyNotASecret0000bnch", "test": "sk_test_51BenchKeyNotASecret0000bnch"}

@@ -1,0 +1,145 @@
+"""The habits every command line of this project shares: settings, exit codes, the live-key guard, prompts.
+
+A command (sync.py, support.py) stays a thin click layer: it declares its
+options with the decorators here, builds its run, and hands the body to
+`run_command`, which turns the project's errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from dotenv import load_dotenv
+
+from cohabs import __version__
+from cohabs.shared.errors import CannotRun
+from cohabs.shared.reports import TOOL, JsonReport, Provenance, write_json
+from cohabs.shared.settings import Settings, load_settings, redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Exit(IntEnum):
+    """Exit codes: one meaning each, the same in every command."""
+
+    OK = 0  # all done
+    CANNOT_RUN = 1  # configuration, connection, authentication, lock, declined
+    USAGE = 2  # click's own code for a bad flag or value
+    ATTENTION = 3  # finished, but rows need attention; each is listed
+    PARTIAL = 4  # finished what was asked (a canary, --only), rows remain for a full run
+
+
+# What both commands read from the environment or .env (relink/config.py).
+SETTINGS = (
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_NAME",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_RATE_LIMIT",
+    "STRIPE_ENDPOINT_RATE_LIMIT",
+    "STRIPE_TIMEOUT",
+)
+
+
+def epilog(meanings: Mapping[Exit, str], configuration: Iterable[str], note: str = "") -> str:
+    """The --help footer: exit codes and settings, unwrapped (click's \\b)."""
+    codes = "\n".join(f"  {code.value}  {meanings[code]}" for code in Exit if code in meanings)
+    names = ", ".join(configuration)
+    note = f"\n  {note}" if note else ""
+    return f"\b\nExit codes:\n{codes}{note}\n\n\b\nConfiguration comes from the environment or .env:\n{names}."
+
+
+def load_environment(folder: Path | None = None) -> Settings:
+    """Settings from the environment, then `.env` in the working directory (the environment wins)."""
+    load_dotenv((folder or Path.cwd()) / ".env", override=False)
+    return load_settings(os.environ)
+
+
+def options_used(ctx: click.Context) -> tuple[str, ...]:
+    """The flags given on the command line, as typed: what a report says the run was asked to do."""
+    used: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        flag = max(param.opts, key=len)
+        value = ctx.params[param.name]
+        if param.is_flag:
+            used.append(flag)
+        else:
+            for item in value if param.multiple else (value,):
+                used.append(f"{flag} {item}")
+    return tuple(used)
+
+
+def interactive(yes: bool) -> bool:
+    """Ask only a person: a terminal on stdin, and no --yes."""
+    return sys.stdin.isatty() and not yes
+
+
+def say(text: str) -> None:
+    """A message for the operator, on stderr, keys masked; click drops colour codes when it is not a terminal."""
+    click.echo(redact(text), err=True)
+
+
+def run_command(body: Callable[[], Exit], interrupted: str = "interrupted") -> NoReturn:
+    """Run a command's body and exit with its code; the project's errors become exit 1 with their message."""
+    try:
+        code = body()
+    except CannotRun as exc:
+        say(f"error: {exc}")
+        code = Exit.CANNOT_RUN
+    except KeyboardInterrupt:
+        say(f"\n{interrupted}")
+        code = Exit.CANNOT_RUN
+    sys.exit(int(code))
+
+
+def version_option(f: F) -> F:
+    return click.version_option(__version__, "--version", prog_name=TOOL, message="%(prog)s %(version)s")(f)
+
+
+def live_option(f: F) -> F:
+    return click.option(
+        "--live", is_flag=True, help="Allow a live key (sk_live_/rk_live_) to write. Read-only runs do not need it."
+    )(f)
+
+
+def yes_option(f: F) -> F:
+    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")(f)
+
+
+def emails_option(f: F) -> F:
+    return click.option(
+        "--include-emails",
+        is_flag=True,
+        help="Show tenants' emails in the output and the reports (masked by default: ar…@cohabs.com).",
+    )(f)
+
+
+def save_reports(
+    done: Provenance,
+    files: Callable[[Provenance], list[Path]],
+    data: Callable[[Provenance], JsonReport] | None = None,
+    report_path: Path | None = None,
+) -> None:
+    """Write a run's reports; a folder that cannot be written costs a warning, not the run's exit code."""
+    try:
+        written = files(done)
+        if report_path is not None and data is not None:
+            write_json(report_path, data(done))
+            written.append(report_path)
+    except OSError as exc:
+        say(f"warning: could not write the reports ({exc}); the output above is the full report")
+        return
+    say("\nReports: " + ", ".join(str(path) for path in written))

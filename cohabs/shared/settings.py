@@ -1,0 +1,139 @@
+"""Settings from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cohabs.shared.errors import CannotRun
+
+# The three hubs of the Cohabs dump. Lease names say which city each is:
+# bru-… and par-… bill in euros, nyc-… in US dollars.
+DEFAULT_HUB_CURRENCIES: dict[str, str] = {
+    "28530664410399680222952505886337": "eur",  # Brussels
+    "iouldueibhc7wmsanqr6tkvq9wfca2lk": "eur",  # Paris
+    "ebg84kqxwkil7rceyt7t33q0q8lgue0m": "usd",  # New York
+}
+DEFAULT_CURRENCY = "eur"
+STRIPE_API = "https://api.stripe.com"
+# Stripe's documented limits, requests/s: the account's (live, sandbox) and each endpoint's, in both modes.
+LIVE_RATE, TEST_RATE, ENDPOINT_RATE = 100.0, 25.0, 25.0
+# The defaults run a little under them: clocks and networks jitter, and a 429 costs more than the margin.
+MARGIN = 0.97
+_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
+_SECRETS = re.compile(r"\b(sk|rk)_(test|live)_[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_host: str = "127.0.0.1"
+    db_port: int = 3306
+    db_user: str = "root"
+    db_password: str = field(default="", repr=False)
+    db_name: str = "cohabs_onboarding"
+    stripe_key: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    hub_currencies: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_HUB_CURRENCIES))
+    default_currency: str = DEFAULT_CURRENCY
+    rate_limit: float | None = None  # the account's budget
+    endpoint_rate_limit: float | None = None  # each endpoint's budget
+    stripe_timeout: float = 30.0
+
+    @property
+    def mode(self) -> str | None:
+        """The key's mode from its prefix, test or live; None without a key."""
+        return key_mode(self.stripe_key)
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    @property
+    def api_target(self) -> str:
+        """Where Stripe calls go, as an error message should name it."""
+        return f"STRIPE_API_BASE {self.stripe_api_base}" if self.stripe_api_base else f"Stripe ({STRIPE_API})"
+
+    @property
+    def effective_rate(self) -> float:
+        """Requests per second for the whole account."""
+        if self.rate_limit is not None:
+            return self.rate_limit
+        return (LIVE_RATE if self.live else TEST_RATE) * MARGIN
+
+    @property
+    def endpoint_rate(self) -> float:
+        """Requests per second for each endpoint (method and route)."""
+        if self.endpoint_rate_limit is not None:
+            return self.endpoint_rate_limit
+        return ENDPOINT_RATE * MARGIN
+
+
+def key_mode(key: str | None) -> str | None:
+    if not key:
+        return None
+    match = _KEY.match(key)
+    if not match:
+        raise CannotRun("STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_test_…, sk_live_…, rk_…)")
+    return match.group(2)
+
+
+def mask_key(key: str | None) -> str:
+    if not key:
+        return "(none)"
+    prefix = key[: key.index("_", 3) + 1] if key.count("_") >= 2 else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+def redact(text: str) -> str:
+    """Mask anything that looks like a Stripe key, wherever it came from."""
+    return _SECRETS.sub(lambda m: mask_key(m.group(0)), text)
+
+
+def parse_hub_currencies(spec: str) -> dict[str, str]:
+    """`hub=usd,other=eur` → {"hub": "usd", "other": "eur"}."""
+    result: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        hub, sep, currency = part.partition("=")
+        currency = currency.strip().lower()
+        if not sep or not hub.strip() or not re.fullmatch(r"[a-z]{3}", currency):
+            raise CannotRun(f"HUB_CURRENCIES: expected hubId=currency (e.g. abc=usd), got {part!r}")
+        result[hub.strip()] = currency
+    return result
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int | float]) -> int | float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise CannotRun(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise CannotRun(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    hubs = dict(DEFAULT_HUB_CURRENCIES)
+    hubs.update(parse_hub_currencies(env.get("HUB_CURRENCIES", "")))
+    key = env.get("STRIPE_SECRET_KEY", "").strip() or None
+    key_mode(key)  # reject malformed keys early
+    port = _number(env, "DB_PORT", int)
+    rate = _number(env, "STRIPE_RATE_LIMIT", float)
+    endpoint_rate = _number(env, "STRIPE_ENDPOINT_RATE_LIMIT", float)
+    timeout = _number(env, "STRIPE_TIMEOUT", float)
+    return Settings(
+        db_host=env.get("DB_HOST", "").strip() or "127.0.0.1",
+        db_port=int(port) if port else 3306,
+        db_user=env.get("DB_USER", "").strip() or "root",
+        db_password=env.get("DB_PASSWORD", ""),
+        db_name=env.get("DB_NAME", "").strip() or "cohabs_onboarding",
+        stripe_key=key,
+        stripe_api_base=env.get("STRIPE_API_BASE", "").strip() or None,
+        hub_currencies=hubs,
+        rate_limit=rate,
+        endpoint_rate_limit=endpoint_rate,
+        stripe_timeout=timeout or 30.0,
+    )

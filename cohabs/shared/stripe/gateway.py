@@ -1,0 +1,266 @@
+"""Every Stripe call the sync makes, paced, retried and counted in one place."""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import stripe
+
+from cohabs.shared.errors import CannotRun
+from cohabs.shared.settings import Settings, redact
+from cohabs.shared.stripe.idempotency import MAX_KEYS, KeyHistory, ObservingClient
+from cohabs.shared.stripe.pacing import Endpoint as Endpoint
+from cohabs.shared.stripe.pacing import Limiter, Pacer
+from cohabs.sync.account import Remote
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.problems import Problem
+from cohabs.sync.rows import Kind
+
+T = TypeVar("T")
+PAGE = 100  # Stripe's largest page
+NETWORK_RETRIES = 4  # the SDK's own retries: connection errors, 409, 5xx (same idempotency key)
+THROTTLE_RETRIES = 8  # our retries of 429, which the SDK does not retry
+
+
+class RowFailed(Exception):
+    """Stripe refused or never answered a request for one row; the run goes on."""
+
+    def __init__(self, message: str, problem: Problem = Problem.STRIPE) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class StoredFailure(RowFailed):
+    """A keyed request answered 500: Stripe keeps that answer under the key and replays it to every retry.
+
+    `inherited` says the 500 was stored before this run first sent the key (see idempotency.py).
+    """
+
+    def __init__(self, message: str, inherited: bool) -> None:
+        super().__init__(message)
+        self.inherited = inherited
+
+
+def send_keyed(key_for: Callable[[int], str], send: Callable[[str], T]) -> T:
+    """Send under key k0, then k1, …: past a key only when its 500 was stored by an earlier run (idempotency.py).
+
+    Whoever calls this has listed the account first and found no object for
+    the request: an earlier run's stored 500 then means Stripe made nothing,
+    and the next key cannot make a second object.
+    """
+    for attempt in range(MAX_KEYS):
+        try:
+            return send(key_for(attempt))
+        except StoredFailure as exc:
+            if not exc.inherited:
+                raise
+    raise RowFailed(f"Stripe answered 500 to {MAX_KEYS} keys in a row for this request; run again later")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Objects created in [since, until) (whole seconds, either side open when None), read after a cursor."""
+
+    since: int | None = None
+    until: int | None = None
+    after: str | None = None  # the last object of the previous page
+
+
+class Gateway(Protocol):
+    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]: ...
+    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    throttled: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, requests: int = 0, throttled: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.throttled += throttled
+
+
+def make_client(settings: Settings, history: KeyHistory | None = None) -> stripe.StripeClient:
+    if not settings.stripe_key:
+        raise CannotRun("STRIPE_SECRET_KEY is not set (in the environment or .env)")
+    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    return stripe.StripeClient(
+        settings.stripe_key,
+        base_addresses=base,  # type: ignore[arg-type]
+        max_network_retries=NETWORK_RETRIES,
+        http_client=ObservingClient(history or KeyHistory(), timeout=settings.stripe_timeout),
+    )
+
+
+def network_reason(exc: stripe.APIConnectionError) -> str:
+    """The cause in a few words ("Connection refused", "Read timed out"), not the SDK's paragraph."""
+    text = str(exc)
+    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(Read timed out|Connection aborted|timed out)"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1).strip().rstrip(".")
+    return "no connection"
+
+
+class StripeGateway:
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        pacer: Pacer,
+        *,
+        sleep: Callable[[float], None],
+        key_hint: str = "",
+        where: str = "Stripe",
+        jitter: Callable[[], float] = random.random,
+        history: KeyHistory | None = None,
+    ) -> None:
+        self._client = client
+        self._where = where
+        self._history = history or KeyHistory()  # the one make_client gave the client's HTTP layer
+        self.pacer = pacer
+        self._sleep = sleep
+        self._jitter = jitter
+        self._key_hint = key_hint
+        self.counters = Counters()
+
+    def call(self, endpoint: Endpoint, what: str, request: Callable[[], T], *, key: str | None = None) -> T:
+        """Send one request to `endpoint`, paced and retried; every Stripe call goes through here.
+
+        `key` is the request's idempotency key, to tell a stored 500 from a passing one.
+        """
+        for attempt in range(THROTTLE_RETRIES + 1):
+            self.counters.add(requests=1)
+            try:
+                with self.pacer.turn(endpoint):
+                    result = request()
+            except stripe.RateLimitError as exc:
+                self.counters.add(throttled=1)
+                # An object lock (lock_timeout) is no sign of going too fast: retried, nothing slowed.
+                if _code(exc) != "lock_timeout":
+                    self.pacer.throttled(endpoint, Limiter.named(_header(exc, "Stripe-Rate-Limited-Reason")))
+                if attempt == THROTTLE_RETRIES:
+                    break
+                self._sleep(self._backoff(attempt, exc))
+                continue
+            except (stripe.AuthenticationError, stripe.PermissionError):
+                raise CannotRun(
+                    f"Stripe refused the key {self._key_hint}: check STRIPE_SECRET_KEY (and STRIPE_API_BASE)"
+                ) from None
+            except stripe.APIConnectionError as exc:
+                raise RowFailed(
+                    f"{what}: no answer from {self._where} after {NETWORK_RETRIES} retries ({network_reason(exc)})"
+                ) from None
+            except stripe.IdempotencyError as exc:
+                if exc.code == "idempotency_key_in_use":
+                    raise RowFailed(f"{what}: the same request is still running at Stripe; rerun to finish") from None
+                raise RowFailed(
+                    f"{what}: Stripe saw this request before with other parameters (idempotency_error); "
+                    "rerun to adopt the object it created"
+                ) from None
+            except stripe.StripeError as exc:
+                code = f" [{exc.code}]" if exc.code else ""
+                said = f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}"
+                if key and (exc.http_status or 0) >= 500:
+                    raise StoredFailure(
+                        f"{said} (Stripe keeps this answer under the request's key; the next run adopts the "
+                        "object if Stripe made it, or makes it under a new key)",
+                        self._history.inherited(key),
+                    ) from None
+                raise RowFailed(said) from None
+            self.pacer.succeeded(endpoint)
+            return result
+        raise RowFailed(f"{what}: still rate limited (429) after {THROTTLE_RETRIES} retries")
+
+    def _backoff(self, attempt: int, exc: stripe.StripeError) -> float:
+        retry_after = _header(exc, "Retry-After")
+        try:
+            wait = float(retry_after) if retry_after else 0.0  # seconds
+        except ValueError:
+            wait = 0.0
+        # Exponential, jittered between half and all of it, never below what Stripe asked for.
+        backoff: float = min(8.0, 0.5 * 2**attempt) * (0.5 + self._jitter() / 2)
+        return max(wait, backoff)
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        return self._client
+
+    def pages(self, endpoint: Endpoint, what: str, fetch: Callable[[str | None], Any]) -> Iterator[dict[str, Any]]:
+        """Every object of a list, page after page: `fetch(after)` asks for the page after that id."""
+        after: str | None = None
+        while True:
+            page = self.call(endpoint, what, functools.partial(fetch, after))
+            for obj in page.data:
+                yield obj.to_dict()
+            if not page.has_more or not page.data:
+                return
+            after = page.data[-1].id
+
+    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]:
+        """One page of `kind` in `window`, newest first, and whether more follow."""
+        description = KINDS[kind]
+        params: dict[str, Any] = {"limit": PAGE}
+        created = {"gte": window.since, "lt": window.until}
+        if any(v is not None for v in created.values()):
+            params["created"] = {k: v for k, v in created.items() if v is not None}
+        if window.after:
+            params["starting_after"] = window.after
+        return self.call(
+            description.list_endpoint, f"list {description.resource}", lambda: description.page(self._client, params)
+        )
+
+    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote:
+        description = KINDS[kind]
+        return self.call(
+            description.create_endpoint,
+            f"create {description.stripe_object}",
+            lambda: description.create(self._client, params, key),
+            key=key,
+        )
+
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
+        """Set fields again on an object that drifted (its link metadata, a customer's details)."""
+        description = KINDS[kind]
+        self.call(
+            description.update_endpoint,
+            f"update {kind.singular} {stripe_id}",
+            lambda: description.update(self._client, stripe_id, params, key),
+            key=key,
+        )
+
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
+        """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason."""
+        params: stripe.params.SubscriptionCancelParams = {"invoice_now": False, "prorate": False}
+        if comment:
+            params["cancellation_details"] = {"comment": comment}
+        self.call(
+            CANCEL_SUBSCRIPTION,
+            "cancel subscription",
+            lambda: self._client.v1.subscriptions.cancel(
+                subscription_id,
+                params=params,
+                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
+            ),
+        )
+
+
+def _header(exc: stripe.StripeError, name: str) -> str | None:
+    wanted = name.lower()
+    return next((str(v) for k, v in (exc.headers or {}).items() if k.lower() == wanted), None)
+
+
+def _code(exc: stripe.StripeError) -> str | None:
+    return exc.code or (exc.error.code if exc.error else None)

@@ -1,0 +1,97 @@
+"""Idempotency keys: how they are built, and what this run saw of each one.
+
+Stripe keeps the answer of a keyed request once the request began executing,
+a 500 included, and replays it to every retry with that key for as long as
+the key lives (at least 24 hours). A deterministic key whose request got a
+stored 500 would fail the row on every later run; so each create has a
+sequence of keys (k0, k1, …) and a run moves from k_i to k_i+1 only when
+Stripe answered k_i's very first request of this run with a replayed 500:
+that 500 was stored before this run touched the key, the start-up listing
+(made earlier) found no object for the row, so the object does not exist and
+k_i+1 cannot make a second one. A 500 this run caused itself fails the row for
+this run only; the next run's listing tells whether Stripe made the object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+
+from cohabs.sync.rows import Kind
+
+MAX_KEYS = 16  # a run adds at most one stored 500 per row; this many means Stripe is failing, not converging
+
+
+def idempotency_key(kind: Kind, row_id: str, params: Mapping[str, Any], replacing: str | None, attempt: int = 0) -> str:
+    """Same row, same request, same stored id → same key; anything changed → a fresh key.
+
+    The stored id is part of it so that replacing an object deleted in Stripe
+    creates a new one instead of replaying the old creation; `attempt` is the
+    key's place in the sequence (k0 has no suffix). Holds no personal data:
+    the row's primary key and a digest.
+    """
+    material = json.dumps([params, replacing], sort_keys=True, default=str)
+    digest = hashlib.sha256(material.encode()).hexdigest()[:24]
+    return f"cohabs-relink:{kind.singular}:{row_id}:{digest}" + (f":{attempt}" if attempt else "")
+
+
+class KeyHistory:
+    """Per run: which keys this run has sent, and which ones Stripe met with an earlier run's stored 500.
+
+    The SDK retries 409 and 5xx out of our sight, and its retries of this run's
+    own 500 come back as replays too: only the answer to the first request
+    that reached Stripe's idempotency layer says whose 500 it is.
+    """
+
+    def __init__(self) -> None:
+        self._sent: set[str] = set()
+        self._inherited: set[str] = set()
+        self._lock = threading.Lock()
+
+    def answered(self, key: str, status: int | None, replayed: bool) -> None:
+        """Record one attempt; `status` None when no answer came (the request may have run)."""
+        if status == 429:
+            return  # Stripe's rate limiter answers before the idempotency layer: the key was not touched
+        with self._lock:
+            if key not in self._sent and status is not None and status >= 500 and replayed:
+                self._inherited.add(key)
+            self._sent.add(key)
+
+    def inherited(self, key: str) -> bool:
+        """True when the key's stored 500 predates this run's first request with it."""
+        with self._lock:
+            return key in self._inherited
+
+
+class ObservingClient(stripe.RequestsClient):
+    """The SDK's HTTP client, telling the history about every attempt of a keyed request."""
+
+    def __init__(self, history: KeyHistory, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._history = history
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        key = (headers or {}).get("Idempotency-Key")
+        try:
+            content, status, answer = super().request(method, url, headers, post_data)
+        except stripe.APIConnectionError:
+            if key:
+                self._history.answered(key, None, False)
+            raise
+        if key:
+            replayed = str(answer.get("Idempotent-Replayed", "")).lower() == "true"
+            self._history.answered(key, status, replayed)
+        return content, status, answer

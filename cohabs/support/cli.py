@@ -1,0 +1,182 @@
+"""support.py's command line (`python support.py`, installed as `cohabs-support`): two commands, one habit."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cohabs.shared.cli import (
+    SETTINGS,
+    Exit,
+    epilog,
+    interactive,
+    live_option,
+    load_environment,
+    options_used,
+    run_command,
+    save_reports,
+    say,
+    version_option,
+    yes_option,
+)
+from cohabs.shared.reports import Privacy, Provenance
+from cohabs.shared.secret_key import guard_key
+from cohabs.support import disputes, transfers
+from cohabs.support.plan import Action, Job, Plan
+from cohabs.support.report import render, totals_lines, write_reports
+from cohabs.support.run import Options, World, run
+from cohabs.sync.run import utc_now
+
+REPORTS = Path("reports")
+MEANINGS = {
+    Exit.OK: "all done: nothing needs a person",
+    Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed)",
+    Exit.USAGE: "usage error (unknown command, flag or value)",
+    Exit.ATTENTION: "finished, but some items were reported (never acted on) or failed; each is listed",
+}
+CONFIGURATION = tuple("DB_NAME (or --database)" if name == "DB_NAME" else name for name in SETTINGS)
+EPILOG = epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan.")
+INTERRUPTED = "interrupted: run again to finish; what was made is found again, never made twice"
+QUESTIONS = {
+    Job.DISPUTES: "Send these payment requests",
+    Job.TRANSFERS: "Make these transfers to the houses' accounts",
+}
+
+
+def _percent(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
+    """A percentage as a Decimal, never through float: it decides amounts of money."""
+    try:
+        percent = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+    if not 0 <= percent < 100:
+        raise click.BadParameter(f"{value} is not in [0, 100)")
+    return percent
+
+
+def common(command: Callable[..., None]) -> Callable[..., None]:
+    """The habits both commands share with sync.py."""
+    habits: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
+        click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to Stripe or the database."),
+        yes_option,
+        live_option,
+        click.option("--database", metavar="NAME", help="The database with houses, leases, payments [env DB_NAME]."),
+        click.option(
+            "--rate-limit",
+            type=click.FloatRange(min=0.1),
+            help="Stripe requests per second [default: 23.75 test, 95 live; env STRIPE_RATE_LIMIT].",
+        ),
+        click.pass_context,
+    ]
+    for decorate in reversed(habits):
+        command = decorate(command)
+    return command
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
+def main() -> None:
+    """Handle payment incidents as support does: a plan first, nothing done twice.
+
+    Run a command with --dry-run first to read its plan.
+    """
+
+
+@main.command("disputes", epilog=EPILOG)
+@click.option(
+    "--bank-country",
+    type=click.Choice(disputes.EU_COUNTRIES),
+    default=disputes.Rules.bank_country,
+    show_default=True,
+    help="Country of the euro bank details the tenant transfers to.",
+)
+@click.option(
+    "--due-days",
+    type=click.IntRange(1, 90),
+    default=disputes.Rules.due_days,
+    show_default=True,
+    help="The new payment is due this many days after its request is created.",
+)
+@common
+def disputes_command(ctx: click.Context, bank_country: str, due_days: int, **habits: Any) -> None:
+    """Ask tenants whose payment was disputed to pay again, by bank transfer, and record it in a new row."""
+    rules = disputes.Rules(bank_country=bank_country, due_days=due_days)
+    _run(ctx, Job.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **habits)
+
+
+@main.command("transfers", epilog=EPILOG)
+@click.option(
+    "--platform-fee",
+    callback=_percent,
+    default="0",
+    show_default=True,
+    metavar="PERCENT",
+    help="Keep this share of each payment on the platform (rounded down to the cent); 0 pays houses in full.",
+)
+@common
+def transfers_command(ctx: click.Context, platform_fee: Decimal, **habits: Any) -> None:
+    """Pay each settled rent payment out to its house's connected account, once."""
+    rules = transfers.Rules(fee_percent=platform_fee)
+    _run(ctx, Job.TRANSFERS, lambda options: dataclasses.replace(options, transfers=rules), **habits)
+
+
+def _run(
+    ctx: click.Context,
+    job: Job,
+    rules: Callable[[Options], Options],
+    *,
+    dry_run: bool,
+    yes: bool,
+    live: bool,
+    database: str | None,
+    rate_limit: float | None,
+) -> None:
+    started = utc_now()
+    privacy = Privacy()
+    options = rules(Options(dry_run=dry_run, live=live))
+
+    def body() -> Exit:
+        settings = load_environment()
+        if database:
+            settings = dataclasses.replace(settings, db_name=database)
+        if rate_limit is not None:
+            settings = dataclasses.replace(settings, rate_limit=rate_limit)
+        notice = guard_key(settings, writes=not dry_run, allow_live=live)
+        if notice:
+            say(notice)
+        command = f"support {job.value}" + (" (dry run)" if dry_run else "")
+        provenance = Provenance.of(settings, command, options_used(ctx), started)
+        world = World(
+            echo=lambda text: say(privacy(text)),
+            confirm=_confirm(provenance) if interactive(yes) and not dry_run else (lambda plan: True),
+        )
+        outcome = run(job, settings, options, world)
+        for line in render(outcome, provenance.target):
+            click.echo(privacy(line))
+        save_reports(provenance.finish(utc_now()), partial(write_reports, outcome, folder=REPORTS, privacy=privacy))
+        return Exit.ATTENTION if any(i.attention for i in outcome.plan.items) else Exit.OK
+
+    run_command(body, INTERRUPTED)
+
+
+def _confirm(provenance: Provenance) -> Callable[[Plan], bool]:
+    def confirm(plan: Plan) -> bool:
+        changes = [i for i in plan.items if i.action in (Action.COLLECT, Action.RECORD, Action.TRANSFER)]
+        click.echo(f"\n{len(changes)} change(s):")
+        for item in changes:
+            click.echo(f"  {item.subject}: {item.reason}")
+        for label, value in totals_lines(plan):
+            click.echo(f"  {label}: {value}")
+        return click.confirm(
+            f"\n{QUESTIONS[plan.job]} in the {provenance.stripe_mode.upper()} Stripe account "
+            f"(key {provenance.stripe_key}) and write to database `{provenance.database}` on {provenance.db_host}?",
+            default=False,
+        )
+
+    return confirm

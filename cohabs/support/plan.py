@@ -1,0 +1,154 @@
+"""What a support run will do, item by item: the plan a dry run prints and a real run carries out.
+
+Built by disputes.py and transfers.py from rows and what the account holds;
+nothing here talks to Stripe or MySQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from stripe.params import PaymentIntentCreateParams, TransferCreateParams
+
+from cohabs.shared.money import format_minor
+from cohabs.support.objects import Intent
+from cohabs.support.tables import NewPayment
+
+
+class Job(StrEnum):
+    DISPUTES = "disputes"
+    TRANSFERS = "transfers"
+
+
+class Action(StrEnum):
+    """What happens to one item; the order is the report's."""
+
+    COLLECT = "collect"  # a new payment request to the tenant, and its payments row
+    RECORD = "record"  # the request exists (an earlier run made it): only its row is added
+    TRANSFER = "transfer"  # rent paid out to the house's connected account
+    DONE = "done"  # handled before: nothing to do
+    REPORT = "report"  # something is off: said, and nothing is done
+
+
+class Problem(StrEnum):
+    """Why an item is reported: the report's advice is built from these codes, never from wording."""
+
+    NO_ROW = "no_row"  # a dispute whose charge no payments row holds
+    AMBIGUOUS_ROW = "ambiguous_row"  # several rows hold the disputed charge
+    NO_DISPUTE = "no_dispute"  # a disputed=1 row that no dispute in Stripe matches
+    NOTHING_WITHDRAWN = "nothing_withdrawn"  # an inquiry, a won or prevented dispute: no money to re-collect
+    NO_CUSTOMER = "no_customer"  # the disputed charge names no customer to ask
+    NO_DESCRIPTION = "no_description"  # neither an invoice number nor a charge description
+    CURRENCY = "currency"  # no bank transfer in this currency
+    ID_TAKEN = "id_taken"  # the derived row id belongs to a row that is not this dispute's
+    REQUEST_MISSING = "request_missing"  # a new row whose payment request is not in Stripe
+    DUPLICATE_REQUEST = "duplicate_request"  # more than one request for one dispute
+    MAYBE_HANDLED = "maybe_handled"  # a bank transfer request of that amount names no dispute: made by hand?
+    DISPUTED = "disputed"  # disputed=1: `support.py disputes` handles it
+    PENDING = "pending"
+    NO_CHARGE_ID = "no_charge_id"
+    UNKNOWN_ID = "unknown_id"  # stripeChargeId is neither ch_/py_ nor pi_
+    PAID_ZERO = "paid_zero"  # paid 0 although a charge id is stored
+    NOT_PAID_IN_FULL = "not_paid_in_full"
+    BAD_AMOUNT = "bad_amount"
+    NO_LEASE = "no_lease"
+    DUE_AFTER_LEASE = "due_after_lease"  # due after its lease ended
+    NO_HOUSE = "no_house"
+    HOUSE_CLOSED = "house_closed"  # deleted or inactive
+    NO_ACCOUNT_ID = "no_account_id"
+    ACCOUNT_MISSING = "account_missing"  # the connected account does not exist
+    HOUSE_WITHOUT_PAYMENT = "house_without_payment"
+    CHARGE_MISSING = "charge_missing"
+    CHARGE_NOT_SUCCEEDED = "charge_not_succeeded"
+    CHARGE_REFUNDED = "charge_refunded"
+    CHARGE_DISPUTED = "charge_disputed"
+    AMOUNT_MISMATCH = "amount_mismatch"  # the row's amount is not what the charge took
+    TRANSFERRED_ELSEWHERE = "transferred_elsewhere"  # this charge already went to another house
+    TRANSFER_REVERSED = "transfer_reversed"  # its transfer came back: paying again is a person's call
+    TRANSFER_UNCLEAR = "transfer_unclear"  # a transfer in the charge's group names no source: it may be this rent
+    SHARED_CHARGE = "shared_charge"  # several rows hold one charge: paying each would pay it twice
+    STRIPE = "stripe"  # Stripe refused or did not answer
+    NOT_STORED = "not_stored"  # the request exists but its row could not be written
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A dispute's re-collection: the request to create, and the row that records it."""
+
+    dispute_id: str
+    params: PaymentIntentCreateParams | None  # None for RECORD: nothing is requested again
+    row: NewPayment  # its charge_id and due date are set once the request exists
+    existing: Intent | None = None  # RECORD: the request an earlier run made
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """One transfer of one charge to one house's account."""
+
+    payment_id: str
+    params: TransferCreateParams
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    subject: str  # "dispute dp_…", "payment …", "house …"
+    action: Action
+    reason: str = ""
+    payment_id: str | None = None
+    lease_id: str | None = None
+    house: str | None = None  # its name
+    account: str | None = None
+    amount: int | None = None  # minor units of `currency`
+    currency: str | None = None
+    stripe_state: str = ""
+    db_state: str = ""
+    problem: Problem | None = None
+    more: tuple[Problem, ...] = ()  # the item's other problems, each with its advice in the report
+    collection: Collection | None = None
+    payout: Payout | None = None
+    stripe_id: str | None = None  # the request or transfer made, found or already there
+    failed: bool = False  # the run tried and Stripe or MySQL refused
+
+    @property
+    def money(self) -> str:
+        return format_minor(self.amount, self.currency) if self.amount is not None and self.currency else ""
+
+    @property
+    def attention(self) -> bool:
+        """Reported items and those that failed need a person; done or carried out ones do not."""
+        return self.problem is not None
+
+
+@dataclass
+class Plan:
+    job: Job
+    items: list[Item] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def totals(self, action: Action) -> dict[str, int]:
+        """Minor units per currency of the items with this action."""
+        totals: Counter[str] = Counter()
+        for item in self.items:
+            if item.action is action and item.amount is not None and item.currency:
+                totals[item.currency] += item.amount
+        return dict(sorted(totals.items()))
+
+    def writes(self) -> int:
+        return sum(1 for item in self.items if item.action in (Action.COLLECT, Action.RECORD, Action.TRANSFER))
+
+
+def idempotency_key(job: Job, subject: str, params: Mapping[str, Any], generation: int) -> str:
+    """Same subject and request → same key, so a retried create returns the first result.
+
+    `generation` moves on only past a 500 an earlier run left stored under the
+    previous key (gateway.send_keyed). No personal data: the dispute's or
+    payment row's id and a digest.
+    """
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"cohabs-support:{job.value}:{subject}:{digest}:{generation}"

@@ -1,0 +1,72 @@
+"""What the Stripe account already holds, indexed by id and by the row it links to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cohabs.sync.rows import Kind
+
+CUSTOMER_DETAILS = ("email", "name", "phone")
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """The few fields of a Stripe object the sync compares; the rest stays in Stripe."""
+
+    kind: Kind
+    id: str
+    link: str | None
+    created: int
+    status: str | None = None
+    customer: str | None = None
+    product: str | None = None
+    currency: str | None = None  # a subscription's price; a customer's once it was billed (Stripe keeps it)
+    amount: int | None = None
+    details: tuple[tuple[str, str | None], ...] = ()  # customers: email, name, phone as Stripe has them
+    cancel_at: int | None = None  # subscriptions: when Stripe stops billing
+
+
+def value_at(obj: Any, *path: str) -> Any:
+    """obj[path[0]][path[1]]…, through mappings or attributes; None as soon as a step is missing."""
+    for step in path:
+        if obj is None:
+            return None
+        obj = obj.get(step) if isinstance(obj, Mapping) else getattr(obj, step, None)
+    return obj
+
+
+def expandable_id(value: Any) -> str | None:
+    # Expandable fields arrive as an id or as the object itself.
+    return value if isinstance(value, str) or value is None else value_at(value, "id")
+
+
+@dataclass
+class Account:
+    by_id: dict[Kind, dict[str, Remote]] = field(default_factory=lambda: {k: {} for k in Kind})
+    by_link: dict[Kind, dict[str, list[Remote]]] = field(default_factory=lambda: {k: {} for k in Kind})
+    read: bool = True  # False: no account was read (a dry run without a key), so no stored id was checked
+
+    @classmethod
+    def of(cls, remotes: Iterable[Remote]) -> Account:
+        account = cls()
+        for remote in remotes:
+            if remote.id in account.by_id[remote.kind]:
+                continue  # seen twice (a list that repeats an object at a page edge): still one object
+            account.by_id[remote.kind][remote.id] = remote
+            if remote.link:
+                account.by_link[remote.kind].setdefault(remote.link, []).append(remote)
+        for links in account.by_link.values():
+            for found in links.values():
+                found.sort(key=lambda r: (r.created, r.id))
+        return account
+
+    def find(self, kind: Kind, stripe_id: str) -> Remote | None:
+        return self.by_id[kind].get(stripe_id)
+
+    def linked_to(self, kind: Kind, row_id: str) -> list[Remote]:
+        return self.by_link[kind].get(row_id, [])
+
+    def size(self) -> int:
+        return sum(len(objs) for objs in self.by_id.values())

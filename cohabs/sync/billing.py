@@ -1,0 +1,126 @@
+"""What a lease's subscription bills, and when: the money rules in one place.
+
+Every migrated subscription starts in a free period (a Stripe trial) that ends
+on the first date the tenant owes rent in the new account. Stripe creates a
+0.00 invoice at creation and needs no payment method, so nobody is charged
+when the sync runs nor for any period the old system already billed.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cohabs.shared.money import InvalidAmount, to_minor
+from cohabs.sync.rows import Lease
+
+ENDED_STATUSES = frozenset({"finished", "cancelled", "void"})
+OPEN_STATUSES = frozenset({"signed", "active"})
+MAX_TRIAL = timedelta(days=730)  # Stripe's longest trial
+
+
+class Mode(StrEnum):
+    ONGOING = "ongoing"
+    FUTURE = "future"
+    ENDED = "ended"
+
+
+class InvalidLease(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    mode: Mode
+    trial_end: datetime
+    first_charge: datetime | None
+    cancel_at: datetime | None
+    why: str
+
+
+def contract_price(lease: Lease, hubs: Mapping[str, str]) -> tuple[int, str] | None:
+    """What the lease should bill a month, (minor units, currency), or None if it cannot say."""
+    currency = hubs.get(lease.hub_id or "")
+    if currency is None:
+        return None
+    try:
+        return to_minor(lease.rent_amount, currency), currency
+    except InvalidAmount:
+        return None
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day of month `months` later, clamped to the month's end as Stripe does."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def next_rent_date(start: datetime, now: datetime) -> datetime:
+    """The first monthly anniversary of `start` strictly after `now`."""
+    months = max(1, (now.year - start.year) * 12 + now.month - start.month)
+    while add_months(start, months) <= now:
+        months += 1
+    while months > 1 and add_months(start, months - 1) > now:
+        months -= 1
+    return add_months(start, months)
+
+
+def cancel_window(now: datetime) -> datetime:
+    """Trial end for an ended lease's subscription, cancelled right after creation.
+
+    Midnight UTC at least a day ahead: in the future whatever the network delay,
+    and the same all day long so the request (and its idempotency key) is stable.
+    """
+    return (now + timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def terms_for(lease: Lease, now: datetime) -> Terms:
+    """Decide what the lease's subscription bills. `now` is naive UTC."""
+    if lease.start is None or lease.end is None:
+        raise InvalidLease("startDate or endDate is missing")
+    if lease.end <= lease.start:
+        raise InvalidLease(f"endDate {lease.end:%Y-%m-%d} is not after startDate {lease.start:%Y-%m-%d}")
+    status = lease.status or ""
+    if status in ENDED_STATUSES:
+        return Terms(Mode.ENDED, cancel_window(now), None, None, f"status {status}")
+    if status not in OPEN_STATUSES:
+        raise InvalidLease(f"unknown status {status!r}")
+    if lease.end <= now:
+        return Terms(
+            Mode.ENDED,
+            cancel_window(now),
+            None,
+            None,
+            f"status {status} but ended {lease.end:%Y-%m-%d}",
+        )
+    if lease.start > now:
+        if lease.start - now > MAX_TRIAL:
+            raise InvalidLease(f"starts {lease.start:%Y-%m-%d}, more than 730 days ahead (Stripe's longest trial)")
+        return Terms(
+            Mode.FUTURE,
+            lease.start,
+            lease.start,
+            lease.end,
+            f"starts {lease.start:%Y-%m-%d}: nothing billed before, monthly from then",
+        )
+    rent_day = next_rent_date(lease.start, now)
+    if rent_day >= lease.end:
+        return Terms(
+            Mode.ONGOING,
+            lease.end,
+            None,
+            lease.end,
+            f"ends {lease.end:%Y-%m-%d} before its next rent date: nothing left to bill",
+        )
+    return Terms(
+        Mode.ONGOING,
+        rent_day,
+        rent_day,
+        lease.end,
+        f"ongoing: monthly from next rent date {rent_day:%Y-%m-%d}",
+    )

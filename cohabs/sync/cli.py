@@ -1,0 +1,191 @@
+"""The sync's command line (`python sync.py`, installed as `cohabs-relink`): flags in, a run, reports out."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import click
+
+from cohabs.shared.cli import (
+    SETTINGS,
+    Exit,
+    emails_option,
+    epilog,
+    interactive,
+    live_option,
+    load_environment,
+    options_used,
+    run_command,
+    save_reports,
+    say,
+    version_option,
+    yes_option,
+)
+from cohabs.shared.reports import JsonReport, Privacy, Provenance
+from cohabs.shared.secret_key import guard_key
+from cohabs.sync.progress import Progress
+from cohabs.sync.rows import Kind
+from cohabs.sync.run import Confirm, Options, World, run, utc_now
+from cohabs.sync.run import verify as audit_account
+from cohabs.sync.run_report import Report, render
+from cohabs.sync.run_report_files import report_json, write_reports
+from cohabs.sync.verify_report import audit_json, write_audit_reports
+from cohabs.sync.verify_report import render as render_audit
+
+REPORTS = Path("reports")
+
+MEANINGS = {
+    Exit.OK: "all done: every row is linked (--verify: nothing to fix)",
+    Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed)",
+    Exit.USAGE: "usage error (unknown flag or value, flags that exclude each other)",
+    Exit.ATTENTION: "finished, but some rows were not synced (--verify: problems found); each is listed",
+    Exit.PARTIAL: "finished what was asked (--limit, --only), rows remain for a full run",
+}
+CONFIGURATION = (*SETTINGS, "HUB_CURRENCIES")
+INTERRUPTED = "interrupted: run again to finish; objects already created are adopted, not made twice"
+
+
+def exit_code(report: Report) -> Exit:
+    """Rows not synced outrank rows left for later; only a run that leaves nothing says "all done"."""
+    if report.unsynced:
+        return Exit.ATTENTION
+    if report.remaining:
+        return Exit.PARTIAL
+    return Exit.OK
+
+
+@click.command(
+    epilog=epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan."),
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to Stripe or the database.")
+@click.option(
+    "--only",
+    type=click.Choice([k.value for k in Kind]),
+    multiple=True,
+    help="Sync only these kinds (repeatable). Leases need their users and rooms linked already.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the JSON report to this file.",
+)
+@live_option
+@yes_option
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0.1),
+    help="Stripe requests per second for the account [default: 24.25 test, 97 live; env STRIPE_RATE_LIMIT].",
+)
+@click.option(
+    "--endpoint-rate-limit",
+    type=click.FloatRange(min=0.1),
+    help="Stripe requests per second for each endpoint [default: 24.25; env STRIPE_ENDPOINT_RATE_LIMIT].",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Canary: sync only N leases, with the users and rooms they need; exits 4 while rows remain.",
+)
+@click.option("--verify", is_flag=True, help="Audit the database against the account; change nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the counts and the rows not synced.")
+@click.option("--verbose", "-v", is_flag=True, help="Print a line for every row.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    help="Stripe requests in flight at once [default: 0.6 x the account's rate limit, 8 to 64].",
+)
+@emails_option
+@version_option
+@click.pass_context
+def main(
+    ctx: click.Context,
+    dry_run: bool,
+    only: tuple[str, ...],
+    report_path: Path | None,
+    live: bool,
+    yes: bool,
+    rate_limit: float | None,
+    endpoint_rate_limit: float | None,
+    limit: int | None,
+    verify: bool,
+    quiet: bool,
+    verbose: bool,
+    concurrency: int | None,
+    include_emails: bool,
+) -> None:
+    """Link every user, room and lease to the fresh Stripe account, safely re-runnable.
+
+    Run with --dry-run first to read the plan, then --limit 5 for a canary, then without either to sync.
+    """
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    if verify:
+        clash = [flag for flag, given in (("--dry-run", dry_run), ("--limit", limit), ("--only", only)) if given]
+        if clash:
+            raise click.UsageError(f"--verify reads everything and writes nothing: drop {', '.join(clash)}")
+    started = utc_now()
+    privacy = Privacy(include_emails)
+    command = "verify" if verify else "dry run" if dry_run else "sync"
+    options = Options(
+        dry_run=dry_run,
+        kinds=frozenset(Kind(k) for k in only) if only else frozenset(Kind),
+        live=live,
+        workers=concurrency,
+        limit=limit,
+    )
+
+    def body() -> Exit:
+        settings = load_environment()
+        if rate_limit is not None:
+            settings = dataclasses.replace(settings, rate_limit=rate_limit)
+        if endpoint_rate_limit is not None:
+            settings = dataclasses.replace(settings, endpoint_rate_limit=endpoint_rate_limit)
+        notice = guard_key(settings, writes=not (dry_run or verify), allow_live=live)
+        if notice:
+            say(notice)
+        provenance = Provenance.of(settings, command, options_used(ctx), started)
+        world = World(
+            echo=(lambda text: None) if quiet else (lambda text: say(privacy(text))),
+            confirm=_confirm(provenance, privacy) if interactive(yes) and not dry_run else (lambda preview: True),
+            progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
+        )
+        files: Callable[[Provenance], list[Path]]
+        data: Callable[[Provenance], JsonReport]
+        if verify:
+            audit = audit_account(settings, world).scrubbed(privacy)
+            lines = render_audit(audit, provenance.target)
+            files = partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy)
+            data = partial(audit_json, audit, privacy=privacy)
+            code = Exit.ATTENTION if audit.findings else Exit.OK
+        else:
+            report = run(settings, options, world).scrubbed(privacy)
+            lines = render(report, 0 if quiet else 2 if verbose else 1, target=provenance.target)
+            files = partial(write_reports, report, folder=REPORTS, privacy=privacy)
+            data = partial(report_json, report, privacy=privacy)
+            code = exit_code(report)
+        for line in lines:
+            click.echo(line)
+        save_reports(provenance.finish(utc_now()), files, data, report_path)
+        return code
+
+    run_command(body, INTERRUPTED)
+
+
+def _confirm(provenance: Provenance, privacy: Privacy) -> Confirm:
+    def confirm(preview: Report) -> bool:
+        for line in render(preview.scrubbed(privacy), 1, target=provenance.target):
+            click.echo(line)
+        mode = provenance.stripe_mode.upper()
+        return click.confirm(
+            f"\nCreate these objects in the {mode} Stripe account (key {provenance.stripe_key}) and write their ids "
+            f"to database `{provenance.database}` on {provenance.db_host}?",
+            default=False,
+        )
+
+    return confirm

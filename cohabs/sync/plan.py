@@ -1,0 +1,660 @@
+"""Pure planning: rows and the account's contents in, one step per row out.
+
+Nothing here talks to Stripe or MySQL, so every decision can be tested and
+shown in a dry run before a single call is made. It is also the one
+definition of "correct": `--verify` reports every step that is not a plain
+keep (verify.py), so the sync, the dry run and the audit cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
+
+from cohabs.shared.money import InvalidAmount, format_minor, to_minor
+from cohabs.sync.account import CUSTOMER_DETAILS, Account, Remote
+from cohabs.sync.billing import InvalidLease, Mode, Terms, terms_for
+from cohabs.sync.kinds import LINK_KEYS
+from cohabs.sync.limits import (
+    MAX_NAME,
+    MAX_PRODUCT_DESCRIPTION,
+    MAX_SUBSCRIPTION_DESCRIPTION,
+    clip,
+    clipped,
+    customer_params,
+    email_problem,
+)
+from cohabs.sync.problems import Drift, Problem
+from cohabs.sync.rows import Kind, Lease, Room, Rows, User, room_label, room_labels
+
+# Subscription statuses that bill no more; every other status still can.
+ENDED_SUBSCRIPTION = frozenset({"canceled", "incomplete_expired"})
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    KEEP = "keep"
+    ADOPT = "adopt"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class Billing:
+    """What a lease's subscription bills; the money a reviewer checks in the plan."""
+
+    lease_id: str
+    user_id: str
+    room_id: str
+    amount: int  # minor units
+    currency: str
+    terms: Terms
+    description: str | None
+
+    def params(self, customer: str, product: str) -> SubscriptionCreateParams:
+        params: SubscriptionCreateParams = {
+            "customer": customer,
+            "items": [
+                {
+                    "price_data": {
+                        "currency": self.currency,
+                        "product": product,
+                        "unit_amount": self.amount,
+                        "recurring": {"interval": "month"},
+                    }
+                }
+            ],
+            "trial_end": _ts(self.terms.trial_end),
+            "metadata": {LINK_KEYS[Kind.LEASE]: self.lease_id},
+        }
+        if self.terms.cancel_at is not None:
+            params["cancel_at"] = _ts(self.terms.cancel_at)
+        if self.description:
+            params["description"] = clip(self.description, MAX_SUBSCRIPTION_DESCRIPTION)
+        return params
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    kind: Kind
+    row_id: str
+    label: str
+    action: Action
+    stripe_id: str | None = None  # the object kept or adopted
+    stale_id: str | None = None  # the row's stored id when it is replaced
+    reason: str = ""
+    params: CustomerCreateParams | ProductCreateParams | None = None  # create params (users, rooms)
+    billing: Billing | None = None  # leases
+    cancel: bool = False  # an ended lease whose subscription is not cancelled yet
+    bills: bool = False  # a kept or adopted subscription that can still bill
+    repair: Mapping[str, Any] | None = None  # fields to set again on a kept or adopted object
+    notes: tuple[str, ...] = ()
+    problem: Problem | None = None  # why the row is not synced (skipped, or kept for a person to decide)
+    drift: Drift | None = None  # what is wrong with its Stripe object, when the plan knows better than the link
+
+    @property
+    def settled(self) -> bool:
+        """Linked, and nothing to do nor to decide: the only state `--verify` accepts."""
+        return self.action is Action.KEEP and not self.repair and not self.cancel and self.problem is None
+
+
+@dataclass
+class Plan:
+    """Steps for every row; only the `active` kinds are executed and reported."""
+
+    steps: dict[Kind, list[Step]] = field(default_factory=lambda: {k: [] for k in Kind})
+    notes: list[str] = field(default_factory=list)
+    active: frozenset[Kind] = frozenset(Kind)
+    deferred: list[Step] = field(default_factory=list)  # a canary's other rows: left for the full run
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp()) if moment.tzinfo else int((moment - datetime(1970, 1, 1)).total_seconds())
+
+
+def _day(timestamp: int) -> str:
+    return f"{datetime.fromtimestamp(timestamp, UTC):%Y-%m-%d}"
+
+
+def live(remote: Remote) -> bool:
+    return remote.status not in ENDED_SUBSCRIPTION
+
+
+Link = tuple[Action, str | None, str | None, str]  # action, object kept or adopted, stale stored id, why
+
+
+def _link(
+    kind: Kind,
+    row_id: str,
+    stored: str | None,
+    account: Account,
+    rows: Collection[str],
+    candidates: list[Remote] | None = None,
+) -> Link:
+    """Keep a stored id the account confirms, else adopt what links back, else create.
+
+    `rows` holds the ids of this kind's rows: an object whose link names none
+    of them (or nothing) was edited by hand, and is kept and repaired rather
+    than given a second object. `candidates` narrows (and orders) what may be
+    adopted; by default every object linking to the row, oldest first.
+    """
+    stale_id, reason = None, ""
+    if stored:
+        remote = account.find(kind, stored)
+        if remote is not None and remote.link == row_id:
+            return Action.KEEP, stored, None, ""
+        if remote is not None and (not remote.link or remote.link not in rows):
+            was = f"{LINK_KEYS[kind]}={remote.link!r}" if remote.link else f"no {LINK_KEYS[kind]}"
+            return Action.KEEP, stored, None, f"{stored} had {was} (edited by hand?): link restored"
+        stale_id = stored
+        if remote is None and not account.read:
+            reason = f"stored id {stored} was not checked: no Stripe account was read"
+        elif remote is not None:
+            reason = f"stored id {stored} belongs to {kind.value} row {remote.link}"
+        else:
+            other = next((k for k in Kind if k is not kind and account.find(k, stored)), None)
+            reason = f"stored id {stored} is not in this Stripe account" + (
+                f" as a {kind.singular} (it is a {other.singular} object)" if other else ""
+            )
+    found = account.linked_to(kind, row_id) if candidates is None else candidates
+    if found:
+        why = f"{found[0].id} already links to this row (created by an earlier run)"
+        if len(found) > 1:
+            why += f"; {len(found) - 1} more also do: {', '.join(r.id for r in found[1:])}"
+        return Action.ADOPT, found[0].id, stale_id, "; ".join(filter(None, [reason, why]))
+    return Action.CREATE, None, stale_id, reason
+
+
+def _repair(
+    kind: Kind, row_id: str, stripe_id: str | None, account: Account, wanted: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What to set again on an object that drifted: its link, and a customer's billing details."""
+    remote = account.find(kind, stripe_id or "")
+    if remote is None:
+        return {}
+    repair: dict[str, Any] = {}
+    if remote.link != row_id:
+        repair["metadata"] = {LINK_KEYS[kind]: row_id}
+    have = dict(remote.details)
+    for key in CUSTOMER_DETAILS:
+        # Only a value someone changed is set again: an account that does not echo a field, or
+        # stores an email in another case, must not cost a write on every run.
+        theirs, ours = have.get(key), wanted.get(key)
+        if theirs is not None and ours is not None and theirs.casefold() != str(ours).casefold():
+            repair[key] = ours
+    return repair
+
+
+def _kept(
+    kind: Kind,
+    row_id: str,
+    label: str,
+    link: Link,
+    repair: dict[str, Any],
+    notes: tuple[str, ...] = (),
+) -> Step:
+    action, stripe_id, stale_id, reason = link
+    if repair.keys() - {"metadata"}:
+        reason = "; ".join(
+            filter(None, [reason, f"{', '.join(sorted(repair.keys() - {'metadata'}))} set again from the row"])
+        )
+    return Step(kind, row_id, label, action, stripe_id, stale_id, reason, repair=repair or None, notes=notes)
+
+
+def plan_user(user: User, account: Account, rows: Collection[str]) -> Step:
+    link = _link(Kind.USER, user.id, user.stripe_id, account, rows)
+    action, stripe_id, stale_id, reason = link
+    label = user.email or user.id
+    problem = email_problem(user.email)
+    params, notes = customer_params(user)
+    if action is not Action.CREATE:
+        wanted: Mapping[str, Any] = {} if problem else params
+        repair = _repair(Kind.USER, user.id, stripe_id, account, wanted)
+        return _kept(Kind.USER, user.id, label, link, repair, notes if repair.keys() - {"metadata"} else ())
+    if problem:
+        return Step(
+            Kind.USER, user.id, label, Action.SKIP, stale_id=stale_id, reason=problem, problem=Problem.BAD_EMAIL
+        )
+    return Step(Kind.USER, user.id, label, Action.CREATE, stale_id=stale_id, reason=reason, params=params, notes=notes)
+
+
+def room_price(room: Room) -> tuple[Decimal | None, str]:
+    if room.base_rent is not None:
+        return room.base_rent, "baseRent"
+    return room.rent, "rent"
+
+
+def plan_room(room: Room, account: Account, currency: str, currency_note: str | None, rows: Collection[str]) -> Step:
+    link = _link(Kind.ROOM, room.id, room.stripe_id, account, rows)
+    action, stripe_id, stale_id, reason = link
+    label = room_label(room)
+    if action is not Action.CREATE:
+        return _kept(Kind.ROOM, room.id, label, link, _repair(Kind.ROOM, room.id, stripe_id, account, {}))
+
+    def skip(problem: Problem, why: str) -> Step:
+        return Step(Kind.ROOM, room.id, label, Action.SKIP, stale_id=stale_id, reason=why, problem=problem)
+
+    price, source = room_price(room)
+    if room.base_rent is None and room.rent is None:
+        return skip(Problem.NO_PRICE, "no price: baseRent and rent are both NULL")
+    try:
+        amount = to_minor(price, currency)
+    except InvalidAmount as exc:
+        return skip(Problem.BAD_AMOUNT, f"{source}: {exc}")
+    notes = [f"price from {source}" + (" (baseRent is NULL)" if source == "rent" else "")]
+    if currency_note:
+        notes.append(currency_note)
+    name = label[:1].upper() + label[1:]  # the label already says where the room is
+    params: ProductCreateParams = {
+        "name": clipped("product name", name, MAX_NAME, notes),
+        "metadata": {LINK_KEYS[Kind.ROOM]: room.id},
+        "default_price_data": {
+            "currency": currency,
+            "unit_amount": amount,
+            "recurring": {"interval": "month"},
+            "metadata": {LINK_KEYS[Kind.ROOM]: room.id},
+        },
+    }
+    if room.description:
+        params["description"] = clipped("description", room.description, MAX_PRODUCT_DESCRIPTION, notes)
+    return Step(
+        Kind.ROOM, room.id, label, Action.CREATE, stale_id=stale_id, reason=reason, params=params, notes=tuple(notes)
+    )
+
+
+def room_currencies(
+    leases: list[Lease], hubs: Mapping[str, str], default: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A room lists its price in the currency of its latest lease's hub."""
+    seen: dict[str, list[tuple[datetime, str]]] = {}
+    for lease in leases:
+        currency = hubs.get(lease.hub_id or "")
+        if lease.room_id and currency and lease.start is not None:
+            seen.setdefault(lease.room_id, []).append((lease.start, currency))
+    currencies, notes = {}, {}
+    for room_id, found in seen.items():
+        latest = max(found)[1]
+        currencies[room_id] = latest
+        if len({c for _, c in found}) > 1:
+            notes[room_id] = f"leases in several currencies; price listed in {latest.upper()} (latest lease)"
+    return currencies, notes
+
+
+@dataclass(frozen=True, slots=True)
+class _Weighed:
+    """A lease with what is known of it before leases are weighed against each other."""
+
+    lease: Lease
+    link: Link
+    terms: Terms | None
+    invalid: str  # why the money rules cannot bill it ("" when they can)
+    bills: bool  # linked to a subscription that can still bill
+
+    @property
+    def linked(self) -> bool:
+        return self.link[0] in (Action.KEEP, Action.ADOPT)
+
+    @property
+    def ongoing(self) -> bool:
+        """Active or signed and not over: it wins a tenant's currency and a duplicate's one subscription."""
+        return self.terms is not None and self.terms.mode is not Mode.ENDED
+
+    def order(self) -> tuple[bool, bool, bool, datetime, str]:
+        # Links that exist come first (Stripe already fixed their customer's currency), then
+        # ongoing leases before ended ones, a subscription that bills before one that does not,
+        # then the earlier lease.
+        return (not self.linked, not self.ongoing, not self.bills, self.lease.start or datetime.max, self.lease.id)
+
+
+def _weigh(lease: Lease, account: Account, rows: Collection[str], now: datetime) -> _Weighed:
+    terms, invalid = None, ""
+    try:
+        terms = terms_for(lease, now)
+    except InvalidLease as exc:
+        invalid = str(exc)
+    candidates, cancelled = None, []
+    if terms is not None and terms.mode is not Mode.ENDED:
+        # An ongoing lease adopts only a subscription that still bills. One cancelled in Stripe is
+        # kept (and reported) while the row stores its id; once a person clears the id, or the sync
+        # could not store it, the lease gets a new one.
+        linked = account.linked_to(Kind.LEASE, lease.id)
+        candidates = [r for r in linked if live(r)]
+        cancelled = [r for r in linked if not live(r)]
+    link = _link(Kind.LEASE, lease.id, lease.stripe_id, account, rows, candidates)
+    if link[0] is Action.CREATE and cancelled:
+        # It is what the new one replaces, so the request's key differs from the one that made it.
+        why = f"{cancelled[-1].id} is {cancelled[-1].status} and the row no longer stores it: a new one replaces it"
+        link = (Action.CREATE, None, cancelled[-1].id, "; ".join(filter(None, [link[3], why])))
+    remote = account.find(Kind.LEASE, link[1] or "")
+    return _Weighed(lease, link, terms, invalid, remote is not None and live(remote))
+
+
+@dataclass
+class _Leases:
+    """What leases share while they are planned one after the other."""
+
+    account: Account
+    users: Mapping[str, Step]
+    rooms: Mapping[str, Step]
+    hubs: Mapping[str, str]
+    hints: Mapping[tuple[Kind, str], str]
+    currency: dict[str, tuple[str, str]] = field(default_factory=dict)  # user id -> (currency, decided by)
+    billed: dict[tuple[object, ...], str] = field(default_factory=dict)  # tenant, room, dates -> the lease billing
+
+    def __post_init__(self) -> None:
+        self._kept = {
+            kind: {s.stripe_id: s.row_id for s in steps.values() if s.stripe_id and s.action is not Action.SKIP}
+            for kind, steps in ((Kind.USER, self.users), (Kind.ROOM, self.rooms))
+        }
+
+    def owner(self, kind: Kind, stripe_id: str | None) -> str | None:
+        """The row a customer or product belongs to: the row that keeps it, else the one its metadata names."""
+        remote = self.account.find(kind, stripe_id or "")
+        return self._kept[kind].get(stripe_id or "") or (remote.link if remote else None)
+
+    def missing(self, kind: Kind, ref: str | None) -> str | None:
+        steps = self.users if kind is Kind.USER else self.rooms
+        if ref and ref in steps:
+            return None
+        if not ref:
+            return f"{kind.singular}Id is NULL"
+        hint = self.hints.get((kind, ref))
+        return f"{kind.singular} {ref} does not exist" + (f"; {hint}" if hint else "")
+
+    def duplicate_of(self, lease: Lease) -> str | None:
+        """The lease already billing the same tenant, room and dates, or None after claiming them for `lease`."""
+        original = self.billed.setdefault((lease.user_id, lease.room_id, lease.start, lease.end), lease.id)
+        return None if original == lease.id else original
+
+    def claim_currency(self, user_id: str, currency: str, by: str) -> str | None:
+        """None when `user_id` may be billed in `currency`; else why not."""
+        if user_id not in self.currency:
+            # Stripe fixes a customer's currency at its first subscription, cancelled or not.
+            step = self.users.get(user_id)
+            customer = self.account.find(Kind.USER, step.stripe_id or "") if step and step.stripe_id else None
+            if customer is not None and customer.currency and step and step.action is not Action.SKIP:
+                self.currency[user_id] = (customer.currency, f"its customer {customer.id} already is")
+        have, decided_by = self.currency.setdefault(user_id, (currency, by))
+        if have == currency:
+            return None
+        return (
+            f"user {user_id} is billed in {have.upper()} ({decided_by}); Stripe allows one currency per customer, "
+            f"this lease is in {currency.upper()}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """Something wrong with a linked lease's subscription that only a person may settle."""
+
+    problem: Problem  # for the run's report
+    drift: Drift  # for --verify's advice
+    text: str
+
+
+def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
+    """A lease whose subscription exists: keep it, repair what the sync owns, report what a person must decide."""
+    lease, (action, stripe_id, stale_id, reason) = weighed.lease, weighed.link
+    remote = ctx.account.find(Kind.LEASE, stripe_id or "")
+    assert remote is not None
+    found: list[Issue] = []
+    refs = [
+        (Kind.USER, lease.user_id, remote.customer, Drift.WRONG_CUSTOMER),
+        (Kind.ROOM, lease.room_id, remote.product, Drift.WRONG_PRODUCT),
+    ]
+    for kind, ref, billed, drift in refs:
+        gone = ctx.missing(kind, ref)
+        owner = ctx.owner(kind, billed)
+        if gone:
+            found.append(Issue(Problem.LINK_CHANGED, drift, gone))
+        elif owner != ref:
+            whose = f"{kind.singular} {owner}'s" if owner else "no row's (gone from the account?)"
+            text = f"its subscription bills {billed}, {whose}, not {kind.singular} {ref}'s"
+            found.append(Issue(Problem.LINK_CHANGED, drift, text))
+    if remote.customer and remote.currency and (tenant := ctx.owner(Kind.USER, remote.customer)):
+        ctx.currency.setdefault(
+            tenant, (remote.currency, f"{'ongoing' if weighed.ongoing else 'ended'} lease {lease.id}")
+        )
+    cancel = False
+    if weighed.terms is None:
+        found.append(Issue(Problem.BAD_LEASE, Drift.ROW_INVALID, weighed.invalid))
+    elif weighed.terms.mode is Mode.ENDED:
+        cancel = live(remote) and not found
+    else:
+        # Claimed even when cancelled: a copy must not bill what a person stopped on this one.
+        original = ctx.duplicate_of(lease)
+        if not live(remote):
+            text = (
+                f"the lease is ongoing but {remote.id} is {remote.status} in Stripe: not billed again by the sync "
+                "(a person may have stopped it on purpose)"
+            )
+            found.append(Issue(Problem.CANCELLED_IN_STRIPE, Drift.CANCELLED_EARLY, text))
+        else:
+            found += _drift(lease, remote, ctx.hubs)
+        if original and live(remote):
+            text = (
+                f"duplicate of lease {original} (same user, room and dates), and {remote.id} bills it a second time: "
+                "cancel one of the two subscriptions in Stripe and void one lease"
+            )
+            found.append(Issue(Problem.DUPLICATE, Drift.BILLED_TWICE, text))
+    problems = {issue.problem for issue in found}
+    if action is Action.ADOPT and problems:
+        # An adopted id is not even stored while a person decides: the row stays as it is.
+        why = "; ".join(filter(None, [reason, *(i.text for i in found), f"{remote.id} is left as it is"]))
+        return Step(
+            Kind.LEASE,
+            lease.id,
+            label,
+            Action.SKIP,
+            stripe_id,
+            stale_id,
+            why,
+            problem=found[0].problem,
+            drift=found[0].drift,
+        )
+    # The link metadata is the sync's own and bills nothing: restored unless which row it names is the question.
+    repair = {} if Problem.LINK_CHANGED in problems else _repair(Kind.LEASE, lease.id, stripe_id, ctx.account, {})
+    kept = _kept(Kind.LEASE, lease.id, label, weighed.link, repair)
+    if not found:
+        return replace(kept, cancel=cancel, bills=live(remote))
+    texts = [kept.reason, *(i.text for i in found), f"{remote.id} is left as it is until a person decides"]
+    return replace(kept, reason="; ".join(filter(None, texts)), problem=found[0].problem, drift=found[0].drift)
+
+
+def _drift(lease: Lease, remote: Remote, hubs: Mapping[str, str]) -> list[Issue]:
+    """How a live subscription bills otherwise than its lease: said, never changed (that would prorate)."""
+    review = "left as is, review it in Stripe"
+    currency = hubs.get(lease.hub_id or "")
+    if currency is None:
+        text = f"unknown hub {lease.hub_id!r}, so what it should bill is unknown; {review}"
+        return [Issue(Problem.UNKNOWN_HUB, Drift.ROW_INVALID, text)]
+    try:
+        amount = to_minor(lease.rent_amount, currency)
+    except InvalidAmount as exc:
+        return [Issue(Problem.BAD_AMOUNT, Drift.ROW_INVALID, f"rentAmount: {exc}; {review}")]
+    found = []
+    if remote.currency != currency:
+        text = f"bills in {str(remote.currency).upper()} but the lease's hub is in {currency.upper()}: {review}"
+        found.append(Issue(Problem.BILLING_DRIFT, Drift.WRONG_CURRENCY, text))
+    elif remote.amount != amount:
+        billed = format_minor(remote.amount, currency) if remote.amount is not None else "?"
+        text = f"bills {billed} a month but the lease says {format_minor(amount, currency)}: {review}"
+        found.append(Issue(Problem.BILLING_DRIFT, Drift.WRONG_AMOUNT, text))
+    if remote.cancel_at is not None and lease.end is not None and remote.cancel_at != _ts(lease.end):
+        text = f"stops billing on {_day(remote.cancel_at)} but the lease ends {lease.end:%Y-%m-%d}: {review}"
+        found.append(Issue(Problem.BILLING_DRIFT, Drift.WRONG_END, text))
+    return found
+
+
+def _new_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
+    lease, (_, _, stale_id, reason) = weighed.lease, weighed.link
+
+    def skip(problem: Problem, why: str) -> Step:
+        return Step(Kind.LEASE, lease.id, label, Action.SKIP, stale_id=stale_id, reason=why, problem=problem)
+
+    if weighed.terms is None:
+        return skip(Problem.BAD_LEASE, weighed.invalid)
+    for kind in (Kind.USER, Kind.ROOM):
+        gone = ctx.missing(kind, lease.user_id if kind is Kind.USER else lease.room_id)
+        if gone:
+            return skip(Problem.MISSING_REFERENCE, gone)
+    user, room = ctx.users[lease.user_id or ""], ctx.rooms[lease.room_id or ""]
+    currency = ctx.hubs.get(lease.hub_id or "")
+    if currency is None:
+        return skip(Problem.UNKNOWN_HUB, f"unknown hub {lease.hub_id!r}: map it in HUB_CURRENCIES (hubId=currency)")
+    try:
+        amount = to_minor(lease.rent_amount, currency)
+    except InvalidAmount as exc:
+        return skip(Problem.BAD_AMOUNT, f"rentAmount: {exc}")
+    for dep in (user, room):
+        if dep.action is Action.SKIP:
+            return skip(Problem.DEPENDENCY, f"{dep.kind.singular} {dep.row_id} is not synced: {dep.reason}")
+    if weighed.ongoing and (original := ctx.duplicate_of(lease)):
+        # The same tenant, room and dates twice would bill twice: the copy waits for a person.
+        return skip(
+            Problem.DUPLICATE,
+            f"duplicate of lease {original} (same user, room and dates): not billed twice; "
+            "void or delete one of them, then rerun",
+        )
+    kind_of = "ongoing" if weighed.ongoing else "ended"
+    conflict = ctx.claim_currency(user.row_id, currency, f"{kind_of} lease {lease.id}")
+    if conflict:
+        return skip(Problem.CURRENCY_CONFLICT, conflict + ("" if weighed.ongoing else "; an ongoing lease comes first"))
+    notes: list[str] = []
+    if lease.name:
+        clipped("lease name", lease.name, MAX_SUBSCRIPTION_DESCRIPTION, notes)
+    billing = Billing(lease.id, user.row_id, room.row_id, amount, currency, weighed.terms, lease.name)
+    return Step(
+        Kind.LEASE,
+        lease.id,
+        label,
+        Action.CREATE,
+        stale_id=stale_id,
+        reason=reason,
+        billing=billing,
+        notes=tuple(f"{note} (the subscription's description)" for note in notes),
+    )
+
+
+def _strays(plan: Plan, account: Account, rows: Mapping[Kind, Collection[str]]) -> None:
+    """Objects carrying a cohabs link that no row keeps: listed, never touched (a person checks them)."""
+    for kind in Kind:
+        kept = {s.stripe_id for s in plan.steps[kind] if s.stripe_id}
+        stored = {s.row_id: s.stripe_id for s in plan.steps[kind]}
+        for remote in sorted(account.by_id[kind].values(), key=lambda r: (r.created, r.id)):
+            if not remote.link or remote.id in kept or (kind is Kind.LEASE and not live(remote)):
+                continue  # a cancelled subscription bills nobody: nothing for a person to do
+            key = f"{LINK_KEYS[kind]}={remote.link}"
+            if remote.link in rows[kind]:
+                whose = f"the row keeps {stored.get(remote.link)}" if stored.get(remote.link) else "the row keeps none"
+                why = f"{remote.id} also carries {key} but {whose}: a second object for one {kind.singular} row"
+            else:
+                why = f"{remote.id} carries {key} but no {kind.singular} row has that id (deleted from the database?)"
+            if kind is Kind.LEASE:
+                why += f", and it is {remote.status}: it can bill"
+            # Named by the object's own id: the row it names may be another step's, or none.
+            plan.steps[kind].append(
+                Step(
+                    kind,
+                    remote.id,
+                    key,
+                    Action.SKIP,
+                    remote.id,
+                    reason=why,
+                    problem=Problem.STRAY,
+                    drift=Drift.UNCLAIMED,
+                )
+            )
+
+
+def make_plan(
+    rows: Rows,
+    account: Account,
+    *,
+    hubs: Mapping[str, str],
+    default_currency: str,
+    now: datetime,
+    kinds: Collection[Kind] = tuple(Kind),
+    hints: Mapping[tuple[Kind, str], str] | None = None,
+    limit: int | None = None,
+) -> Plan:
+    plan = Plan()
+    ids = {
+        Kind.USER: {u.id for u in rows.users},
+        Kind.ROOM: {r.id for r in rows.rooms},
+        Kind.LEASE: {x.id for x in rows.leases},
+    }
+    for user in rows.users:
+        plan.steps[Kind.USER].append(plan_user(user, account, ids[Kind.USER]))
+    currencies, currency_notes = room_currencies(rows.leases, hubs, default_currency)
+    for room in rows.rooms:
+        plan.steps[Kind.ROOM].append(
+            plan_room(
+                room, account, currencies.get(room.id, default_currency), currency_notes.get(room.id), ids[Kind.ROOM]
+            )
+        )
+    labels = room_labels(rows.rooms)
+    plan.steps[Kind.ROOM] = [replace(s, label=labels[s.row_id]) for s in plan.steps[Kind.ROOM]]
+    users = {s.row_id: s for s in plan.steps[Kind.USER]}
+    rooms = {s.row_id: s for s in plan.steps[Kind.ROOM]}
+    ctx = _Leases(account, users, rooms, hubs, hints or {})
+    weighed = sorted((_weigh(lease, account, ids[Kind.LEASE], now) for lease in rows.leases), key=_Weighed.order)
+    for item in weighed:
+        label = item.lease.name or item.lease.id
+        step = _linked_lease(item, label, ctx) if item.linked else _new_lease(item, label, ctx)
+        plan.steps[Kind.LEASE].append(step)
+    _strays(plan, account, ids)
+    by_email: dict[str, list[str]] = {}
+    for user in rows.users:
+        if user.email:
+            by_email.setdefault(user.email.lower(), []).append(user.id)
+    plan.notes += [
+        f"users {', '.join(owners)} share the email {email}: each gets its own customer; check they are not one person"
+        for email, owners in by_email.items()
+        if len(owners) > 1
+    ]
+    plan.active = frozenset(kinds)
+    if Kind.LEASE in kinds:
+        plan.steps[Kind.LEASE] = [
+            _wait_for_dependencies(step, users, rooms, plan.active) for step in plan.steps[Kind.LEASE]
+        ]
+    if limit is not None:
+        _canary(plan, limit)
+    return plan
+
+
+def _canary(plan: Plan, limit: int) -> None:
+    """Keep only `limit` leases to create, with the users and rooms they need: a first run that touches little."""
+    chosen = [s for s in plan.steps[Kind.LEASE] if s.action is Action.CREATE and s.billing][:limit]
+    users = {s.billing.user_id for s in chosen if s.billing}
+    rooms = {s.billing.room_id for s in chosen if s.billing}
+    keep = {Kind.USER: users, Kind.ROOM: rooms, Kind.LEASE: {s.row_id for s in chosen}}
+    for kind, ids in keep.items():
+        plan.deferred += [s for s in plan.steps[kind] if s.row_id not in ids]
+        plan.steps[kind] = [s for s in plan.steps[kind] if s.row_id in ids]
+
+
+def _wait_for_dependencies(
+    step: Step, users: Mapping[str, Step], rooms: Mapping[str, Step], active: frozenset[Kind]
+) -> Step:
+    """With --only, a lease whose user or room still needs creating must wait for a full run."""
+    if step.action is not Action.CREATE or step.billing is None:
+        return step
+    for dep in (users[step.billing.user_id], rooms[step.billing.room_id]):
+        if dep.kind not in active and dep.action is Action.CREATE:
+            return _held_back(
+                step,
+                Problem.NEEDS_FULL_RUN,
+                f"{dep.kind.singular} {dep.row_id} has no Stripe object yet; sync {dep.kind.value} first",
+            )
+    return step
+
+
+def _held_back(step: Step, problem: Problem, why: str) -> Step:
+    """A lease that could be created, turned into a skip: nothing is sent, the reason is reported."""
+    return replace(step, action=Action.SKIP, reason=why, billing=None, problem=problem)

@@ -1,0 +1,288 @@
+"""A sync's (or a plan's) account of itself: counts, money, what was done and what was left, and the console view."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import click
+
+from cohabs.sync.execute import Outcome, Result
+from cohabs.sync.ledger import Ledger, describe_total
+from cohabs.sync.plan import Action, Plan, Step
+from cohabs.sync.problems import Problem
+from cohabs.sync.rows import Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One kind's share of the database in this run: what a canary or --only says it did and left."""
+
+    kind: Kind
+    synced: int  # linked by this run (or, in a plan, to be)
+    total: int  # rows of this kind in the database
+    left: int  # rows that still need a full run
+    blocked: int  # of those, rows the full run cannot sync as they stand
+
+    @property
+    def before(self) -> int:
+        """Rows outside this run that were already linked."""
+        return max(0, self.total - self.synced - self.left)
+
+    def describe(self, dry_run: bool) -> str:
+        verb = "would be synced" if dry_run else "synced"
+        text = f"{self.synced} of {self.total} {self.kind.value} {verb}"
+        if self.before:
+            text += f" ({self.before} already linked)"
+        if self.left:
+            text += f"; {self.left} left for the full run"
+            if self.blocked:
+                text += f", {self.blocked} of them blocked by a data problem"
+        return text
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    outcomes: list[Outcome]
+    ledger: Ledger = field(default_factory=Ledger)
+    notes: list[str] = field(default_factory=list)
+    remaining: list[Outcome] = field(default_factory=list)  # left for a full run, as the full run would do them
+    database_rows: dict[Kind, int] = field(default_factory=dict)
+    account_read: bool = True
+    requests: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+    kinds: tuple[Kind, ...] = tuple(Kind)
+
+    @cached_property
+    def counts(self) -> dict[Kind, Counter[str]]:
+        counts: dict[Kind, Counter[str]] = {k: Counter() for k in self.kinds}
+        for outcome in self.outcomes:
+            counts[outcome.kind][outcome.result] += 1
+        return counts
+
+    @cached_property
+    def unsynced(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.synced]
+
+    @property
+    def columns(self) -> list[Result]:
+        """The results worth a column: a plan that read no account cannot know an id is stale, only unchecked."""
+        hidden = Result.UNCHECKED if self.account_read else Result.REPLACED
+        return [r for r in Result if r is not hidden]
+
+    def attention(self) -> list[Outcome]:
+        """Rows that were not simply created or kept."""
+        return [o for o in self.outcomes if o.result not in (Result.CREATED, Result.KEPT) or o.detail]
+
+    def scopes(self) -> list[Scope]:
+        """Per kind, what this run did against the whole database; only meaningful when rows were left."""
+        synced = Counter(o.kind for o in self.outcomes if o.synced)
+        left = Counter(o.kind for o in self.remaining)
+        blocked = Counter(o.kind for o in self.remaining if o.result is Result.SKIPPED)
+        return [
+            Scope(kind, synced[kind], self.database_rows.get(kind, 0), left[kind], blocked[kind])
+            for kind in Kind
+            if self.database_rows.get(kind, 0)
+        ]
+
+    def headline(self) -> str:
+        """The one line that says how it went; never "all done" while rows remain."""
+        unsynced = len(self.unsynced)
+        parts = []
+        if self.remaining:
+            parts.append(self._scope_line() + ".")
+        if unsynced:
+            parts.append(f"{unsynced} row(s) {'would not be' if self.dry_run else 'not'} synced in this run.")
+        if not self.account_read:
+            parts.append("Stored ids were not checked: no Stripe account was read.")
+        if not parts:
+            return "Every row would be linked." if self.dry_run else "Every row is linked."
+        return " ".join(parts)
+
+    def _scope_line(self) -> str:
+        """The leases' share when they were in the run (a canary), else each kind run, then what was left out."""
+        scopes = self.scopes()
+        active = [s for s in scopes if s.kind in self.kinds]
+        text = "; ".join(s.describe(self.dry_run) for s in [s for s in active if s.kind is Kind.LEASE] or active)
+        others = [f"{s.left} {s.kind.value}" for s in scopes if s.kind not in self.kinds and s.left]
+        return text + (f"; {' and '.join(others)} left for the full run" if others else "")
+
+    def scrubbed(self, clean: Callable[[str], str]) -> Report:
+        """The same report with every free text passed through `clean` (masking emails and keys)."""
+
+        def outcome(o: Outcome) -> Outcome:
+            return replace(o, label=clean(o.label), detail=clean(o.detail), notes=tuple(clean(n) for n in o.notes))
+
+        ledger = Ledger(
+            leases={k: replace(m, label=clean(m.label), why=clean(m.why)) for k, m in self.ledger.leases.items()},
+            rooms={k: replace(r, label=clean(r.label)) for k, r in self.ledger.rooms.items()},
+        )
+        return replace(
+            self,
+            outcomes=[outcome(o) for o in self.outcomes],
+            remaining=[outcome(o) for o in self.remaining],
+            notes=[clean(n) for n in self.notes],
+            ledger=ledger,
+        )
+
+
+def planned(step: Step, account_read: bool = True) -> Outcome:
+    """What a step would do, in the same words as a real run's outcome."""
+    result = {
+        Action.CREATE: Result.CREATED,
+        Action.KEEP: Result.KEPT,
+        Action.ADOPT: Result.ADOPTED,
+        Action.SKIP: Result.SKIPPED,
+    }[step.action]
+    if step.stale_id and step.action in (Action.CREATE, Action.ADOPT):
+        result = Result.REPLACED if account_read else Result.UNCHECKED
+    detail = step.reason if result != Result.CREATED else ""
+    if step.cancel:
+        detail = "; ".join(filter(None, [detail, "ended lease: its subscription will be cancelled"]))
+    return Outcome(
+        step.kind, step.row_id, step.label, result, step.stripe_id, detail, step.stale_id, step.notes, step.problem
+    )
+
+
+def outcomes_from_plan(plan: Plan, account_read: bool = True) -> list[Outcome]:
+    return [planned(step, account_read) for kind in Kind if kind in plan.active for step in plan.steps[kind]]
+
+
+def remaining_from_plan(plan: Plan, account_read: bool = True) -> list[Outcome]:
+    """Rows this run leaves for a full run (a canary's other rows, the kinds --only left out) that need work."""
+    left = plan.deferred + [s for k in Kind if k not in plan.active for s in plan.steps[k]]
+    order = {kind: i for i, kind in enumerate(Kind)}
+    left.sort(key=lambda s: order[s.kind])
+    return [planned(s, account_read) for s in left if s.action is not Action.KEEP or s.repair or s.cancel]
+
+
+NEXT_STEPS: dict[Problem, str] = {
+    Problem.BAD_EMAIL: "Fix the listed emails in `users`, then run the sync again.",
+    Problem.MISSING_REFERENCE: "Broken references: check the hints on each line, fix `userId`/`roomId`, run again.",
+    Problem.UNKNOWN_HUB: "Add the hub to HUB_CURRENCIES (hubId=currency) in .env, run again.",
+    Problem.NO_PRICE: "Give the listed rooms a `rent` (or `baseRent`), run again.",
+    Problem.BAD_AMOUNT: "Correct the listed amounts, run again.",
+    Problem.CURRENCY_CONFLICT: "A tenant with leases in two currencies needs a second customer: decide by hand.",
+    Problem.STRIPE: "Stripe refused or did not answer some requests: run again; objects already made are adopted.",
+    Problem.BAD_LEASE: "Correct the listed lease dates or statuses, run again.",
+    Problem.DUPLICATE: "Duplicated leases: void or delete the copy, run again.",
+    Problem.NEEDS_FULL_RUN: "Sync users and rooms first (or run without --only), then the held-back leases.",
+    Problem.DEPENDENCY: "Fix the user or room each lease line names; its lease follows on the next run.",
+    Problem.NOT_STORED: "Some ids could not be written to their rows: fix the database error shown, run again.",
+    Problem.LINK_CHANGED: "Linked leases whose user or room is gone or changed: restore the row or its "
+    "userId/roomId, or cancel the subscription in Stripe and clear the lease's stripeSubscriptionId; then run again.",
+    Problem.CANCELLED_IN_STRIPE: "Ongoing leases whose subscription was cancelled in Stripe: if the lease is over, "
+    "set its status or endDate; if the tenant must pay, clear its stripeSubscriptionId and run again (a new "
+    "subscription bills from the next rent date).",
+    Problem.BILLING_DRIFT: "Subscriptions billing otherwise than their lease: correct the lease, or the "
+    "subscription in Stripe (the sync never re-prices one, that would prorate).",
+    Problem.STRAY: "Stripe objects that no row stores: check each one, then cancel or delete it in Stripe.",
+}
+
+
+def next_steps(report: Report) -> list[str]:
+    """Advice from the problems found (never from the wording of reasons), then what to run."""
+    found = {o.problem for o in report.unsynced if o.problem}
+    steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
+    if report.dry_run:
+        if not report.account_read:
+            steps.append("Set STRIPE_SECRET_KEY and run the dry run again: it then checks every stored id.")
+        steps.append("Read the plan, then run `python sync.py` to apply it.")
+    elif report.remaining:
+        steps.append(
+            f"Check this run's rows in Stripe, then run `python sync.py` without --limit/--only: "
+            f"it does the {len(report.remaining)} row(s) left (listed above)."
+        )
+    elif report.unsynced:
+        steps.append("After fixing, run `python sync.py` again: it only does what is left.")
+    else:
+        steps.append("Nothing: every row is linked. `python sync.py --verify` audits the result at any time.")
+    return steps
+
+
+STYLES: dict[Result, dict[str, Any]] = {
+    Result.CREATED: {"fg": "green"},
+    Result.KEPT: {"dim": True},
+    Result.ADOPTED: {"fg": "cyan"},
+    Result.REPLACED: {"fg": "yellow"},
+    Result.UNCHECKED: {"fg": "yellow"},
+    Result.SKIPPED: {"fg": "yellow", "bold": True},
+    Result.FAILED: {"fg": "red", "bold": True},
+}
+
+
+def _tag(result: Result) -> str:
+    return click.style(f"[{result.replace('_', '-')}]", **STYLES[result])
+
+
+def row_line(o: Outcome) -> str:
+    target = f" -> {o.stripe_id}" if o.stripe_id else ""
+    detail = f": {o.detail}" if o.detail else ""
+    return f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}"
+
+
+def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str]:
+    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row."""
+    title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
+    yield click.style(title, bold=True)
+    if target:
+        yield f"Target: {target}"
+    yield ""
+    columns = report.columns
+    yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in columns)
+    for kind in report.kinds:
+        yield f"  {kind.value:8}" + "".join(f"{report.counts[kind][r]:>16}" for r in columns)
+    shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
+    if shown:
+        yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
+        yield from (row_line(o) for o in shown)
+    if verbosity:
+        yield from _money_lines(report, verbosity)
+    notes = Counter(n for o in report.outcomes for n in o.notes)
+    if (notes or report.notes) and verbosity:
+        yield from ("", "Notes:")
+        yield from (f"  {note}: {count} row(s)" for note, count in sorted(notes.items()))
+        yield from (f"  {note}" for note in report.notes)
+    if report.remaining:
+        yield from ("", f"Left for the full run ({len(report.remaining)} row(s), listed in the Markdown report):")
+        yield from ("  " + scope.describe(report.dry_run) for scope in report.scopes())
+        if verbosity >= 2:
+            yield from (row_line(o) for o in report.remaining)
+    if not report.dry_run and verbosity:
+        yield from (
+            "",
+            f"Stripe requests: {report.requests} ({report.throttled} rate-limited) in {report.seconds:.1f}s",
+        )
+    unsettled = report.unsynced or report.remaining or not report.account_read
+    yield from ("", click.style(report.headline(), fg="yellow" if unsettled else "green", bold=True))
+
+
+def lease_ids(report: Report) -> list[str]:
+    return [o.row_id for o in report.outcomes if o.kind is Kind.LEASE]
+
+
+def money_totals(report: Report) -> Iterator[str]:
+    """Per currency, what the leases of this run bill: the figures a manager signs off."""
+    synced = [o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced]
+    for total in report.ledger.totals(synced):
+        yield "  " + describe_total(total)
+
+
+def _money_lines(report: Report, verbosity: int) -> Iterator[str]:
+    # New subscriptions at the normal level; every lease of the run with -v (a rerun keeps thousands).
+    new = (Result.CREATED, Result.REPLACED, Result.ADOPTED, Result.UNCHECKED)
+    leases = [o for o in report.outcomes if o.kind is Kind.LEASE and o.synced and (verbosity >= 2 or o.result in new)]
+    if leases:
+        yield from ("", "What each subscription does:")
+        for o in sorted(leases, key=lambda o: o.label):
+            money = report.ledger.leases.get(o.row_id)
+            if money is not None:
+                yield f"  lease {o.row_id} ({o.label}): {money.money}/month, {money.does()}; {money.dates}"
+    totals = list(money_totals(report))
+    if totals:
+        yield from ("", "Money, per currency:", *totals)

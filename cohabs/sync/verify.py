@@ -1,0 +1,65 @@
+"""A read-only audit: the plan a sync would make, read as a list of what is not right.
+
+`--verify` accepts a row only when the sync's plan would simply keep it
+(plan.Step.settled): everything else is either repaired by a sync or reported
+by it as not synced, in the same words. So the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cohabs.sync.account import Account
+from cohabs.sync.kinds import LINK_KEYS
+from cohabs.sync.plan import Action, Plan, Step
+from cohabs.sync.problems import Drift, Problem
+from cohabs.sync.rows import Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: Kind
+    row_id: str | None  # None for an object no row links to
+    label: str
+    problem: str
+    drift: Drift
+
+
+def audit(plan: Plan, account: Account) -> list[Finding]:
+    """Every step of the plan that is not a plain keep, as a finding."""
+    return [_finding(step, account) for kind in Kind for step in plan.steps[kind] if not step.settled]
+
+
+def _finding(step: Step, account: Account) -> Finding:
+    if step.problem is Problem.STRAY:
+        return Finding(step.kind, None, step.row_id, step.reason, Drift.UNCLAIMED)
+    if step.action is not Action.KEEP:
+        text = f"not linked: {step.reason or 'no Stripe id stored'}"
+        return Finding(step.kind, step.row_id, step.label, text, step.drift or _link_drift(step, account))
+    if step.problem is not None:
+        return Finding(step.kind, step.row_id, step.label, step.reason, step.drift or Drift.ROW_INVALID)
+    # Kept, with something a sync sets right: said in the present tense, not as the plan's to-do.
+    repair = dict(step.repair or {})
+    fields = sorted(repair.keys() - {"metadata"})
+    said = [
+        f"{step.stripe_id} does not link back to this row ({LINK_KEYS[step.kind]} was changed)"
+        if "metadata" in repair
+        else "",
+        f"{step.stripe_id} has another {', '.join(fields)} than the row" if fields else "",
+        f"the lease is over but {step.stripe_id} is not cancelled" if step.cancel else "",
+    ]
+    drift = Drift.NOT_CANCELLED if step.cancel else Drift.LINKED_ELSEWHERE if "metadata" in repair else Drift.DETAILS
+    return Finding(step.kind, step.row_id, step.label, "; ".join(filter(None, said)), drift)
+
+
+def _link_drift(step: Step, account: Account) -> Drift:
+    """Why a row is not linked, from the id it stores."""
+    stored = step.stale_id
+    if not stored:
+        return Drift.NOT_LINKED
+    remote = account.find(step.kind, stored)
+    if remote is not None:
+        return Drift.NOT_LINKED if remote.link == step.row_id else Drift.LINKED_ELSEWHERE
+    if any(account.find(kind, stored) for kind in Kind if kind is not step.kind):
+        return Drift.WRONG_KIND
+    return Drift.MISSING
