@@ -11,7 +11,9 @@ import pymysql
 import pytest
 import stripe
 
-from cohabs.shared.errors import CannotRun, mysql_failed
+from cohabs.shared import mysql
+from cohabs.shared.errors import CannotRun
+from cohabs.shared.mysql import mysql_failed
 from cohabs.shared.settings import Settings
 from cohabs.sync import db
 from cohabs.sync.execute import UNSTORED, Result
@@ -215,15 +217,15 @@ def test_mysql_errors_are_named_for_what_they_are(error: pymysql.err.Error, said
 def test_a_connection_the_pool_cannot_open_mid_run_is_named_lost(settings: Settings, restored: Dump) -> None:
     # Mid-run, a write may need a new connection just as MySQL goes away (killed in its handshake, a
     # restart): the login worked moments ago, so that is a lost connection, not a server never up.
-    conn = db.connect(settings)
+    conn = mysql.connect(settings)
     try:
         schema = db.read_schema(conn)
     finally:
         conn.close()
     gone = dataclasses.replace(settings, db_port=free_port())
     with pytest.raises(CannotRun, match="cannot connect to MySQL"):
-        db.connect(gone)  # the run's first connection says the server is not there
-    writer = db.IdWriter(lambda: db.connect_again(gone), schema)
+        mysql.connect(gone)  # the run's first connection says the server is not there
+    writer = db.IdWriter(lambda: mysql.connect_again(gone), schema)
     with pytest.raises(pymysql.err.OperationalError) as lost:
         writer.write(Kind.USER, restored.users[0]["id"], "cus_1")
     assert "lost the MySQL connection" in str(mysql_failed(lost.value, " while linking user u1"))

@@ -15,6 +15,7 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import StripeGateway, Window, make_client
 from cohabs.shared.stripe.pacing import Pacer
 from cohabs.sync.account import Remote
+from cohabs.sync.calls import SyncCalls
 from cohabs.sync.kinds import KINDS
 from cohabs.sync.listing import next_windows, read_all
 from cohabs.sync.rows import Kind
@@ -103,20 +104,19 @@ def test_a_bounded_window_is_cut_in_parts_of_about_two_pages() -> None:
 
 
 @pytest.fixture
-def gateway(fake: FakeStripe) -> StripeGateway:
+def calls(fake: FakeStripe) -> SyncCalls:
     settings = Settings(stripe_key=TEST_KEY, stripe_api_base=fake.url)
-    return StripeGateway(
-        make_client(settings), Pacer(1000.0, 1000.0, clock=time.monotonic, sleep=time.sleep), sleep=time.sleep
-    )
+    pacer = Pacer(1000.0, 1000.0, clock=time.monotonic, sleep=time.sleep)
+    return SyncCalls(StripeGateway(make_client(settings), pacer, sleep=time.sleep))
 
 
 def stored(fake: FakeStripe) -> Counter[str]:
     return Counter(o["id"] for kind in STRIPE_NAMES.values() for o in fake.all(kind) if not o.get("deleted"))
 
 
-def test_an_account_made_over_time_is_read_in_windows_side_by_side(gateway: StripeGateway, fake: FakeStripe) -> None:
+def test_an_account_made_over_time_is_read_in_windows_side_by_side(calls: SyncCalls, fake: FakeStripe) -> None:
     fake.seed(1200, 300, 1100)
-    found = read_all(gateway, tuple(Kind), readers=8)
+    found = read_all(calls, tuple(Kind), readers=8)
     assert Counter(r.id for r in found) == stored(fake)
     lists = [r for r in fake.requests if r.method == "GET"]
     windowed = [r for r in lists if "created" in r.params]
@@ -129,16 +129,16 @@ def test_an_account_made_over_time_is_read_in_windows_side_by_side(gateway: Stri
     assert len(lists) <= 2 * (12 + 3 + 11) + 12  # 26 pages; windows end half empty, a few guesses find nothing
 
 
-def test_objects_sharing_one_second_are_read_by_one_cursor(gateway: StripeGateway, fake: FakeStripe) -> None:
+def test_objects_sharing_one_second_are_read_by_one_cursor(calls: SyncCalls, fake: FakeStripe) -> None:
     second = int(fake.now())
     fake.seed(450, 0, 0, since=second, until=second + 1)
-    found = read_all(gateway, (Kind.USER,), readers=8)
+    found = read_all(calls, (Kind.USER,), readers=8)
     assert Counter(r.id for r in found) == stored(fake)
     assert {r.created for r in found} == {second}
 
 
 def test_objects_created_while_the_read_runs_are_never_doubled_and_nothing_older_is_missed(
-    gateway: StripeGateway, fake: FakeStripe
+    calls: SyncCalls, fake: FakeStripe
 ) -> None:
     fake.seed(700, 0, 0, until=int(fake.now()))  # the fake's clock stands still: the late ones are newer
     before = stored(fake)
@@ -163,7 +163,7 @@ def test_objects_created_while_the_read_runs_are_never_doubled_and_nothing_older
                 made += 1
 
     fake.hook = lambda stage, request: create_while_reading(stage, request)
-    found = Counter(r.id for r in read_all(gateway, (Kind.USER,), readers=8))
+    found = Counter(r.id for r in read_all(calls, (Kind.USER,), readers=8))
     fake.hook = None
     assert made == 30
     assert max(found.values()) == 1

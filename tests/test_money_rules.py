@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cohabs.shared.mysql import connect
 from cohabs.shared.settings import Settings
 from cohabs.sync.billing import Mode, terms_for
-from cohabs.sync.db import connect, load_rows, read_schema
+from cohabs.sync.db import load_rows, read_schema
 from devkit.dumpgen import HUBS, Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from cohabs.shared.settings import Settings
-from cohabs.shared.stripe.gateway import StripeGateway, Window
+from cohabs.shared.stripe.gateway import Window, make_gateway
 from cohabs.sync.account import Remote
+from cohabs.sync.calls import SyncCalls
 from cohabs.sync.execute import Result
 from cohabs.sync.rows import Kind
-from cohabs.sync.run import Options, World, make_gateway, run
+from cohabs.sync.run import Options, World, run
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
@@ -24,10 +25,10 @@ class Crash(BaseException):
     """The process dying: nothing after it runs, not even the row write."""
 
 
-class CrashingGateway:
-    """The real gateway, except that the process dies right after Stripe creates object number `after`."""
+class CrashingCalls:
+    """The real calls, except that the process dies right after Stripe creates object number `after`."""
 
-    def __init__(self, inner: StripeGateway, after: int) -> None:
+    def __init__(self, inner: SyncCalls, after: int) -> None:
         self.inner, self.left = inner, after
         self.counters = inner.counters
 
@@ -53,7 +54,7 @@ class CrashingGateway:
 
 def crash_after(settings: Settings, objects: int) -> None:
     world = World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
-    world.gateway = CrashingGateway(make_gateway(settings, world), objects)
+    world.calls = CrashingCalls(SyncCalls(make_gateway(settings, world)), objects)
     with pytest.raises(Crash):
         run(settings, Options(), world)
 

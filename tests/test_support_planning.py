@@ -11,7 +11,7 @@ import pytest
 
 from cohabs.support import disputes, transfers
 from cohabs.support.objects import Charge, Dispute, Intent, Transfer, intent_from
-from cohabs.support.plan import Action, Item, Job, Plan, Problem, idempotency_key
+from cohabs.support.plan import Action, Item, Plan, Problem
 from cohabs.support.report import NEXT_STEPS, next_steps
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
 from cohabs.support.run import Outcome
@@ -382,16 +382,6 @@ def test_an_earlier_transfer_is_found_by_its_charge_its_row_or_its_group_and_nev
     unclear = item_with(Transfer("tr_group", 88000, "eur", FLAGEY, None, 1, "rent-flagey-2022-12"), x=grouped)
     assert (unclear.action, unclear.problem) == (Action.REPORT, Problem.TRANSFER_UNCLEAR)
     assert item_with(x=grouped).action is Action.TRANSFER
-
-
-def test_idempotency_keys_are_stable_carry_no_personal_data_and_move_on_per_generation() -> None:
-    params = {"amount": 100, "metadata": {"cohabs_payment_id": "abc"}}
-    first = idempotency_key(Job.TRANSFERS, "abc", params, 0)
-    assert first == idempotency_key(Job.TRANSFERS, "abc", dict(params), 0)
-    assert first.startswith("cohabs-support:transfers:abc:") and first.endswith(":0")
-    assert idempotency_key(Job.TRANSFERS, "abc", params, 1) != first
-    assert idempotency_key(Job.TRANSFERS, "abc", {**params, "amount": 99}, 0) != first
-    assert len(first) <= 255
 
 
 def test_every_problem_comes_with_advice_for_the_report() -> None:

@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from cohabs.shared.settings import Settings
-from cohabs.sync.run import World, make_gateway, read_account
+from cohabs.shared.stripe.gateway import make_gateway
+from cohabs.sync.calls import SyncCalls
+from cohabs.sync.run import World, read_account
 from devkit.dumpgen import generate
 from devkit.mysql import Server, find_or_start, free_port
 
@@ -176,7 +178,7 @@ def reread(mode: str, args: argparse.Namespace) -> str:
             )
             admin(url, "seed", {**counts, "since": now - start, "until": now - end, "seed": part})
         settings = Settings(stripe_key=KEYS["live" if mode == "live" else "test"], stripe_api_base=url)
-        gateway = make_gateway(settings, World())
+        gateway = SyncCalls(make_gateway(settings, World()))
         started = time.monotonic()
         account = read_account(gateway, lambda text: None, settings)
         seconds = time.monotonic() - started

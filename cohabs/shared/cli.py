@@ -35,7 +35,7 @@ class Exit(IntEnum):
     PARTIAL = 4  # finished what was asked (a canary, --only), rows remain for a full run
 
 
-# What both commands read from the environment or .env (relink/config.py).
+# What both commands read from the environment or .env (settings.py).
 SETTINGS = (
     "DB_HOST",
     "DB_PORT",

@@ -25,13 +25,13 @@ from cohabs.shared.cli import (
     version_option,
     yes_option,
 )
+from cohabs.shared.clock import utc_now
 from cohabs.shared.reports import Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
 from cohabs.support import disputes, transfers
 from cohabs.support.plan import Action, Job, Plan
 from cohabs.support.report import render, totals_lines, write_reports
 from cohabs.support.run import Options, World, run
-from cohabs.sync.run import utc_now
 
 REPORTS = Path("reports")
 MEANINGS = {

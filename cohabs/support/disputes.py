@@ -21,8 +21,7 @@ from stripe.params import (
 from cohabs.shared.money import exponent, format_minor
 from cohabs.support.objects import DISPUTE_KEY, DISPUTED_PAYMENT_KEY, LEASE_KEY, PAYMENT_KEY, Charge, Dispute, Intent
 from cohabs.support.plan import Action, Collection, Item, Job, Plan, Problem
-from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref
-from cohabs.support.tables import NewPayment
+from cohabs.support.rows import House, Lease, NewPayment, Payment, PaymentRows, Ref
 
 # Bank transfers Stripe can fund a customer balance with, per currency.
 BANK_TRANSFER = {

@@ -14,13 +14,13 @@ from typing import Any, TypeVar
 
 import pymysql
 
-from cohabs.shared.errors import mysql_failed
+from cohabs.shared.mysql import Connection, mysql_failed
 from cohabs.shared.stripe.gateway import RowFailed, send_keyed
+from cohabs.shared.stripe.idempotency import idempotency_key
 from cohabs.support.calls import StripeCalls
 from cohabs.support.disputes import Rules, due_date, from_timestamp
-from cohabs.support.plan import Action, Collection, Item, Job, Payout, Plan, Problem, idempotency_key
+from cohabs.support.plan import Action, Collection, Item, Job, Payout, Plan, Problem
 from cohabs.support.tables import RowConflict, Tables, insert_copy
-from cohabs.sync.db import Connection
 
 T = TypeVar("T")
 
@@ -32,7 +32,9 @@ def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T])
     this run caused itself fails the item for this run, and the next run's
     listing decides: the object, if Stripe made it, or the next key.
     """
-    return send_keyed(lambda attempt: idempotency_key(job, subject, params, attempt), create)
+    return send_keyed(
+        lambda attempt: idempotency_key("cohabs-support", f"{job.value}:{subject}", params, None, attempt), create
+    )
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cohabs.sync.account import expandable_id
+from cohabs.shared.stripe.fields import expandable_id
 
 # Metadata names on what support creates; other tools rely on them, like the sync's cohabs_*_id.
 DISPUTE_KEY = "cohabs_dispute_id"

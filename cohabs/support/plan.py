@@ -6,19 +6,15 @@ nothing here talks to Stripe or MySQL.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from stripe.params import PaymentIntentCreateParams, TransferCreateParams
 
 from cohabs.shared.money import format_minor
 from cohabs.support.objects import Intent
-from cohabs.support.tables import NewPayment
+from cohabs.support.rows import NewPayment
 
 
 class Job(StrEnum):
@@ -141,14 +137,3 @@ class Plan:
 
     def writes(self) -> int:
         return sum(1 for item in self.items if item.action in (Action.COLLECT, Action.RECORD, Action.TRANSFER))
-
-
-def idempotency_key(job: Job, subject: str, params: Mapping[str, Any], generation: int) -> str:
-    """Same subject and request → same key, so a retried create returns the first result.
-
-    `generation` moves on only past a 500 an earlier run left stored under the
-    previous key (gateway.send_keyed). No personal data: the dispute's or
-    payment row's id and a digest.
-    """
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"cohabs-support:{job.value}:{subject}:{digest}:{generation}"

@@ -78,3 +78,13 @@ class PaymentRows:
     houses: list[House]
     leases: list[Lease]
     payments: list[Payment]
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    """The row that records a re-collection: a copy of the disputed row with these fields set."""
+
+    id: str
+    source_id: str  # the disputed row it copies
+    amount: Decimal
+    comment: str

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
+from cohabs.shared import mysql
+from cohabs.shared.clock import utc_now
 from cohabs.shared.errors import CannotRun
+from cohabs.shared.mysql import mysql_errors
 from cohabs.shared.secret_key import guard_key, require_key
 from cohabs.shared.settings import Settings
-from cohabs.shared.stripe.gateway import RowFailed, StripeGateway
+from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import StripeCalls
 from cohabs.support.execute import Executor
@@ -20,8 +23,6 @@ from cohabs.support.objects import Intent
 from cohabs.support.plan import Job, Plan
 from cohabs.support.rows import PaymentRows, Ref
 from cohabs.support.tables import Tables, load, read_tables
-from cohabs.sync import db
-from cohabs.sync.run import make_gateway, mysql_errors, unreadable, utc_now
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,10 +115,10 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Outcom
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     require_key(settings, "support reads the Stripe account, even in a dry run")
     started = world.clock()
-    conn = db.connect(settings)
+    conn = mysql.connect(settings)
     try:
         if not options.dry_run:
-            db.acquire_lock(conn, settings.db_name, job="support")
+            mysql.acquire_lock(conn, "cohabs-support", settings.db_name, "support run")
         tables = read_tables(conn)
         rows = load(conn, tables)
         world.echo(

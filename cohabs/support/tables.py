@@ -6,15 +6,16 @@ from information_schema and are quoted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from cohabs.shared.errors import SchemaError
-from cohabs.support.rows import House, Lease, Payment, PaymentRows, stripe_id
-from cohabs.sync.db import Connection, _decimal, _select, _text, _when, columns, quote
-from cohabs.sync.schema import Present, Table, case_twins, index_columns, pick
+from cohabs.shared.mysql import Connection, columns, decimal, quote, select, text, when
+from cohabs.shared.schema import Present, Table, case_twins, index_columns, pick
+from cohabs.support.rows import House, Lease, NewPayment, Payment, PaymentRows, stripe_id
 
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
     "houses": {"id": ("id",), "name": ("name",), "account_id": ("stripeAccountId",)},
@@ -108,54 +109,48 @@ def _flag(value: Any, default: bool) -> bool:
     return default if value is None else bool(value)
 
 
+def _rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
+    return select(conn, table.name, table.columns, table.columns["id"])
+
+
 def load(conn: Connection, tables: Tables) -> PaymentRows:
     houses = [
         House(
             id=str(r["id"]),
-            name=_text(r["name"]) or str(r["id"]),
+            name=text(r["name"]) or str(r["id"]),
             active=_flag(r.get("active"), True),
             deleted=_flag(r.get("deleted"), False),
-            account_id=stripe_id(_text(r["account_id"])),
+            account_id=stripe_id(text(r["account_id"])),
         )
-        for r in _select(conn, tables.table("houses"))
+        for r in _rows(conn, tables.table("houses"))
     ]
     leases = [
         Lease(
             id=str(r["id"]),
-            start=_when(r["start"]),
-            end=_when(r["end"]),
-            rent_amount=_decimal(r.get("rent_amount")),
-            house_id=_text(r["house_id"]),
-            status=_text(r.get("status")),
+            start=when(r["start"]),
+            end=when(r["end"]),
+            rent_amount=decimal(r.get("rent_amount")),
+            house_id=text(r["house_id"]),
+            status=text(r.get("status")),
         )
-        for r in _select(conn, tables.table("leases"))
+        for r in _rows(conn, tables.table("leases"))
     ]
     payments = [
         Payment(
             id=str(r["id"]),
-            amount=_decimal(r["amount"]),
-            paid=_decimal(r["paid"]),
+            amount=decimal(r["amount"]),
+            paid=decimal(r["paid"]),
             pending=_flag(r["pending"], False),
             disputed=_flag(r["disputed"], False),
-            due=_when(r["due"]),
-            charge_id=stripe_id(_text(r["charge_id"])),
-            invoice_id=stripe_id(_text(r.get("invoice_id"))),
-            lease_id=_text(r["lease_id"]),
-            comment=_text(r["comment"]),
+            due=when(r["due"]),
+            charge_id=stripe_id(text(r["charge_id"])),
+            invoice_id=stripe_id(text(r.get("invoice_id"))),
+            lease_id=text(r["lease_id"]),
+            comment=text(r["comment"]),
         )
-        for r in _select(conn, tables.table("payments"))
+        for r in _rows(conn, tables.table("payments"))
     ]
     return PaymentRows(houses, leases, payments)
-
-
-@dataclass(frozen=True, slots=True)
-class NewPayment:
-    """The row that records a re-collection: a copy of the disputed row with these fields set."""
-
-    id: str
-    source_id: str  # the disputed row it copies
-    amount: Decimal
-    comment: str
 
 
 def _values(new: NewPayment, charge_id: str, due: datetime, now: datetime) -> dict[str, Any]:

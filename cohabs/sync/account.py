@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from cohabs.sync.rows import Kind
 
@@ -26,20 +25,6 @@ class Remote:
     amount: int | None = None
     details: tuple[tuple[str, str | None], ...] = ()  # customers: email, name, phone as Stripe has them
     cancel_at: int | None = None  # subscriptions: when Stripe stops billing
-
-
-def value_at(obj: Any, *path: str) -> Any:
-    """obj[path[0]][path[1]]…, through mappings or attributes; None as soon as a step is missing."""
-    for step in path:
-        if obj is None:
-            return None
-        obj = obj.get(step) if isinstance(obj, Mapping) else getattr(obj, step, None)
-    return obj
-
-
-def expandable_id(value: Any) -> str | None:
-    # Expandable fields arrive as an id or as the object itself.
-    return value if isinstance(value, str) or value is None else value_at(value, "id")
 
 
 @dataclass

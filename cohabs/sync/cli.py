@@ -25,11 +25,12 @@ from cohabs.shared.cli import (
     version_option,
     yes_option,
 )
+from cohabs.shared.clock import utc_now
 from cohabs.shared.reports import JsonReport, Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
 from cohabs.sync.progress import Progress
 from cohabs.sync.rows import Kind
-from cohabs.sync.run import Confirm, Options, World, run, utc_now
+from cohabs.sync.run import Confirm, Options, World, run
 from cohabs.sync.run import verify as audit_account
 from cohabs.sync.run_report import Report, render
 from cohabs.sync.run_report_files import report_json, write_reports

@@ -1,7 +1,7 @@
-"""MySQL access: connect, introspect, read rows, lock the run, write ids back.
+"""The sync's rows in MySQL: its tables' schema, the rows it links, and the ids it writes back.
 
-Every value travels as a query parameter; table and column names come only
-from information_schema (see schema.py) and are quoted.
+Connecting, locking and converting values are shared (cohabs.shared.mysql);
+table and column names come only from information_schema (see schema.py).
 """
 
 from __future__ import annotations
@@ -10,104 +10,17 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Collection, Iterator
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import pymysql
-import pymysql.cursors
-from pymysql.constants import CLIENT
 
-from cohabs.shared.errors import CannotRun, LockedError, SchemaError, WriteRefused, connection_lost, mysql_said
-from cohabs.shared.settings import Settings
+from cohabs.shared.errors import SchemaError, WriteRefused
+from cohabs.shared.mysql import Connection, columns, connection_lost, decimal, mysql_said, quote, select, text, when
+from cohabs.shared.schema import Table
 from cohabs.sync.rows import Kind, Lease, Room, Rows, User
-from cohabs.sync.schema import Schema, Table, resolve
+from cohabs.sync.schema import Schema, resolve
 
-Connection = pymysql.connections.Connection
-# Client-side codes for a server that never answered: refused, unknown host, gone, lost in the handshake.
-UNREACHABLE = frozenset({2002, 2003, 2005, 2006, 2013})
-BUSY = frozenset({1040, 1203, 1226})  # too many connections, per user, or over a resource limit
-
-
-def connect(settings: Settings) -> Connection:
-    """The run's first connection: a failure here is named for its cause (no server, no database, the login)."""
-    where = f"{settings.db_host}:{settings.db_port}"
-    try:
-        conn = _open(settings)
-    except pymysql.err.OperationalError as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        if code == 1049:
-            raise CannotRun(
-                f"database `{settings.db_name}` does not exist on MySQL at {where} — "
-                "restore the dump first: ./restore_dump.sh path/to/cohabs_onboarding.dump"
-            ) from None
-        if code in UNREACHABLE:
-            raise CannotRun(
-                f"cannot connect to MySQL at {where} ({exc.args[-1]}) — is the server up? "
-                "with docker: docker compose --env-file ./.env up -d"
-            ) from None
-        if code in BUSY:
-            raise CannotRun(f"MySQL at {where} turned the connection away ({exc.args[-1]}); try again later") from None
-        # The server answered and said no: whatever its code (1044, 1045, 1698, an auth plugin…), it is the login.
-        raise _refused(settings, where, exc.args[-1] if exc.args else exc) from None
-    except RuntimeError as exc:
-        # PyMySQL raises this when the account's auth plugin needs a package it does not have.
-        raise _refused(settings, where, exc) from None
-    return _strict(conn)
-
-
-def connect_again(settings: Settings) -> Connection:
-    """One more connection once the run is connected; its errors stay MySQL's.
-
-    The login worked a moment ago, so a failure now is a connection lost
-    (errors.connection_lost tells it), not a server that was never up.
-    """
-    return _strict(_open(settings))
-
-
-def _open(settings: Settings) -> Connection:
-    return pymysql.connect(
-        host=settings.db_host,
-        port=settings.db_port,
-        user=settings.db_user,
-        password=settings.db_password,
-        database=settings.db_name,
-        charset="utf8mb4",
-        autocommit=True,
-        connect_timeout=10,
-        # rowcount then counts matched rows, so a vanished row is noticed.
-        client_flag=CLIENT.FOUND_ROWS,
-    )
-
-
-def _strict(conn: Connection) -> Connection:
-    with conn.cursor() as cur:
-        # Fail instead of silently truncating an id that does not fit its column.
-        cur.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
-    return conn
-
-
-def _refused(settings: Settings, where: str, reason: object) -> CannotRun:
-    return CannotRun(
-        f"MySQL at {where} refused to log in user `{settings.db_user}` to `{settings.db_name}` ({reason}) — "
-        "check DB_USER and DB_PASSWORD in .env (an empty DB_PASSWORD= means no password)"
-    )
-
-
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def columns(conn: Connection) -> list[tuple[str, str, int | None]]:
-    """(table, column, max length) of every column in the current database; each job picks its tables."""
-    with conn.cursor() as cur:
-        # A width only for text columns: a number or an enum column cannot hold an id whatever its size.
-        cur.execute(
-            "SELECT TABLE_NAME, COLUMN_NAME, CASE WHEN DATA_TYPE IN "
-            "('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext') THEN CHARACTER_MAXIMUM_LENGTH END "
-            "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
-        )
-        return list(cur.fetchall())
+LOCK = "cohabs-relink"  # the MySQL lock a sync holds on its database (its name predates the split)
 
 
 def read_schema(conn: Connection) -> Schema:
@@ -146,86 +59,51 @@ def check_writable(conn: Connection, schema: Schema, kinds: Collection[Kind]) ->
         raise SchemaError("; ".join(problems) + " (nothing was sent to Stripe)")
 
 
-def _select(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
-    """Rows one at a time: an unbuffered cursor keeps 20,000 rows from sitting in memory twice."""
-    fields = ", ".join(f"{quote(col)} AS {quote(field)}" for field, col in table.columns.items())
-    with conn.cursor(pymysql.cursors.SSDictCursor) as cur:
-        # Identifiers come from information_schema (schema.py), values never appear here.
-        cur.execute(f"SELECT {fields} FROM {quote(table.name)} ORDER BY {quote(table.columns['id'])}")  # noqa: S608
-        yield from cur
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    return value if isinstance(value, Decimal) else None
-
-
-def _when(value: Any) -> datetime | None:
-    # Zero dates ('0000-00-00') come back as strings: treat them as missing.
-    return value if isinstance(value, datetime) else None
+def _rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
+    return select(conn, table.name, table.columns, table.columns["id"])
 
 
 def load_rows(conn: Connection, schema: Schema) -> Rows:
     users = [
         User(
             id=str(r["id"]),
-            email=_text(r["email"]),
-            first_name=_text(r.get("first_name")),
-            last_name=_text(r.get("last_name")),
-            phone=_text(r.get("phone")),
-            address=_text(r.get("address")),
-            stripe_id=_text(r["stripe_id"]),
+            email=text(r["email"]),
+            first_name=text(r.get("first_name")),
+            last_name=text(r.get("last_name")),
+            phone=text(r.get("phone")),
+            address=text(r.get("address")),
+            stripe_id=text(r["stripe_id"]),
         )
-        for r in _select(conn, schema[Kind.USER])
+        for r in _rows(conn, schema[Kind.USER])
     ]
     rooms = [
         Room(
             id=str(r["id"]),
             number=r.get("number"),
-            location=_text(r.get("location")),
-            description=_text(r.get("description")),
-            base_rent=_decimal(r.get("base_rent")),
-            rent=_decimal(r.get("rent")),
-            stripe_id=_text(r["stripe_id"]),
+            location=text(r.get("location")),
+            description=text(r.get("description")),
+            base_rent=decimal(r.get("base_rent")),
+            rent=decimal(r.get("rent")),
+            stripe_id=text(r["stripe_id"]),
         )
-        for r in _select(conn, schema[Kind.ROOM])
+        for r in _rows(conn, schema[Kind.ROOM])
     ]
     leases = [
         Lease(
             id=str(r["id"]),
-            name=_text(r.get("name")),
-            user_id=_text(r["user_id"]),
-            room_id=_text(r["room_id"]),
-            hub_id=_text(r["hub_id"]),
-            status=_text(r["status"]),
-            rent_amount=_decimal(r["rent_amount"]),
-            start=_when(r["start"]),
-            end=_when(r["end"]),
-            stripe_id=_text(r["stripe_id"]),
+            name=text(r.get("name")),
+            user_id=text(r["user_id"]),
+            room_id=text(r["room_id"]),
+            hub_id=text(r["hub_id"]),
+            status=text(r["status"]),
+            rent_amount=decimal(r["rent_amount"]),
+            start=when(r["start"]),
+            end=when(r["end"]),
+            stripe_id=text(r["stripe_id"]),
         )
-        for r in _select(conn, schema[Kind.LEASE])
+        for r in _rows(conn, schema[Kind.LEASE])
     ]
     return Rows(users, rooms, leases)
-
-
-def acquire_lock(conn: Connection, db_name: str, job: str = "sync") -> None:
-    """Hold a server-side lock for the life of `conn`: a second run of the same job is refused, not raced."""
-    name = (f"cohabs-relink:{db_name}" if job == "sync" else f"cohabs-{job}:{db_name}")[:64]
-    what = "sync" if job == "sync" else f"{job} run"
-    with conn.cursor() as cur:
-        cur.execute("SELECT GET_LOCK(%s, 0)", [name])
-        row = cur.fetchone()
-    if not row or row[0] != 1:
-        raise LockedError(
-            f"another {what} is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
-            "wait for it to finish, then run again"
-        )
 
 
 class IdWriter:

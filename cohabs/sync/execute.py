@@ -20,11 +20,13 @@ from typing import Any, Protocol, TypeVar
 import pymysql
 from stripe.params import SubscriptionCreateParams
 
-from cohabs.shared.errors import CannotRun, WriteRefused, mysql_failed
-from cohabs.shared.stripe.gateway import Gateway, RowFailed, send_keyed
+from cohabs.shared.errors import CannotRun, WriteRefused
+from cohabs.shared.mysql import mysql_failed
+from cohabs.shared.stripe.gateway import RowFailed, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
 from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.billing import Mode
+from cohabs.sync.calls import Calls
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
 from cohabs.sync.plan import Action, Billing, Plan, Step
 from cohabs.sync.problems import Problem
@@ -32,7 +34,20 @@ from cohabs.sync.rows import Kind
 
 T = TypeVar("T")
 # Kept by Stripe as the cancellation's comment, for whoever finds the subscription in the dashboard.
+JOB = "cohabs-relink"  # the sync's idempotency keys start with it, as they always have
 UNSTORED = "cohabs-relink: its id could not be stored in the database"
+
+
+class StepFailed(RowFailed):
+    """A row failed for a reason of the sync's own, with the problem its advice is keyed by."""
+
+    def __init__(self, message: str, *, problem: Problem) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def problem_of(exc: RowFailed) -> Problem:
+    return exc.problem if isinstance(exc, StepFailed) else Problem.STRIPE
 
 
 class Result(StrEnum):
@@ -147,7 +162,7 @@ class Queues:
 
 @dataclass
 class Executor:
-    gateway: Gateway
+    calls: Calls
     writer: Writer
     workers: int = 8
     tick: Tick = lambda kind: None
@@ -173,7 +188,7 @@ class Executor:
         outcomes: list[Outcome] = []
         fatal: BaseException | None = None
         running: dict[Future[Outcome | Cancel | None], Lane] = {}
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="relink") as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sync") as pool:
             while True:
                 if not self._stop.is_set():
                     for lane, job in queues.take(Counter(running.values()), self.workers - len(running)):
@@ -206,18 +221,23 @@ class Executor:
         try:
             return self._cancel(job) if isinstance(job, Cancel) else self._one(job)
         except RowFailed as exc:
-            return _outcome(step, Result.FAILED, detail=str(exc), problem=exc.problem)
+            return _outcome(step, Result.FAILED, detail=str(exc), problem=problem_of(exc))
         except pymysql.err.Error as exc:
             raise mysql_failed(exc, f" while linking {step.kind.singular} {step.row_id}") from None
 
     @staticmethod
     def _keyed(step: Step, params: Mapping[str, Any], send: Callable[[str], T]) -> T:
         """Send under the row's key; past a key whose 500 an earlier run left stored, under the next one."""
-        return send_keyed(lambda attempt: idempotency_key(step.kind, step.row_id, params, step.stale_id, attempt), send)
+        return send_keyed(
+            lambda attempt: idempotency_key(JOB, f"{step.kind.singular}:{step.row_id}", params, step.stale_id, attempt),
+            send,
+        )
 
     def _link(self, step: Step, stripe_id: str, bills: bool = False) -> None:
         if stripe_id == step.stale_id:
-            raise RowFailed(f"Stripe answered with the stale id {stripe_id} again; not stored", Problem.NOT_STORED)
+            raise StepFailed(
+                f"Stripe answered with the stale id {stripe_id} again; not stored", problem=Problem.NOT_STORED
+            )
         try:
             self.writer.write(step.kind, step.row_id, stripe_id)
         except WriteRefused as exc:
@@ -226,13 +246,13 @@ class Executor:
                 # A subscription no row knows would bill unseen: cancelled. The row stores no id, so the
                 # next run gives an ongoing lease a new subscription.
                 try:
-                    self.gateway.cancel_subscription(stripe_id, UNSTORED)
+                    self.calls.cancel_subscription(stripe_id, UNSTORED)
                 except RowFailed as cancel:
-                    raise RowFailed(
-                        f"{why}; cancelling it failed too, cancel it in Stripe: {cancel}", Problem.NOT_STORED
+                    raise StepFailed(
+                        f"{why}; cancelling it failed too, cancel it in Stripe: {cancel}", problem=Problem.NOT_STORED
                     ) from None
                 why += "; cancelled it so that it cannot bill"
-            raise RowFailed(why, Problem.NOT_STORED) from None
+            raise StepFailed(why, problem=Problem.NOT_STORED) from None
         with self._lock:
             self.ids[(step.kind, step.row_id)] = stripe_id
 
@@ -251,9 +271,9 @@ class Executor:
             self._link(step, step.stripe_id, step.bills)  # the id first: it is what a crash must not lose
         if step.repair:
             stripe_id, repair = step.stripe_id, step.repair
-            self._keyed(step, repair, lambda key: self.gateway.update(step.kind, stripe_id, repair, key))
+            self._keyed(step, repair, lambda key: self.calls.update(step.kind, stripe_id, repair, key))
         if step.cancel:
-            self.gateway.cancel_subscription(step.stripe_id)
+            self.calls.cancel_subscription(step.stripe_id)
             details.append("ended lease: cancelled its subscription, left uncancelled by an earlier run")
         detail = "; ".join(filter(None, details))
         if step.action is Action.KEEP:
@@ -263,7 +283,7 @@ class Executor:
     def _create(self, step: Step) -> str:
         params = step.params if step.billing is None else self._subscription_params(step.billing)
         assert params is not None, step
-        created = self._keyed(step, params, lambda key: self.gateway.create(step.kind, params, key))
+        created = self._keyed(step, params, lambda key: self.calls.create(step.kind, params, key))
         self._link(step, created.id, bills=step.billing is not None)
         return created.id
 
@@ -272,15 +292,15 @@ class Executor:
         product = self.ids.get((Kind.ROOM, billing.room_id))
         if customer is None or product is None:
             missing = f"user {billing.user_id}" if customer is None else f"room {billing.room_id}"
-            raise RowFailed(f"{missing} could not be linked in this run (see its line)", Problem.DEPENDENCY)
+            raise StepFailed(f"{missing} could not be linked in this run (see its line)", problem=Problem.DEPENDENCY)
         return billing.params(customer, product)
 
     def _cancel(self, job: Cancel) -> Outcome:
         try:
-            self.gateway.cancel_subscription(job.stripe_id)
+            self.calls.cancel_subscription(job.stripe_id)
         except RowFailed as exc:
             detail = f"created {job.stripe_id} but could not cancel it yet (the next run will): {exc}"
-            return _outcome(job.step, Result.FAILED, detail=detail, problem=exc.problem)
+            return _outcome(job.step, Result.FAILED, detail=detail, problem=problem_of(exc))
         return job.outcome
 
 

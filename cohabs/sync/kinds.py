@@ -13,8 +13,9 @@ from typing import Any
 
 import stripe
 
+from cohabs.shared.stripe.fields import expandable_id, value_at
 from cohabs.shared.stripe.pacing import Endpoint
-from cohabs.sync.account import CUSTOMER_DETAILS, Remote, expandable_id, value_at
+from cohabs.sync.account import CUSTOMER_DETAILS, Remote
 from cohabs.sync.rows import Kind
 
 

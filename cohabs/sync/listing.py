@@ -18,8 +18,9 @@ from collections import deque
 from collections.abc import Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from cohabs.shared.stripe.gateway import Gateway, Window
+from cohabs.shared.stripe.gateway import Window
 from cohabs.sync.account import Remote
+from cohabs.sync.calls import Calls
 from cohabs.sync.rows import Kind
 
 GUESSES = 3  # windows cut back in time from the first page, before the open-ended rest
@@ -62,19 +63,19 @@ def next_windows(window: Window, page: Sequence[Remote], more: bool, idle: int) 
     ]
 
 
-def read_all(gateway: Gateway, kinds: Collection[Kind], readers: int) -> list[Remote]:
+def read_all(calls: Calls, kinds: Collection[Kind], readers: int) -> list[Remote]:
     """Every object of `kinds`, each list read by up to `readers` windows at once."""
     found: list[Remote] = []
     queued: dict[Kind, deque[Window]] = {kind: deque([Window()]) for kind in kinds}
     reading: dict[Future[tuple[list[Remote], bool]], tuple[Kind, Window]] = {}
     active = dict.fromkeys(kinds, 0)
-    with ThreadPoolExecutor(max_workers=max(1, readers * len(kinds)), thread_name_prefix="relink-list") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, readers * len(kinds)), thread_name_prefix="sync-list") as pool:
         try:
             while True:
                 for kind, windows in queued.items():
                     while windows and active[kind] < readers:
                         window = windows.popleft()
-                        reading[pool.submit(gateway.page, kind, window)] = (kind, window)
+                        reading[pool.submit(calls.page, kind, window)] = (kind, window)
                         active[kind] += 1
                 if not reading:
                     return found

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import datetime
 
-import pymysql
-
-from cohabs.shared.errors import CannotRun, mysql_failed
+from cohabs.shared import mysql
+from cohabs.shared.clock import utc_now
+from cohabs.shared.errors import CannotRun
+from cohabs.shared.mysql import mysql_errors
 from cohabs.shared.secret_key import guard_key, require_key
-from cohabs.shared.settings import Settings, mask_key
-from cohabs.shared.stripe.gateway import Gateway, RowFailed, StripeGateway, make_client
-from cohabs.shared.stripe.idempotency import KeyHistory
-from cohabs.shared.stripe.pacing import Pacer
+from cohabs.shared.settings import Settings
+from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
 from cohabs.sync import db, listing
 from cohabs.sync.account import Account
+from cohabs.sync.calls import Calls, SyncCalls
 from cohabs.sync.execute import Executor
 from cohabs.sync.ledger import Ledger
 from cohabs.sync.plan import make_plan
@@ -40,10 +38,6 @@ class Options:
     limit: int | None = None
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 Confirm = Callable[[Report], bool]  # shown the plan as a report, says go or not
 
 
@@ -57,16 +51,7 @@ class World:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     progress: Callable[[dict[Kind, int]], Callable[[Kind], None]] | None = None
-    gateway: Gateway | None = field(default=None)
-
-
-class Timing(Protocol):
-    """The clock and sleep a gateway paces with, whichever job's world holds them."""
-
-    @property
-    def clock(self) -> Callable[[], float]: ...
-    @property
-    def sleep(self) -> Callable[[float], None]: ...
+    calls: Calls | None = field(default=None)  # Stripe, unless a test hands in its own
 
 
 def check_key(settings: Settings, options: Options) -> None:
@@ -74,25 +59,6 @@ def check_key(settings: Settings, options: Options) -> None:
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     if not options.dry_run:
         require_key(settings, "a sync writes to a Stripe account; --dry-run works without one")
-
-
-def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
-    pacer = Pacer(settings.effective_rate, settings.endpoint_rate, clock=world.clock, sleep=world.sleep)
-    history = KeyHistory()  # one per run: which stored 500s predate this run (idempotency.py)
-    return StripeGateway(
-        make_client(settings, history),
-        pacer,
-        sleep=world.sleep,
-        key_hint=mask_key(settings.stripe_key),
-        where=settings.api_target,
-        history=history,
-    )
-
-
-def unreadable(exc: RowFailed, settings: Settings) -> CannotRun:
-    """The account could not be read before any change: say so, and where the calls went."""
-    check = "check STRIPE_API_BASE (or unset it to use Stripe)" if settings.stripe_api_base else "check the network"
-    return CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; {check}, then run again")
 
 
 def workers(settings: Settings) -> int:
@@ -105,17 +71,17 @@ def readers(settings: Settings) -> int:
     return max(2, min(16, math.ceil(settings.endpoint_rate / 2)))
 
 
-def read_account(gateway: Gateway, echo: Callable[[str], None], settings: Settings) -> Account:
+def read_account(calls: Calls, echo: Callable[[str], None], settings: Settings) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
     try:
-        account = Account.of(listing.read_all(gateway, tuple(Kind), readers(settings)))
+        account = Account.of(listing.read_all(calls, tuple(Kind), readers(settings)))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
     echo(f"  {account.size()} objects found.")
     return account
 
 
-def dangling(conn: db.Connection, schema: Schema, rows: Rows) -> dict[tuple[Kind, str], str]:
+def dangling(conn: mysql.Connection, schema: Schema, rows: Rows) -> dict[tuple[Kind, str], str]:
     """Hints for lease references that match no row (see db.diagnose)."""
     users = {u.id for u in rows.users}
     rooms = {r.id for r in rows.rooms}
@@ -133,15 +99,15 @@ def verify(settings: Settings, world: World) -> AuditReport:
     guard_key(settings, writes=False, allow_live=False)
     require_key(settings, "--verify reads the Stripe account")
     with mysql_errors():
-        conn = db.connect(settings)
+        conn = mysql.connect(settings)
         try:
             schema = db.read_schema(conn)
             rows = db.load_rows(conn, schema)
             hints = dangling(conn, schema, rows)
         finally:
             conn.close()
-    gateway = world.gateway or make_gateway(settings, world)
-    account = read_account(gateway, world.echo, settings)
+    calls = world.calls or SyncCalls(make_gateway(settings, world))
+    account = read_account(calls, world.echo, settings)
     # The plan a sync would make now is the one definition of correct: what it would not simply keep is a
     # finding, and it says who settles each one.
     plan = make_plan(
@@ -159,15 +125,6 @@ def database_rows(rows: Rows) -> dict[Kind, int]:
     return {Kind.USER: len(rows.users), Kind.ROOM: len(rows.rooms), Kind.LEASE: len(rows.leases)}
 
 
-@contextlib.contextmanager
-def mysql_errors() -> Iterator[None]:
-    """A database error after connecting ends the run cleanly (exit 1), never with a traceback."""
-    try:
-        yield
-    except pymysql.err.Error as exc:
-        raise mysql_failed(exc) from None
-
-
 def run(settings: Settings, options: Options, world: World) -> Report:
     with mysql_errors():
         return _run(settings, options, world)
@@ -176,21 +133,21 @@ def run(settings: Settings, options: Options, world: World) -> Report:
 def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
     started = world.clock()
-    conn = db.connect(settings)
+    conn = mysql.connect(settings)
     try:
         if not options.dry_run:
-            db.acquire_lock(conn, settings.db_name)
+            mysql.acquire_lock(conn, db.LOCK, settings.db_name, "sync")
         schema = db.read_schema(conn)
         db.check_writable(conn, schema, options.kinds)
         rows = db.load_rows(conn, schema)
         world.echo(
             f"Database {settings.db_name}: {len(rows.users)} users, {len(rows.rooms)} rooms, {len(rows.leases)} leases."
         )
-        gateway = world.gateway
-        if gateway is None and settings.stripe_key:
-            gateway = make_gateway(settings, world)
-        if gateway is not None:
-            account = read_account(gateway, world.echo, settings)
+        calls = world.calls
+        if calls is None and settings.stripe_key:
+            calls = SyncCalls(make_gateway(settings, world))
+        if calls is not None:
+            account = read_account(calls, world.echo, settings)
         else:
             world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
             account = Account(read=False)
@@ -221,15 +178,15 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             return preview
         if not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
-        assert gateway is not None
-        writer = db.IdWriter(lambda: db.connect_again(settings), schema)
+        assert calls is not None
+        writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
         totals = {k: len(plan.steps[k]) for k in kinds}
         tick = world.progress(totals) if world.progress else (lambda kind: None)
         try:
-            outcomes = Executor(gateway, writer, workers=options.workers or workers(settings), tick=tick).run(plan)
+            outcomes = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick).run(plan)
         finally:
             writer.close()
-        counters = getattr(gateway, "counters", None)
+        counters = getattr(calls, "counters", None)
         return dataclasses.replace(
             preview,
             dry_run=False,

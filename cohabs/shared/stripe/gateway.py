@@ -1,4 +1,4 @@
-"""Every Stripe call the sync makes, paced, retried and counted in one place."""
+"""Every Stripe call either job makes goes through here: paced, retried, counted, its errors named."""
 
 from __future__ import annotations
 
@@ -6,21 +6,17 @@ import functools
 import random
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import stripe
 
 from cohabs.shared.errors import CannotRun
-from cohabs.shared.settings import Settings, redact
+from cohabs.shared.settings import Settings, mask_key, redact
 from cohabs.shared.stripe.idempotency import MAX_KEYS, KeyHistory, ObservingClient
 from cohabs.shared.stripe.pacing import Endpoint as Endpoint
 from cohabs.shared.stripe.pacing import Limiter, Pacer
-from cohabs.sync.account import Remote
-from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
-from cohabs.sync.problems import Problem
-from cohabs.sync.rows import Kind
 
 T = TypeVar("T")
 PAGE = 100  # Stripe's largest page
@@ -29,11 +25,7 @@ THROTTLE_RETRIES = 8  # our retries of 429, which the SDK does not retry
 
 
 class RowFailed(Exception):
-    """Stripe refused or never answered a request for one row; the run goes on."""
-
-    def __init__(self, message: str, problem: Problem = Problem.STRIPE) -> None:
-        super().__init__(message)
-        self.problem = problem
+    """Stripe refused or never answered a request for one row or item; the run goes on."""
 
 
 class StoredFailure(RowFailed):
@@ -72,13 +64,6 @@ class Window:
     after: str | None = None  # the last object of the previous page
 
 
-class Gateway(Protocol):
-    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]: ...
-    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
-    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
-    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
-
-
 @dataclass
 class Counters:
     requests: int = 0
@@ -103,6 +88,34 @@ def make_client(settings: Settings, history: KeyHistory | None = None) -> stripe
         max_network_retries=NETWORK_RETRIES,
         http_client=ObservingClient(history or KeyHistory(), timeout=settings.stripe_timeout),
     )
+
+
+class Timing(Protocol):
+    """The clock and sleep a gateway paces with, whichever job's world holds them."""
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def sleep(self) -> Callable[[float], None]: ...
+
+
+def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
+    pacer = Pacer(settings.effective_rate, settings.endpoint_rate, clock=world.clock, sleep=world.sleep)
+    history = KeyHistory()  # one per run: which stored 500s predate this run (idempotency.py)
+    return StripeGateway(
+        make_client(settings, history),
+        pacer,
+        sleep=world.sleep,
+        key_hint=mask_key(settings.stripe_key),
+        where=settings.api_target,
+        history=history,
+    )
+
+
+def unreadable(exc: RowFailed, settings: Settings) -> CannotRun:
+    """The account could not be read before any change: say so, and where the calls went."""
+    check = "check STRIPE_API_BASE (or unset it to use Stripe)" if settings.stripe_api_base else "check the network"
+    return CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; {check}, then run again")
 
 
 def network_reason(exc: stripe.APIConnectionError) -> str:
@@ -208,53 +221,6 @@ class StripeGateway:
             if not page.has_more or not page.data:
                 return
             after = page.data[-1].id
-
-    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]:
-        """One page of `kind` in `window`, newest first, and whether more follow."""
-        description = KINDS[kind]
-        params: dict[str, Any] = {"limit": PAGE}
-        created = {"gte": window.since, "lt": window.until}
-        if any(v is not None for v in created.values()):
-            params["created"] = {k: v for k, v in created.items() if v is not None}
-        if window.after:
-            params["starting_after"] = window.after
-        return self.call(
-            description.list_endpoint, f"list {description.resource}", lambda: description.page(self._client, params)
-        )
-
-    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote:
-        description = KINDS[kind]
-        return self.call(
-            description.create_endpoint,
-            f"create {description.stripe_object}",
-            lambda: description.create(self._client, params, key),
-            key=key,
-        )
-
-    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
-        """Set fields again on an object that drifted (its link metadata, a customer's details)."""
-        description = KINDS[kind]
-        self.call(
-            description.update_endpoint,
-            f"update {kind.singular} {stripe_id}",
-            lambda: description.update(self._client, stripe_id, params, key),
-            key=key,
-        )
-
-    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
-        """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason."""
-        params: stripe.params.SubscriptionCancelParams = {"invoice_now": False, "prorate": False}
-        if comment:
-            params["cancellation_details"] = {"comment": comment}
-        self.call(
-            CANCEL_SUBSCRIPTION,
-            "cancel subscription",
-            lambda: self._client.v1.subscriptions.cancel(
-                subscription_id,
-                params=params,
-                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
-            ),
-        )
 
 
 def _header(exc: stripe.StripeError, name: str) -> str | None:

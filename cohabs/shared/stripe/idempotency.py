@@ -22,22 +22,23 @@ from typing import Any
 
 import stripe
 
-from cohabs.sync.rows import Kind
-
 MAX_KEYS = 16  # a run adds at most one stored 500 per row; this many means Stripe is failing, not converging
 
 
-def idempotency_key(kind: Kind, row_id: str, params: Mapping[str, Any], replacing: str | None, attempt: int = 0) -> str:
-    """Same row, same request, same stored id → same key; anything changed → a fresh key.
+def idempotency_key(
+    job: str, subject: str, params: Mapping[str, Any], replacing: str | None = None, attempt: int = 0
+) -> str:
+    """Same subject, same request, same replaced id → same key; anything changed → a fresh key.
 
-    The stored id is part of it so that replacing an object deleted in Stripe
-    creates a new one instead of replaying the old creation; `attempt` is the
-    key's place in the sequence (k0 has no suffix). Holds no personal data:
-    the row's primary key and a digest.
+    `job` names the command (its keys never meet the other's), `subject` the
+    row or item. `replacing` is the stale id a create replaces, so that
+    replacing an object deleted in Stripe creates a new one instead of
+    replaying the old creation; `attempt` is the key's place in the sequence
+    (k0 has no suffix). Holds no personal data: primary keys and a digest.
     """
     material = json.dumps([params, replacing], sort_keys=True, default=str)
     digest = hashlib.sha256(material.encode()).hexdigest()[:24]
-    return f"cohabs-relink:{kind.singular}:{row_id}:{digest}" + (f":{attempt}" if attempt else "")
+    return f"{job}:{subject}:{digest}" + (f":{attempt}" if attempt else "")
 
 
 class KeyHistory:

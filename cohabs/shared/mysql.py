@@ -1,0 +1,199 @@
+"""MySQL access both jobs share: connect, read what columns exist, lock a run, convert values.
+
+Every value travels as a query parameter; table and column names come only
+from information_schema and are quoted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+from pymysql.constants import CLIENT
+
+from cohabs.shared.errors import CannotRun, LockedError
+from cohabs.shared.settings import Settings
+
+Connection = pymysql.connections.Connection
+# Client-side codes for a server that never answered: refused, unknown host, gone, lost in the handshake.
+UNREACHABLE = frozenset({2002, 2003, 2005, 2006, 2013})
+BUSY = frozenset({1040, 1203, 1226})  # too many connections, per user, or over a resource limit
+
+
+# Client and server codes that mean the connection itself went away (gone, lost, killed,
+# server shutting down, idle timeout); any other error is MySQL answering.
+_LOST = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
+
+# What to do next, by MySQL error number, for the errors a restored database produces.
+_ADVICE = {
+    1054: "a column the sync reads or writes is not there: check the table against the dump's schema, then rerun",
+    1142: "the MySQL user may not do this on that table: GRANT SELECT, UPDATE on it to DB_USER, then rerun",
+    1143: "the MySQL user may not update that column: GRANT UPDATE on it to DB_USER, then rerun",
+    1146: "a table is missing: restore the dump (./restore_dump.sh), then rerun",
+    1288: "the table is a view MySQL cannot update: point DB_NAME at the database holding the real tables, then rerun",
+    1348: "that column of the view is computed and cannot be updated: use the real table, then rerun",
+    1356: "a view refers to tables or columns that no longer exist: recreate it or use the real tables, then rerun",
+    1406: "an id is longer than its column: widen the column (varchar(255)), then rerun",
+}
+
+
+def connection_lost(exc: BaseException) -> bool:
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True  # PyMySQL's word for a connection that is already closed
+    code = exc.args[0] if exc.args else None
+    return isinstance(exc, pymysql.err.OperationalError) and code in _LOST
+
+
+def mysql_said(exc: BaseException) -> str:
+    """What MySQL answered and what to do about it: `error 1288: The target table ...; the table is a view ...`."""
+    if len(exc.args) >= 2 and isinstance(exc.args[0], int):
+        code, message = exc.args[0], exc.args[1]
+        return f"error {code}: {message}; " + _ADVICE.get(code, "fix what MySQL says, then rerun")
+    return (str(exc) or type(exc).__name__) + "; fix what MySQL says, then rerun"
+
+
+def mysql_failed(exc: BaseException, where: str = "") -> CannotRun:
+    """The message for a MySQL error that ends the run: a lost connection only when it was lost."""
+    if connection_lost(exc):
+        reason = exc.args[-1] if exc.args else exc
+        return CannotRun(
+            f"lost the MySQL connection{where} ({reason}); rerun once MySQL is back: "
+            "objects already created are found and adopted, not created again"
+        )
+    return CannotRun(
+        f"MySQL refused a query{where} ({mysql_said(exc)}); objects already created are found and adopted "
+        "by the next run, not created again"
+    )
+
+
+def connect(settings: Settings) -> Connection:
+    """The run's first connection: a failure here is named for its cause (no server, no database, the login)."""
+    where = f"{settings.db_host}:{settings.db_port}"
+    try:
+        conn = _open(settings)
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if code == 1049:
+            raise CannotRun(
+                f"database `{settings.db_name}` does not exist on MySQL at {where} — "
+                "restore the dump first: ./restore_dump.sh path/to/cohabs_onboarding.dump"
+            ) from None
+        if code in UNREACHABLE:
+            raise CannotRun(
+                f"cannot connect to MySQL at {where} ({exc.args[-1]}) — is the server up? "
+                "with docker: docker compose --env-file ./.env up -d"
+            ) from None
+        if code in BUSY:
+            raise CannotRun(f"MySQL at {where} turned the connection away ({exc.args[-1]}); try again later") from None
+        # The server answered and said no: whatever its code (1044, 1045, 1698, an auth plugin…), it is the login.
+        raise _refused(settings, where, exc.args[-1] if exc.args else exc) from None
+    except RuntimeError as exc:
+        # PyMySQL raises this when the account's auth plugin needs a package it does not have.
+        raise _refused(settings, where, exc) from None
+    return _strict(conn)
+
+
+def connect_again(settings: Settings) -> Connection:
+    """One more connection once the run is connected; its errors stay MySQL's.
+
+    The login worked a moment ago, so a failure now is a connection lost
+    (errors.connection_lost tells it), not a server that was never up.
+    """
+    return _strict(_open(settings))
+
+
+def _open(settings: Settings) -> Connection:
+    return pymysql.connect(
+        host=settings.db_host,
+        port=settings.db_port,
+        user=settings.db_user,
+        password=settings.db_password,
+        database=settings.db_name,
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=10,
+        # rowcount then counts matched rows, so a vanished row is noticed.
+        client_flag=CLIENT.FOUND_ROWS,
+    )
+
+
+def _strict(conn: Connection) -> Connection:
+    with conn.cursor() as cur:
+        # Fail instead of silently truncating an id that does not fit its column.
+        cur.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
+    return conn
+
+
+def _refused(settings: Settings, where: str, reason: object) -> CannotRun:
+    return CannotRun(
+        f"MySQL at {where} refused to log in user `{settings.db_user}` to `{settings.db_name}` ({reason}) — "
+        "check DB_USER and DB_PASSWORD in .env (an empty DB_PASSWORD= means no password)"
+    )
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def columns(conn: Connection) -> list[tuple[str, str, int | None]]:
+    """(table, column, max length) of every column in the current database; each job picks its tables."""
+    with conn.cursor() as cur:
+        # A width only for text columns: a number or an enum column cannot hold an id whatever its size.
+        cur.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME, CASE WHEN DATA_TYPE IN "
+            "('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext') THEN CHARACTER_MAXIMUM_LENGTH END "
+            "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        return list(cur.fetchall())
+
+
+def select(conn: Connection, table: str, fields: Mapping[str, str], order_by: str) -> Iterator[dict[str, Any]]:
+    """Rows one at a time: an unbuffered cursor keeps 20,000 rows from sitting in memory twice."""
+    chosen = ", ".join(f"{quote(column)} AS {quote(field)}" for field, column in fields.items())
+    with conn.cursor(pymysql.cursors.SSDictCursor) as cur:
+        # Identifiers come from information_schema, values never appear here.
+        cur.execute(f"SELECT {chosen} FROM {quote(table)} ORDER BY {quote(order_by)}")  # noqa: S608
+        yield from cur
+
+
+def text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def decimal(value: Any) -> Decimal | None:
+    return value if isinstance(value, Decimal) else None
+
+
+def when(value: Any) -> datetime | None:
+    # Zero dates ('0000-00-00') come back as strings: treat them as missing.
+    return value if isinstance(value, datetime) else None
+
+
+def acquire_lock(conn: Connection, job: str, db_name: str, what: str) -> None:
+    """Hold a server-side lock for the life of `conn`: a second `what` on the same database is refused, not raced."""
+    name = f"{job}:{db_name}"[:64]
+    with conn.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, 0)", [name])
+        row = cur.fetchone()
+    if not row or row[0] != 1:
+        raise LockedError(
+            f"another {what} is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
+            "wait for it to finish, then run again"
+        )
+
+
+@contextlib.contextmanager
+def mysql_errors() -> Iterator[None]:
+    """A database error after connecting ends the run cleanly (exit 1), never with a traceback."""
+    try:
+        yield
+    except pymysql.err.Error as exc:
+        raise mysql_failed(exc) from None

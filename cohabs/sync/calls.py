@@ -1,0 +1,83 @@
+"""The sync's Stripe calls, one shape for every kind: list a page, create, update, cancel a subscription.
+
+Each kind's description (kinds.py) names its service and endpoints; the
+shared gateway paces, retries and counts every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import stripe
+
+from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
+from cohabs.sync.account import Remote
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.rows import Kind
+
+
+class Calls(Protocol):
+    """What the sync asks of Stripe; tests hand in their own."""
+
+    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]: ...
+    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
+
+
+class SyncCalls:
+    def __init__(self, gateway: StripeGateway) -> None:
+        self._gateway = gateway
+        self._client = gateway.client
+
+    @property
+    def counters(self) -> Counters:
+        return self._gateway.counters
+
+    def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]:
+        """One page of `kind` in `window`, newest first, and whether more follow."""
+        description = KINDS[kind]
+        params: dict[str, Any] = {"limit": PAGE}
+        created = {"gte": window.since, "lt": window.until}
+        if any(v is not None for v in created.values()):
+            params["created"] = {k: v for k, v in created.items() if v is not None}
+        if window.after:
+            params["starting_after"] = window.after
+        return self._gateway.call(
+            description.list_endpoint, f"list {description.resource}", lambda: description.page(self._client, params)
+        )
+
+    def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote:
+        description = KINDS[kind]
+        return self._gateway.call(
+            description.create_endpoint,
+            f"create {description.stripe_object}",
+            lambda: description.create(self._client, params, key),
+            key=key,
+        )
+
+    def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
+        """Set fields again on an object that drifted (its link metadata, a customer's details)."""
+        description = KINDS[kind]
+        self._gateway.call(
+            description.update_endpoint,
+            f"update {kind.singular} {stripe_id}",
+            lambda: description.update(self._client, stripe_id, params, key),
+            key=key,
+        )
+
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
+        """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason."""
+        params: stripe.params.SubscriptionCancelParams = {"invoice_now": False, "prorate": False}
+        if comment:
+            params["cancellation_details"] = {"comment": comment}
+        self._gateway.call(
+            CANCEL_SUBSCRIPTION,
+            "cancel subscription",
+            lambda: self._client.v1.subscriptions.cancel(
+                subscription_id,
+                params=params,
+                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
+            ),
+        )
