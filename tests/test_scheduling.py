@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cohabs.shared.scheduler import Queues
 from cohabs.shared.settings import Settings
 from cohabs.sync.billing import Mode, Terms
-from cohabs.sync.execute import Queues
+from cohabs.sync.execute import SHAPE
 from cohabs.sync.kinds import KINDS
 from cohabs.sync.plan import Action, Billing, Step
 from cohabs.sync.rows import Kind
@@ -33,7 +34,7 @@ def test_each_endpoint_gets_its_share_of_the_workers_in_turn() -> None:
     users, rooms = KINDS[Kind.USER].create_endpoint, KINDS[Kind.ROOM].create_endpoint
     steps = [create(kind, f"{kind.singular}{i}") for i in range(10) for kind in (Kind.USER, Kind.ROOM)]
     kept = Step(Kind.USER, "kept", "kept", Action.KEEP, stripe_id="cus_1")
-    queues = Queues([*steps, kept])
+    queues = Queues([*steps, kept], SHAPE)
     taken = queues.take(Counter(), free=8)
     # The step that makes no request needs one worker; the two endpoints share the other seven.
     assert Counter(lane for lane, _ in taken) == {users: 3, rooms: 4, None: 1}
@@ -45,11 +46,11 @@ def test_each_endpoint_gets_its_share_of_the_workers_in_turn() -> None:
 def test_a_lease_is_ready_once_its_own_user_and_room_are_done_whatever_else_is_left() -> None:
     lease = create(Kind.LEASE, "lease", user="user1", room="room0")
     user0, user1, room0 = create(Kind.USER, "user0"), create(Kind.USER, "user1"), create(Kind.ROOM, "room0")
-    queues = Queues([user0, user1, room0, lease])
+    queues = Queues([user0, user1, room0, lease], SHAPE)
     assert [job for _, job in queues.take(Counter(), free=8)] == [room0, user0, user1]
-    queues.done(Kind.USER, "user1")
+    queues.done((Kind.USER, "user1"))
     assert queues.take(Counter(), free=8) == []
-    queues.done(Kind.ROOM, "room0")
+    queues.done((Kind.ROOM, "room0"))
     assert queues.take(Counter(), free=8) == [(KINDS[Kind.LEASE].create_endpoint, lease)]  # user0 still running
 
 

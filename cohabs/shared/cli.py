@@ -21,6 +21,7 @@ from cohabs import __version__
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import TOOL, JsonReport, Provenance, write_json
 from cohabs.shared.settings import Settings, load_settings, redact
+from cohabs.shared.stopping import Stopped, StopReason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +34,15 @@ class Exit(IntEnum):
     USAGE = 2  # click's own code for a bad flag or value
     ATTENTION = 3  # finished, but rows need attention; each is listed
     PARTIAL = 4  # finished what was asked (a canary, --only), rows remain for a full run
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): what was running finished, the rest is reported as not finished
+    TERMINATED = 143  # SIGTERM, the same way
+
+
+def stop_exit(reason: StopReason) -> Exit:
+    """A stopped run's code: a signal's own (128 + its number), or 1 when Stripe stopped answering."""
+    return {StopReason.INTERRUPTED: Exit.INTERRUPTED, StopReason.TERMINATED: Exit.TERMINATED}.get(
+        reason, Exit.CANNOT_RUN
+    )
 
 
 # What both commands read from the environment or .env (settings.py).
@@ -99,9 +109,12 @@ def run_command(body: Callable[[], Exit], interrupted: str = "interrupted") -> N
     except CannotRun as exc:
         say(f"error: {exc}")
         code = Exit.CANNOT_RUN
+    except Stopped as exc:
+        say(f"\nstopped: {exc}")
+        code = stop_exit(exc.reason)
     except KeyboardInterrupt:
         say(f"\n{interrupted}")
-        code = Exit.CANNOT_RUN
+        code = Exit.INTERRUPTED
     sys.exit(int(code))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from cohabs.shared.errors import CannotRun
 
@@ -73,9 +74,14 @@ def key_mode(key: str | None) -> str | None:
     if not key:
         return None
     match = _KEY.match(key)
-    if not match:
-        raise CannotRun("STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_test_…, sk_live_…, rk_…)")
-    return match.group(2)
+    if match:
+        return match.group(2)
+    if key.startswith(("pk_test_", "pk_live_")):
+        raise CannotRun(
+            "STRIPE_SECRET_KEY holds a publishable key (pk_…), which can only make tokens in a browser: "
+            "put the account's secret key (sk_…) or a restricted key (rk_…) there"
+        )
+    raise CannotRun("STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_test_…, sk_live_…, rk_…)")
 
 
 def mask_key(key: str | None) -> str:
@@ -115,6 +121,18 @@ def _number(env: Mapping[str, str], name: str, kind: type[int | float]) -> int |
     return value
 
 
+def _api_base(raw: str) -> str | None:
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CannotRun(
+            f"STRIPE_API_BASE is not an http(s) address (got {raw!r}): for the local emulator, "
+            "http://localhost:12111; leave it empty for Stripe itself"
+        )
+    return raw.rstrip("/")
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     hubs = dict(DEFAULT_HUB_CURRENCIES)
     hubs.update(parse_hub_currencies(env.get("HUB_CURRENCIES", "")))
@@ -131,7 +149,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         db_password=env.get("DB_PASSWORD", ""),
         db_name=env.get("DB_NAME", "").strip() or "cohabs_onboarding",
         stripe_key=key,
-        stripe_api_base=env.get("STRIPE_API_BASE", "").strip() or None,
+        stripe_api_base=_api_base(env.get("STRIPE_API_BASE", "").strip()),
         hub_currencies=hubs,
         rate_limit=rate,
         endpoint_rate_limit=endpoint_rate,

@@ -15,6 +15,7 @@ from cohabs.shared.errors import CannotRun
 from cohabs.shared.mysql import mysql_errors
 from cohabs.shared.secret_key import guard_key, require_key
 from cohabs.shared.settings import Settings
+from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import StripeCalls
@@ -46,6 +47,7 @@ class World:
     now: Callable[[], datetime] = utc_now
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    stop: StopFlag = field(default_factory=StopFlag)  # set by a signal or by the gateway
     gateway: StripeGateway | None = None
 
 

@@ -22,12 +22,14 @@ from cohabs.shared.cli import (
     run_command,
     save_reports,
     say,
+    stop_exit,
     version_option,
     yes_option,
 )
 from cohabs.shared.clock import utc_now
 from cohabs.shared.reports import JsonReport, Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
+from cohabs.shared.stopping import stop_on_signals
 from cohabs.sync.progress import Progress
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Confirm, Options, World, run
@@ -41,10 +43,13 @@ REPORTS = Path("reports")
 
 MEANINGS = {
     Exit.OK: "all done: every row is linked (--verify: nothing to fix)",
-    Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed)",
+    Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed), or Stripe "
+    "stopped answering mid-run (the report lists what is left)",
     Exit.USAGE: "usage error (unknown flag or value, flags that exclude each other)",
     Exit.ATTENTION: "finished, but some rows were not synced (--verify: problems found); each is listed",
     Exit.PARTIAL: "finished what was asked (--limit, --only), rows remain for a full run",
+    Exit.INTERRUPTED: "interrupted (Ctrl-C): requests under way finished, the report lists what is left",
+    Exit.TERMINATED: "terminated (SIGTERM), the same way",
 }
 CONFIGURATION = (*SETTINGS, "HUB_CURRENCIES")
 INTERRUPTED = "interrupted: run again to finish; objects already created are adopted, not made twice"
@@ -52,6 +57,8 @@ INTERRUPTED = "interrupted: run again to finish; objects already created are ado
 
 def exit_code(report: Report) -> Exit:
     """Rows not synced outrank rows left for later; only a run that leaves nothing says "all done"."""
+    if report.stopped:
+        return stop_exit(report.stopped)
     if report.unsynced:
         return Exit.ATTENTION
     if report.remaining:
@@ -165,7 +172,8 @@ def main(
             data = partial(audit_json, audit, privacy=privacy)
             code = Exit.ATTENTION if audit.findings else Exit.OK
         else:
-            report = run(settings, options, world).scrubbed(privacy)
+            with stop_on_signals(world.stop):
+                report = run(settings, options, world).scrubbed(privacy)
             lines = render(report, 0 if quiet else 2 if verbose else 1, target=provenance.target)
             files = partial(write_reports, report, folder=REPORTS, privacy=privacy)
             data = partial(report_json, report, privacy=privacy)

@@ -10,9 +10,7 @@ crash could lose.
 from __future__ import annotations
 
 import threading
-from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -20,11 +18,12 @@ from typing import Any, Protocol, TypeVar
 import pymysql
 from stripe.params import SubscriptionCreateParams
 
-from cohabs.shared.errors import CannotRun, WriteRefused
+from cohabs.shared.errors import WriteRefused
 from cohabs.shared.mysql import mysql_failed
+from cohabs.shared.scheduler import Lane, Shape, Then, run_side_by_side
+from cohabs.shared.stopping import StopFlag, Stopped
 from cohabs.shared.stripe.gateway import RowFailed, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
-from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.billing import Mode
 from cohabs.sync.calls import Calls
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
@@ -46,7 +45,7 @@ class StepFailed(RowFailed):
         self.problem = problem
 
 
-def problem_of(exc: RowFailed) -> Problem:
+def problem_of(exc: RowFailed | Stopped) -> Problem:
     return exc.problem if isinstance(exc, StepFailed) else Problem.STRIPE
 
 
@@ -60,6 +59,7 @@ class Result(StrEnum):
     UNCHECKED = "unchecked"  # a dry run that read no account: the stored id was not looked up
     SKIPPED = "skipped"
     FAILED = "failed"
+    NOT_FINISHED = "not_finished"  # the run stopped before this row was done
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class Outcome:
 
     @property
     def synced(self) -> bool:
-        return self.problem is None and self.result not in (Result.SKIPPED, Result.FAILED)
+        return self.problem is None and self.result not in (Result.SKIPPED, Result.FAILED, Result.NOT_FINISHED)
 
 
 class Writer(Protocol):
@@ -98,66 +98,6 @@ class Cancel:
 
 
 Job = Step | Cancel
-Lane = Endpoint | None  # the endpoint a job's first request goes to; None when it makes none
-
-
-class Queues:
-    """What may start now: one queue per endpoint, each lease held back until its own user and room are done.
-
-    Bookkeeping only (no threads, no I/O): the executor takes jobs for its
-    free workers and says which rows are done. No endpoint gets more than its
-    share of the workers, so a slow or throttled endpoint never holds the
-    others' requests behind it.
-    """
-
-    def __init__(self, steps: list[Step]) -> None:
-        present = {(s.kind, s.row_id) for s in steps}
-        self._ready: dict[Lane, deque[Job]] = {}
-        self._waiting: dict[tuple[Kind, str], list[Step]] = {}
-        self._blocked: dict[tuple[Kind, str], int] = {}
-        for step in steps:
-            needs = [need for need in _needs(step) if need in present]
-            for need in needs:
-                self._waiting.setdefault(need, []).append(step)
-            if needs:
-                self._blocked[(step.kind, step.row_id)] = len(needs)
-            else:
-                self.add(step)
-
-    def add(self, job: Job) -> None:
-        self._ready.setdefault(_lane(job), deque()).append(job)
-
-    def done(self, kind: Kind, row_id: str) -> None:
-        """A row is finished, whatever its result: leases that waited for it may go."""
-        for step in self._waiting.pop((kind, row_id), []):
-            key = (step.kind, step.row_id)
-            self._blocked[key] -= 1
-            if not self._blocked[key]:
-                self.add(step)
-
-    def take(self, running: Counter[Lane], free: int) -> list[tuple[Lane, Job]]:
-        """Jobs for `free` workers, endpoints in turn, each up to its fair share of all the workers.
-
-        Shares are max-min fair: an endpoint that needs less than an equal
-        share leaves the rest to the others.
-        """
-        lanes = dict.fromkeys([*self._ready, *running])  # in a fixed order: shares come out the same each time
-        demand = {lane: running[lane] + len(self._ready.get(lane, ())) for lane in lanes}
-        left, share = free + running.total(), {}
-        for index, lane in enumerate(sorted(demand, key=lambda lane: demand[lane])):
-            share[lane] = min(demand[lane], left // (len(demand) - index))
-            left -= share[lane]
-        quota = {lane: share[lane] - running[lane] for lane in share if share[lane] > running[lane]}
-        taken: list[tuple[Lane, Job]] = []
-        while quota and free:
-            for lane in list(quota):
-                if free:
-                    taken.append((lane, self._ready[lane].popleft()))
-                    free -= 1
-                quota[lane] -= 1
-                if not quota[lane]:
-                    del quota[lane]
-        return taken
 
 
 @dataclass
@@ -168,8 +108,9 @@ class Executor:
     tick: Tick = lambda kind: None
     ids: dict[tuple[Kind, str], str] = field(default_factory=dict)
 
+    stop: StopFlag = field(default_factory=StopFlag)
+
     def __post_init__(self) -> None:
-        self._stop = threading.Event()
         self._lock = threading.Lock()
 
     def run(self, plan: Plan) -> list[Outcome]:
@@ -177,49 +118,29 @@ class Executor:
             for step in plan.steps[kind]:
                 if step.stripe_id and step.action is not Action.SKIP:  # a skipped step's object is not the row's
                     self.ids[(kind, step.row_id)] = step.stripe_id
-        outcomes = self._run_all(_in_need_order(plan))
-        # Workers finish in any order; the report follows the plan's.
-        order = {(s.kind, s.row_id): i for i, s in enumerate(s for k in Kind for s in plan.steps[k])}
-        return sorted(outcomes, key=lambda o: order[(o.kind, o.row_id)])
+        outcomes = run_side_by_side(
+            _in_need_order(plan),
+            self._guarded,
+            SHAPE,
+            workers=self.workers,
+            stop=self.stop,
+            finished=lambda job, outcome: self.tick(outcome.kind),
+        )
+        # Workers finish in any order; the report follows the plan's, rows the run stopped before included.
+        by_row = {(o.kind, o.row_id): o for o in outcomes}
+        active = [s for k in Kind if k in plan.active for s in plan.steps[k]]
+        return [by_row.get((s.kind, s.row_id)) or self._not_finished(s) for s in active]
 
-    def _run_all(self, steps: list[Step]) -> list[Outcome]:
-        """Run every step as soon as its endpoint has a free share of the workers and its dependencies are done."""
-        queues = Queues(steps)
-        outcomes: list[Outcome] = []
-        fatal: BaseException | None = None
-        running: dict[Future[Outcome | Cancel | None], Lane] = {}
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sync") as pool:
-            while True:
-                if not self._stop.is_set():
-                    for lane, job in queues.take(Counter(running.values()), self.workers - len(running)):
-                        running[pool.submit(self._guarded, job)] = lane
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
-                    try:
-                        result = future.result()
-                    except CannotRun as exc:
-                        fatal = fatal or exc
-                        self._stop.set()
-                        continue
-                    if isinstance(result, Cancel):
-                        queues.add(result)
-                    elif result is not None:
-                        outcomes.append(result)
-                        self.tick(result.kind)
-                        queues.done(result.kind, result.row_id)
-        if fatal is not None:
-            raise fatal
-        return outcomes
+    def _not_finished(self, step: Step) -> Outcome:
+        why = self.stop.detail or "not started"
+        return _outcome(step, Result.NOT_FINISHED, detail=why, problem=Problem.NOT_FINISHED)
 
-    def _guarded(self, job: Job) -> Outcome | Cancel | None:
-        if self._stop.is_set():
-            return None
+    def _guarded(self, job: Job) -> Outcome | Then[Job] | None:
         step = job.step if isinstance(job, Cancel) else job
         try:
             return self._cancel(job) if isinstance(job, Cancel) else self._one(job)
+        except Stopped:
+            return None  # its first request was not sent, or got no answer: the next run finishes the row
         except RowFailed as exc:
             return _outcome(step, Result.FAILED, detail=str(exc), problem=problem_of(exc))
         except pymysql.err.Error as exc:
@@ -256,14 +177,14 @@ class Executor:
         with self._lock:
             self.ids[(step.kind, step.row_id)] = stripe_id
 
-    def _one(self, step: Step) -> Outcome | Cancel:
+    def _one(self, step: Step) -> Outcome | Then[Job]:
         if step.action is Action.SKIP:
             return _outcome(step, Result.SKIPPED, detail=step.reason, problem=step.problem)
         if step.action is Action.CREATE:
             stripe_id = self._create(step)
             created = _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason)
             if step.billing is not None and step.billing.terms.mode is Mode.ENDED:
-                return Cancel(step, stripe_id, created)
+                return Then(Cancel(step, stripe_id, created))
             return created
         assert step.stripe_id is not None, step
         details = [step.reason]
@@ -298,7 +219,7 @@ class Executor:
     def _cancel(self, job: Cancel) -> Outcome:
         try:
             self.calls.cancel_subscription(job.stripe_id)
-        except RowFailed as exc:
+        except (RowFailed, Stopped) as exc:
             detail = f"created {job.stripe_id} but could not cancel it yet (the next run will): {exc}"
             return _outcome(job.step, Result.FAILED, detail=detail, problem=problem_of(exc))
         return job.outcome
@@ -311,6 +232,11 @@ def _needs(step: Step) -> list[tuple[Kind, str]]:
     return [(Kind.USER, step.billing.user_id), (Kind.ROOM, step.billing.room_id)]
 
 
+def _name(job: Job) -> tuple[Kind, str]:
+    step = job.step if isinstance(job, Cancel) else job
+    return (step.kind, step.row_id)
+
+
 def _lane(job: Job) -> Lane:
     if isinstance(job, Cancel) or (job.cancel and not job.repair):
         return CANCEL_SUBSCRIPTION
@@ -319,6 +245,9 @@ def _lane(job: Job) -> Lane:
     if job.repair:
         return KINDS[job.kind].update_endpoint
     return None
+
+
+SHAPE: Shape[Job] = Shape(lane=_lane, name=_name, needs=lambda job: [] if isinstance(job, Cancel) else _needs(job))
 
 
 def _in_need_order(plan: Plan) -> list[Step]:

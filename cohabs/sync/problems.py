@@ -17,6 +17,7 @@ class Problem(StrEnum):
     DUPLICATE = "duplicate"  # the same tenant, room and dates as another lease
     NEEDS_FULL_RUN = "needs_full_run"  # --only: its user or room has no Stripe object yet
     STRIPE = "stripe"  # Stripe refused or did not answer
+    NOT_FINISHED = "not_finished"  # the run stopped (Ctrl-C, SIGTERM, Stripe gone) before this row was done
     NOT_STORED = "not_stored"  # the object exists but its id could not be written
     LINK_CHANGED = "link_changed"  # a linked lease's user or room is gone, or is not the one its subscription bills
     CANCELLED_IN_STRIPE = "cancelled_in_stripe"  # an ongoing lease whose subscription was cancelled in Stripe

@@ -15,6 +15,7 @@ from cohabs.shared.errors import CannotRun
 from cohabs.shared.mysql import mysql_errors
 from cohabs.shared.secret_key import guard_key, require_key
 from cohabs.shared.settings import Settings
+from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
 from cohabs.sync import db, listing
 from cohabs.sync.account import Account
@@ -50,6 +51,7 @@ class World:
     now: Callable[[], datetime] = utc_now
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    stop: StopFlag = field(default_factory=StopFlag)  # set by a signal or by the gateway
     progress: Callable[[dict[Kind, int]], Callable[[Kind], None]] | None = None
     calls: Calls | None = field(default=None)  # Stripe, unless a test hands in its own
 
@@ -183,7 +185,8 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         totals = {k: len(plan.steps[k]) for k in kinds}
         tick = world.progress(totals) if world.progress else (lambda kind: None)
         try:
-            outcomes = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick).run(plan)
+            executor = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick, stop=world.stop)
+            outcomes = executor.run(plan)
         finally:
             writer.close()
         counters = getattr(calls, "counters", None)
@@ -194,6 +197,8 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             requests=counters.requests if counters else 0,
             throttled=counters.throttled if counters else 0,
             seconds=world.clock() - started,
+            stopped=world.stop.reason,
+            stop_detail=world.stop.detail,
         )
     finally:
         conn.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from cohabs.shared.stopping import StopReason
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import Ledger, describe_total
 from cohabs.sync.plan import Action, Plan, Step
@@ -57,6 +58,8 @@ class Report:
     throttled: int = 0
     seconds: float = 0.0
     kinds: tuple[Kind, ...] = tuple(Kind)
+    stopped: StopReason | None = None  # why the run stopped before its end, if it did
+    stop_detail: str = ""
 
     @cached_property
     def counts(self) -> dict[Kind, Counter[str]]:
@@ -92,8 +95,11 @@ class Report:
 
     def headline(self) -> str:
         """The one line that says how it went; never "all done" while rows remain."""
-        unsynced = len(self.unsynced)
+        left = sum(1 for o in self.outcomes if o.result is Result.NOT_FINISHED)
+        unsynced = len(self.unsynced) - left
         parts = []
+        if self.stopped:
+            parts.append(f"Stopped: {self.stop_detail}. {left} row(s) not finished: run again to finish.")
         if self.remaining:
             parts.append(self._scope_line() + ".")
         if unsynced:
@@ -168,6 +174,8 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.NO_PRICE: "Give the listed rooms a `rent` (or `baseRent`), run again.",
     Problem.BAD_AMOUNT: "Correct the listed amounts, run again.",
     Problem.CURRENCY_CONFLICT: "A tenant with leases in two currencies needs a second customer: decide by hand.",
+    Problem.NOT_FINISHED: "The run stopped before these rows (the cause is above): run it again to finish; "
+    "objects already made are adopted, never made twice.",
     Problem.STRIPE: "Stripe refused or did not answer some requests: run again; objects already made are adopted.",
     Problem.BAD_LEASE: "Correct the listed lease dates or statuses, run again.",
     Problem.DUPLICATE: "Duplicated leases: void or delete the copy, run again.",
@@ -213,6 +221,7 @@ STYLES: dict[Result, dict[str, Any]] = {
     Result.UNCHECKED: {"fg": "yellow"},
     Result.SKIPPED: {"fg": "yellow", "bold": True},
     Result.FAILED: {"fg": "red", "bold": True},
+    Result.NOT_FINISHED: {"fg": "red"},
 }
 
 

@@ -47,6 +47,7 @@ FULL_RUN: dict[Result, str] = {
     Result.UNCHECKED: "checks the stored id first",
     Result.SKIPPED: "skips it (see detail)",
     Result.FAILED: "skips it (see detail)",
+    Result.NOT_FINISHED: "does it",
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import random
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +13,9 @@ import stripe
 
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.settings import Settings, mask_key, redact
-from cohabs.shared.stripe.idempotency import MAX_KEYS, KeyHistory, ObservingClient
+from cohabs.shared.stopping import StopFlag, Stopped, StopReason
+from cohabs.shared.stripe.http import ObservingClient, Reachability, network_reason
+from cohabs.shared.stripe.idempotency import MAX_KEYS, KeyHistory
 from cohabs.shared.stripe.pacing import Endpoint as Endpoint
 from cohabs.shared.stripe.pacing import Limiter, Pacer
 
@@ -78,7 +79,9 @@ class Counters:
             self.throttled += throttled
 
 
-def make_client(settings: Settings, history: KeyHistory | None = None) -> stripe.StripeClient:
+def make_client(
+    settings: Settings, history: KeyHistory | None = None, reachability: Reachability | None = None
+) -> stripe.StripeClient:
     if not settings.stripe_key:
         raise CannotRun("STRIPE_SECRET_KEY is not set (in the environment or .env)")
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
@@ -86,29 +89,34 @@ def make_client(settings: Settings, history: KeyHistory | None = None) -> stripe
         settings.stripe_key,
         base_addresses=base,  # type: ignore[arg-type]
         max_network_retries=NETWORK_RETRIES,
-        http_client=ObservingClient(history or KeyHistory(), timeout=settings.stripe_timeout),
+        http_client=ObservingClient(history or KeyHistory(), reachability, timeout=settings.stripe_timeout),
     )
 
 
 class Timing(Protocol):
-    """The clock and sleep a gateway paces with, whichever job's world holds them."""
+    """The clock and sleep a gateway paces with, and the flag that stops it, whichever job's world holds them."""
 
     @property
     def clock(self) -> Callable[[], float]: ...
     @property
     def sleep(self) -> Callable[[float], None]: ...
+    @property
+    def stop(self) -> StopFlag: ...
 
 
 def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
     pacer = Pacer(settings.effective_rate, settings.endpoint_rate, clock=world.clock, sleep=world.sleep)
     history = KeyHistory()  # one per run: which stored 500s predate this run (idempotency.py)
+    reachability = Reachability(world.stop, settings.api_target)
     return StripeGateway(
-        make_client(settings, history),
+        make_client(settings, history, reachability),
         pacer,
         sleep=world.sleep,
         key_hint=mask_key(settings.stripe_key),
         where=settings.api_target,
         history=history,
+        stop=world.stop,
+        reachability=reachability,
     )
 
 
@@ -116,16 +124,6 @@ def unreadable(exc: RowFailed, settings: Settings) -> CannotRun:
     """The account could not be read before any change: say so, and where the calls went."""
     check = "check STRIPE_API_BASE (or unset it to use Stripe)" if settings.stripe_api_base else "check the network"
     return CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; {check}, then run again")
-
-
-def network_reason(exc: stripe.APIConnectionError) -> str:
-    """The cause in a few words ("Connection refused", "Read timed out"), not the SDK's paragraph."""
-    text = str(exc)
-    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(Read timed out|Connection aborted|timed out)"):
-        found = re.search(pattern, text)
-        if found:
-            return found.group(1).strip().rstrip(".")
-    return "no connection"
 
 
 class StripeGateway:
@@ -139,8 +137,12 @@ class StripeGateway:
         where: str = "Stripe",
         jitter: Callable[[], float] = random.random,
         history: KeyHistory | None = None,
+        stop: StopFlag | None = None,
+        reachability: Reachability | None = None,
     ) -> None:
         self._client = client
+        self.stop = stop or StopFlag()
+        self._reachability = reachability  # the one make_client gave the client's HTTP layer
         self._where = where
         self._history = history or KeyHistory()  # the one make_client gave the client's HTTP layer
         self.pacer = pacer
@@ -152,9 +154,11 @@ class StripeGateway:
     def call(self, endpoint: Endpoint, what: str, request: Callable[[], T], *, key: str | None = None) -> T:
         """Send one request to `endpoint`, paced and retried; every Stripe call goes through here.
 
-        `key` is the request's idempotency key, to tell a stored 500 from a passing one.
+        `key` is the request's idempotency key, to tell a stored 500 from a passing one. Once the run
+        is stopping, no request starts: Stopped is raised instead.
         """
         for attempt in range(THROTTLE_RETRIES + 1):
+            self.stop.check()
             self.counters.add(requests=1)
             try:
                 with self.pacer.turn(endpoint):
@@ -168,11 +172,22 @@ class StripeGateway:
                     break
                 self._sleep(self._backoff(attempt, exc))
                 continue
-            except (stripe.AuthenticationError, stripe.PermissionError):
+            except stripe.AuthenticationError:
                 raise CannotRun(
                     f"Stripe refused the key {self._key_hint}: check STRIPE_SECRET_KEY (and STRIPE_API_BASE)"
                 ) from None
+            except stripe.PermissionError as exc:
+                # The key is valid but may not do this: what a restricted key (rk_…) without that permission gets.
+                raise CannotRun(
+                    f"{what}: the key {self._key_hint} may not do this ({redact(exc.user_message or str(exc))}); "
+                    "give the restricted key that permission in the dashboard, or use the account's secret key"
+                ) from None
             except stripe.APIConnectionError as exc:
+                if self._reachability is not None:
+                    self._reachability.request_failed(network_reason(exc))
+                if self.stop.reason is StopReason.UNREACHABLE:
+                    # Whether this request ran at Stripe is unknown: the next run's listing tells.
+                    raise Stopped(StopReason.UNREACHABLE, self.stop.detail) from None
                 raise RowFailed(
                     f"{what}: no answer from {self._where} after {NETWORK_RETRIES} retries ({network_reason(exc)})"
                 ) from None

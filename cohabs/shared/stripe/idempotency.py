@@ -20,8 +20,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import stripe
-
 MAX_KEYS = 16  # a run adds at most one stored 500 per row; this many means Stripe is failing, not converging
 
 
@@ -67,32 +65,3 @@ class KeyHistory:
         """True when the key's stored 500 predates this run's first request with it."""
         with self._lock:
             return key in self._inherited
-
-
-class ObservingClient(stripe.RequestsClient):
-    """The SDK's HTTP client, telling the history about every attempt of a keyed request."""
-
-    def __init__(self, history: KeyHistory, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._history = history
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> tuple[Any, int, Mapping[str, str]]:
-        key = (headers or {}).get("Idempotency-Key")
-        try:
-            content, status, answer = super().request(method, url, headers, post_data)
-        except stripe.APIConnectionError:
-            if key:
-                self._history.answered(key, None, False)
-            raise
-        if key:
-            replayed = str(answer.get("Idempotent-Replayed", "")).lower() == "true"
-            self._history.answered(key, status, replayed)
-        return content, status, answer
