@@ -36,7 +36,12 @@ def test_settings_validate_what_they_read() -> None:
     with pytest.raises(CannotRun, match="hubId=currency"):
         load_settings({"HUB_CURRENCIES": "atlantis=pounds"})
     with pytest.raises(CannotRun, match="does not look like a Stripe secret key"):
+        load_settings({"STRIPE_SECRET_KEY": "whsec_not_an_api_key"})
+    with pytest.raises(CannotRun, match=r"holds a publishable key \(pk_…\)"):
         load_settings({"STRIPE_SECRET_KEY": "pk_test_publishable"})
+    with pytest.raises(CannotRun, match="STRIPE_API_BASE is not an http"):
+        load_settings({"STRIPE_API_BASE": "notaurl"})
+    assert load_settings({"STRIPE_API_BASE": "http://localhost:12111/"}).stripe_api_base == "http://localhost:12111"
 
 
 def test_schema_names_every_missing_piece_at_once() -> None:
