@@ -13,11 +13,12 @@ import pytest
 
 from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import StripeGateway, Window, make_client
+from cohabs.shared.stripe.listing import next_windows
 from cohabs.shared.stripe.pacing import Pacer
 from cohabs.sync.account import Remote
 from cohabs.sync.calls import SyncCalls
 from cohabs.sync.kinds import KINDS
-from cohabs.sync.listing import next_windows, read_all
+from cohabs.sync.listing import read_all
 from cohabs.sync.rows import Kind
 from devkit.fake_stripe import FakeStripe, Recorded
 from tests.conftest import TEST_KEY

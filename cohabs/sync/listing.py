@@ -1,92 +1,17 @@
-"""The account read at Stripe's limits: each list cut into `created` windows that are read side by side.
-
-A list read page after page waits one round trip per page. Stripe lets a list
-be filtered to a range of creation times (`created[gte]`, `created[lt]`, whole
-seconds), so disjoint windows can each be paged with their own cursor at the
-same time. Where the objects lie is learnt as pages arrive: every full page
-tells how densely its window is filled, and what is left below it is cut into
-new windows for idle readers. Windows never overlap and always cover
-everything older than where the read began, so the result is the set a serial
-read returns: objects sharing one second stay with one cursor, and an object
-created during the read is newer than every window's cursor (found by neither).
-"""
+"""The sync's account read: customers, products and subscriptions, each list read in windows side by side."""
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
-from collections.abc import Collection, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Collection
+from functools import partial
 
-from cohabs.shared.stripe.gateway import Window
+from cohabs.shared.stripe import listing
 from cohabs.sync.account import Remote
 from cohabs.sync.calls import Calls
 from cohabs.sync.rows import Kind
 
-GUESSES = 3  # windows cut back in time from the first page, before the open-ended rest
-
-
-def next_windows(window: Window, page: Sequence[Remote], more: bool, idle: int) -> list[Window]:
-    """What to read after one page of `window`: the rest of it, cut into at most `idle` windows.
-
-    The first window returned goes on from the page's cursor. When readers are
-    idle and enough is left, the rest is cut by creation time: in equal parts
-    when the window has a lower end, at the density this page showed; in parts
-    four times longer each step back in time when it has none (how far back
-    the objects go is not known yet), then one window for all that is older.
-    A part is cut only where about two pages are expected, so few requests come
-    back empty or half empty.
-    """
-    if not more or not page:
-        return []
-    oldest, newest = page[-1].created, page[0].created
-    span = newest - oldest + 1  # seconds one page covered here
-    rest = Window(window.since, window.until, after=page[-1].id)
-    if window.since is None:
-        upper = oldest - 2 * span
-        if idle <= 1 or upper <= 0:
-            return [rest]
-        windows = [Window(upper, window.until, after=rest.after)]
-        width = 8 * span
-        for _ in range(min(idle - 2, GUESSES)):
-            if upper - width <= 0:  # nothing in Stripe was created before 1970
-                break
-            windows.append(Window(upper - width, upper))
-            upper, width = upper - width, width * 4
-        return [*windows, Window(None, upper)]
-    parts = min(idle, (oldest - window.since) // (2 * span))
-    if parts <= 1:
-        return [rest]
-    bounds = [window.since + (oldest - window.since) * i // parts for i in range(parts)]
-    return [Window(bounds[-1], window.until, after=rest.after)] + [
-        Window(low, high) for low, high in itertools.pairwise(bounds) if low < high
-    ]
-
 
 def read_all(calls: Calls, kinds: Collection[Kind], readers: int) -> list[Remote]:
-    """Every object of `kinds`, each list read by up to `readers` windows at once."""
-    found: list[Remote] = []
-    queued: dict[Kind, deque[Window]] = {kind: deque([Window()]) for kind in kinds}
-    reading: dict[Future[tuple[list[Remote], bool]], tuple[Kind, Window]] = {}
-    active = dict.fromkeys(kinds, 0)
-    with ThreadPoolExecutor(max_workers=max(1, readers * len(kinds)), thread_name_prefix="sync-list") as pool:
-        try:
-            while True:
-                for kind, windows in queued.items():
-                    while windows and active[kind] < readers:
-                        window = windows.popleft()
-                        reading[pool.submit(calls.page, kind, window)] = (kind, window)
-                        active[kind] += 1
-                if not reading:
-                    return found
-                done, _ = wait(reading, return_when=FIRST_COMPLETED)
-                for future in done:
-                    kind, window = reading.pop(future)
-                    active[kind] -= 1
-                    page, more = future.result()
-                    found += page
-                    idle = readers - active[kind] - len(queued[kind])
-                    queued[kind].extend(next_windows(window, page, more, idle))
-        finally:
-            for future in reading:
-                future.cancel()
+    """Every object of `kinds`, each list read by up to `readers` windows at once (shared/stripe/listing.py)."""
+    found = listing.read_all({kind: partial(calls.page, kind) for kind in kinds}, readers)
+    return [remote for kind in kinds for remote in found[kind]]
