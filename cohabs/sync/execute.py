@@ -33,8 +33,8 @@ from cohabs.sync.problems import Problem
 from cohabs.sync.rows import Kind
 
 T = TypeVar("T")
+KEY_NAMESPACE = "cohabs-relink"  # the sync's idempotency keys start with it, as they always have
 # Kept by Stripe as the cancellation's comment, for whoever finds the subscription in the dashboard.
-JOB = "cohabs-relink"  # the sync's idempotency keys start with it, as they always have
 UNSTORED = "cohabs-relink: its id could not be stored in the database"
 
 
@@ -97,14 +97,14 @@ class Cancel:
     outcome: Outcome  # what the row reports once it is cancelled
 
 
-Job = Step | Cancel
-Lane = Endpoint | None  # the endpoint a job's first request goes to; None when it makes none
+Task = Step | Cancel  # what one worker does at a time
+Lane = Endpoint | None  # the endpoint a task's first request goes to; None when it makes none
 
 
 class Queues:
     """What may start now: one queue per endpoint, each lease held back until its own user and room are done.
 
-    Bookkeeping only (no threads, no I/O): the executor takes jobs for its
+    Bookkeeping only (no threads, no I/O): the executor takes tasks for its
     free workers and says which rows are done. No endpoint gets more than its
     share of the workers, so a slow or throttled endpoint never holds the
     others' requests behind it.
@@ -112,7 +112,7 @@ class Queues:
 
     def __init__(self, steps: list[Step]) -> None:
         present = {(s.kind, s.row_id) for s in steps}
-        self._ready: dict[Lane, deque[Job]] = {}
+        self._ready: dict[Lane, deque[Task]] = {}
         self._waiting: dict[tuple[Kind, str], list[Step]] = {}
         self._blocked: dict[tuple[Kind, str], int] = {}
         for step in steps:
@@ -124,8 +124,8 @@ class Queues:
             else:
                 self.add(step)
 
-    def add(self, job: Job) -> None:
-        self._ready.setdefault(_lane(job), deque()).append(job)
+    def add(self, task: Task) -> None:
+        self._ready.setdefault(_lane(task), deque()).append(task)
 
     def done(self, kind: Kind, row_id: str) -> None:
         """A row is finished, whatever its result: leases that waited for it may go."""
@@ -135,8 +135,8 @@ class Queues:
             if not self._blocked[key]:
                 self.add(step)
 
-    def take(self, running: Counter[Lane], free: int) -> list[tuple[Lane, Job]]:
-        """Jobs for `free` workers, endpoints in turn, each up to its fair share of all the workers.
+    def take(self, running: Counter[Lane], free: int) -> list[tuple[Lane, Task]]:
+        """Tasks for `free` workers, endpoints in turn, each up to its fair share of all the workers.
 
         Shares are max-min fair: an endpoint that needs less than an equal
         share leaves the rest to the others.
@@ -148,7 +148,7 @@ class Queues:
             share[lane] = min(demand[lane], left // (len(demand) - index))
             left -= share[lane]
         quota = {lane: share[lane] - running[lane] for lane in share if share[lane] > running[lane]}
-        taken: list[tuple[Lane, Job]] = []
+        taken: list[tuple[Lane, Task]] = []
         while quota and free:
             for lane in list(quota):
                 if free:
@@ -191,8 +191,8 @@ class Executor:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sync") as pool:
             while True:
                 if not self._stop.is_set():
-                    for lane, job in queues.take(Counter(running.values()), self.workers - len(running)):
-                        running[pool.submit(self._guarded, job)] = lane
+                    for lane, task in queues.take(Counter(running.values()), self.workers - len(running)):
+                        running[pool.submit(self._guarded, task)] = lane
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -214,12 +214,12 @@ class Executor:
             raise fatal
         return outcomes
 
-    def _guarded(self, job: Job) -> Outcome | Cancel | None:
+    def _guarded(self, task: Task) -> Outcome | Cancel | None:
         if self._stop.is_set():
             return None
-        step = job.step if isinstance(job, Cancel) else job
+        step = task.step if isinstance(task, Cancel) else task
         try:
-            return self._cancel(job) if isinstance(job, Cancel) else self._one(job)
+            return self._cancel(task) if isinstance(task, Cancel) else self._one(task)
         except RowFailed as exc:
             return _outcome(step, Result.FAILED, detail=str(exc), problem=problem_of(exc))
         except pymysql.err.Error as exc:
@@ -229,7 +229,9 @@ class Executor:
     def _keyed(step: Step, params: Mapping[str, Any], send: Callable[[str], T]) -> T:
         """Send under the row's key; past a key whose 500 an earlier run left stored, under the next one."""
         return send_keyed(
-            lambda attempt: idempotency_key(JOB, f"{step.kind.singular}:{step.row_id}", params, step.stale_id, attempt),
+            lambda attempt: idempotency_key(
+                KEY_NAMESPACE, f"{step.kind.singular}:{step.row_id}", params, step.stale_id, attempt
+            ),
             send,
         )
 
@@ -295,13 +297,13 @@ class Executor:
             raise StepFailed(f"{missing} could not be linked in this run (see its line)", problem=Problem.DEPENDENCY)
         return billing.params(customer, product)
 
-    def _cancel(self, job: Cancel) -> Outcome:
+    def _cancel(self, task: Cancel) -> Outcome:
         try:
-            self.calls.cancel_subscription(job.stripe_id)
+            self.calls.cancel_subscription(task.stripe_id)
         except RowFailed as exc:
-            detail = f"created {job.stripe_id} but could not cancel it yet (the next run will): {exc}"
-            return _outcome(job.step, Result.FAILED, detail=detail, problem=problem_of(exc))
-        return job.outcome
+            detail = f"created {task.stripe_id} but could not cancel it yet (the next run will): {exc}"
+            return _outcome(task.step, Result.FAILED, detail=detail, problem=problem_of(exc))
+        return task.outcome
 
 
 def _needs(step: Step) -> list[tuple[Kind, str]]:
@@ -311,13 +313,13 @@ def _needs(step: Step) -> list[tuple[Kind, str]]:
     return [(Kind.USER, step.billing.user_id), (Kind.ROOM, step.billing.room_id)]
 
 
-def _lane(job: Job) -> Lane:
-    if isinstance(job, Cancel) or (job.cancel and not job.repair):
+def _lane(task: Task) -> Lane:
+    if isinstance(task, Cancel) or (task.cancel and not task.repair):
         return CANCEL_SUBSCRIPTION
-    if job.action is Action.CREATE:
-        return KINDS[job.kind].create_endpoint
-    if job.repair:
-        return KINDS[job.kind].update_endpoint
+    if task.action is Action.CREATE:
+        return KINDS[task.kind].create_endpoint
+    if task.repair:
+        return KINDS[task.kind].update_endpoint
     return None
 
 
