@@ -147,7 +147,7 @@ def seeded(
         conn.close()
 
 
-def support(settings: Settings, job: Job, **options: Any) -> support_app.Outcome:
+def support(settings: Settings, job: Job, **options: Any) -> support_app.SupportRun:
     """One in-process support run on the tests' clock, no prompts, no output."""
     world = support_app.World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
     return support_app.run(job, settings, support_app.Options(**options), world)

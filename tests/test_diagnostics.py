@@ -23,6 +23,7 @@ from tests.conftest import ROOT, TEST_KEY, db_env, sync
 from tests.test_cli import cli
 
 LIVE_KEY = "sk_live_51SentinelLiveKeyMustNotLeak9876wxyz"
+BIN = Path(sys.executable).parent  # the virtualenv's bin, where `make install` puts the console scripts
 
 
 @pytest.fixture
@@ -120,10 +121,20 @@ def test_flags_that_exclude_each_other_are_a_usage_error(
     assert fake.requests == []
 
 
-def test_version_comes_from_the_package() -> None:
-    shown = subprocess.run([sys.executable, str(ROOT / "sync.py"), "--version"], capture_output=True, text=True)
-    assert shown.returncode == 0
-    assert shown.stdout.strip() == f"cohabs-relink {__version__}"
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ([sys.executable, str(ROOT / "sync.py")], "python sync.py"),
+        ([sys.executable, str(ROOT / "support.py")], "python support.py"),
+        ([str(BIN / "cohabs-relink")], "cohabs-relink"),
+        ([str(BIN / "cohabs-support")], "cohabs-support"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_version_names_the_command_that_ran_and_the_package_version(command: list[str], name: str) -> None:
+    shown = subprocess.run([*command, "--version"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == f"{name} {__version__}"
 
 
 def test_restore_dump_says_a_login_was_refused(settings: Settings, tmp_path: Path) -> None:

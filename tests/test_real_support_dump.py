@@ -60,7 +60,7 @@ if REAL_SUPPORT_DUMP:
         assert seeded.payments.dispute_writes() == []
         (report,) = (tmp_path / "reports").glob("support-transfers-run-*.md")
         advice = report.read_text(encoding="utf-8").split("## What to do next", 1)[1]
-        assert "`support.py disputes`" in advice and "\\`" not in advice  # our own Markdown, not escaped
+        assert "`python support.py disputes`" in advice and "\\`" not in advice  # our own Markdown, not escaped
 
         after = len(fake.writes())
         for command in ("disputes", "transfers"):

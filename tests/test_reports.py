@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 import threading
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +22,8 @@ from devkit.mysql import Server
 from tests.conftest import NOW, TEST_KEY, query, sync
 from tests.test_cli import cli
 
+BIN = Path(sys.executable).parent  # the virtualenv's bin, where `make install` puts the console scripts
+
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8") as lines:
@@ -36,7 +39,7 @@ def test_the_markdown_and_csv_show_the_money_of_every_lease_and_room(
     settings: Settings, restored: Dump, tmp_path: Path
 ) -> None:
     report = sync(settings, dry_run=True).scrubbed(Privacy())
-    provenance = Provenance.of(settings, "dry run", ["--dry-run"], NOW).finish(NOW)
+    provenance = Provenance.of(settings, "dry run", ["--dry-run"], NOW, tool="python sync.py").finish(NOW)
     markdown, _, table = write_reports(report, provenance, tmp_path, Privacy())
 
     rows = {(r["kind"], r["row_id"]): r for r in csv_rows(table)}
@@ -87,7 +90,7 @@ def test_every_report_says_where_it_ran_and_with_what(
     (markdown,) = (tmp_path / "reports").glob("sync-*.md")
     text = markdown.read_text()
     for expected in (
-        f"cohabs-relink {__version__}",
+        f"python sync.py {__version__}",
         "--yes --limit 2",
         f"{md_text(settings.db_name)} on {settings.db_host}:{settings.db_port}",
         "TEST mode, key sk\\_test\\_…abcd",
@@ -100,6 +103,8 @@ def test_every_report_says_where_it_ran_and_with_what(
     assert head["database"] == {"name": settings.db_name, "host": f"{settings.db_host}:{settings.db_port}"}
     assert head["stripe"] == {"mode": "test", "key": "sk_test_…abcd", "api_base": fake.url}
     assert set(head["options"]) == {"--limit 2", "--yes"} and head["version"] == __version__
+    assert (head["tool"], head["command"]) == ("python sync.py", "sync")
+    assert "then run `python sync.py` without --limit/--only" in text  # the advice names the command that ran
     assert head["started"] <= head["finished"]
     preamble = [line for line in markdown.with_suffix(".csv").read_text().splitlines() if line.startswith("#")]
     assert f"# database: {settings.db_name} on {settings.db_host}:{settings.db_port}" in preamble
@@ -165,6 +170,26 @@ def test_emails_are_masked_unless_asked_for(
             assert "masked (--include-emails shows them)" in visible
         else:
             assert leaked == emails
+
+
+def test_the_installed_command_names_itself_in_its_reports_and_advice(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    relink = str(BIN / "cohabs-relink")  # ROOT / an absolute path is that path: the installed console script
+    cli(settings, tmp_path, "--dry-run", script=relink)
+    (plan,) = (tmp_path / "reports").glob("plan-*.md")
+    assert json.loads(plan.with_suffix(".json").read_text())["provenance"]["tool"] == "cohabs-relink"
+    assert f"# tool: cohabs-relink {__version__}" in plan.with_suffix(".csv").read_text()
+    text = plan.read_text()
+    assert f"| tool | cohabs-relink {__version__} |" in text
+    assert "Read the plan, then run `cohabs-relink` to apply it." in text
+
+    audit = cli(settings, tmp_path, "--verify", script=relink)
+    assert audit.returncode == 3, audit.stdout + audit.stderr
+    assert "Run `cohabs-relink --dry-run` to preview, then `cohabs-relink`: it repairs" in audit.stdout
+    (verify,) = (tmp_path / "reports").glob("verify-*.md")
+    assert "Run `cohabs-relink --verify` again to confirm." in verify.read_text()
+    assert "sync.py" not in text + audit.stdout + verify.read_text()
 
 
 def test_verify_writes_reports_whose_advice_fits_each_finding(

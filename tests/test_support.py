@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cohabs import __version__
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
@@ -23,6 +24,7 @@ from tests.conftest import ROOT, TEST_KEY, db_env, query, support
 from tests.test_cli import cli, on_a_terminal
 
 ELIGIBLE = [row_id(f"paid-{n}") for n in (2, 3, 4)]  # paid-1 was transferred before (the seed's pick)
+BIN = Path(sys.executable).parent  # the virtualenv's bin, where `make install` puts the console scripts
 
 
 pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
@@ -256,6 +258,28 @@ def test_the_commands_keep_the_sync_habits(
     done = support_cli(settings, tmp_path, "disputes", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[requested] dispute" in done.stdout and "requested from tenants: 1,500.00 EUR" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "tool"), [("support.py", "python support.py"), (str(BIN / "cohabs-support"), "cohabs-support")]
+)
+def test_the_reports_and_their_advice_name_the_command_that_ran(
+    settings: Settings, fake: FakeStripe, seeded: Seeded, tmp_path: Path, script: str, tool: str
+) -> None:
+    # ROOT / an absolute path is that path: the installed console script, as `make install` puts it.
+    dry = cli(settings, tmp_path, "transfers", "--dry-run", script=script)
+    assert dry.returncode == 3, dry.stdout + dry.stderr
+    (markdown,) = (tmp_path / "reports").glob("support-transfers-plan-*.md")
+    head = json.loads(markdown.with_suffix(".json").read_text())["provenance"]
+    assert (head["tool"], head["command"]) == (tool, "support transfers (dry run)")
+    assert f"# tool: {tool} {__version__}" in markdown.with_suffix(".csv").read_text()
+    text = markdown.read_text()
+    assert f"| tool | {tool} {__version__} |" in text
+    advice = text.split("## What to do next", 1)[1]
+    assert f"`{tool} disputes` re-collects them" in advice  # the disputed row's advice
+    assert f"run `{tool} transfers` again once they settle" in advice  # the pending row's
+    assert advice.rstrip().endswith(f"Read the plan, then run `{tool} transfers` to apply it.")
+    assert "cohabs-relink" not in text
 
 
 def test_a_schema_without_the_payment_columns_stops_before_any_stripe_call(

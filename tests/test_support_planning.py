@@ -14,7 +14,7 @@ from cohabs.support.objects import Charge, Dispute, Intent, Transfer, intent_fro
 from cohabs.support.plan import Action, Item, Plan, Problem
 from cohabs.support.report import NEXT_STEPS, next_steps
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
-from cohabs.support.run import Outcome
+from cohabs.support.run import SupportRun
 from devkit.support_dump import charge_id, generate, row_id
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
@@ -253,12 +253,12 @@ def test_disputes_and_disputed_rows_that_do_not_match_are_reported() -> None:
 # ----- transfers -----------------------------------------------------------------------------------------------
 
 
-def account_for(rows: PaymentRows, **charges: Charge | None) -> transfers.Account:
+def account_for(rows: PaymentRows, **charges: Charge | None) -> transfers.PayoutFacts:
     """Flagey and Parvis connected, Louis's look-alike not; paid-1 already transferred; charges as given."""
     found: dict[str, Charge | None] = {charge_id("py", f"paid-{n}"): charge(f"paid-{n}", 88000) for n in range(1, 5)}
     found |= {c.id if c else k: c for k, c in charges.items()}
     done = [Transfer("tr_old", 88000, "eur", FLAGEY, charge_id("py", "paid-1"), 1_671_200_000)]
-    return transfers.Account({FLAGEY: True, PARVIS: True, LOUIS: False}, done, found)
+    return transfers.PayoutFacts({FLAGEY: True, PARVIS: True, LOUIS: False}, done, found)
 
 
 def by_subject(plan: Plan) -> dict[str, Item]:
@@ -302,7 +302,7 @@ def test_paid_rent_goes_once_to_its_house_and_every_anomaly_is_reported() -> Non
     louis = items[f"house {row_id('louis')}"]
     assert louis.problem is Problem.HOUSE_WITHOUT_PAYMENT
     assert louis.more == (Problem.ACCOUNT_MISSING,)  # and the report advises on both
-    assert NEXT_STEPS[Problem.ACCOUNT_MISSING] in next_steps(Outcome(plan, dry_run=True))
+    assert NEXT_STEPS[Problem.ACCOUNT_MISSING] in next_steps(SupportRun(plan, dry_run=True), "cohabs-support")
     assert f"{LOUIS} of house Louis 880 does not exist" in louis.reason
     assert f"differs from {PARVIS}, house Parvis 69, only by O against 0" in louis.reason
     assert plan.totals(Action.TRANSFER) == {"eur": 3 * 88000}

@@ -19,7 +19,7 @@ from dotenv import load_dotenv
 
 from cohabs import __version__
 from cohabs.shared.errors import CannotRun
-from cohabs.shared.reports import TOOL, JsonReport, Provenance, write_json
+from cohabs.shared.reports import JsonReport, Provenance, write_json
 from cohabs.shared.settings import Settings, load_settings, redact
 from cohabs.shared.stopping import Stopped, StopReason
 
@@ -74,6 +74,16 @@ def load_environment(folder: Path | None = None) -> Settings:
     return load_settings(os.environ)
 
 
+def invoked_as(ctx: click.Context) -> str:
+    """The command as the person typed it: `python sync.py` for a script, else its own name (`cohabs-relink`).
+
+    click names the program once, from sys.argv[0] (or `python -m <module>`);
+    --version, the reports' provenance and their advice all say it this way.
+    """
+    name = ctx.find_root().info_name or Path(sys.argv[0]).name
+    return f"python {name}" if name.endswith(".py") else name
+
+
 def options_used(ctx: click.Context) -> tuple[str, ...]:
     """The flags given on the command line, as typed: what a report says the run was asked to do."""
     used: list[str] = []
@@ -119,7 +129,16 @@ def run_command(body: Callable[[], Exit], interrupted: str = "interrupted") -> N
 
 
 def version_option(f: F) -> F:
-    return click.version_option(__version__, "--version", prog_name=TOOL, message="%(prog)s %(version)s")(f)
+    """--version: the command as it was run, then the package's version (`cohabs-support 0.1.0`)."""
+
+    def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value and not ctx.resilient_parsing:
+            click.echo(f"{invoked_as(ctx)} {__version__}")
+            ctx.exit()
+
+    return click.option(
+        "--version", is_flag=True, expose_value=False, is_eager=True, callback=show, help="Show the version and exit."
+    )(f)
 
 
 def live_option(f: F) -> F:

@@ -177,9 +177,12 @@ def when(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def acquire_lock(conn: Connection, job: str, db_name: str, what: str) -> None:
-    """Hold a server-side lock for the life of `conn`: a second `what` on the same database is refused, not raced."""
-    name = f"{job}:{db_name}"[:64]
+def acquire_lock(conn: Connection, owner: str, db_name: str, what: str) -> None:
+    """Hold a server-side lock for the life of `conn`: a second `what` on the same database is refused, not raced.
+
+    `owner` names the job that holds it (`cohabs-relink`, `cohabs-support`): the two never wait for each other.
+    """
+    name = f"{owner}:{db_name}"[:64]
     with conn.cursor() as cur:
         cur.execute("SELECT GET_LOCK(%s, 0)", [name])
         row = cur.fetchone()

@@ -18,8 +18,6 @@ from typing import Any
 from cohabs import __version__
 from cohabs.shared.settings import Settings, mask_key, redact
 
-TOOL = "cohabs-relink"
-
 # Anything around an @, valid address or not: a malformed email quoted in a
 # reason ("arnaud@", "a@@b.com") is as personal as a valid one.
 _EMAIL = re.compile(r"[^\s'\"<>(),;:|`]*@[^\s'\"<>(),;:|`]*")
@@ -53,6 +51,7 @@ class Privacy:
 class Provenance:
     """Where a run read and wrote, with what, and when: the head of every report."""
 
+    tool: str  # the command as the person ran it: "python sync.py", "cohabs-support" (cli.invoked_as)
     command: str  # what ran, in words: "sync", "dry run", "verify"
     database: str
     db_host: str
@@ -62,12 +61,14 @@ class Provenance:
     options: tuple[str, ...]
     started: datetime
     finished: datetime | None = None
-    tool: str = TOOL
     version: str = __version__
 
     @classmethod
-    def of(cls, settings: Settings, command: str, options: Sequence[str], started: datetime) -> Provenance:
+    def of(
+        cls, settings: Settings, command: str, options: Sequence[str], started: datetime, *, tool: str
+    ) -> Provenance:
         return cls(
+            tool=tool,
             command=command,
             database=settings.db_name,
             db_host=f"{settings.db_host}:{settings.db_port}",
@@ -159,14 +160,14 @@ def provenance_markdown(provenance: Provenance, privacy: Privacy) -> Iterator[st
     yield from md_table(("", ""), [*provenance.fields(), ("emails", privacy.describe())])
 
 
-def claim_stem(folder: Path, kind: str, started: datetime) -> Path:
-    """A report name no other run holds: `<kind>-<UTC time>[-n]`, claimed by creating its Markdown file.
+def claim_stem(folder: Path, prefix: str, started: datetime) -> Path:
+    """A report name no other run holds: `<prefix>-<UTC time>[-n]`, claimed by creating its Markdown file.
 
     Exclusive creation makes the claim atomic, so three runs in one second, or
     two processes at once, each get their own set of files.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    base = f"{kind}-{started:%Y%m%d-%H%M%S}"
+    base = f"{prefix}-{started:%Y%m%d-%H%M%S}"
     for n in range(1, 10_000):
         stem = folder / (base if n == 1 else f"{base}-{n}")
         try:
@@ -231,14 +232,14 @@ def write_csv(path: Path, provenance: Provenance, table: CsvTable) -> None:
 
 def write_report_set(
     folder: Path,
-    kind: str,
+    prefix: str,
     provenance: Provenance,
     markdown: Iterable[str],
     data: JsonReport,
     table: CsvTable | None = None,
 ) -> list[Path]:
     """A run's Markdown, JSON and (optionally) CSV under one stem no other run holds; returns the paths."""
-    stem = claim_stem(folder, kind, provenance.started)
+    stem = claim_stem(folder, prefix, provenance.started)
     paths = [stem.with_suffix(".md"), stem.with_suffix(".json")]
     write_json(paths[1], data)
     if table is not None:

@@ -55,7 +55,7 @@ def _missing_is_none(request: Callable[[], T], *statuses: int) -> Callable[[], T
     return attempt
 
 
-class StripeCalls:
+class SupportCalls:
     def __init__(self, gateway: StripeGateway) -> None:
         self.gateway = gateway
         self._v1 = gateway.client.v1

@@ -16,6 +16,7 @@ from cohabs.shared.cli import (
     Exit,
     epilog,
     interactive,
+    invoked_as,
     live_option,
     load_environment,
     options_used,
@@ -139,6 +140,7 @@ def _run(
 ) -> None:
     started = utc_now()
     privacy = Privacy()
+    tool = invoked_as(ctx)
     options = rules(Options(dry_run=dry_run, live=live))
 
     def body() -> Exit:
@@ -151,16 +153,16 @@ def _run(
         if notice:
             say(notice)
         command = f"support {job.value}" + (" (dry run)" if dry_run else "")
-        provenance = Provenance.of(settings, command, options_used(ctx), started)
+        provenance = Provenance.of(settings, command, options_used(ctx), started, tool=tool)
         world = World(
             echo=lambda text: say(privacy(text)),
             confirm=_confirm(provenance) if interactive(yes) and not dry_run else (lambda plan: True),
         )
-        outcome = run(job, settings, options, world)
-        for line in render(outcome, provenance.target):
+        done = run(job, settings, options, world)
+        for line in render(done, provenance.target):
             click.echo(privacy(line))
-        save_reports(provenance.finish(utc_now()), partial(write_reports, outcome, folder=REPORTS, privacy=privacy))
-        return Exit.ATTENTION if any(i.attention for i in outcome.plan.items) else Exit.OK
+        save_reports(provenance.finish(utc_now()), partial(write_reports, done, folder=REPORTS, privacy=privacy))
+        return Exit.ATTENTION if any(i.attention for i in done.plan.items) else Exit.OK
 
     run_command(body, INTERRUPTED)
 

@@ -7,7 +7,7 @@ no dispute explains) out. The money rules live here, so a dry run shows them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +20,7 @@ from stripe.params import (
 
 from cohabs.shared.money import exponent, format_minor
 from cohabs.support.objects import DISPUTE_KEY, DISPUTED_PAYMENT_KEY, LEASE_KEY, PAYMENT_KEY, Charge, Dispute, Intent
-from cohabs.support.plan import Action, Collection, Item, Job, Plan, Problem
+from cohabs.support.plan import Action, Item, Job, Plan, Problem, Recollection
 from cohabs.support.rows import House, Lease, NewPayment, Payment, PaymentRows, Ref
 
 # Bank transfers Stripe can fund a customer balance with, per currency.
@@ -147,6 +147,15 @@ def _stripe_state(facts: Facts) -> str:
     return f"{state}; " + ", ".join(f"request {i.id} {i.status}" for i in facts.found)
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a payment belongs: its lease, its house's name and connected account, as far as they exist."""
+
+    lease_id: str | None
+    house: str | None
+    account: str | None
+
+
 class _Context:
     def __init__(self, rows: PaymentRows) -> None:
         self.payments = {p.id: p for p in rows.payments}
@@ -154,163 +163,260 @@ class _Context:
         self.leases: Mapping[str, Lease] = {x.id: x for x in rows.leases}
         self.houses: Mapping[str, House] = {h.id: h for h in rows.houses}
 
-    def where(self, payment: Payment) -> tuple[str | None, str | None, str | None]:
-        """The payment's lease, its house's name and account, as far as they exist."""
+    def where(self, payment: Payment) -> Place:
         lease = self.leases.get(payment.lease_id or "")
         house = self.houses.get(lease.house_id or "") if lease else None
-        return payment.lease_id, house.name if house else None, house.account_id if house else None
+        return Place(payment.lease_id, house.name if house else None, house.account_id if house else None)
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One dispute and the one row it disputes: what every check below reads."""
+
+    facts: Facts
+    payment: Payment
+    context: _Context
+    new_id: str  # the id of the row that records the re-collection
+    now: datetime
+    rules: Rules
+
+    @property
+    def dispute(self) -> Dispute:
+        return self.facts.dispute
+
+    @property
+    def new_row(self) -> Payment | None:
+        return self.context.payments.get(self.new_id)
+
+    @property
+    def extra_requests(self) -> str:
+        """The requests naming this dispute beyond the first, as a clause for the reason ("" when none)."""
+        more = self.facts.found[1:]
+        if not more:
+            return ""
+        return f"; {len(more)} more request(s) name this dispute: {', '.join(i.id for i in more)} (review them)"
+
+    @property
+    def charge_id(self) -> str | None:
+        """The disputed charge: Stripe's own id for it when Stripe knows it."""
+        return self.facts.charge.id if self.facts.charge is not None else self.dispute.charge
+
+    def item(self, action: Action, reason: str, problem: Problem | None = None, **extra: Any) -> Item:
+        place = self.context.where(self.payment)
+        return Item(
+            f"dispute {self.dispute.id}",
+            action,
+            reason,
+            payment_id=self.payment.id,
+            lease_id=place.lease_id,
+            house=place.house,
+            account=place.account,
+            amount=self.dispute.amount,
+            currency=self.dispute.currency,
+            stripe_state=_stripe_state(self.facts),
+            db_state=_db_state(self.payment, self.new_id, self.new_row),
+            problem=problem,
+            **extra,
+        )
+
+
+Check = Callable[[_Case], Item | None]  # the item that settles the dispute, or None to go on to the next check
 
 
 def plan_dispute(facts: Facts, context: _Context, *, now: datetime, rules: Rules, id_width: int | None) -> Item:
-    dispute = facts.dispute
-    subject = f"dispute {dispute.id}"
-    rows = matching_rows(dispute, context.payments.values())
-    if not rows:
-        return Item(
-            subject,
-            Action.REPORT,
-            f"no payments row holds its charge {dispute.charge} or PaymentIntent {dispute.payment_intent}",
-            stripe_state=_stripe_state(facts),
-            db_state="no row",
-            problem=Problem.NO_ROW,
-            amount=dispute.amount,
-            currency=dispute.currency,
-        )
-    if len(rows) > 1:
-        return Item(
-            subject,
-            Action.REPORT,
-            f"rows {', '.join(p.id for p in rows)} all hold the disputed payment: which one to copy is a person's call",
-            stripe_state=_stripe_state(facts),
-            problem=Problem.AMBIGUOUS_ROW,
-            amount=dispute.amount,
-            currency=dispute.currency,
-        )
-    (payment,) = rows
-    lease_id, house, account = context.where(payment)
-    new_id = new_payment_id(dispute.id, id_width)
-    new_row = context.payments.get(new_id)
+    """Reported when no row or several hold its charge; else the first of CHECKS that settles it; else a request."""
+    rows = matching_rows(facts.dispute, context.payments.values())
+    if len(rows) != 1:
+        return _no_single_row(facts, rows)
+    case = _Case(facts, rows[0], context, new_payment_id(facts.dispute.id, id_width), now, rules)
+    for check in CHECKS:
+        settled = check(case)
+        if settled is not None:
+            return settled
+    return _request(case)
 
-    base = Item(
-        subject,
+
+def _no_single_row(facts: Facts, rows: list[Payment]) -> Item:
+    dispute = facts.dispute
+    item = Item(
+        f"dispute {dispute.id}",
         Action.REPORT,
-        payment_id=payment.id,
-        lease_id=lease_id,
-        house=house,
-        account=account,
+        stripe_state=_stripe_state(facts),
         amount=dispute.amount,
         currency=dispute.currency,
-        stripe_state=_stripe_state(facts),
-        db_state=_db_state(payment, new_id, new_row),
     )
+    if not rows:
+        why = f"no payments row holds its charge {dispute.charge} or PaymentIntent {dispute.payment_intent}"
+        return replace(item, reason=why, db_state="no row", problem=Problem.NO_ROW)
+    why = f"rows {', '.join(p.id for p in rows)} all hold the disputed payment: which one to copy is a person's call"
+    return replace(item, reason=why, problem=Problem.AMBIGUOUS_ROW)
 
-    def item(action: Action, reason: str, problem: Problem | None = None, **extra: Any) -> Item:
-        return replace(base, action=action, reason=reason, problem=problem, **extra)
 
-    found = facts.found
-    extra_requests = (
-        f"; {len(found) - 1} more request(s) name this dispute: {', '.join(i.id for i in found[1:])} (review them)"
-        if len(found) > 1
-        else ""
-    )
-    if new_row is not None:
-        if dispute.id not in (new_row.comment or ""):
-            return item(
-                Action.REPORT,
-                f"row {new_id}, the id derived for this dispute, exists but does not name it: nothing done",
-                Problem.ID_TAKEN,
-            )
-        if not any(i.id == new_row.charge_id for i in found):
-            return item(
-                Action.DONE,
-                f"already handled: row {new_id} exists, but its request {new_row.charge_id} is not among the "
-                f"customer's PaymentIntents naming this dispute; check it in Stripe{extra_requests}",
-                Problem.REQUEST_MISSING,
-                stripe_id=new_row.charge_id,
-            )
-        return item(
+def _id_taken(case: _Case) -> Item | None:
+    new_row = case.new_row
+    if new_row is None or case.dispute.id in (new_row.comment or ""):
+        return None
+    reason = f"row {case.new_id}, the id derived for this dispute, exists but does not name it: nothing done"
+    return case.item(Action.REPORT, reason, Problem.ID_TAKEN)
+
+
+def _row_written(case: _Case) -> Item | None:
+    """Its row exists (and names it): handled, and its request should be among those that name the dispute."""
+    new_row = case.new_row
+    if new_row is None:
+        return None
+    if not any(i.id == new_row.charge_id for i in case.facts.found):
+        return case.item(
             Action.DONE,
-            f"already handled: row {new_id} records request {new_row.charge_id}{extra_requests}",
-            Problem.DUPLICATE_REQUEST if extra_requests else None,
+            f"already handled: row {case.new_id} exists, but its request {new_row.charge_id} is not among the "
+            f"customer's PaymentIntents naming this dispute; check it in Stripe{case.extra_requests}",
+            Problem.REQUEST_MISSING,
             stripe_id=new_row.charge_id,
         )
-    # The procedure was followed by hand before this tool: a row whose comment names the dispute.
-    by_hand = [p.id for p in context.payments.values() if p.id != payment.id and dispute.id in (p.comment or "")]
-    if by_hand:
-        ours = f"; request {found[0].id} names it too (review it)" if found else ""
-        return item(
-            Action.DONE,
-            f"already handled: row {', '.join(by_hand)} names this dispute in its comment{ours}",
-            Problem.DUPLICATE_REQUEST if found else None,
-        )
-    row = NewPayment(new_id, payment.id, _decimal(dispute.amount, dispute.currency), comment_for(dispute.id))
-    if found:
-        # An earlier run made the request and stopped before its row: write the row, ask nothing twice.
-        first = found[0]
-        collection = Collection(dispute.id, None, row, existing=first)
-        return item(
-            Action.RECORD,
-            f"request {first.id} exists (an earlier run stopped before its row): add row {new_id}, "
-            f"due {due_date(from_timestamp(first.created), rules):%Y-%m-%d}{extra_requests}",
-            Problem.DUPLICATE_REQUEST if extra_requests else None,
-            collection=collection,
-            stripe_id=first.id,
-        )
-    if not dispute.money_withdrawn:
-        return item(
-            Action.REPORT,
-            f"dispute status {dispute.status}: no money has left the balance for it, so nothing is re-collected",
-            Problem.NOTHING_WITHDRAWN,
-        )
-    # Rent the database knows of (a row holds the request or its charge) is no re-collection.
+    return case.item(
+        Action.DONE,
+        f"already handled: row {case.new_id} records request {new_row.charge_id}{case.extra_requests}",
+        Problem.DUPLICATE_REQUEST if case.extra_requests else None,
+        stripe_id=new_row.charge_id,
+    )
+
+
+def _handled_by_hand(case: _Case) -> Item | None:
+    """The procedure was followed by hand before this tool: a row whose comment names the dispute."""
+    dispute, found = case.dispute, case.facts.found
+    by_hand = [
+        p.id for p in case.context.payments.values() if p.id != case.payment.id and dispute.id in (p.comment or "")
+    ]
+    if not by_hand:
+        return None
+    ours = f"; request {found[0].id} names it too (review it)" if found else ""
+    return case.item(
+        Action.DONE,
+        f"already handled: row {', '.join(by_hand)} names this dispute in its comment{ours}",
+        Problem.DUPLICATE_REQUEST if found else None,
+    )
+
+
+def _request_without_row(case: _Case) -> Item | None:
+    """An earlier run made the request and stopped before its row: write the row, ask nothing twice."""
+    if not case.facts.found:
+        return None
+    first = case.facts.found[0]
+    return case.item(
+        Action.RECORD,
+        f"request {first.id} exists (an earlier run stopped before its row): add row {case.new_id}, "
+        f"due {due_date(from_timestamp(first.created), case.rules):%Y-%m-%d}{case.extra_requests}",
+        Problem.DUPLICATE_REQUEST if case.extra_requests else None,
+        collection=Recollection(case.dispute.id, None, _new_row(case), existing=first),
+        stripe_id=first.id,
+    )
+
+
+def _nothing_withdrawn(case: _Case) -> Item | None:
+    if case.dispute.money_withdrawn:
+        return None
+    return case.item(
+        Action.REPORT,
+        f"dispute status {case.dispute.status}: no money has left the balance for it, so nothing is re-collected",
+        Problem.NOTHING_WITHDRAWN,
+    )
+
+
+def _maybe_by_hand(case: _Case) -> Item | None:
+    """A bank transfer request of the same money since the dispute, naming none, may be a re-collection by hand.
+
+    Rent the database knows of (a row holds the request or its charge) is no re-collection.
+    """
+    dispute = case.dispute
     alike = [
         i.id
-        for i in facts.unnamed
+        for i in case.facts.unnamed
         if (i.amount, i.currency) == (dispute.amount, dispute.currency)
-        and not {i.id, i.latest_charge} & context.charge_ids
+        and not {i.id, i.latest_charge} & case.context.charge_ids
     ]
-    if alike:
-        return item(
-            Action.REPORT,
-            f"{', '.join(alike)}: a bank transfer request of {format_minor(dispute.amount, dispute.currency)} to "
-            "this tenant since the dispute, naming no dispute; it may be this re-collection made by hand, so "
-            "nothing is requested until a person checks",
-            Problem.MAYBE_HANDLED,
-        )
-    charge = facts.charge
-    if charge is None:
-        return item(Action.REPORT, f"charge {dispute.charge} is not in this Stripe account", Problem.CHARGE_MISSING)
-    customer = facts.customer
-    if not customer:
-        return item(
-            Action.REPORT,
-            f"charge {charge.id} and its PaymentIntent name no customer: nobody to send a bank transfer request to",
-            Problem.NO_CUSTOMER,
-        )
-    if not 0 < dispute.amount <= MAX_AMOUNT:
-        return item(Action.REPORT, f"disputed amount {dispute.amount} cannot be requested", Problem.BAD_AMOUNT)
-    text = description(facts)
-    if text is None:
-        return item(
-            Action.REPORT,
-            f"no invoice paid by {charge.id} and no description on it: nothing to describe the request with",
-            Problem.NO_DESCRIPTION,
-        )
-    metadata = {DISPUTE_KEY: dispute.id, PAYMENT_KEY: new_id, DISPUTED_PAYMENT_KEY: payment.id}
+    if not alike:
+        return None
+    return case.item(
+        Action.REPORT,
+        f"{', '.join(alike)}: a bank transfer request of {format_minor(dispute.amount, dispute.currency)} to "
+        "this tenant since the dispute, naming no dispute; it may be this re-collection made by hand, so "
+        "nothing is requested until a person checks",
+        Problem.MAYBE_HANDLED,
+    )
+
+
+def _charge_missing(case: _Case) -> Item | None:
+    if case.facts.charge is not None:
+        return None
+    reason = f"charge {case.dispute.charge} is not in this Stripe account"
+    return case.item(Action.REPORT, reason, Problem.CHARGE_MISSING)
+
+
+def _no_customer(case: _Case) -> Item | None:
+    if case.facts.customer:
+        return None
+    reason = (
+        f"charge {case.charge_id} and its PaymentIntent name no customer: nobody to send a bank transfer request to"
+    )
+    return case.item(Action.REPORT, reason, Problem.NO_CUSTOMER)
+
+
+def _bad_amount(case: _Case) -> Item | None:
+    if 0 < case.dispute.amount <= MAX_AMOUNT:
+        return None
+    return case.item(Action.REPORT, f"disputed amount {case.dispute.amount} cannot be requested", Problem.BAD_AMOUNT)
+
+
+def _no_description(case: _Case) -> Item | None:
+    if description(case.facts) is not None:
+        return None
+    reason = f"no invoice paid by {case.charge_id} and no description on it: nothing to describe the request with"
+    return case.item(Action.REPORT, reason, Problem.NO_DESCRIPTION)
+
+
+# The checks, in the order they are asked once the dispute has its one row: the first that settles it decides
+# its item; when none does, _request asks the tenant to pay again.
+CHECKS: tuple[Check, ...] = (
+    _id_taken,  # the row id derived for it belongs to another row
+    _row_written,  # its row exists: handled
+    _handled_by_hand,  # another row's comment names it: handled by hand
+    _request_without_row,  # an earlier run made the request, not the row: record it
+    _nothing_withdrawn,  # no money left the balance: nothing to re-collect
+    _maybe_by_hand,  # a request like it that names no dispute: a person checks first
+    _charge_missing,
+    _no_customer,
+    _bad_amount,
+    _no_description,
+)
+
+
+def _new_row(case: _Case) -> NewPayment:
+    dispute = case.dispute
+    return NewPayment(case.new_id, case.payment.id, _decimal(dispute.amount, dispute.currency), comment_for(dispute.id))
+
+
+def _request(case: _Case) -> Item:
+    """No check settled it: request the disputed money again by bank transfer, and record it in a new row."""
+    dispute, payment = case.dispute, case.payment
+    customer, text = case.facts.customer, description(case.facts)
+    assert customer is not None and text is not None  # _no_customer and _no_description
+    metadata = {DISPUTE_KEY: dispute.id, PAYMENT_KEY: case.new_id, DISPUTED_PAYMENT_KEY: payment.id}
     if payment.lease_id:
         metadata[LEASE_KEY] = payment.lease_id
-    params = intent_params(dispute, customer, text, metadata, rules)
+    params = intent_params(dispute, customer, text, metadata, case.rules)
     if params is None:
-        return item(Action.REPORT, f"Stripe offers no bank transfer in {dispute.currency.upper()}", Problem.CURRENCY)
+        return case.item(
+            Action.REPORT, f"Stripe offers no bank transfer in {dispute.currency.upper()}", Problem.CURRENCY
+        )
     notes = [] if payment.disputed else ["the row says disputed=0 although Stripe has this dispute (left as is)"]
     reason = "; ".join(
         [
             f"request {format_minor(dispute.amount, dispute.currency)} by bank transfer as '{text}'",
-            f"add row {new_id}, due {due_date(now, rules):%Y-%m-%d}",
+            f"add row {case.new_id}, due {due_date(case.now, case.rules):%Y-%m-%d}",
             *notes,
         ]
     )
-    return item(Action.COLLECT, reason, collection=Collection(dispute.id, params, row))
+    return case.item(Action.COLLECT, reason, collection=Recollection(dispute.id, params, _new_row(case)))
 
 
 def plan_disputes(
@@ -326,16 +432,16 @@ def plan_disputes(
             explained.add(payment.id)
     for payment in rows.payments:
         if payment.disputed and payment.id not in explained:
-            lease_id, house, account = context.where(payment)
+            place = context.where(payment)
             plan.items.append(
                 Item(
                     f"payment {payment.id}",
                     Action.REPORT,
                     f"disputed=1 but no dispute in Stripe is on {payment.charge_id or 'its (empty) charge id'}",
                     payment_id=payment.id,
-                    lease_id=lease_id,
-                    house=house,
-                    account=account,
+                    lease_id=place.lease_id,
+                    house=place.house,
+                    account=place.account,
                     stripe_state="no dispute",
                     db_state=f"row {payment.id}: amount {payment.amount}, disputed=1",
                     problem=Problem.NO_DISPUTE,

@@ -17,12 +17,13 @@ import pymysql
 from cohabs.shared.mysql import Connection, mysql_failed
 from cohabs.shared.stripe.gateway import RowFailed, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
-from cohabs.support.calls import StripeCalls
+from cohabs.support.calls import SupportCalls
 from cohabs.support.disputes import Rules, due_date, from_timestamp
-from cohabs.support.plan import Action, Collection, Item, Job, Payout, Plan, Problem
+from cohabs.support.plan import Action, Item, Job, Payout, Plan, Problem, Recollection
 from cohabs.support.tables import RowConflict, Tables, insert_copy
 
 T = TypeVar("T")
+KEY_NAMESPACE = "cohabs-support"  # support's idempotency keys start with it
 
 
 def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T]) -> T:
@@ -33,13 +34,13 @@ def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T])
     listing decides: the object, if Stripe made it, or the next key.
     """
     return send_keyed(
-        lambda attempt: idempotency_key("cohabs-support", f"{job.value}:{subject}", params, None, attempt), create
+        lambda attempt: idempotency_key(KEY_NAMESPACE, f"{job.value}:{subject}", params, None, attempt), create
     )
 
 
 @dataclass
 class Executor:
-    calls: StripeCalls
+    calls: SupportCalls
     conn: Connection
     tables: Tables
     rules: Rules
@@ -67,7 +68,7 @@ class Executor:
             return self._transfer(item, item.payout)
         return item
 
-    def _collect(self, item: Item, collection: Collection) -> Item:
+    def _collect(self, item: Item, collection: Recollection) -> Item:
         intent = collection.existing
         if intent is None:
             assert collection.params is not None

@@ -46,7 +46,7 @@ class Problem(StrEnum):
     REQUEST_MISSING = "request_missing"  # a new row whose payment request is not in Stripe
     DUPLICATE_REQUEST = "duplicate_request"  # more than one request for one dispute
     MAYBE_HANDLED = "maybe_handled"  # a bank transfer request of that amount names no dispute: made by hand?
-    DISPUTED = "disputed"  # disputed=1: `support.py disputes` handles it
+    DISPUTED = "disputed"  # disputed=1: the disputes command re-collects it
     PENDING = "pending"
     NO_CHARGE_ID = "no_charge_id"
     UNKNOWN_ID = "unknown_id"  # stripeChargeId is neither ch_/py_ nor pi_
@@ -74,7 +74,7 @@ class Problem(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Collection:
+class Recollection:
     """A dispute's re-collection: the request to create, and the row that records it."""
 
     dispute_id: str
@@ -106,7 +106,7 @@ class Item:
     db_state: str = ""
     problem: Problem | None = None
     more: tuple[Problem, ...] = ()  # the item's other problems, each with its advice in the report
-    collection: Collection | None = None
+    collection: Recollection | None = None
     payout: Payout | None = None
     stripe_id: str | None = None  # the request or transfer made, found or already there
     failed: bool = False  # the run tried and Stripe or MySQL refused

@@ -21,7 +21,7 @@ from cohabs.shared.reports import (
     write_report_set,
 )
 from cohabs.support.plan import Action, Item, Job, Plan, Problem
-from cohabs.support.run import Outcome
+from cohabs.support.run import SupportRun
 
 # How an action reads before (dry run) and after (a run) it happens.
 VERBS: dict[Action, tuple[str, str]] = {
@@ -40,9 +40,10 @@ STYLES: dict[Action, dict[str, Any]] = {
 }
 TITLES = {Job.DISPUTES: "Disputed payments", Job.TRANSFERS: "Rent transfers to houses"}
 
+# Advice per problem; `{tool}` is the command as the person ran it (`python support.py`, `cohabs-support`).
 NEXT_STEPS: dict[Problem, str] = {
     Problem.NO_ROW: "A dispute matches no payments row: find the payment by hand (its charge is on the line).",
-    Problem.AMBIGUOUS_ROW: "Several rows hold one disputed charge: keep one, then run `support.py disputes` again.",
+    Problem.AMBIGUOUS_ROW: "Several rows hold one disputed charge: keep one, then run `{tool} disputes` again.",
     Problem.NO_DISPUTE: "A row says disputed=1 but Stripe has no dispute on it: check the row's charge id.",
     Problem.NOTHING_WITHDRAWN: "Disputes that took no money (inquiries, won): nothing to re-collect; watch them in Stripe.",
     Problem.NO_CUSTOMER: "The disputed charge has no customer: ask the tenant to pay by hand.",
@@ -55,8 +56,8 @@ NEXT_STEPS: dict[Problem, str] = {
     "is, add its row by hand; if not, cancel it in Stripe, then run again.",
     Problem.STRIPE: "Stripe refused or did not answer: run again; what was made is found, never made twice.",
     Problem.NOT_STORED: "A request exists but its row could not be written: fix the database error, run again.",
-    Problem.DISPUTED: "Disputed payments are never paid out: `support.py disputes` re-collects them.",
-    Problem.PENDING: "Pending payments wait: run `support.py transfers` again once they settle.",
+    Problem.DISPUTED: "Disputed payments are never paid out: `{tool} disputes` re-collects them.",
+    Problem.PENDING: "Pending payments wait: run `{tool} transfers` again once they settle.",
     Problem.PAID_ZERO: "Rows with paid 0 but a charge id: compare each with its charge in Stripe and fix the row.",
     Problem.NOT_PAID_IN_FULL: "Partly paid rows are never paid out: settle them, then run again.",
     Problem.NO_CHARGE_ID: "Rows without a charge id cannot be paid out: find their charge, or leave them.",
@@ -77,7 +78,7 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.CHARGE_MISSING: "Rows whose charge Stripe does not know: check the charge id against the dashboard.",
     Problem.CHARGE_NOT_SUCCEEDED: "Charges that did not succeed are never paid out: fix the row's paid amount.",
     Problem.CHARGE_REFUNDED: "Refunded charges are never paid out: mark the rows refunded.",
-    Problem.CHARGE_DISPUTED: "Charges disputed in Stripe are never paid out: run `support.py disputes`.",
+    Problem.CHARGE_DISPUTED: "Charges disputed in Stripe are never paid out: run `{tool} disputes`.",
 }
 
 
@@ -105,14 +106,14 @@ def totals_lines(plan: Plan) -> Iterator[tuple[str, str]]:
         yield label, ", ".join(format_minor(v, c) for c, v in found.items()) or "nothing"
 
 
-def headline(outcome: Outcome) -> str:
-    attention = sum(1 for i in outcome.plan.items if i.attention)
+def headline(run: SupportRun) -> str:
+    attention = sum(1 for i in run.plan.items if i.attention)
     return f"{attention} item(s) need a person." if attention else "Nothing needs a person."
 
 
-def render(outcome: Outcome, target: str = "") -> Iterator[str]:
+def render(run: SupportRun, target: str = "") -> Iterator[str]:
     """Text for a terminal (click strips the colours in a pipe)."""
-    plan, dry = outcome.plan, outcome.dry_run
+    plan, dry = run.plan, run.dry_run
     yield click.style(f"{TITLES[plan.job]}: " + ("plan (dry run: nothing was changed)" if dry else "run"), bold=True)
     if target:
         yield f"Target: {target}"
@@ -130,16 +131,17 @@ def render(outcome: Outcome, target: str = "") -> Iterator[str]:
     for label, value in totals_lines(plan):
         yield f"  {label}: {value}"
     if not dry:
-        yield f"  Stripe requests: {outcome.requests} ({outcome.throttled} rate-limited) in {outcome.seconds:.1f}s"
+        yield f"  Stripe requests: {run.requests} ({run.throttled} rate-limited) in {run.seconds:.1f}s"
     attention = any(i.attention for i in plan.items)
-    yield from ("", click.style(headline(outcome), fg="red" if attention else "green", bold=True))
+    yield from ("", click.style(headline(run), fg="red" if attention else "green", bold=True))
 
 
-def next_steps(outcome: Outcome) -> list[str]:
-    found = {p for i in outcome.plan.items if i.problem for p in (i.problem, *i.more)}
-    steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
-    command = f"python support.py {outcome.plan.job.value}"
-    if outcome.dry_run:
+def next_steps(run: SupportRun, tool: str) -> list[str]:
+    """Advice for every problem found, then what to run next, naming the command as the person ran it."""
+    found = {p for i in run.plan.items if i.problem for p in (i.problem, *i.more)}
+    steps = [advice.format(tool=tool) for problem, advice in NEXT_STEPS.items() if problem in found]
+    command = f"{tool} {run.plan.job.value}"
+    if run.dry_run:
         steps.append(f"Read the plan, then run `{command}` to apply it.")
     else:
         steps.append(f"`{command}` again only does what is left.")
@@ -164,24 +166,24 @@ def _cells(item: Item, dry_run: bool, privacy: Privacy) -> list[object]:
     ]
 
 
-def markdown(outcome: Outcome, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
+def markdown(run: SupportRun, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
     """A report to paste into a ticket: where it ran, the money, every item, what to do next."""
-    plan, dry = outcome.plan, outcome.dry_run
+    plan, dry = run.plan, run.dry_run
     what = "dry run (nothing was changed)" if dry else "run"
     yield from (f"# {TITLES[plan.job]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
-    yield from ("", "## Summary", "", f"**{md_text(headline(outcome))}**", "")
+    yield from ("", "## Summary", "", f"**{md_text(headline(run))}**", "")
     yield from md_table(("money", "planned" if dry else "done"), totals_lines(plan))
     if not dry:
         yield from (
             "",
-            f"Stripe requests: {outcome.requests} ({outcome.throttled} rate-limited), {outcome.seconds:.0f} s.",
+            f"Stripe requests: {run.requests} ({run.throttled} rate-limited), {run.seconds:.0f} s.",
         )
     yield from ("", "## Items", "")
     yield from md_table(COLUMNS, (_cells(i, dry, privacy) for i in plan.items))
     yield from ("", "## What to do next", "")
     # Our own advice, written as Markdown (code spans), like the sync's: nothing from a row or Stripe in it.
-    yield from (f"{n}. {step}" for n, step in enumerate(next_steps(outcome), 1))
+    yield from (f"{n}. {step}" for n, step in enumerate(next_steps(run, provenance.tool), 1))
 
 
 def _row(item: Item, dry_run: bool, privacy: Privacy) -> dict[str, Any]:
@@ -203,32 +205,32 @@ def _row(item: Item, dry_run: bool, privacy: Privacy) -> dict[str, Any]:
     }
 
 
-def report_json(outcome: Outcome, provenance: Provenance, privacy: Privacy) -> JsonReport:
-    plan = outcome.plan
+def report_json(run: SupportRun, provenance: Provenance, privacy: Privacy) -> JsonReport:
+    plan = run.plan
     fields = {
         "job": plan.job.value,
-        "mode": "dry-run" if outcome.dry_run else "run",
+        "mode": "dry-run" if run.dry_run else "run",
         "totals": {"requested": plan.totals(Action.COLLECT), "paid": plan.totals(Action.TRANSFER)},
         "notes": plan.notes,
-        "stripe": {"requests": outcome.requests, "rate_limited": outcome.throttled},
-        "seconds": round(outcome.seconds, 3),
+        "stripe": {"requests": run.requests, "rate_limited": run.throttled},
+        "seconds": round(run.seconds, 3),
     }
-    rows = (_row(i, outcome.dry_run, privacy) for i in plan.items)
+    rows = (_row(i, run.dry_run, privacy) for i in plan.items)
     return JsonReport.of(provenance, privacy, fields, rows, key="items")
 
 
-def write_reports(outcome: Outcome, provenance: Provenance, *, folder: Path, privacy: Privacy) -> list[Path]:
+def write_reports(run: SupportRun, provenance: Provenance, *, folder: Path, privacy: Privacy) -> list[Path]:
     """Markdown for a ticket, JSON for machines, CSV of the items, under one stem no other run holds."""
-    kind = f"support-{outcome.plan.job.value}-{'plan' if outcome.dry_run else 'run'}"
+    prefix = f"support-{run.plan.job.value}-{'plan' if run.dry_run else 'run'}"
     table = CsvTable(
         COLUMNS,
-        ([str(c) if c is not None else None for c in _cells(i, outcome.dry_run, privacy)] for i in outcome.plan.items),
+        ([str(c) if c is not None else None for c in _cells(i, run.dry_run, privacy)] for i in run.plan.items),
     )
     return write_report_set(
         folder,
-        kind,
+        prefix,
         provenance,
-        markdown(outcome, provenance, privacy),
-        report_json(outcome, provenance, privacy),
+        markdown(run, provenance, privacy),
+        report_json(run, provenance, privacy),
         table,
     )

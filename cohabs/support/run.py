@@ -18,7 +18,7 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
 from cohabs.support import disputes, transfers
-from cohabs.support.calls import StripeCalls
+from cohabs.support.calls import SupportCalls
 from cohabs.support.execute import Executor
 from cohabs.support.objects import Intent
 from cohabs.support.plan import Job, Plan
@@ -52,8 +52,8 @@ class World:
 
 
 @dataclass
-class Outcome:
-    """A run's plan, its items as they ended, and what it cost at Stripe."""
+class SupportRun:
+    """A whole support run as it ended: its plan (the items as they ended), and what it cost at Stripe."""
 
     plan: Plan
     dry_run: bool
@@ -69,7 +69,7 @@ def _each(read: Callable[[T], R], keys: Iterable[T]) -> dict[T, R]:
         return dict(zip(wanted, pool.map(read, wanted), strict=True))
 
 
-def read_disputes(calls: StripeCalls, rows: PaymentRows, id_width: int | None) -> list[disputes.Facts]:
+def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None) -> list[disputes.Facts]:
     """Every dispute with its charge; for a dispute with its one row, the requests and invoice that decide it."""
     found = calls.disputes()
     charges = _each(calls.charge, [d.charge for d in found if d.charge])
@@ -95,7 +95,7 @@ def read_disputes(calls: StripeCalls, rows: PaymentRows, id_width: int | None) -
     return facts
 
 
-def read_for_transfers(calls: StripeCalls, rows: PaymentRows) -> transfers.Account:
+def read_for_transfers(calls: SupportCalls, rows: PaymentRows) -> transfers.PayoutFacts:
     """The houses' accounts, every transfer to them, and the charges not transferred yet."""
     exists = _each(calls.account_exists, [h.account_id for h in rows.houses if h.account_id])
     listed = _each(calls.transfers_to, [a for a, there in exists.items() if there])
@@ -105,15 +105,15 @@ def read_for_transfers(calls: StripeCalls, rows: PaymentRows) -> transfers.Accou
     wanted = [p.charge_id for p in rows.payments if p.ref is Ref.CHARGE and p.charge_id not in transferred]
     wanted += [i.latest_charge for i in intents.values() if i and i.latest_charge not in transferred]
     charges = _each(calls.charge, [c for c in wanted if c])
-    return transfers.Account(exists, sent, charges, intents)
+    return transfers.PayoutFacts(exists, sent, charges, intents)
 
 
-def run(job: Job, settings: Settings, options: Options, world: World) -> Outcome:
+def run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:
     with mysql_errors():
         return _run(job, settings, options, world)
 
 
-def _run(job: Job, settings: Settings, options: Options, world: World) -> Outcome:
+def _run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     require_key(settings, "support reads the Stripe account, even in a dry run")
     started = world.clock()
@@ -128,23 +128,25 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Outcom
             f"{len(rows.payments)} payments."
         )
         gateway = world.gateway or make_gateway(settings, world)
-        calls = StripeCalls(gateway)
+        calls = SupportCalls(gateway)
         world.echo(f"Reading the Stripe account ({job.value})…")
         try:
             plan = _plan(job, calls, rows, tables, options, world.now())
         except RowFailed as exc:
             raise unreadable(exc, settings) from None
         if options.dry_run:
-            return Outcome(plan, True, gateway.counters.requests, gateway.counters.throttled, world.clock() - started)
+            return SupportRun(
+                plan, True, gateway.counters.requests, gateway.counters.throttled, world.clock() - started
+            )
         if plan.writes() and not world.confirm(plan):
             raise CannotRun("stopped before any change: not confirmed")
         plan.items = Executor(calls, conn, tables, options.disputes, world.now).run(plan)
-        return Outcome(plan, False, gateway.counters.requests, gateway.counters.throttled, world.clock() - started)
+        return SupportRun(plan, False, gateway.counters.requests, gateway.counters.throttled, world.clock() - started)
     finally:
         conn.close()
 
 
-def _plan(job: Job, calls: StripeCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime) -> Plan:
+def _plan(job: Job, calls: SupportCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime) -> Plan:
     if job is Job.DISPUTES:
         width = tables.width("payments", "id")
         facts = read_disputes(calls, rows, width)

@@ -6,7 +6,7 @@ needs a look) out. Every check that keeps money from leaving is here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 
@@ -25,28 +25,35 @@ class Rules:
     fee_percent: Decimal = Decimal(0)  # the platform keeps this share of each payment; 0 pays the house in full
 
 
+@dataclass(frozen=True, slots=True)
+class ChargeLookup:
+    """A payment's charge as Stripe holds it, or why it cannot be found."""
+
+    charge: Charge | None
+    missing: str | None = None  # why there is no charge, when there is none
+
+
 @dataclass(frozen=True)
-class Account:
-    """What Stripe holds for the houses: which accounts exist, what was transferred, the charges."""
+class PayoutFacts:
+    """What Stripe holds for the houses' payouts: which accounts exist, what was transferred, the charges."""
 
     exists: Mapping[str, bool]  # connected account id -> it exists
     transfers: Iterable[Transfer]  # every transfer to the houses' existing accounts
     charges: Mapping[str, Charge | None]  # charge id -> the charge, None when Stripe does not know it
     intents: Mapping[str, Intent | None] = field(default_factory=dict)  # pi id -> the PaymentIntent
 
-    def charge_of(self, payment: Payment) -> tuple[Charge | None, str | None]:
-        """The payment's charge and, when it cannot be found, why."""
+    def charge_of(self, payment: Payment) -> ChargeLookup:
         if payment.ref is Ref.PAYMENT_INTENT:
             intent = self.intents.get(payment.charge_id or "")
             if intent is None:
-                return None, f"PaymentIntent {payment.charge_id} is not in this Stripe account"
+                return ChargeLookup(None, f"PaymentIntent {payment.charge_id} is not in this Stripe account")
             if intent.latest_charge is None:
-                return None, f"PaymentIntent {intent.id} is {intent.status}: it has no charge"
+                return ChargeLookup(None, f"PaymentIntent {intent.id} is {intent.status}: it has no charge")
             charge_id = intent.latest_charge
         else:
             charge_id = payment.charge_id or ""
         charge = self.charges.get(charge_id)
-        return charge, None if charge is not None else f"charge {charge_id} is not in this Stripe account"
+        return ChargeLookup(charge, None if charge is not None else f"charge {charge_id} is not in this Stripe account")
 
 
 def fee_of(amount: int, rules: Rules) -> int:
@@ -91,7 +98,7 @@ def db_reasons(payment: Payment, houses: _Houses) -> list[Reason]:
     """Everything in the database that keeps this payment from being paid out."""
     reasons: list[Reason] = []
     if payment.disputed:
-        reasons.append((Problem.DISPUTED, "disputed=1 (re-collected by `support.py disputes`, never paid out)"))
+        reasons.append((Problem.DISPUTED, "disputed=1 (re-collected by the disputes command, never paid out)"))
     if payment.pending:
         reasons.append((Problem.PENDING, "pending=1: not settled"))
     if payment.charge_id is None:
@@ -187,28 +194,66 @@ def transfer_params(payment: Payment, lease: Lease, house: House, charge: Charge
     }
 
 
+@dataclass(frozen=True)
+class _Case:
+    """One payment with what the rows and the account say of it: what every check below reads."""
+
+    payment: Payment
+    houses: _Houses
+    lease: Lease | None
+    house: House | None
+    found: ChargeLookup
+    source: str | None  # the charge a transfer of this rent names
+    done: list[Transfer]  # transfers of this rent: they name its charge, or this row in their metadata
+    unclear: list[Transfer]  # transfers in its charge's transfer group that name no charge
+    amount: int | None  # the row's amount in the charge's minor units; None when it is not money
+    item: Item  # the payment as every check reports it
+    rules: Rules
+
+    @property
+    def ours(self) -> list[Transfer]:
+        """The transfers of this rent to its own house."""
+        return [t for t in self.done if self.house is not None and t.destination == self.house.account_id]
+
+
+Check = Callable[[_Case], Item | None]  # the item that settles the payment, or None to go on to the next check
+
+
 def plan_payment(
     payment: Payment,
     houses: _Houses,
-    account: Account,
+    facts: PayoutFacts,
     sent: Mapping[str, list[Transfer]],
     unsourced: Mapping[str, list[Transfer]],
     rules: Rules,
 ) -> Item:
+    """The first check in CHECKS that settles the payment; its transfer when none does."""
+    case = _case(payment, houses, facts, sent, unsourced, rules)
+    for check in CHECKS:
+        settled = check(case)
+        if settled is not None:
+            return settled
+    return _transfer(case)
+
+
+def _case(
+    payment: Payment,
+    houses: _Houses,
+    facts: PayoutFacts,
+    sent: Mapping[str, list[Transfer]],
+    unsourced: Mapping[str, list[Transfer]],
+    rules: Rules,
+) -> _Case:
     lease = houses.leases.get(payment.lease_id or "")
     house = houses.houses.get(lease.house_id or "") if lease else None
-    charge, missing = account.charge_of(payment) if payment.ref in (Ref.CHARGE, Ref.PAYMENT_INTENT) else (None, None)
+    found = facts.charge_of(payment) if payment.ref in (Ref.CHARGE, Ref.PAYMENT_INTENT) else ChargeLookup(None)
+    charge = found.charge
     source = charge.id if charge else payment.charge_id if payment.ref is Ref.CHARGE else None
     # A transfer of this rent names its charge, or this row in its metadata (ours always do both).
     done = list({t.id: t for t in [*sent.get(source or "", []), *sent.get(payment.id, [])]}.values())
     groups = {charge.transfer_group if charge else None, f"cohabs-payment-{payment.id}"} - {None}
     unclear = [t for group in sorted(str(g) for g in groups) for t in unsourced.get(group, [])]
-    amount: int | None = None
-    if charge is not None:
-        try:
-            amount = to_minor(payment.amount, charge.currency)
-        except InvalidAmount:
-            amount = None
+    amount = _minor(payment.amount, charge.currency) if charge is not None else None
     item = Item(
         f"payment {payment.id}",
         Action.REPORT,
@@ -221,51 +266,101 @@ def plan_payment(
         stripe_state=_stripe_state(charge, done),
         db_state=_db_state(payment),
     )
-    reasons = db_reasons(payment, houses)
-    twins = [p for p in houses.holders.get(payment.charge_id or "", []) if p != payment.id]
+    return _Case(payment, houses, lease, house, found, source, done, unclear, amount, item, rules)
+
+
+def _minor(amount: Decimal | None, currency: str) -> int | None:
+    try:
+        return to_minor(amount, currency)
+    except InvalidAmount:
+        return None
+
+
+def _database_says_no(case: _Case) -> Item | None:
+    """The row, its lease or its house keep it from being paid out, or another row holds its charge."""
+    payment = case.payment
+    reasons = db_reasons(payment, case.houses)
+    twins = [p for p in case.houses.holders.get(payment.charge_id or "", []) if p != payment.id]
     if twins:
         reasons.append(
             (Problem.SHARED_CHARGE, f"rows {', '.join(twins)} hold the same {payment.charge_id}: one charge, paid once")
         )
-    if not reasons and house is not None:
-        ours = [t for t in done if t.destination == house.account_id]
-        kept = [t for t in ours if not t.reversed]
-        if ours:
-            shown = (kept or ours)[0]
-            item = replace(item, amount=shown.amount, currency=shown.currency)
-        if kept:
-            return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in kept)}", kept[0].id)
-        if ours:
-            which = ", ".join(t.id for t in ours)
-            reasons = [(Problem.TRANSFER_REVERSED, f"{which} paid this rent to {house.name} and was reversed")]
-        elif done:
-            reasons = [
-                (
-                    Problem.TRANSFERRED_ELSEWHERE,
-                    f"charge {source} was already transferred to {', '.join(str(t.destination) for t in done)}",
-                )
-            ]
-        elif unclear:
-            which = ", ".join(f"{t.id} ({t.transfer_group})" for t in unclear)
-            reasons = [(Problem.TRANSFER_UNCLEAR, f"{which} shares the charge's transfer group but names no charge")]
-        else:
-            reasons = stripe_reasons(payment, charge, missing)
-    if reasons:
-        return _with(item, Action.REPORT, reasons)
-    assert lease is not None and house is not None and charge is not None and amount is not None
-    fee = fee_of(amount, rules)
+    return _with(case.item, Action.REPORT, reasons) if reasons else None
+
+
+def _already_transferred(case: _Case) -> Item | None:
+    kept = [t for t in case.ours if not t.reversed]
+    if not kept:
+        return None
+    item = replace(case.item, amount=kept[0].amount, currency=kept[0].currency)
+    return _with(item, Action.DONE, [], f"already transferred: {', '.join(t.id for t in kept)}", kept[0].id)
+
+
+def _transfer_reversed(case: _Case) -> Item | None:
+    """Every transfer of it to its house came back: paying again is a person's call."""
+    ours = case.ours
+    if not ours or case.house is None:
+        return None
+    item = replace(case.item, amount=ours[0].amount, currency=ours[0].currency)
+    which = ", ".join(t.id for t in ours)
+    return _with(
+        item,
+        Action.REPORT,
+        [(Problem.TRANSFER_REVERSED, f"{which} paid this rent to {case.house.name} and was reversed")],
+    )
+
+
+def _transferred_elsewhere(case: _Case) -> Item | None:
+    if not case.done:
+        return None
+    where = ", ".join(str(t.destination) for t in case.done)
+    reason = f"charge {case.source} was already transferred to {where}"
+    return _with(case.item, Action.REPORT, [(Problem.TRANSFERRED_ELSEWHERE, reason)])
+
+
+def _transfer_unclear(case: _Case) -> Item | None:
+    if not case.unclear:
+        return None
+    which = ", ".join(f"{t.id} ({t.transfer_group})" for t in case.unclear)
+    reason = f"{which} shares the charge's transfer group but names no charge"
+    return _with(case.item, Action.REPORT, [(Problem.TRANSFER_UNCLEAR, reason)])
+
+
+def _stripe_says_no(case: _Case) -> Item | None:
+    reasons = stripe_reasons(case.payment, case.found.charge, case.found.missing)
+    return _with(case.item, Action.REPORT, reasons) if reasons else None
+
+
+# The checks, in the order they are asked: the first that settles a payment decides its item; when none does,
+# _transfer pays the house.
+CHECKS: tuple[Check, ...] = (
+    _database_says_no,  # every reason the database gives is reported together
+    _already_transferred,  # a transfer to its house stands: done
+    _transfer_reversed,  # its transfers to its house were all reversed
+    _transferred_elsewhere,  # its charge went to another house's account
+    _transfer_unclear,  # a transfer in its charge's group names no charge: it may be this rent
+    _stripe_says_no,  # every reason its charge gives is reported together
+)
+
+
+def _transfer(case: _Case) -> Item:
+    """No check settled it: pay the house the rent, less the platform's fee."""
+    lease, house, charge, amount = case.lease, case.house, case.found.charge, case.amount
+    assert lease is not None and house is not None  # _database_says_no reports a payment without them
+    assert charge is not None and amount is not None  # _stripe_says_no reports a missing charge or amount
+    fee = fee_of(amount, case.rules)
     net = amount - fee
     if net <= 0:
-        return _with(item, Action.REPORT, [(Problem.BAD_AMOUNT, f"the fee leaves {net} to transfer")])
-    params = transfer_params(payment, lease, house, charge, net)
+        return _with(case.item, Action.REPORT, [(Problem.BAD_AMOUNT, f"the fee leaves {net} to transfer")])
     fee_text = (
-        f" ({format_minor(amount, charge.currency)} less a {rules.fee_percent}% fee of {format_minor(fee, charge.currency)})"
+        f" ({format_minor(amount, charge.currency)} less a {case.rules.fee_percent}% fee of "
+        f"{format_minor(fee, charge.currency)})"
         if fee
         else " (the full payment)"
     )
-    payout = Payout(payment.id, params)
+    payout = Payout(case.payment.id, transfer_params(case.payment, lease, house, charge, net))
     reason = f"transfer {format_minor(net, charge.currency)}{fee_text} from {charge.id} to {house.name}"
-    return _with(item, Action.TRANSFER, [], reason, amount=net, payout=payout)
+    return _with(case.item, Action.TRANSFER, [], reason, amount=net, payout=payout)
 
 
 def _with(
@@ -290,11 +385,11 @@ def _with(
     )
 
 
-def plan_transfers(rows: PaymentRows, account: Account, rules: Rules) -> Plan:
-    houses = _Houses(rows, account.exists)
+def plan_transfers(rows: PaymentRows, facts: PayoutFacts, rules: Rules) -> Plan:
+    houses = _Houses(rows, facts.exists)
     sent: dict[str, list[Transfer]] = {}
     unsourced: dict[str, list[Transfer]] = {}  # transfer group -> the transfers in it that name no charge
-    for transfer in account.transfers:
+    for transfer in facts.transfers:
         # Keyed by the charge it names and by the row its metadata names: payment ids and charge ids never clash.
         for key in {transfer.source_transaction, transfer.payment} - {None}:
             sent.setdefault(str(key), []).append(transfer)
@@ -302,7 +397,7 @@ def plan_transfers(rows: PaymentRows, account: Account, rules: Rules) -> Plan:
             unsourced.setdefault(transfer.transfer_group, []).append(transfer)
     plan = Plan(Job.TRANSFERS)
     for payment in rows.payments:
-        plan.items.append(plan_payment(payment, houses, account, sent, unsourced, rules))
+        plan.items.append(plan_payment(payment, houses, facts, sent, unsourced, rules))
     paid_houses = {lease.house_id for p in rows.payments if (lease := houses.leases.get(p.lease_id or ""))}
     for house in rows.houses:
         reasons = houses.account_problems(house)
@@ -314,7 +409,7 @@ def plan_transfers(rows: PaymentRows, account: Account, rules: Rules) -> Plan:
                 Action.REPORT,
                 house=house.name,
                 account=house.account_id,
-                stripe_state="account exists" if account.exists.get(house.account_id or "") else "no such account",
+                stripe_state="account exists" if facts.exists.get(house.account_id or "") else "no such account",
                 db_state=f"house {house.name}, active={int(house.active)}, deleted={int(house.deleted)}",
             )
             plan.items.append(_with(item, Action.REPORT, reasons))

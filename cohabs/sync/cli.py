@@ -16,6 +16,7 @@ from cohabs.shared.cli import (
     emails_option,
     epilog,
     interactive,
+    invoked_as,
     live_option,
     load_environment,
     options_used,
@@ -139,6 +140,7 @@ def main(
             raise click.UsageError(f"--verify reads everything and writes nothing: drop {', '.join(clash)}")
     started = utc_now()
     privacy = Privacy(include_emails)
+    tool = invoked_as(ctx)
     command = "verify" if verify else "dry run" if dry_run else "sync"
     options = Options(
         dry_run=dry_run,
@@ -157,7 +159,7 @@ def main(
         notice = guard_key(settings, writes=not (dry_run or verify), allow_live=live)
         if notice:
             say(notice)
-        provenance = Provenance.of(settings, command, options_used(ctx), started)
+        provenance = Provenance.of(settings, command, options_used(ctx), started, tool=tool)
         world = World(
             echo=(lambda text: None) if quiet else (lambda text: say(privacy(text))),
             confirm=_confirm(provenance, privacy) if interactive(yes) and not dry_run else (lambda preview: True),
@@ -167,7 +169,7 @@ def main(
         data: Callable[[Provenance], JsonReport]
         if verify:
             audit = audit_account(settings, world).scrubbed(privacy)
-            lines = render_audit(audit, provenance.target)
+            lines = render_audit(audit, provenance)
             files = partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy)
             data = partial(audit_json, audit, privacy=privacy)
             code = Exit.ATTENTION if audit.findings else Exit.OK

@@ -32,8 +32,8 @@ from cohabs.sync.problems import Problem
 from cohabs.sync.rows import Kind
 
 T = TypeVar("T")
+KEY_NAMESPACE = "cohabs-relink"  # the sync's idempotency keys start with it, as they always have
 # Kept by Stripe as the cancellation's comment, for whoever finds the subscription in the dashboard.
-JOB = "cohabs-relink"  # the sync's idempotency keys start with it, as they always have
 UNSTORED = "cohabs-relink: its id could not be stored in the database"
 
 
@@ -97,7 +97,7 @@ class Cancel:
     outcome: Outcome  # what the row reports once it is cancelled
 
 
-Job = Step | Cancel
+Task = Step | Cancel
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Executor:
             SHAPE,
             workers=self.workers,
             stop=self.stop,
-            finished=lambda job, outcome: self.tick(outcome.kind),
+            finished=lambda task, outcome: self.tick(outcome.kind),
         )
         # Workers finish in any order; the report follows the plan's, rows the run stopped before included.
         by_row = {(o.kind, o.row_id): o for o in outcomes}
@@ -135,10 +135,10 @@ class Executor:
         why = self.stop.detail or "not started"
         return _outcome(step, Result.NOT_FINISHED, detail=why, problem=Problem.NOT_FINISHED)
 
-    def _guarded(self, job: Job) -> Outcome | Then[Job] | None:
-        step = job.step if isinstance(job, Cancel) else job
+    def _guarded(self, task: Task) -> Outcome | Then[Task] | None:
+        step = task.step if isinstance(task, Cancel) else task
         try:
-            return self._cancel(job) if isinstance(job, Cancel) else self._one(job)
+            return self._cancel(task) if isinstance(task, Cancel) else self._one(task)
         except Stopped:
             return None  # its first request was not sent, or got no answer: the next run finishes the row
         except RowFailed as exc:
@@ -150,7 +150,9 @@ class Executor:
     def _keyed(step: Step, params: Mapping[str, Any], send: Callable[[str], T]) -> T:
         """Send under the row's key; past a key whose 500 an earlier run left stored, under the next one."""
         return send_keyed(
-            lambda attempt: idempotency_key(JOB, f"{step.kind.singular}:{step.row_id}", params, step.stale_id, attempt),
+            lambda attempt: idempotency_key(
+                KEY_NAMESPACE, f"{step.kind.singular}:{step.row_id}", params, step.stale_id, attempt
+            ),
             send,
         )
 
@@ -177,7 +179,7 @@ class Executor:
         with self._lock:
             self.ids[(step.kind, step.row_id)] = stripe_id
 
-    def _one(self, step: Step) -> Outcome | Then[Job]:
+    def _one(self, step: Step) -> Outcome | Then[Task]:
         if step.action is Action.SKIP:
             return _outcome(step, Result.SKIPPED, detail=step.reason, problem=step.problem)
         if step.action is Action.CREATE:
@@ -216,13 +218,13 @@ class Executor:
             raise StepFailed(f"{missing} could not be linked in this run (see its line)", problem=Problem.DEPENDENCY)
         return billing.params(customer, product)
 
-    def _cancel(self, job: Cancel) -> Outcome:
+    def _cancel(self, task: Cancel) -> Outcome:
         try:
-            self.calls.cancel_subscription(job.stripe_id)
+            self.calls.cancel_subscription(task.stripe_id)
         except (RowFailed, Stopped) as exc:
-            detail = f"created {job.stripe_id} but could not cancel it yet (the next run will): {exc}"
-            return _outcome(job.step, Result.FAILED, detail=detail, problem=problem_of(exc))
-        return job.outcome
+            detail = f"created {task.stripe_id} but could not cancel it yet (the next run will): {exc}"
+            return _outcome(task.step, Result.FAILED, detail=detail, problem=problem_of(exc))
+        return task.outcome
 
 
 def _needs(step: Step) -> list[tuple[Kind, str]]:
@@ -232,22 +234,22 @@ def _needs(step: Step) -> list[tuple[Kind, str]]:
     return [(Kind.USER, step.billing.user_id), (Kind.ROOM, step.billing.room_id)]
 
 
-def _name(job: Job) -> tuple[Kind, str]:
-    step = job.step if isinstance(job, Cancel) else job
+def _name(task: Task) -> tuple[Kind, str]:
+    step = task.step if isinstance(task, Cancel) else task
     return (step.kind, step.row_id)
 
 
-def _lane(job: Job) -> Lane:
-    if isinstance(job, Cancel) or (job.cancel and not job.repair):
+def _lane(task: Task) -> Lane:
+    if isinstance(task, Cancel) or (task.cancel and not task.repair):
         return CANCEL_SUBSCRIPTION
-    if job.action is Action.CREATE:
-        return KINDS[job.kind].create_endpoint
-    if job.repair:
-        return KINDS[job.kind].update_endpoint
+    if task.action is Action.CREATE:
+        return KINDS[task.kind].create_endpoint
+    if task.repair:
+        return KINDS[task.kind].update_endpoint
     return None
 
 
-SHAPE: Shape[Job] = Shape(lane=_lane, name=_name, needs=lambda job: [] if isinstance(job, Cancel) else _needs(job))
+SHAPE: Shape[Task] = Shape(lane=_lane, name=_name, needs=lambda task: [] if isinstance(task, Cancel) else _needs(task))
 
 
 def _in_need_order(plan: Plan) -> list[Step]:

@@ -193,23 +193,23 @@ NEXT_STEPS: dict[Problem, str] = {
 }
 
 
-def next_steps(report: Report) -> list[str]:
-    """Advice from the problems found (never from the wording of reasons), then what to run."""
+def next_steps(report: Report, tool: str) -> list[str]:
+    """Advice from the problems found (never from the wording of reasons), then what to run: `tool`, as run."""
     found = {o.problem for o in report.unsynced if o.problem}
     steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
     if report.dry_run:
         if not report.account_read:
             steps.append("Set STRIPE_SECRET_KEY and run the dry run again: it then checks every stored id.")
-        steps.append("Read the plan, then run `python sync.py` to apply it.")
+        steps.append(f"Read the plan, then run `{tool}` to apply it.")
     elif report.remaining:
         steps.append(
-            f"Check this run's rows in Stripe, then run `python sync.py` without --limit/--only: "
+            f"Check this run's rows in Stripe, then run `{tool}` without --limit/--only: "
             f"it does the {len(report.remaining)} row(s) left (listed above)."
         )
     elif report.unsynced:
-        steps.append("After fixing, run `python sync.py` again: it only does what is left.")
+        steps.append(f"After fixing, run `{tool}` again: it only does what is left.")
     else:
-        steps.append("Nothing: every row is linked. `python sync.py --verify` audits the result at any time.")
+        steps.append(f"Nothing: every row is linked. `{tool} --verify` audits the result at any time.")
     return steps
 
 

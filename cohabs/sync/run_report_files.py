@@ -1,6 +1,6 @@
 """A sync's (or a plan's) report files: Markdown for a ticket, JSON for machines, CSV for a spreadsheet.
 
-Every file starts with where and how the run ran (reporting.Provenance) and
+Every file starts with where and how the run ran (shared.reports.Provenance) and
 carries the money of every lease and room; they share one stem, claimed so
 that no two runs ever write the same files.
 """
@@ -103,7 +103,7 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
             ([o.kind.singular, Code(o.row_id), o.label, FULL_RUN[o.result], o.detail] for o in report.remaining),
         )
     yield from ("", "## What to do next", "")
-    yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report), 1))
+    yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
 
 
 def _counts(report: Report) -> Iterator[list[object]]:

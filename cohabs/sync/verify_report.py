@@ -27,7 +27,7 @@ from cohabs.sync.verify import Finding
 
 
 class Remedy(StrEnum):
-    SYNC = "sync"  # `python sync.py` repairs it
+    SYNC = "sync"  # a sync repairs it
     PERSON = "person"  # someone must decide; the sync will not
 
 
@@ -121,12 +121,13 @@ class AuditReport:
         rows = ", ".join(f"{n} {kind.value}" for kind, n in self.database_rows.items())
         return f"Checked {rows} against {self.objects} Stripe objects."
 
-    def next_steps(self) -> list[str]:
+    def next_steps(self, tool: str) -> list[str]:
+        """What to do, naming the command as the person ran it (`tool`: `python sync.py`, `cohabs-relink`)."""
         counts = self.counts
         steps = []
         if counts[Remedy.SYNC]:
             steps.append(
-                f"Run `python sync.py --dry-run` to preview, then `python sync.py`: it repairs the "
+                f"Run `{tool} --dry-run` to preview, then `{tool}`: it repairs the "
                 f"{counts[Remedy.SYNC]} finding(s) marked `sync`."
             )
         if counts[Remedy.PERSON]:
@@ -135,7 +136,7 @@ class AuditReport:
                 "the sync will not change them."
             )
         if self.findings:
-            steps.append("Run `python sync.py --verify` again to confirm.")
+            steps.append(f"Run `{tool} --verify` again to confirm.")
         else:
             steps.append("Nothing to do.")
         return steps
@@ -156,9 +157,9 @@ def _where(finding: Finding) -> str:
     return f"{finding.kind.singular} object"
 
 
-def render(audit: AuditReport, target: str) -> Iterator[str]:
+def render(audit: AuditReport, provenance: Provenance) -> Iterator[str]:
     yield click.style("Verify (read-only: nothing was changed)", bold=True)
-    yield f"Target: {target}"
+    yield f"Target: {provenance.target}"
     yield audit.checked()
     yield ""
     for finding, advice in audit.findings:
@@ -167,7 +168,7 @@ def render(audit: AuditReport, target: str) -> Iterator[str]:
         yield f"      → {advice.what}"
     if audit.findings:
         yield ""
-        yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(), 1))
+        yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))
         yield ""
     yield click.style(audit.headline(), fg="red" if audit.findings else "green", bold=True)
 
@@ -188,7 +189,7 @@ def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> It
             ),
         )
     yield from ("", "## What to do next", "")
-    yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(), 1))
+    yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))
 
 
 def _finding_json(finding: Finding, advice: Advice) -> dict[str, Any]:

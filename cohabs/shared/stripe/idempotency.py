@@ -24,11 +24,11 @@ MAX_KEYS = 16  # a run adds at most one stored 500 per row; this many means Stri
 
 
 def idempotency_key(
-    job: str, subject: str, params: Mapping[str, Any], replacing: str | None = None, attempt: int = 0
+    namespace: str, subject: str, params: Mapping[str, Any], replacing: str | None = None, attempt: int = 0
 ) -> str:
     """Same subject, same request, same replaced id → same key; anything changed → a fresh key.
 
-    `job` names the command (its keys never meet the other's), `subject` the
+    `namespace` names the job (the sync's keys never meet support's), `subject` the
     row or item. `replacing` is the stale id a create replaces, so that
     replacing an object deleted in Stripe creates a new one instead of
     replaying the old creation; `attempt` is the key's place in the sequence
@@ -36,7 +36,7 @@ def idempotency_key(
     """
     material = json.dumps([params, replacing], sort_keys=True, default=str)
     digest = hashlib.sha256(material.encode()).hexdigest()[:24]
-    return f"{job}:{subject}:{digest}" + (f":{attempt}" if attempt else "")
+    return f"{namespace}:{subject}:{digest}" + (f":{attempt}" if attempt else "")
 
 
 class KeyHistory:
