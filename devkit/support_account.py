@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +25,8 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
-from .fake_payments import Payments, install
-from .fake_stripe import FakeStripe
+from .fake import FakeStripe, Payments
+from .fake.server import serve
 
 EMPTY_IDS = ("", "NULL")  # how the dump says "no charge id"
 
@@ -126,7 +125,7 @@ def seed(
     available: the platform's available balance per currency before the disputes withdraw theirs
         (0 by default: past payments were paid out).
     """
-    payments = install(fake)
+    payments = fake.payments
     seeded = Seeded(payments)
     houses = {h["id"]: h for h in rows.houses}
     leases = {lease["id"]: lease for lease in rows.leases}
@@ -149,20 +148,10 @@ def seed(
             seeded.accounts[house["id"]] = account
 
     for lease in rows.leases:
-        seeded.customers[lease["id"]] = fake._new(
-            "customers",
-            "cus",
-            {
-                "object": "customer",
-                "email": None,
-                "name": f"Tenant of lease {lease['id'][:8]}",
-                "phone": None,
-                "address": None,
-                "description": None,
-                "metadata": {"cohabs_lease_id": lease["id"]},
-                "currency": currency_of(lease.get("houseId")),
-                "deleted": False,
-            },
+        seeded.customers[lease["id"]] = fake.resources.customers.add(
+            name=f"Tenant of lease {lease['id'][:8]}",
+            metadata={"cohabs_lease_id": lease["id"]},
+            currency=currency_of(lease.get("houseId")),
         )["id"]
 
     ordered = sorted(rows.payments, key=lambda p: (timestamp(p["paymentDate"] or p["dueDate"]), p["id"]))
@@ -269,17 +258,13 @@ def main() -> None:
         dispute_status=args.dispute_status,
     )
     # The first line says the server is up and seeded (tools read it to know when to start).
-    print(f"fake Stripe listening on {fake.start(args.port)}", flush=True)
-    print(
+    serve(
+        fake,
+        args.port,
         f"seeded from `{args.database}`: {len(seeded.accounts)} connected accounts "
         f"(not connected: {', '.join(sorted(seeded.missing_accounts)) or 'none'}), {len(seeded.charges)} charges, "
         f"{len(seeded.disputes)} disputes, {len(seeded.transfers)} transfers already made",
-        flush=True,
     )
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import stripe
 
-from devkit.fake_payments import Payments, install
-from devkit.fake_stripe import FakeStripe
+from devkit.fake import FakeStripe, Payments
 from devkit.mysql import Server
 from devkit.support_account import SupportRows, lookalike_accounts, read_rows, seed
 from tests.conftest import NOW, ROOT
@@ -28,7 +27,7 @@ EUR_BANK_TRANSFER: Any = {
 
 @pytest.fixture
 def payments(fake: FakeStripe) -> Payments:
-    return install(fake)
+    return fake.payments
 
 
 @pytest.fixture

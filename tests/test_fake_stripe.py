@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
-from devkit.fake_stripe import FakeServer, FakeStripe, Fault, Recorded
+from devkit.fake import FakeServer, FakeStripe, Fault, Recorded
 
 
 @pytest.fixture
@@ -222,3 +225,20 @@ def test_an_amount_over_eight_digits_is_refused(client: stripe.StripeClient, fak
         client.v1.products.create(params={"name": "Room 1", "default_price_data": price})
     price["unit_amount"] = 99_999_999
     assert client.v1.products.create(params={"name": "Room 1", "default_price_data": price}).default_price
+
+
+def test_the_emulator_serves_the_sync_and_the_payment_resources_on_one_port() -> None:
+    command = [sys.executable, "-m", "devkit.fake_stripe", "--port", "0"]
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]  # "fake Stripe listening on URL"
+        client = stripe.StripeClient("sk_test_local", base_addresses={"api": url}, max_network_retries=0)
+        customer = client.v1.customers.create(params={"email": "a@b.co"})
+        assert client.v1.disputes.list().data == [] and client.v1.charges.list().data == []
+        intent = client.v1.payment_intents.create(params={"amount": 1000, "currency": "eur", "customer": customer.id})
+        assert intent.customer == customer.id and intent.status == "requires_payment_method"
+    finally:
+        process.terminate()
+        process.wait()

@@ -1,0 +1,115 @@
+"""The payment side of the fake as tests and seeding drive it: past payments, disputes moving on, the balance.
+
+What `support.py` reads and writes is served through HTTP like every other
+resource; these are the moves Stripe makes on its own (a cardholder disputes,
+the network decides) and the history an account already has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .recorded import Recorded
+from .resources import Resources
+from .store import Obj, Params, Store
+
+
+class Payments:
+    def __init__(self, store: Store, resources: Resources, requests: list[Recorded]) -> None:
+        self._store = store
+        self._resources = resources
+        self._requests = requests
+
+    # ----- state tests set and read ---------------------------------------------
+
+    @property
+    def available(self) -> dict[str, int]:
+        """The platform's available balance per currency, in minor units (a test may set it)."""
+        return self._resources.balance.available
+
+    @property
+    def cash(self) -> dict[tuple[str, str], int]:
+        """(customer, currency) → the customer's cash balance, not yet applied to a payment."""
+        return self._resources.payment_intents.cash
+
+    @property
+    def unknown_account_status(self) -> int:
+        """What an account the platform has not connected answers: 403 as at Stripe, or 404."""
+        return self._resources.accounts.unknown_account_status
+
+    @unknown_account_status.setter
+    def unknown_account_status(self, status: int) -> None:
+        self._resources.accounts.unknown_account_status = status
+
+    # ----- the account's history -------------------------------------------------
+
+    def add_account(
+        self,
+        ident: str | None = None,
+        name: str | None = None,
+        country: str = "BE",
+        currency: str = "eur",
+        **extra: Any,
+    ) -> Obj:
+        return self._resources.accounts.add(ident, name, country, currency, **extra)
+
+    def add_charge(
+        self,
+        ident: str | None,
+        *,
+        amount: int,
+        currency: str,
+        customer: str | None,
+        status: str = "succeeded",
+        description: str | None = None,
+        created: int | None = None,
+        method: str = "card",
+        metadata: Mapping[str, str] | None = None,
+    ) -> Obj:
+        """A past charge and its PaymentIntent (see PaymentIntents.add_past)."""
+        return self._resources.payment_intents.add_past(
+            ident,
+            amount=amount,
+            currency=currency,
+            customer=customer,
+            status=status,
+            description=description,
+            created=created,
+            method=method,
+            metadata=metadata,
+        )
+
+    def add_invoice(
+        self, payment_intent: str, number: str | None = None, description: str | None = None, created: int | None = None
+    ) -> Obj:
+        return self._resources.invoices.add_paid(payment_intent, number, description, created)
+
+    def create_transfer(self, params: Params, *, created: int | None = None) -> Obj:
+        return self._resources.transfers.create(params, created=created)
+
+    # ----- what happens to payments ----------------------------------------------
+
+    def refund(self, charge_id: str, amount: int | None = None) -> Obj:
+        """Refund (part of) a charge, as the dashboard would: support.py must then never pay it out."""
+        return self._resources.charges.refund(charge_id, amount)
+
+    def open_dispute(
+        self, charge_id: str, status: str = "needs_response", reason: str = "fraudulent", created: int | None = None
+    ) -> Obj:
+        return self._resources.disputes.open(charge_id, status, reason, created)
+
+    def set_dispute_status(self, dispute_id: str, status: str) -> Obj:
+        return self._resources.disputes.set_status(dispute_id, status)
+
+    # ----- inspection ------------------------------------------------------------
+
+    def all(self, kind: str) -> list[Obj]:
+        return self._store.all(kind)
+
+    def transfers_of(self, charge: str) -> list[Obj]:
+        return self._resources.transfers.of_charge(charge)
+
+    def dispute_writes(self) -> list[Recorded]:
+        """Every request that tried to answer, update or close a dispute: the tool must send none."""
+        return [r for r in self._requests if r.method == "POST" and r.path.startswith("/v1/disputes")]

@@ -1,0 +1,110 @@
+"""Invoices and invoice payments: a subscription's first invoice, and paid invoices tied to their payment."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..errors import fail
+from ..routing import Route
+from ..store import Obj, Params, Store
+
+
+class Invoices:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", "/v1/invoices", "InvoiceListParams", self._list),
+            Route("GET", "/v1/invoices/{id}", "InvoiceRetrieveParams", self._retrieve),
+            Route("GET", "/v1/invoice_payments", "InvoicePaymentListParams", self._list_payments),
+            Route("GET", "/v1/invoice_payments/{id}", "InvoicePaymentRetrieveParams", self._retrieve_payment),
+        ]
+
+    def first_of(self, subscription: Obj, due: int) -> Obj:
+        """A new subscription's first invoice: paid when nothing is due (a trial), open otherwise."""
+        return self._store.add(
+            "invoices",
+            "in",
+            {
+                "object": "invoice",
+                "subscription": subscription["id"],
+                "customer": subscription["customer"],
+                "currency": subscription["currency"],
+                "amount_due": due,
+                "status": "paid" if due == 0 else "open",
+                "billing_reason": "subscription_create",
+            },
+        )
+
+    def add_paid(
+        self, payment_intent: str, number: str | None = None, description: str | None = None, created: int | None = None
+    ) -> Obj:
+        """A paid invoice and the invoice payment that ties it to `payment_intent`."""
+        with self._store.lock:
+            intent = self._store.get("payment_intents", payment_intent)
+            customer = intent["customer"] or ""
+            when = intent["created"] if created is None else created
+            count = 1 + len(self._store.all("invoices", lambda i: i.get("customer") == customer))
+            invoice = self._store.add(
+                "invoices",
+                "in",
+                {
+                    "object": "invoice",
+                    "created": when,
+                    "number": number or f"{hashlib.sha256(customer.encode()).hexdigest()[:8].upper()}-{count:04d}",
+                    "status": "paid",
+                    "customer": customer,
+                    "currency": intent["currency"],
+                    "amount_due": intent["amount"],
+                    "amount_paid": intent["amount"],
+                    "amount_remaining": 0,
+                    "total": intent["amount"],
+                    "collection_method": "charge_automatically",
+                    "description": description,
+                    "metadata": {},
+                    "parent": None,
+                    "status_transitions": {"paid_at": when, "finalized_at": when},
+                },
+            )
+            self._store.add(
+                "invoice_payments",
+                "inpay",
+                {
+                    "object": "invoice_payment",
+                    "created": when,
+                    "amount_paid": intent["amount"],
+                    "amount_requested": intent["amount"],
+                    "currency": intent["currency"],
+                    "invoice": invoice["id"],
+                    "is_default": True,
+                    "payment": {"type": "payment_intent", "payment_intent": payment_intent},
+                    "status": "paid",
+                    "status_transitions": {"canceled_at": None, "paid_at": when},
+                },
+            )
+            return invoice
+
+    def _list(self, params: Params) -> Obj:
+        return self._store.page("invoices", params)
+
+    def _retrieve(self, ident: str, params: Params) -> Obj:
+        return self._store.retrieve("invoices", ident)
+
+    def _list_payments(self, params: Params) -> Obj:
+        payment = params.get("payment") or {}
+        kind = payment.get("type")
+        if kind and not payment.get(kind):
+            raise fail(f"Missing required param: payment[{kind}].", "parameter_missing")
+
+        def keep(o: Obj) -> bool:
+            return (
+                (not params.get("invoice") or o["invoice"] == params["invoice"])
+                and (not params.get("status") or o["status"] == params["status"])
+                and (not kind or o["payment"].get(kind) == payment[kind])
+            )
+
+        return self._store.page("invoice_payments", params, keep)
+
+    def _retrieve_payment(self, ident: str, params: Params) -> Obj:
+        return self._store.retrieve("invoice_payments", ident)

@@ -1,0 +1,117 @@
+"""Transfers to connected accounts: paid from the platform's balance, or funded by a charge.
+
+Without `source_transaction` a transfer needs the platform's available
+balance; with one, a succeeded charge with enough left untransferred.
+"""
+
+from __future__ import annotations
+
+from .. import checks
+from ..errors import fail
+from ..routing import Route
+from ..store import Obj, Params, Store, matching, new_id
+from .balance import Balance
+
+
+class Transfers:
+    def __init__(self, store: Store, balance: Balance) -> None:
+        self._store = store
+        self._balance = balance
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", "/v1/transfers", "TransferCreateParams", self.create),
+            Route("GET", "/v1/transfers", "TransferListParams", self._list),
+            Route("GET", "/v1/transfers/{id}", "TransferRetrieveParams", self._retrieve),
+        ]
+
+    def of_charge(self, charge: str) -> list[Obj]:
+        """The transfers `charge` funded, oldest first."""
+        return self._store.all("transfers", lambda t: t["source_transaction"] == charge)
+
+    def create(self, params: Params, *, created: int | None = None) -> Obj:
+        """POST /v1/transfers; seeding calls it too, with the date of a past transfer."""
+        with self._store.lock:
+            if "amount" not in params:
+                raise fail("Missing required param: amount.", "parameter_missing")
+            currency = checks.currency(params["currency"])
+            amount = checks.amount(params["amount"], 1)
+            destination = params["destination"]
+            if destination not in self._store.objects["accounts"]:
+                raise fail(f"No such destination: '{destination}'", "resource_missing")
+            source = params.get("source_transaction")
+            if source:
+                self._check_source(source, currency, amount)
+            elif self._balance.available.get(currency, 0) < amount:
+                raise fail(
+                    "You have insufficient funds in your Stripe account for this transfer. Your available "
+                    f"{currency} balance is {self._balance.available.get(currency, 0)}; a transfer with "
+                    "source_transaction is funded by its charge instead.",
+                    "balance_insufficient",
+                )
+            return self._make(params, currency, amount, created)
+
+    def _check_source(self, source: str, currency: str, amount: int) -> None:
+        """A transfer funded by a charge: a succeeded one, in the same currency, with `amount` left to transfer."""
+        charge = self._store.objects["charges"].get(source)
+        if charge is None:
+            raise fail(f"No such charge: '{source}'", "resource_missing")
+        if charge["status"] != "succeeded":
+            raise fail(
+                f"The source_transaction {source} has status {charge['status']}: only a succeeded charge can "
+                "fund a transfer.",
+                "parameter_invalid",
+            )
+        if charge["currency"] != currency:
+            raise fail(
+                f"The currency of source_transaction {source} ({charge['currency']}) must be the same as the "
+                f"transfer currency ({currency}).",
+                "parameter_invalid",
+            )
+        taken = sum(t["amount"] - t["amount_reversed"] for t in self.of_charge(source))
+        left = charge["amount"] - charge["amount_refunded"] - taken
+        if amount > left:
+            raise fail(
+                f"The transfer amount ({amount}) exceeds what source_transaction {source} has left to "
+                f"transfer ({left}).",
+                "parameter_invalid",
+            )
+
+    def _make(self, params: Params, currency: str, amount: int, created: int | None) -> Obj:
+        ident = new_id("tr")
+        return self._store.add(
+            "transfers",
+            "tr",
+            {
+                "object": "transfer",
+                "created": self._store.now() if created is None else created,
+                "amount": amount,
+                "amount_reversed": 0,
+                # A transfer funded by its charge is taken from that charge's funds, so it moves the
+                # balance too; only the checks differ.
+                "balance_transaction": self._balance.book(currency, -amount, "transfer", ident)["id"],
+                "currency": currency,
+                "description": params.get("description"),
+                "destination": params["destination"],
+                "destination_payment": new_id("py"),
+                "metadata": checks.metadata(params),
+                "reversals": {
+                    "object": "list",
+                    "data": [],
+                    "has_more": False,
+                    "total_count": 0,
+                    "url": f"/v1/transfers/{ident}/reversals",
+                },
+                "reversed": False,
+                "source_transaction": params.get("source_transaction"),
+                "source_type": "card",
+                "transfer_group": params.get("transfer_group"),
+            },
+            ident,
+        )
+
+    def _list(self, params: Params) -> Obj:
+        return self._store.page("transfers", params, matching(params, "destination", "transfer_group"))
+
+    def _retrieve(self, ident: str, params: Params) -> Obj:
+        return self._store.retrieve("transfers", ident)
