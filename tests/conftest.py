@@ -1,32 +1,22 @@
-"""Fixtures: a real MySQL-compatible server, a fresh database per test, the strict fake Stripe."""
+"""Fixtures: a real MySQL-compatible server, a fresh database per test, the strict fake Stripe (helpers: helpers.py)."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import pytest
 import stripe
 
 from cohabs.shared.settings import Settings
-from cohabs.support import run as support_app
-from cohabs.support.plan import Job
-from cohabs.sync.run import Options, World, run
-from cohabs.sync.run_report import Report
 from devkit import support_dump
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server, find_or_start
 from devkit.support_account import Seeded, read_rows, seed
-
-ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 26, 12, 0, 0)  # the tests' clock, shared by the sync and the fake
-TEST_KEY = "sk_test_51RelinkTestKeyDoNotLeak0000abcd"
+from tests.helpers import NOW, TEST_KEY, restore
 
 
 @pytest.fixture(scope="session")
@@ -88,43 +78,11 @@ def settings(mysql_server: Server, db_name: str, fake: FakeStripe) -> Settings:
     )
 
 
-def db_env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DB_HOST": settings.db_host,
-        "DB_PORT": str(settings.db_port),
-        "DB_USER": settings.db_user,
-        "DB_PASSWORD": settings.db_password,
-        "DB_NAME": settings.db_name,
-    }
-
-
-def restore(settings: Settings, dump: Path) -> None:
-    """Load a dump the way users do: through restore_dump.sh."""
-    subprocess.run([str(ROOT / "restore_dump.sh"), str(dump)], env=db_env(settings), check=True, capture_output=True)
-
-
 @pytest.fixture
 def restored(settings: Settings, tmp_path: Path) -> Dump:
     dump = generate(30, 12, 36, now=NOW)
     restore(settings, dump.write(tmp_path / "synthetic.dump"))
     return dump
-
-
-def sync(settings: Settings, **options: Any) -> Report:
-    """One in-process run on the tests' clock, no prompts, no output."""
-    world = World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
-    return run(settings, Options(**options), world)
-
-
-def query(settings: Settings, mysql_server: Server, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = mysql_server.connect(settings.db_name)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -145,9 +103,3 @@ def seeded(
         return seed(fake, read_rows(conn))
     finally:
         conn.close()
-
-
-def support(settings: Settings, job: Job, **options: Any) -> support_app.SupportRun:
-    """One in-process support run on the tests' clock, no prompts, no output."""
-    world = support_app.World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
-    return support_app.run(job, settings, support_app.Options(**options), world)

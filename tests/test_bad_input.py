@@ -6,18 +6,12 @@ import pytest
 
 from cohabs.shared.errors import SchemaError
 from cohabs.shared.settings import Settings
-from cohabs.sync.execute import Outcome, Result
+from cohabs.sync.execute import Result
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import query, sync
-
-
-def line(report: Report, kind: Kind, row_id: str) -> Outcome:
-    (outcome,) = [o for o in report.outcomes if o.kind is kind and o.row_id == row_id]
-    return outcome
+from tests.helpers import line, query, sync
 
 
 def test_an_email_stripe_would_reject_skips_the_user_and_their_leases(

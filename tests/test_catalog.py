@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,14 +14,7 @@ from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
-from tests.conftest import NOW, ROOT, TEST_KEY, query, sync
-from tests.test_bad_input import line
-from tests.test_cli import cli
-
-
-def ongoing(dump: Dump) -> list[dict[str, Any]]:
-    """Leases that bill (active or signed, not over), the orphan left out."""
-    return [x for x in dump.leases[1:] if x["status"] in ("active", "signed") and x["endDate"] > NOW]
+from tests.helpers import ROOT, TEST_KEY, cli, line, ongoing, query, sync
 
 
 def test_a_null_amount_is_reported(settings: Settings, mysql_server: Server, restored: Dump) -> None:

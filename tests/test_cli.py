@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -15,29 +13,7 @@ from cohabs.shared.settings import Settings
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import ROOT, TEST_KEY, db_env, query
-
-
-def cli(
-    settings: Settings, cwd: Path, *args: str, script: str = "sync.py", **env: str
-) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **db_env(settings),
-        "STRIPE_SECRET_KEY": settings.stripe_key or "",
-        "STRIPE_API_BASE": settings.stripe_api_base or "",
-        "STRIPE_RATE_LIMIT": "500",
-        "STRIPE_ENDPOINT_RATE_LIMIT": "500",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *args],
-        cwd=cwd,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.helpers import ROOT, TEST_KEY, cli, db_env, on_a_terminal, query
 
 
 def test_help_lists_the_exit_codes() -> None:
@@ -171,18 +147,6 @@ def test_the_key_and_the_excluded_columns_never_leave(
     assert leaked == []
     visible = done.stdout + done.stderr + (tmp_path / "report.json").read_text()
     assert TEST_KEY not in visible
-
-
-def on_a_terminal(answer: str, command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run `command` with a pseudo-terminal on stdin (so it asks) and `answer` typed (nothing: end of input)."""
-    leader, follower = pty.openpty()
-    try:
-        with open(leader, "wb", buffering=0, closefd=False) as keyboard:
-            keyboard.write(answer.encode() or b"\x04")
-        return subprocess.run(command, cwd=cwd, env=env, stdin=follower, capture_output=True, text=True, timeout=120)
-    finally:
-        os.close(follower)
-        os.close(leader)
 
 
 @pytest.mark.parametrize("answer", ["n\n", ""])

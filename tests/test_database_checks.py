@@ -22,11 +22,7 @@ from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server, free_port
-from tests.conftest import TEST_KEY, query, sync
-from tests.test_bad_input import line
-from tests.test_catalog import ongoing
-from tests.test_cli import cli
-from tests.test_recovery import assert_one_object_per_row
+from tests.helpers import TEST_KEY, assert_one_object_per_row, cli, line, ongoing, query, sync
 
 
 def refused(settings: Settings, fake: FakeStripe, tmp_path: Path, *args: str) -> str:

@@ -19,8 +19,7 @@ from cohabs.sync import cli as sync_cli
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import ROOT, TEST_KEY, db_env, sync
-from tests.test_cli import cli
+from tests.helpers import ROOT, TEST_KEY, cli, db_env, sync
 
 LIVE_KEY = "sk_live_51SentinelLiveKeyMustNotLeak9876wxyz"
 BIN = Path(sys.executable).parent  # the virtualenv's bin, where `make install` puts the console scripts

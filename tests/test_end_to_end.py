@@ -8,7 +8,7 @@ from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import query, sync
+from tests.helpers import query, sync
 
 
 def links(settings: Settings, server: Server, table: str, column: str) -> dict[str, str | None]:

@@ -15,7 +15,7 @@ import stripe
 from devkit.fake import FakeStripe, Payments
 from devkit.mysql import Server
 from devkit.support_account import SupportRows, lookalike_accounts, read_rows, seed
-from tests.conftest import NOW, ROOT
+from tests.helpers import NOW, ROOT
 
 EUR_BANK_TRANSFER: Any = {
     "customer_balance": {

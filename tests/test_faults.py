@@ -15,8 +15,7 @@ from cohabs.sync.run import Options, World, run
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
-from tests.conftest import NOW, sync
-from tests.test_recovery import assert_one_object_per_row
+from tests.helpers import NOW, assert_one_object_per_row, sync
 
 pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
 

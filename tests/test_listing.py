@@ -21,7 +21,7 @@ from cohabs.sync.kinds import KINDS
 from cohabs.sync.listing import read_all
 from cohabs.sync.rows import Kind
 from devkit.fake_stripe import FakeStripe, Recorded
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 
 STRIPE_NAMES = {kind: description.resource for kind, description in KINDS.items()}
 

@@ -12,7 +12,7 @@ from cohabs.sync.db import load_rows, read_schema
 from devkit.dumpgen import HUBS, Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import NOW, query, sync
+from tests.helpers import NOW, query, sync
 
 
 def ts(moment: datetime) -> int:

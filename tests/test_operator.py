@@ -10,8 +10,7 @@ from cohabs.shared.settings import Settings
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import query, sync
-from tests.test_cli import cli
+from tests.helpers import cli, query, sync
 
 
 def test_a_canary_run_touches_only_n_leases_and_what_they_need(

@@ -15,7 +15,7 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import Endpoint, StripeGateway, make_client
 from cohabs.shared.stripe.pacing import Limiter, Pacer
 from devkit.fake_stripe import FakeStripe, Fault
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 
 CUSTOMERS = Endpoint("GET", "/v1/customers")
 PRODUCTS = Endpoint("GET", "/v1/products")

@@ -12,9 +12,7 @@ from pathlib import Path
 from cohabs.shared.settings import Settings
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import query, restore
-from tests.test_cli import cli
-from tests.test_reports import csv_rows
+from tests.helpers import cli, csv_rows, query, restore
 
 REAL_DUMP = os.environ.get("COHABS_DUMP")
 

@@ -13,8 +13,7 @@ from cohabs.shared.settings import Settings
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
 from devkit.support_account import read_rows, seed
-from tests.conftest import query, restore
-from tests.test_support import ours, support_cli
+from tests.helpers import ours, query, restore, support_cli
 
 REAL_SUPPORT_DUMP = os.environ.get("COHABS_SUPPORT_DUMP")
 FLAGEY_10 = "acct_1MExeSPAMdkaulyl"

@@ -18,7 +18,7 @@ from cohabs.sync.run import Options, World, run
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import NOW, query, sync
+from tests.helpers import NOW, assert_one_object_per_row, query, sync
 
 
 class Crash(BaseException):
@@ -57,23 +57,6 @@ def crash_after(settings: Settings, objects: int) -> None:
     world.calls = CrashingCalls(SyncCalls(make_gateway(settings, world)), objects)
     with pytest.raises(Crash):
         run(settings, Options(), world)
-
-
-def assert_one_object_per_row(settings: Settings, server: Server, fake: FakeStripe, restored: Dump) -> None:
-    for table, column, kind, key in (
-        ("users", "stripeCustomerId", "customers", "cohabs_user_id"),
-        ("rooms", "stripeProductId", "products", "cohabs_room_id"),
-        ("leases", "stripeSubscriptionId", "subscriptions", "cohabs_lease_id"),
-    ):
-        objects = fake.all(kind)
-        owners = [o["metadata"][key] for o in objects]
-        assert len(owners) == len(set(owners)), f"duplicate {kind}"
-        by_id = {o["id"]: o for o in objects}
-        for row_id, stripe_id in query(settings, server, f"SELECT id, {column} FROM {table}"):
-            if stripe_id is not None:
-                assert by_id[stripe_id]["metadata"][key] == row_id
-    unlinked = query(settings, server, "SELECT id FROM leases WHERE stripeSubscriptionId IS NULL")
-    assert unlinked == [(restored.leases[0]["id"],)]
 
 
 @pytest.mark.parametrize("objects", [1, 17, 45, 60])

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-import sys
 import threading
 from datetime import datetime
 from decimal import Decimal
@@ -19,15 +17,7 @@ from cohabs.sync.run_report_files import write_reports
 from devkit.dumpgen import HUBS, Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import NOW, TEST_KEY, query, sync
-from tests.test_cli import cli
-
-BIN = Path(sys.executable).parent  # the virtualenv's bin, where `make install` puts the console scripts
-
-
-def csv_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as lines:
-        return list(csv.DictReader(line for line in lines if not line.startswith("#")))
+from tests.helpers import BIN, NOW, TEST_KEY, cli, csv_rows, query, sync
 
 
 def cells(row: str) -> list[str]:

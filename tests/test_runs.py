@@ -25,10 +25,7 @@ from cohabs.sync.verify import Finding
 from devkit.dumpgen import HUBS, Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.conftest import NOW, TEST_KEY, query, sync
-from tests.test_bad_input import line
-from tests.test_catalog import ongoing
-from tests.test_cli import cli
+from tests.helpers import NOW, TEST_KEY, cli, line, ongoing, query, sync
 
 COPY = (
     "INSERT INTO leases SELECT %s, startDate, endDate, rentAmount, number, name, moveoutDate, "

@@ -20,8 +20,7 @@ from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
-from tests.conftest import NOW, restore
-from tests.test_recovery import assert_one_object_per_row
+from tests.helpers import NOW, assert_one_object_per_row, restore
 
 
 def create(kind: Kind, row_id: str, user: str = "", room: str = "") -> Step:

@@ -19,10 +19,7 @@ from cohabs.shared.settings import Settings
 from devkit.dumpgen import generate
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
-from tests.conftest import restore
-from tests.test_cli import cli
-from tests.test_kills import kill_when, start_sync
-from tests.test_recovery import assert_one_object_per_row
+from tests.helpers import assert_one_object_per_row, cli, kill_when, restore, start_sync
 
 KILLS = int(os.environ.get("SOAK_KILLS", "12"))
 

@@ -15,10 +15,7 @@ from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
-from tests.conftest import sync
-from tests.test_cli import cli
-from tests.test_kills import finish_and_check, kill_when, start_sync
-from tests.test_recovery import assert_one_object_per_row
+from tests.helpers import assert_one_object_per_row, cli, finish_and_check, kill_when, start_sync, sync
 
 pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
 

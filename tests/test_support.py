@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,54 +18,23 @@ from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
 from devkit.support_account import Seeded
 from devkit.support_dump import SupportDump, row_id
-from tests.conftest import ROOT, TEST_KEY, db_env, query, support
-from tests.test_cli import cli, on_a_terminal
-
-ELIGIBLE = [row_id(f"paid-{n}") for n in (2, 3, 4)]  # paid-1 was transferred before (the seed's pick)
-BIN = Path(sys.executable).parent  # the virtualenv's bin, where `make install` puts the console scripts
-
+from tests.helpers import (
+    BIN,
+    ELIGIBLE,
+    ROOT,
+    TEST_KEY,
+    assert_each_once,
+    cli,
+    db_env,
+    on_a_terminal,
+    ours,
+    payments,
+    query,
+    support,
+    support_cli,
+)
 
 pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
-
-
-def support_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return cli(settings, cwd, *args, script="support.py", **env)
-
-
-def payments(settings: Settings, server: Server) -> dict[str, dict[str, Any]]:
-    found = query(settings, server, "SELECT * FROM payments")
-    columns = [
-        c
-        for (c,) in query(
-            settings,
-            server,
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'payments' ORDER BY ORDINAL_POSITION",
-        )
-    ]
-    return {row[0]: dict(zip(columns, row, strict=True)) for row in found}
-
-
-def ours(fake: FakeStripe, kind: str) -> list[dict[str, Any]]:
-    """What support made: requests naming a dispute, transfers naming a payment (not the seed's)."""
-    key = "cohabs_dispute_id" if kind == "payment_intents" else "cohabs_payment_id"
-    return [o for o in fake.all(kind) if key in (o.get("metadata") or {})]
-
-
-def assert_each_once(settings: Settings, server: Server, fake: FakeStripe, seeded: Seeded) -> None:
-    """One request and one new row per dispute, one transfer per eligible payment: the end state of every run."""
-    (dispute_id,) = seeded.disputes.values()
-    (request,) = ours(fake, "payment_intents")
-    rows = payments(settings, server)
-    new_id = disputes.new_payment_id(dispute_id, 32)
-    assert len(rows) == 13 and rows[new_id]["stripeChargeId"] == request["id"]
-    assert request["metadata"]["cohabs_payment_id"] == new_id
-    by_payment = {t["metadata"]["cohabs_payment_id"]: t for t in ours(fake, "transfers")}
-    assert len(ours(fake, "transfers")) == len(by_payment) == len(ELIGIBLE)
-    assert sorted(by_payment) == sorted(ELIGIBLE)
-    for payment, charge in seeded.charges.items():
-        assert len(seeded.payments.transfers_of(charge)) <= 1, payment
-    assert seeded.payments.dispute_writes() == []
 
 
 def test_a_dry_run_reads_only_and_puts_the_money_on_paper(

@@ -14,9 +14,7 @@ from cohabs.support.plan import Job
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
 from devkit.support_account import Seeded
-from tests.conftest import ROOT, db_env, support
-from tests.test_kills import kill_inside_the_write, kill_when, writes_held
-from tests.test_support import assert_each_once
+from tests.helpers import ROOT, assert_each_once, db_env, kill_inside_the_write, kill_when, support, writes_held
 
 
 def start_support(settings: Settings, cwd: Path, job: Job) -> subprocess.Popen[str]:

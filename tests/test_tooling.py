@@ -12,7 +12,7 @@ import pytest
 
 from cohabs import __version__
 from cohabs.shared.settings import Settings
-from tests.conftest import ROOT, db_env
+from tests.helpers import ROOT, db_env
 from tools import demo
 
 

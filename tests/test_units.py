@@ -11,7 +11,7 @@ from cohabs.shared.settings import DEFAULT_HUB_CURRENCIES, load_settings, mask_k
 from cohabs.sync.account import Account, Remote
 from cohabs.sync.rows import Kind
 from cohabs.sync.schema import resolve
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_keys_are_masked_wherever_they_appear() -> None:
