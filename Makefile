@@ -20,7 +20,7 @@ test: $(READY)
 	$(BIN)/python -m pytest
 
 soak: $(READY)
-	SOAK_KILLS=$${SOAK_KILLS:-60} $(BIN)/python -m pytest -s tests/test_soak.py
+	SOAK_KILLS=$${SOAK_KILLS:-60} $(BIN)/python -m pytest -s tests/test_sync_soak.py
 
 lint: $(READY)
 	$(BIN)/ruff check .
