@@ -1,17 +1,11 @@
-"""Small pure pieces: settings, key masking, schema resolution, the account index."""
+"""Settings: what they read from the environment and refuse, and keys masked wherever they appear."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from cohabs.shared.errors import CannotRun, SchemaError
+from cohabs.shared.errors import CannotRun
 from cohabs.shared.settings import DEFAULT_HUB_CURRENCIES, load_settings, mask_key, redact
-from cohabs.sync.account import Account, Remote
-from cohabs.sync.rows import Kind
-from cohabs.sync.schema import resolve
-from tests.helpers import ROOT
 
 
 def test_keys_are_masked_wherever_they_appear() -> None:
@@ -42,34 +36,3 @@ def test_settings_validate_what_they_read() -> None:
     with pytest.raises(CannotRun, match="STRIPE_API_BASE is not an http"):
         load_settings({"STRIPE_API_BASE": "notaurl"})
     assert load_settings({"STRIPE_API_BASE": "http://localhost:12111/"}).stripe_api_base == "http://localhost:12111"
-
-
-def test_schema_names_every_missing_piece_at_once() -> None:
-    columns = [("users", "id", None), ("users", "email", None), ("rooms", "id", None), ("rooms", "rent", None)]
-    with pytest.raises(SchemaError) as caught:
-        resolve(columns)
-    message = str(caught.value)
-    assert "`users`.`stripeCustomerId` is missing" in message
-    assert "`rooms`.`stripeProductId` is missing" in message
-    assert "table `leases` is missing" in message
-
-
-def test_restore_dump_says_what_is_missing() -> None:
-    missing = subprocess.run([str(ROOT / "restore_dump.sh"), "/nonexistent.dump"], capture_output=True, text=True)
-    assert missing.returncode == 1
-    assert "dump file not found: /nonexistent.dump" in missing.stderr
-    down = subprocess.run(
-        [str(ROOT / "restore_dump.sh"), str(ROOT / "README.md")],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "DB_PORT": "1"},
-    )
-    assert down.returncode == 1
-    assert "cannot connect to MySQL at 127.0.0.1:1" in down.stderr
-
-
-def test_an_object_listed_twice_is_one_object_linked_once() -> None:
-    subscription = Remote(Kind.LEASE, "sub_1", "lease-1", 100, status="active")
-    account = Account.of([subscription, Remote(Kind.LEASE, "sub_2", "lease-1", 200), subscription])
-    assert account.size() == 2
-    assert [r.id for r in account.linked_to(Kind.LEASE, "lease-1")] == ["sub_1", "sub_2"]

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from cohabs import __version__
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
@@ -19,19 +15,11 @@ from devkit.mysql import Server
 from devkit.support_account import Seeded
 from devkit.support_dump import SupportDump, row_id
 from tests.helpers import (
-    BIN,
     ELIGIBLE,
-    ROOT,
-    TEST_KEY,
     assert_each_once,
-    cli,
-    db_env,
-    on_a_terminal,
     ours,
     payments,
-    query,
     support,
-    support_cli,
 )
 
 pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
@@ -185,88 +173,3 @@ def test_an_unreadable_account_stops_before_any_change(
     with pytest.raises(CannotRun, match="could not read the Stripe account, so nothing was changed"):
         support(settings, Job.TRANSFERS)
     assert fake.writes() == []
-
-
-def test_the_commands_keep_the_sync_habits(
-    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
-) -> None:
-    shown = support_cli(settings, tmp_path, "disputes", "--help")
-    assert shown.returncode == 0 and "3  finished, but some items were reported" in shown.stdout
-    assert support_cli(settings, tmp_path, "refunds").returncode == 2
-    assert support_cli(settings, tmp_path, "transfers", "--platform-fee", "100").returncode == 2
-
-    keyless = support_cli(settings, tmp_path, "disputes", "--dry-run", STRIPE_SECRET_KEY="")
-    assert keyless.returncode == 1 and "even in a dry run" in keyless.stderr
-    live = support_cli(settings, tmp_path, "disputes", "--yes", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
-    assert live.returncode == 1 and "--live" in live.stderr and "sk_live_51Secret0000wxyz" not in live.stderr
-    # A dry run only reads: a live key may do that without --live, and it is said aloud.
-    look = support_cli(settings, tmp_path, "disputes", "--dry-run", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
-    assert look.returncode == 0 and "Reading the LIVE Stripe account with key sk_live_…wxyz" in look.stderr
-
-    # --database wins over DB_NAME; a dry run exits 3 because the data has anomalies, and writes its reports.
-    dry = support_cli(settings, tmp_path, "transfers", "--dry-run", "--database", settings.db_name, DB_NAME="nope")
-    assert dry.returncode == 3, dry.stderr
-    assert "[will transfer]" in dry.stdout and "paid to houses: 2,640.00 EUR" in dry.stdout
-    assert TEST_KEY not in dry.stdout + dry.stderr
-    (report,) = (tmp_path / "reports").glob("support-transfers-plan-*.json")
-    assert json.loads(report.read_text())["totals"]["paid"] == {"eur": 264000}
-    assert fake.writes() == []
-
-    lock = mysql_server.connect()
-    with lock.cursor() as cur:
-        cur.execute("SELECT GET_LOCK(%s, 0)", [f"cohabs-support:{settings.db_name}"])
-    try:
-        busy = support_cli(settings, tmp_path, "disputes", "--yes")
-    finally:
-        lock.close()
-    assert busy.returncode == 1 and "another support run is running" in busy.stderr
-    assert fake.writes() == []
-
-    done = support_cli(settings, tmp_path, "disputes", "--yes")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "[requested] dispute" in done.stdout and "requested from tenants: 1,500.00 EUR" in done.stdout
-
-
-@pytest.mark.parametrize(
-    ("script", "tool"), [("support.py", "python support.py"), (str(BIN / "cohabs-support"), "cohabs-support")]
-)
-def test_the_reports_and_their_advice_name_the_command_that_ran(
-    settings: Settings, fake: FakeStripe, seeded: Seeded, tmp_path: Path, script: str, tool: str
-) -> None:
-    # ROOT / an absolute path is that path: the installed console script, as `make install` puts it.
-    dry = cli(settings, tmp_path, "transfers", "--dry-run", script=script)
-    assert dry.returncode == 3, dry.stdout + dry.stderr
-    (markdown,) = (tmp_path / "reports").glob("support-transfers-plan-*.md")
-    head = json.loads(markdown.with_suffix(".json").read_text())["provenance"]
-    assert (head["tool"], head["command"]) == (tool, "support transfers (dry run)")
-    assert f"# tool: {tool} {__version__}" in markdown.with_suffix(".csv").read_text()
-    text = markdown.read_text()
-    assert f"| tool | {tool} {__version__} |" in text
-    advice = text.split("## What to do next", 1)[1]
-    assert f"`{tool} disputes` re-collects them" in advice  # the disputed row's advice
-    assert f"run `{tool} transfers` again once they settle" in advice  # the pending row's
-    assert advice.rstrip().endswith(f"Read the plan, then run `{tool} transfers` to apply it.")
-    assert "cohabs-relink" not in text
-
-
-def test_a_schema_without_the_payment_columns_stops_before_any_stripe_call(
-    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
-) -> None:
-    query(settings, mysql_server, "ALTER TABLE payments DROP COLUMN disputed")
-    done = support_cli(settings, tmp_path, "disputes", "--dry-run")
-    assert done.returncode == 1
-    assert "`payments`.`disputed` is missing" in done.stderr
-    assert fake.requests == []
-
-
-@pytest.mark.parametrize(("answer", "code"), [("n\n", 1), ("y\n", 0)])
-def test_a_terminal_run_shows_the_changes_and_asks_first(
-    settings: Settings, fake: FakeStripe, seeded: Seeded, tmp_path: Path, answer: str, code: int
-) -> None:
-    environment = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": fake.url}
-    done = on_a_terminal(answer, [sys.executable, str(ROOT / "support.py"), "disputes"], tmp_path, environment)
-    assert "requested from tenants: 1,500.00 EUR" in done.stdout
-    assert "Send these payment requests in the TEST Stripe account (key sk_test_…abcd)" in done.stdout
-    assert f"write to database `{settings.db_name}` on {settings.db_host}:{settings.db_port}?" in done.stdout
-    assert done.returncode == code, done.stdout + done.stderr
-    assert len(ours(fake, "payment_intents")) == (1 if answer.startswith("y") else 0)

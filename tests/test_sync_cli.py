@@ -1,4 +1,4 @@
-"""sync.py as the support engineer runs it: flags, exit codes, prompts, secrets."""
+"""sync.py as the support engineer runs it: flags, exit codes, prompts, secrets, a canary, quiet and verbose."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from cohabs.shared.settings import Settings
 from devkit.dumpgen import Dump
-from devkit.fake_stripe import FakeStripe
+from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
 from tests.helpers import ROOT, TEST_KEY, cli, db_env, on_a_terminal, query
 
@@ -161,3 +161,57 @@ def test_a_terminal_run_asks_before_writing(
     assert "Money, per currency:" in done.stdout and " EUR a month together" in done.stdout
     assert done.returncode == 1
     assert fake.writes() == []
+
+
+def test_a_canary_run_touches_only_n_leases_and_what_they_need(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    done = cli(settings, tmp_path, "--limit", "3")
+
+    assert done.returncode == 4, done.stdout + done.stderr  # rows remain: never "all done"
+    assert len(fake.all("subscriptions")) == 3
+    linked = query(settings, mysql_server, "SELECT userId, roomId FROM leases WHERE stripeSubscriptionId IS NOT NULL")
+    assert len(linked) == 3
+    assert len(fake.all("customers")) == len({user for user, _ in linked})
+    assert len(fake.all("products")) == len({room for _, room in linked})
+    left = len(restored.leases) - 3
+    assert f"3 of {len(restored.leases)} leases synced; {left} left for the full run" in done.stdout
+    assert "All rows synced" not in done.stdout and "Every row is linked" not in done.stdout
+    (markdown,) = (tmp_path / "reports").glob("sync-*.md")
+    remaining = markdown.read_text().split("## Left for the full run")[1]
+    done_now = {
+        lease
+        for (lease,) in query(settings, mysql_server, "SELECT id FROM leases WHERE stripeSubscriptionId IS NOT NULL")
+    }
+    for lease in restored.leases:
+        assert (f"`{lease['id']}`" in remaining) is (lease["id"] not in done_now)
+
+    rest = cli(settings, tmp_path)
+    assert rest.returncode == 3
+    assert len(fake.all("subscriptions")) == len(restored.leases) - 1
+
+
+def test_quiet_prints_the_counts_and_what_failed_verbose_prints_every_row(
+    settings: Settings, restored: Dump, tmp_path: Path
+) -> None:
+    quiet = cli(settings, tmp_path, "--dry-run", "--quiet")
+    assert "What each new subscription bills" not in quiet.stdout
+    assert f"lease {restored.leases[0]['id']}" in quiet.stdout
+    assert "\x1b[" not in quiet.stdout  # no colour codes in a pipe
+    verbose = cli(settings, tmp_path, "--dry-run", "--verbose")
+    for user in restored.users:
+        assert f"user {user['id']}" in verbose.stdout
+    assert cli(settings, tmp_path, "-q", "-v").returncode == 2
+
+
+def test_a_key_echoed_in_a_stripe_error_is_masked_everywhere(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    victim = restored.users[2]["id"]
+    fake.inject(Fault("status", "POST", "/v1/customers", status=400, message=f"bad key {TEST_KEY}", contains=victim))
+    done = cli(settings, tmp_path, "--report", "report.json")
+    assert done.returncode == 3
+    visible = done.stdout + done.stderr + (tmp_path / "report.json").read_text()
+    visible += "".join(p.read_text() for p in (tmp_path / "reports").iterdir())
+    assert "bad key sk_test_…abcd" in visible
+    assert TEST_KEY not in visible

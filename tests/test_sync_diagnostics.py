@@ -1,4 +1,4 @@
-"""Messages that name the real cause, and the newcomer's mistakes the command line catches."""
+"""sync.py's messages name the real cause, and the command line catches a newcomer's mistakes."""
 
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ from cohabs.sync import cli as sync_cli
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.helpers import ROOT, TEST_KEY, cli, db_env, sync
+from tests.helpers import BIN, ROOT, TEST_KEY, cli, db_env, sync
 
 LIVE_KEY = "sk_live_51SentinelLiveKeyMustNotLeak9876wxyz"
-BIN = Path(sys.executable).parent  # the virtualenv's bin, where `make install` puts the console scripts
 
 
 @pytest.fixture
@@ -134,17 +133,3 @@ def test_version_names_the_command_that_ran_and_the_package_version(command: lis
     shown = subprocess.run([*command, "--version"], capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == f"{name} {__version__}"
-
-
-def test_restore_dump_says_a_login_was_refused(settings: Settings, tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "DB_HOST": settings.db_host, "DB_PORT": str(settings.db_port)}
-    refused = subprocess.run(
-        [str(ROOT / "restore_dump.sh"), str(ROOT / "README.md")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**env, "DB_USER": f"relink_nobody_{secrets.token_hex(3)}"},
-    )
-    assert refused.returncode == 1
-    assert f"MySQL at {settings.db_host}:{settings.db_port} refused to log in user relink_nobody_" in refused.stderr
-    assert "is the server up" not in refused.stderr

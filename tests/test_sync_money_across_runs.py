@@ -22,7 +22,7 @@ from cohabs.sync.run import World
 from cohabs.sync.run import verify as audit_account
 from cohabs.sync.run_report import Report
 from cohabs.sync.verify import Finding
-from devkit.dumpgen import HUBS, Dump
+from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
 from tests.helpers import NOW, TEST_KEY, cli, line, ongoing, query, sync
@@ -288,65 +288,3 @@ def test_a_live_subscription_that_no_row_stores_is_named_by_both(
         assert f"{subscription} carries cohabs_lease_id={lease} but no lease row has that id" in shown.stdout
     assert line(run_and_audit(settings)[0], Kind.LEASE, subscription).problem is Problem.STRAY
     assert fake.objects["subscriptions"][subscription]["status"] == "trialing"  # a person decides
-
-
-def test_amounts_over_stripes_ceiling_are_reported_never_sent(
-    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
-) -> None:
-    lease, room = ongoing(restored)[0], restored.rooms[2]
-    query(
-        settings,
-        mysql_server,
-        "UPDATE leases SET rentAmount = 1000000.00, hubId = %s WHERE id = %s",
-        HUBS["bru"],
-        lease["id"],
-    )
-    query(settings, mysql_server, "UPDATE rooms SET rent = 999999.99 WHERE id = %s", room["id"])
-    query(settings, mysql_server, "UPDATE rooms SET rent = 1000000.00 WHERE id <> %s LIMIT 1", room["id"])
-
-    dry = cli(settings, tmp_path, "--dry-run")
-    report = sync(settings)
-
-    assert "amount 1000000.00 EUR is over Stripe's limit of 999,999.99 EUR" in dry.stdout
-    assert "1,000,000.00 EUR/month" not in dry.stdout
-    skipped = line(report, Kind.LEASE, lease["id"])
-    assert skipped.problem is Problem.BAD_AMOUNT and "over Stripe's limit" in skipped.detail
-    assert line(report, Kind.ROOM, room["id"]).synced  # 99,999,999 minor units is still allowed
-    sent = [int(v) for r in fake.requests for k, v in _flat(r.params) if k.endswith("unit_amount")]
-    assert sent and max(sent) == 99_999_999
-
-
-def _flat(params: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for key, value in params.items():
-        if isinstance(value, dict):
-            out += _flat(value, f"{prefix}{key}.")
-        else:
-            out.append((f"{prefix}{key}", value))
-    return out
-
-
-def test_text_cut_or_left_out_to_fit_stripe_is_noted_on_its_row(
-    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump
-) -> None:
-    user = restored.users[0]["id"]
-    query(settings, mysql_server, "ALTER TABLE users MODIFY address TEXT, MODIFY firstName TEXT")
-    query(
-        settings,
-        mysql_server,
-        "UPDATE users SET phoneNumber = %s, address = %s, firstName = %s WHERE id = %s",
-        "+32 470 12 34 56 78 90 12",
-        "Rue Haute 12\nBoîte 3\n1000 Bruxelles",
-        "N" * 300,
-        user,
-    )
-    report = sync(settings)
-    notes = line(report, Kind.USER, user).notes
-    assert "phoneNumber over 20 characters (Stripe's limit): not sent" in notes
-    assert "address has line breaks: first line sent as line1, the rest as line2" in notes
-    assert "name over 250 characters: cut to 250" in notes
-    (customer,) = [c for c in fake.all("customers") if c["metadata"]["cohabs_user_id"] == user]
-    assert customer["phone"] is None
-    assert customer["address"] == {"line1": "Rue Haute 12", "line2": "Boîte 3, 1000 Bruxelles"}
-    assert len(customer["name"]) == 250
-    assert all(not line(report, Kind.USER, u["id"]).notes for u in restored.users[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import threading
@@ -182,35 +183,6 @@ def test_the_installed_command_names_itself_in_its_reports_and_advice(
     assert "sync.py" not in text + audit.stdout + verify.read_text()
 
 
-def test_verify_writes_reports_whose_advice_fits_each_finding(
-    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
-) -> None:
-    sync(settings)
-    room, lease, orphan = restored.rooms[0]["id"], restored.leases[2]["id"], restored.leases[0]["id"]
-    query(settings, mysql_server, "UPDATE rooms SET stripeProductId = 'prod_gone' WHERE id = %s", room)
-    query(settings, mysql_server, "UPDATE leases SET rentAmount = rentAmount + 1 WHERE id = %s", lease)
-
-    done = cli(settings, tmp_path, "--verify")
-
-    assert done.returncode == 3
-    (markdown,) = (tmp_path / "reports").glob("verify-*.md")
-    report = json.loads(markdown.with_suffix(".json").read_text())
-    assert report["provenance"]["command"] == "verify" and report["consistent"] is False
-    advice = {(f["row_id"], f["drift"]): (f["remedy"], f["advice"]) for f in report["findings"]}
-    assert advice[(room, "missing")][0] == "sync"  # a sync adopts the product that links to the room
-    assert "which already links to this row" in advice[(room, "missing")][1]
-    assert (None, "unclaimed") not in advice  # that product is the room's finding, not a second one
-    assert advice[(lease, "wrong_amount")][0] == "person"
-    assert "never re-prices" in advice[(lease, "wrong_amount")][1]
-    assert advice[(orphan, "not_linked")][0] == "person"
-    assert "does not exist" in advice[(orphan, "not_linked")][1]
-    counts = report["counts"]
-    assert counts["sync"] + counts["person"] == len(report["findings"])
-    text = markdown.read_text()
-    assert f"{len(report['findings'])} problem(s) found: {counts['sync']} a sync repairs" in text
-    assert "`python sync.py --dry-run` to preview" in text
-
-
 def test_room_labels_tell_rooms_apart_whatever_their_ids() -> None:
     def room(room_id: str, number: int | None, location: str | None) -> Room:
         return Room(room_id, number, location, None, None, Decimal("700.00"), None)
@@ -232,3 +204,19 @@ def test_room_labels_tell_rooms_apart_whatever_their_ids() -> None:
         "-RJlZsWSLU": "room 8, second floor, garden side",
         "x9": "room x9",
     }
+
+
+def test_reports_are_written_for_machines_people_and_spreadsheets(
+    settings: Settings, restored: Dump, tmp_path: Path
+) -> None:
+    done = cli(settings, tmp_path)
+    (markdown,) = (tmp_path / "reports").glob("sync-*.md")
+    assert str(markdown.relative_to(tmp_path)) in done.stderr
+    text = markdown.read_text()
+    for heading in ("## Where and how it ran", "## Summary", "## Money", "## Decisions taken", "## What to do next"):
+        assert heading in text
+    assert restored.leases[0]["id"] in text
+    data = json.loads(markdown.with_suffix(".json").read_text())
+    rows = list(csv.DictReader(line for line in markdown.with_suffix(".csv").open() if not line.startswith("#")))
+    assert len(rows) == len(data["rows"]) == len(restored.users) + len(restored.rooms) + len(restored.leases)
+    assert all(r["stripe_id"] for r in rows if r["result"] != "skipped")

@@ -9,7 +9,6 @@ import pytest
 
 from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import NETWORK_RETRIES
-from cohabs.shared.stripe.idempotency import KeyHistory
 from cohabs.sync.execute import Result
 from cohabs.sync.rows import Kind
 from devkit.dumpgen import Dump
@@ -24,19 +23,6 @@ def keys_for(fake: FakeStripe, path: str, row_id: str) -> list[str]:
     return [
         r.idempotency_key or "" for r in fake.requests if r.method == "POST" and r.path == path and row_id in r.body
     ]
-
-
-def test_the_ledger_tells_an_earlier_runs_stored_500_from_this_runs() -> None:
-    history = KeyHistory()
-    history.answered("old", 500, replayed=True)  # the first answer this run got was already stored
-    history.answered("old", 500, replayed=True)
-    history.answered("ours", 500, replayed=False)  # this run's request made the 500 ...
-    history.answered("ours", 500, replayed=True)  # ... and the SDK's retry got it replayed
-    history.answered("lost", None, replayed=False)  # no answer: the request may have run
-    history.answered("lost", 500, replayed=True)
-    history.answered("throttled", 429, replayed=False)  # refused before Stripe's idempotency layer
-    history.answered("throttled", 500, replayed=True)
-    assert [k for k in ("old", "ours", "lost", "throttled") if history.inherited(k)] == ["old", "throttled"]
 
 
 @pytest.mark.parametrize("should_retry", [None, "false"])  # the SDK retries the 500 (replays), or is told not to
