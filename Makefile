@@ -16,6 +16,7 @@ $(READY): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .  # the cohabs-relink command
 	@touch $@
 
+# The real dumps' tests run on the dumps `make demo` finds (or COHABS_DUMP, COHABS_SUPPORT_DUMP); else skipped.
 test: $(READY)
 	$(BIN)/python -m pytest
 

@@ -1,78 +1,75 @@
-"""The real dump users restore, end to end. Runs when COHABS_DUMP names it (.ci/run does).
+"""The real dump users restore, end to end.
 
-The dump is never copied into the project; CI points at ../shared/dumps/.
+Runs on the dump that COHABS_DUMP names, else on the one `make demo` finds (the project folder, then
+../shared/dumps/); without it the test shows as skipped, saying where it looked. The dump is never
+copied into the project.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from cohabs.shared.settings import Settings
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.helpers import cli, csv_rows, query, restore
+from tests.helpers import SYNC_DUMP, cli, csv_rows, needs_real_dump, query, restore
 
-REAL_DUMP = os.environ.get("COHABS_DUMP")
 
-if REAL_DUMP:
+@needs_real_dump(SYNC_DUMP, "COHABS_DUMP")
+def test_the_real_dump_is_linked_honestly_and_safely(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, tmp_path: Path
+) -> None:
+    restore(settings, SYNC_DUMP)
 
-    def test_the_real_dump_is_linked_honestly_and_safely(
-        settings: Settings, mysql_server: Server, fake: FakeStripe, tmp_path: Path
-    ) -> None:
-        dump = Path(os.environ["COHABS_DUMP"])
-        assert dump.is_file(), f"COHABS_DUMP={dump} is not a file"
-        restore(settings, dump)
+    done = cli(settings, tmp_path, "--yes")
 
-        done = cli(settings, tmp_path, "--yes")
+    assert done.returncode == 3, done.stdout + done.stderr
+    for table, column, kind, key in (
+        ("users", "stripeCustomerId", "customers", "cohabs_user_id"),
+        ("rooms", "stripeProductId", "products", "cohabs_room_id"),
+    ):
+        objects = {o["id"]: o for o in fake.all(kind)}
+        rows = query(settings, mysql_server, f"SELECT id, {column} FROM {table}")
+        assert rows and len(objects) == len(rows)
+        for row_id, stripe_id in rows:
+            assert objects[stripe_id]["metadata"][key] == row_id
 
-        assert done.returncode == 3, done.stdout + done.stderr
-        for table, column, kind, key in (
-            ("users", "stripeCustomerId", "customers", "cohabs_user_id"),
-            ("rooms", "stripeProductId", "products", "cohabs_room_id"),
-        ):
-            objects = {o["id"]: o for o in fake.all(kind)}
-            rows = query(settings, mysql_server, f"SELECT id, {column} FROM {table}")
-            assert rows and len(objects) == len(rows)
-            for row_id, stripe_id in rows:
-                assert objects[stripe_id]["metadata"][key] == row_id
+    orphans = query(
+        settings,
+        mysql_server,
+        "SELECT l.id FROM leases l LEFT JOIN users u ON u.id = l.userId LEFT JOIN rooms r ON r.id = l.roomId "
+        "WHERE u.id IS NULL OR r.id IS NULL",
+    )
+    assert len(orphans) == 1
+    assert f"lease {orphans[0][0]}" in done.stdout
+    subscriptions = {s["id"]: s for s in fake.all("subscriptions")}
+    leases = query(settings, mysql_server, "SELECT id, name, rentAmount, stripeSubscriptionId FROM leases")
+    for lease_id, name, amount, stripe_id in leases:
+        if (lease_id,) in orphans:
+            assert stripe_id is None
+            continue
+        subscription = subscriptions[stripe_id]
+        assert subscription["metadata"]["cohabs_lease_id"] == lease_id
+        price = subscription["items"]["data"][0]["price"]
+        assert price["currency"] == ("usd" if name.startswith("nyc-") else "eur")
+        assert price["unit_amount"] == int(amount * 100)
+    assert {i["amount_due"] for i in fake.all("invoices")} == {0}
 
-        orphans = query(
-            settings,
-            mysql_server,
-            "SELECT l.id FROM leases l LEFT JOIN users u ON u.id = l.userId LEFT JOIN rooms r ON r.id = l.roomId "
-            "WHERE u.id IS NULL OR r.id IS NULL",
-        )
-        assert len(orphans) == 1
-        assert f"lease {orphans[0][0]}" in done.stdout
-        subscriptions = {s["id"]: s for s in fake.all("subscriptions")}
-        leases = query(settings, mysql_server, "SELECT id, name, rentAmount, stripeSubscriptionId FROM leases")
-        for lease_id, name, amount, stripe_id in leases:
-            if (lease_id,) in orphans:
-                assert stripe_id is None
-                continue
-            subscription = subscriptions[stripe_id]
-            assert subscription["metadata"]["cohabs_lease_id"] == lease_id
-            price = subscription["items"]["data"][0]["price"]
-            assert price["currency"] == ("usd" if name.startswith("nyc-") else "eur")
-            assert price["unit_amount"] == int(amount * 100)
-        assert {i["amount_due"] for i in fake.all("invoices")} == {0}
+    (markdown,) = (tmp_path / "reports").glob("sync-*.md")
+    reported = {(r["kind"], r["row_id"]): r for r in csv_rows(markdown.with_suffix(".csv"))}
+    rooms = [r["label"] for (kind, _), r in reported.items() if kind == "room"]
+    assert len(rooms) == len(set(rooms)) == 20  # "room 8" three times no more
+    for lease_id, name, amount, _ in leases:
+        row = reported[("lease", lease_id)]
+        assert (row["amount"], row["currency"]) == (f"{amount:.2f}", "USD" if name.startswith("nyc-") else "EUR")
+        assert row["lease_start"] and row["lease_end"] and row["subscription"]
 
-        (markdown,) = (tmp_path / "reports").glob("sync-*.md")
-        reported = {(r["kind"], r["row_id"]): r for r in csv_rows(markdown.with_suffix(".csv"))}
-        rooms = [r["label"] for (kind, _), r in reported.items() if kind == "room"]
-        assert len(rooms) == len(set(rooms)) == 20  # "room 8" three times no more
-        for lease_id, name, amount, _ in leases:
-            row = reported[("lease", lease_id)]
-            assert (row["amount"], row["currency"]) == (f"{amount:.2f}", "USD" if name.startswith("nyc-") else "EUR")
-            assert row["lease_start"] and row["lease_end"] and row["subscription"]
+    excluded = [v for row in query(settings, mysql_server, "SELECT password, salt FROM users") for v in row if v]
+    sent = "\n".join(r.body + json.dumps(r.params) for r in fake.requests)
+    assert excluded and not [v for v in excluded if v in sent]
 
-        excluded = [v for row in query(settings, mysql_server, "SELECT password, salt FROM users") for v in row if v]
-        sent = "\n".join(r.body + json.dumps(r.params) for r in fake.requests)
-        assert excluded and not [v for v in excluded if v in sent]
-
-        writes = len(fake.writes())
-        again = cli(settings, tmp_path, "--yes")
-        assert again.returncode == 3
-        assert len(fake.writes()) == writes
+    writes = len(fake.writes())
+    again = cli(settings, tmp_path, "--yes")
+    assert again.returncode == 3
+    assert len(fake.writes()) == writes
