@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Support's payment incidents: re-collect disputed payments, pay out rent that never reached its house.
 
-The command itself lives in relink/support/cli.py, so that an installed package
+The command itself lives in cohabs/support/cli.py, so that an installed package
 runs it as `cohabs-support`; this file keeps `python support.py` working.
 """
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Link every user, room and lease of the restored database to the fresh Stripe account.
 
-The command itself lives in relink/sync_cli.py, so that an installed package
+The command itself lives in cohabs/sync/cli.py, so that an installed package
 runs it as `cohabs-relink`; this file keeps `python sync.py` working.
 """
 
