@@ -7,7 +7,9 @@ from information_schema and are quoted.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -134,6 +136,49 @@ def _refused(settings: Settings, where: str, reason: object) -> CannotRun:
         f"MySQL at {where} refused to log in user `{settings.db_user}` to `{settings.db_name}` ({reason}) — "
         "check DB_USER and DB_PASSWORD in .env (an empty DB_PASSWORD= means no password)"
     )
+
+
+class Pool:
+    """Connections for many threads at once: each use borrows one and gives it back.
+
+    PyMySQL connections are not thread-safe. A write takes a millisecond where a
+    Stripe call takes hundreds, so a few connections serve many workers; they
+    open on first need. A connection that was lost is dropped, never lent again.
+    """
+
+    def __init__(self, connect: Callable[[], Connection], size: int = 8) -> None:
+        self._connect = connect
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._all: list[Connection] = []
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[Connection]:
+        with self._slots:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+                with self._guard:
+                    self._all.append(conn)
+            try:
+                yield conn
+            except pymysql.err.Error as exc:
+                if not connection_lost(exc):
+                    self._idle.put(conn)  # MySQL answered: the connection is fine, only this query was refused
+                raise
+            except BaseException:
+                self._idle.put(conn)
+                raise
+            self._idle.put(conn)
+
+    def close(self) -> None:
+        with self._guard:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(pymysql.err.Error):
+                conn.close()
 
 
 def quote(name: str) -> str:

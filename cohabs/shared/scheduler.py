@@ -9,6 +9,7 @@ others' requests behind it. The gateway paces every request.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -16,12 +17,18 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from cohabs.shared.errors import CannotRun
+from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.pacing import Endpoint
 
 J = TypeVar("J")  # a job
 R = TypeVar("R")  # what a finished job reports
 Lane = Endpoint | None  # the endpoint a job's first request goes to; None when it makes none
+
+
+def workers(settings: Settings) -> int:
+    """Requests under way at once: enough to keep the account's budget busy at 300 ms or more per request."""
+    return max(8, min(64, math.ceil(settings.effective_rate * 0.6)))
 
 
 @dataclass(frozen=True, slots=True)

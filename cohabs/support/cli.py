@@ -23,12 +23,14 @@ from cohabs.shared.cli import (
     run_command,
     save_reports,
     say,
+    stop_exit,
     version_option,
     yes_option,
 )
 from cohabs.shared.clock import utc_now
 from cohabs.shared.reports import Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
+from cohabs.shared.stopping import stop_on_signals
 from cohabs.support import disputes, transfers
 from cohabs.support.plan import Action, Job, Plan
 from cohabs.support.report import render, totals_lines, write_reports
@@ -37,9 +39,12 @@ from cohabs.support.run import Options, World, run
 REPORTS = Path("reports")
 MEANINGS = {
     Exit.OK: "all done: nothing needs a person",
-    Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed)",
+    Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed), or Stripe "
+    "stopped answering mid-run (the report lists what is left)",
     Exit.USAGE: "usage error (unknown command, flag or value)",
     Exit.ATTENTION: "finished, but some items were reported (never acted on) or failed; each is listed",
+    Exit.INTERRUPTED: "interrupted (Ctrl-C): requests under way finished, the report lists what is left",
+    Exit.TERMINATED: "terminated (SIGTERM), the same way",
 }
 CONFIGURATION = tuple("DB_NAME (or --database)" if name == "DB_NAME" else name for name in SETTINGS)
 EPILOG = epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan.")
@@ -158,10 +163,13 @@ def _run(
             echo=lambda text: say(privacy(text)),
             confirm=_confirm(provenance) if interactive(yes) and not dry_run else (lambda plan: True),
         )
-        done = run(job, settings, options, world)
+        with stop_on_signals(world.stop):
+            done = run(job, settings, options, world)
         for line in render(done, provenance.target):
             click.echo(privacy(line))
         save_reports(provenance.finish(utc_now()), partial(write_reports, done, folder=REPORTS, privacy=privacy))
+        if done.stopped:
+            return stop_exit(done.stopped)
         return Exit.ATTENTION if any(i.attention for i in done.plan.items) else Exit.OK
 
     run_command(body, INTERRUPTED)

@@ -1,8 +1,13 @@
-"""Carrying out a support plan: one Stripe create per item, and for a dispute its row right after.
+"""Carrying out a support plan: items side by side within Stripe's budgets, each its own job.
 
-Items run one after another: a support run makes a handful of writes, and a
-strict order keeps "what exists after a kill" simple: a request without its
-row (the next run writes the row), never a row without its request.
+An item's requests stay in order inside its job: its create, then for a dispute
+its row, on a connection of a small pool (PyMySQL connections are not
+thread-safe). Items run in parallel on the shared scheduler, which gives each
+endpoint its share of the workers; the gateway paces every request and handles
+429s. So "what exists after a kill" stays simple for each item: a request
+without its row (the next run writes the row), never a row without its request.
+Once the run is stopping (Ctrl-C, SIGTERM, Stripe unreachable) no item starts;
+those under way finish, and the others are reported as not finished.
 """
 
 from __future__ import annotations
@@ -14,16 +19,20 @@ from typing import Any, TypeVar
 
 import pymysql
 
-from cohabs.shared.mysql import Connection, mysql_failed
+from cohabs.shared.mysql import Pool, mysql_failed
+from cohabs.shared.scheduler import Lane, Shape, run_side_by_side
+from cohabs.shared.stopping import StopFlag, Stopped
 from cohabs.shared.stripe.gateway import RowFailed, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
-from cohabs.support.calls import SupportCalls
+from cohabs.support.calls import CREATE_INTENT, CREATE_TRANSFER, SupportCalls
 from cohabs.support.disputes import Rules, due_date, from_timestamp
 from cohabs.support.plan import Action, Item, Job, Payout, Plan, Problem, Recollection
 from cohabs.support.tables import RowConflict, Tables, insert_copy
 
 T = TypeVar("T")
 KEY_NAMESPACE = "cohabs-support"  # support's idempotency keys start with it
+ACTS = (Action.COLLECT, Action.RECORD, Action.TRANSFER)  # the actions that change something
+Task = tuple[int, Item]  # an item to carry out, and its place in the plan
 
 
 def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T]) -> T:
@@ -38,28 +47,55 @@ def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T])
     )
 
 
+def _lane(job: Task) -> Lane:
+    """The endpoint an item's first request goes to: an item that only records its row makes none."""
+    action = job[1].action
+    return CREATE_TRANSFER if action is Action.TRANSFER else CREATE_INTENT if action is Action.COLLECT else None
+
+
+SHAPE: Shape[Task] = Shape(lane=_lane, name=lambda job: job[0])
+
+
 @dataclass
 class Executor:
     calls: SupportCalls
-    conn: Connection
+    rows: Pool  # where a re-collection's row is written
     tables: Tables
     rules: Rules
     now: Callable[[], datetime]
+    stop: StopFlag
+    workers: int = 8
 
     def run(self, plan: Plan) -> list[Item]:
-        done: list[Item] = []
-        for item in plan.items:
-            try:
-                done.append(self._one(item))
-            except RowFailed as exc:
-                done.append(replace(item, action=Action.REPORT, reason=str(exc), problem=Problem.STRIPE, failed=True))
-            except RowConflict as exc:
-                done.append(
-                    replace(item, action=Action.REPORT, reason=str(exc), problem=Problem.NOT_STORED, failed=True)
-                )
-            except pymysql.err.Error as exc:
-                raise mysql_failed(exc, f" while handling {item.subject}") from None
-        return done
+        """The plan's items as they ended, in the plan's order; those the run stopped before say so."""
+        jobs = [(n, item) for n, item in enumerate(plan.items) if item.action in ACTS]
+        done = dict(run_side_by_side(jobs, self._guarded, SHAPE, workers=self.workers, stop=self.stop))
+        return [
+            done.get(n) or (self._not_finished(item) if item.action in ACTS else item)
+            for n, item in enumerate(plan.items)
+        ]
+
+    def _not_finished(self, item: Item) -> Item:
+        why = self.stop.detail or "not started"
+        return replace(
+            item,
+            action=Action.REPORT,
+            reason=f"not done: the run stopped first ({why}); run again to finish",
+            problem=Problem.NOT_FINISHED,
+        )
+
+    def _guarded(self, job: Task) -> tuple[int, Item] | None:
+        n, item = job
+        try:
+            return n, self._one(item)
+        except Stopped:
+            return None  # its request was not sent, or got no answer: the next run's listing tells
+        except RowFailed as exc:
+            return n, replace(item, action=Action.REPORT, reason=str(exc), problem=Problem.STRIPE, failed=True)
+        except RowConflict as exc:
+            return n, replace(item, action=Action.REPORT, reason=str(exc), problem=Problem.NOT_STORED, failed=True)
+        except pymysql.err.Error as exc:
+            raise mysql_failed(exc, f" while handling {item.subject}") from None
 
     def _one(self, item: Item) -> Item:
         if item.collection is not None and item.action in (Action.COLLECT, Action.RECORD):
@@ -77,7 +113,8 @@ class Executor:
                 Job.DISPUTES, collection.dispute_id, params, lambda key: self.calls.create_intent(params, key)
             )
         due = due_date(from_timestamp(intent.created), self.rules)
-        written = insert_copy(self.conn, self.tables, collection.row, charge_id=intent.id, due=due, now=self.now())
+        with self.rows.borrow() as conn:
+            written = insert_copy(conn, self.tables, collection.row, charge_id=intent.id, due=due, now=self.now())
         note = f"row {collection.row.id} added, due {due:%Y-%m-%d}" if written else f"row {collection.row.id} was there"
         return replace(
             item, stripe_id=intent.id, reason=f"{item.reason} → request {intent.id} ({intent.status}); {note}"

@@ -152,3 +152,49 @@ def transfer_from(obj: Mapping[str, Any]) -> Transfer:
         amount_reversed=int(obj.get("amount_reversed") or 0),
         payment=_metadata(obj).get(PAYMENT_KEY),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A connected account the platform reaches: a house's, which transfers pay."""
+
+    id: str
+    created: int
+
+
+def account_from(obj: Mapping[str, Any]) -> Account:
+    return Account(id=obj["id"], created=int(obj.get("created") or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePayment:
+    """What ties an invoice to the PaymentIntent that paid it (the invoice payments list)."""
+
+    id: str
+    invoice: str | None
+    payment_intent: str | None
+    created: int
+
+
+def invoice_payment_from(obj: Mapping[str, Any]) -> InvoicePayment:
+    payment = obj.get("payment")
+    paid_by = payment.get("payment_intent") if isinstance(payment, Mapping) else None
+    return InvoicePayment(
+        id=obj["id"],
+        invoice=expandable_id(obj.get("invoice")),
+        payment_intent=expandable_id(paid_by),
+        created=int(obj.get("created") or 0),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    id: str
+    number: str | None  # what a re-collection of the payment that paid it is described with
+    created: int
+
+
+def invoice_from(obj: Mapping[str, Any]) -> Invoice:
+    return Invoice(
+        id=obj["id"], number=str(obj["number"]) if obj.get("number") else None, created=int(obj.get("created") or 0)
+    )

@@ -71,6 +71,7 @@ class Problem(StrEnum):
     SHARED_CHARGE = "shared_charge"  # several rows hold one charge: paying each would pay it twice
     STRIPE = "stripe"  # Stripe refused or did not answer
     NOT_STORED = "not_stored"  # the request exists but its row could not be written
+    NOT_FINISHED = "not_finished"  # the run stopped (Ctrl-C, SIGTERM, Stripe unreachable) before this item
 
 
 @dataclass(frozen=True, slots=True)

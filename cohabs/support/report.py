@@ -56,6 +56,8 @@ NEXT_STEPS: dict[Problem, str] = {
     "is, add its row by hand; if not, cancel it in Stripe, then run again.",
     Problem.STRIPE: "Stripe refused or did not answer: run again; what was made is found, never made twice.",
     Problem.NOT_STORED: "A request exists but its row could not be written: fix the database error, run again.",
+    Problem.NOT_FINISHED: "The run stopped before some items: run `{tool} {job}` again to finish them; what was "
+    "made is found, never made twice.",
     Problem.DISPUTED: "Disputed payments are never paid out: `{tool} disputes` re-collects them.",
     Problem.PENDING: "Pending payments wait: run `{tool} transfers` again once they settle.",
     Problem.PAID_ZERO: "Rows with paid 0 but a charge id: compare each with its charge in Stripe and fix the row.",
@@ -132,6 +134,8 @@ def render(run: SupportRun, target: str = "") -> Iterator[str]:
         yield f"  {label}: {value}"
     if not dry:
         yield f"  Stripe requests: {run.requests} ({run.throttled} rate-limited) in {run.seconds:.1f}s"
+    if run.stopped:
+        yield from ("", click.style(f"Stopped: {run.stop_detail}; the items not done are listed above.", bold=True))
     attention = any(i.attention for i in plan.items)
     yield from ("", click.style(headline(run), fg="red" if attention else "green", bold=True))
 
@@ -139,7 +143,9 @@ def render(run: SupportRun, target: str = "") -> Iterator[str]:
 def next_steps(run: SupportRun, tool: str) -> list[str]:
     """Advice for every problem found, then what to run next, naming the command as the person ran it."""
     found = {p for i in run.plan.items if i.problem for p in (i.problem, *i.more)}
-    steps = [advice.format(tool=tool) for problem, advice in NEXT_STEPS.items() if problem in found]
+    steps = [
+        advice.format(tool=tool, job=run.plan.job.value) for problem, advice in NEXT_STEPS.items() if problem in found
+    ]
     command = f"{tool} {run.plan.job.value}"
     if run.dry_run:
         steps.append(f"Read the plan, then run `{command}` to apply it.")
@@ -173,6 +179,8 @@ def markdown(run: SupportRun, provenance: Provenance, privacy: Privacy) -> Itera
     yield from (f"# {TITLES[plan.job]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     yield from ("", "## Summary", "", f"**{md_text(headline(run))}**", "")
+    if run.stopped:
+        yield from (f"Stopped: {md_text(run.stop_detail)}; the items not done are listed below.", "")
     yield from md_table(("money", "planned" if dry else "done"), totals_lines(plan))
     if not dry:
         yield from (
@@ -213,6 +221,7 @@ def report_json(run: SupportRun, provenance: Provenance, privacy: Privacy) -> Js
         "totals": {"requested": plan.totals(Action.COLLECT), "paid": plan.totals(Action.TRANSFER)},
         "notes": plan.notes,
         "stripe": {"requests": run.requests, "rate_limited": run.throttled},
+        "stopped": run.stopped.value if run.stopped else None,
         "seconds": round(run.seconds, 3),
     }
     rows = (_row(i, run.dry_run, privacy) for i in plan.items)

@@ -67,6 +67,7 @@ class Payment:
     invoice_id: str | None
     lease_id: str | None
     comment: str | None
+    paid_at: datetime | None = None  # paymentDate, when the table has it: near where Stripe dates the charge
 
     @property
     def ref(self) -> Ref | None:

@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
 from cohabs.shared import mysql
 from cohabs.shared.clock import utc_now
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.mysql import mysql_errors
+from cohabs.shared.scheduler import workers
 from cohabs.shared.secret_key import guard_key, require_key
 from cohabs.shared.settings import Settings
-from cohabs.shared.stopping import StopFlag
+from cohabs.shared.stopping import StopFlag, StopReason
 from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
-from cohabs.support import disputes, transfers
+from cohabs.shared.stripe.listing import readers
+from cohabs.support import disputes, listing, transfers
 from cohabs.support.calls import SupportCalls
 from cohabs.support.execute import Executor
-from cohabs.support.objects import Intent
 from cohabs.support.plan import Job, Plan
-from cohabs.support.rows import PaymentRows, Ref
+from cohabs.support.rows import PaymentRows
 from cohabs.support.tables import Tables, load, read_tables
-
-T = TypeVar("T")
-R = TypeVar("R")
-READERS = 8  # reads in flight at once; the gateway paces them
 
 
 @dataclass(frozen=True)
@@ -60,52 +55,8 @@ class SupportRun:
     requests: int = 0
     throttled: int = 0
     seconds: float = 0.0
-
-
-def _each(read: Callable[[T], R], keys: Iterable[T]) -> dict[T, R]:
-    """`read` for each key, a few at a time (one list's pages still follow each other)."""
-    wanted: Sequence[T] = list(dict.fromkeys(keys))
-    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="support-read") as pool:
-        return dict(zip(wanted, pool.map(read, wanted), strict=True))
-
-
-def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None) -> list[disputes.Facts]:
-    """Every dispute with its charge; for a dispute with its one row, the requests and invoice that decide it."""
-    found = calls.disputes()
-    charges = _each(calls.charge, [d.charge for d in found if d.charge])
-    present = {p.id for p in rows.payments}
-    facts = []
-    for dispute in found:
-        charge = charges.get(dispute.charge or "")
-        one = disputes.Facts(dispute, charge)
-        if len(disputes.matching_rows(dispute, rows.payments)) != 1 or charge is None:
-            facts.append(one)
-            continue
-        intent_id = charge.payment_intent or dispute.payment_intent
-        if intent_id and not (charge.customer and charge.description):
-            one = replace(one, intent=calls.intent(intent_id))
-        since: list[Intent] = []
-        if one.customer:
-            since = sorted(calls.intents_of(one.customer, dispute.created), key=lambda i: (i.created, i.id))
-        requests = tuple(i for i in since if i.dispute == dispute.id)
-        unnamed = tuple(i for i in since if i.dispute is None and i.bank_transfer)
-        handled = requests or disputes.new_payment_id(dispute.id, id_width) in present
-        invoice = calls.invoice_number(intent_id) if intent_id and not handled else None
-        facts.append(replace(one, found=requests, invoice=invoice, unnamed=unnamed))
-    return facts
-
-
-def read_for_transfers(calls: SupportCalls, rows: PaymentRows) -> transfers.PayoutFacts:
-    """The houses' accounts, every transfer to them, and the charges not transferred yet."""
-    exists = _each(calls.account_exists, [h.account_id for h in rows.houses if h.account_id])
-    listed = _each(calls.transfers_to, [a for a, there in exists.items() if there])
-    sent = [t for found in listed.values() for t in found]
-    transferred = {t.source_transaction for t in sent}
-    intents = _each(calls.intent, [p.charge_id for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id])
-    wanted = [p.charge_id for p in rows.payments if p.ref is Ref.CHARGE and p.charge_id not in transferred]
-    wanted += [i.latest_charge for i in intents.values() if i and i.latest_charge not in transferred]
-    charges = _each(calls.charge, [c for c in wanted if c])
-    return transfers.PayoutFacts(exists, sent, charges, intents)
+    stopped: StopReason | None = None  # why the run stopped before every item was done
+    stop_detail: str = ""
 
 
 def run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:
@@ -131,24 +82,32 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
         calls = SupportCalls(gateway)
         world.echo(f"Reading the Stripe account ({job.value})…")
         try:
-            plan = _plan(job, calls, rows, tables, options, world.now())
+            plan = _plan(job, calls, rows, tables, options, world.now(), readers(settings))
         except RowFailed as exc:
             raise unreadable(exc, settings) from None
-        if options.dry_run:
-            return SupportRun(
-                plan, True, gateway.counters.requests, gateway.counters.throttled, world.clock() - started
-            )
-        if plan.writes() and not world.confirm(plan):
-            raise CannotRun("stopped before any change: not confirmed")
-        plan.items = Executor(calls, conn, tables, options.disputes, world.now).run(plan)
-        return SupportRun(plan, False, gateway.counters.requests, gateway.counters.throttled, world.clock() - started)
+        done = SupportRun(plan, options.dry_run)
+        if not options.dry_run:
+            if plan.writes() and not world.confirm(plan):
+                raise CannotRun("stopped before any change: not confirmed")
+            pool = mysql.Pool(lambda: mysql.connect_again(settings))
+            try:
+                executor = Executor(calls, pool, tables, options.disputes, world.now, world.stop, workers(settings))
+                plan.items = executor.run(plan)
+            finally:
+                pool.close()
+            done.stopped, done.stop_detail = world.stop.reason, world.stop.detail
+        done.requests, done.throttled = gateway.counters.requests, gateway.counters.throttled
+        done.seconds = world.clock() - started
+        return done
     finally:
         conn.close()
 
 
-def _plan(job: Job, calls: SupportCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime) -> Plan:
+def _plan(
+    job: Job, calls: SupportCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime, readers: int
+) -> Plan:
     if job is Job.DISPUTES:
         width = tables.width("payments", "id")
-        facts = read_disputes(calls, rows, width)
+        facts = listing.read_disputes(calls, rows, width, readers)
         return disputes.plan_disputes(rows, facts, now=now, rules=options.disputes, id_width=width)
-    return transfers.plan_transfers(rows, read_for_transfers(calls, rows), options.transfers)
+    return transfers.plan_transfers(rows, listing.read_payouts(calls, rows, readers), options.transfers)

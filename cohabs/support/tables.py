@@ -147,6 +147,7 @@ def load(conn: Connection, tables: Tables) -> PaymentRows:
             invoice_id=stripe_id(text(r.get("invoice_id"))),
             lease_id=text(r["lease_id"]),
             comment=text(r["comment"]),
+            paid_at=when(r.get("payment_date")),
         )
         for r in _rows(conn, tables.table("payments"))
     ]

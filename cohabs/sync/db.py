@@ -6,16 +6,24 @@ table and column names come only from information_schema (see schema.py).
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import pymysql
 
 from cohabs.shared.errors import SchemaError, WriteRefused
-from cohabs.shared.mysql import Connection, columns, connection_lost, decimal, mysql_said, quote, select, text, when
+from cohabs.shared.mysql import (
+    Connection,
+    Pool,
+    columns,
+    connection_lost,
+    decimal,
+    mysql_said,
+    quote,
+    select,
+    text,
+    when,
+)
 from cohabs.shared.schema import Table
 from cohabs.sync.rows import Kind, Lease, Room, Rows, User
 from cohabs.sync.schema import Schema, resolve
@@ -107,20 +115,11 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
 
 
 class IdWriter:
-    """Writes Stripe ids into their rows from any thread.
-
-    PyMySQL connections are not thread-safe, so each write borrows a
-    connection from a small pool and gives it back; a write takes a millisecond
-    where a Stripe call takes hundreds, so a few connections serve many workers.
-    """
+    """Writes Stripe ids into their rows from any thread, each write on a connection of a shared pool."""
 
     def __init__(self, connect: Callable[[], Connection], schema: Schema, size: int = 8) -> None:
-        self._connect = connect
+        self._pool = Pool(connect, size)
         self._schema = schema
-        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(size)
-        self._all: list[Connection] = []
-        self._guard = threading.Lock()
 
     def write(self, kind: Kind, row_id: str, stripe_id: str) -> None:
         """Store one id; WriteRefused when MySQL refuses this row, pymysql's error when the connection is gone."""
@@ -134,31 +133,19 @@ class IdWriter:
             f"UPDATE {quote(table.name)} SET {quote(table.columns['stripe_id'])} = %s "  # noqa: S608 (schema names)
             f"WHERE {quote(table.columns['id'])} = %s"
         )
-        with self._slots:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
-                with self._guard:
-                    self._all.append(conn)
+        with self._pool.borrow() as conn:
             try:
                 with conn.cursor() as cur:
                     matched = cur.execute(sql, [stripe_id, row_id])
             except pymysql.err.Error as exc:
                 if connection_lost(exc):
                     raise
-                self._idle.put(conn)  # MySQL answered: the connection is fine, only this write was refused
                 raise WriteRefused(f"MySQL refused the write: {mysql_said(exc)}") from None
-            self._idle.put(conn)
         if matched == 0:
             raise WriteRefused(f"row {row_id} is no longer in `{table.name}`")
 
     def close(self) -> None:
-        with self._guard:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(pymysql.err.Error):
-                conn.close()
+        self._pool.close()
 
 
 def diagnose(conn: Connection, schema: Schema, kind: Kind, values: set[str]) -> dict[tuple[Kind, str], str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,10 +12,12 @@ from cohabs.shared import mysql
 from cohabs.shared.clock import utc_now
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.mysql import mysql_errors
+from cohabs.shared.scheduler import workers
 from cohabs.shared.secret_key import guard_key, require_key
 from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
+from cohabs.shared.stripe.listing import readers
 from cohabs.sync import db, listing
 from cohabs.sync.account import Account
 from cohabs.sync.calls import Calls, SyncCalls
@@ -61,16 +62,6 @@ def check_key(settings: Settings, options: Options) -> None:
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     if not options.dry_run:
         require_key(settings, "a sync writes to a Stripe account; --dry-run works without one")
-
-
-def workers(settings: Settings) -> int:
-    """Requests under way at once: enough to keep the account's budget busy at 300 ms or more per request."""
-    return max(8, min(64, math.ceil(settings.effective_rate * 0.6)))
-
-
-def readers(settings: Settings) -> int:
-    """Windows of one list read at once: about half a second of its endpoint's budget."""
-    return max(2, min(16, math.ceil(settings.endpoint_rate / 2)))
 
 
 def read_account(calls: Calls, echo: Callable[[str], None], settings: Settings) -> Account:

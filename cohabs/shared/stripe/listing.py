@@ -14,11 +14,13 @@ created during the read is newer than every window's cursor (found by neither).
 from __future__ import annotations
 
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Protocol, TypeVar
 
+from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import Window
 
 GUESSES = 3  # windows cut back in time from the first page, before the open-ended rest
@@ -36,6 +38,11 @@ class Listed(Protocol):
 T = TypeVar("T", bound=Listed)
 K = TypeVar("K", bound=Hashable)
 Page = Callable[[Window], tuple[Sequence[T], bool]]  # one page of a window, newest first, and whether more follow
+
+
+def readers(settings: Settings) -> int:
+    """Windows of one list read at once: about half a second of its endpoint's budget."""
+    return max(2, min(16, math.ceil(settings.endpoint_rate / 2)))
 
 
 def next_windows(window: Window, page: Sequence[Listed], more: bool, idle: int) -> list[Window]:
