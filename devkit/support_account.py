@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import zlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from .fake import FakeStripe, Payments
 from .fake.server import serve
 
 EMPTY_IDS = ("", "NULL")  # how the dump says "no charge id"
+DAY = 86_400
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def seed(
     missing_accounts: Collection[str] | None = None,
     invoiced: Collection[str] = (),
     dispute_status: str = "needs_response",
+    dispute_days: int = 0,
     currencies: Mapping[str, str] | None = None,
     available: Mapping[str, int] | None = None,
 ) -> Seeded:
@@ -121,6 +124,7 @@ def seed(
     missing_accounts: house account ids the platform has not connected; by default the look-alikes.
     invoiced: payment ids paid through an invoice (the dump's stripeInvoiceId says 'NULL' for all).
     dispute_status: the status of the disputes on disputed payments.
+    dispute_days: the disputes arrive over this many days up to now (0: all now, today's incident).
     currencies: house id → currency, "eur" for any other house (the houses are in Brussels).
     available: the platform's available balance per currency before the disputes withdraw theirs
         (0 by default: past payments were paid out).
@@ -218,7 +222,11 @@ def seed(
     payments.available.update(available or {})
     for payment in ordered:
         if int(payment["disputed"]) and payment["id"] in seeded.charges:
-            dispute = payments.open_dispute(seeded.charges[payment["id"]], status=dispute_status)
+            charge = seeded.charges[payment["id"]]
+            # Today's incident by default; a wave of them over the last `dispute_days` days, never before its charge.
+            ago = zlib.crc32(payment["id"].encode()) % (dispute_days * DAY) if dispute_days else 0
+            when = max(fake.store.now() - ago, fake.objects["charges"][charge]["created"] + 1)
+            dispute = payments.open_dispute(charge, status=dispute_status, created=when)
             seeded.disputes[payment["id"]] = dispute["id"]
     return seeded
 
@@ -235,6 +243,10 @@ def main() -> None:
     parser.add_argument("--missing-account", action="append", metavar="ACCOUNT_ID", help="not connected (repeat)")
     parser.add_argument("--invoiced", action="append", default=[], metavar="PAYMENT_ID", help="paid by invoice")
     parser.add_argument("--dispute-status", default="needs_response")
+    parser.add_argument("--dispute-days", type=int, default=0, help="disputes arrive over this many days")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--rate-limit", type=float, default=None, help="account requests/s before 429")
+    parser.add_argument("--endpoint-rate-limit", type=float, default=None, help="requests/s per endpoint before 429")
     args = parser.parse_args()
     connection = pymysql.connect(
         host=os.environ.get("DB_HOST", "127.0.0.1"),
@@ -248,7 +260,7 @@ def main() -> None:
         rows = read_rows(connection)
     finally:
         connection.close()
-    fake = FakeStripe()
+    fake = FakeStripe(latency=args.latency, rate_limit=args.rate_limit, endpoint_rate_limit=args.endpoint_rate_limit)
     seeded = seed(
         fake,
         rows,
@@ -256,6 +268,7 @@ def main() -> None:
         missing_accounts=args.missing_account,
         invoiced=args.invoiced,
         dispute_status=args.dispute_status,
+        dispute_days=args.dispute_days,
     )
     # The first line says the server is up and seeded (tools read it to know when to start).
     serve(

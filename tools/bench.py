@@ -1,8 +1,10 @@
-"""Benchmark: the sync against the fake Stripe enforcing Stripe's limits, and the re-read of a large account.
+"""Benchmark: the sync and support.py against the fake Stripe enforcing Stripe's limits, and a large re-read.
 
-    make bench          # 600 users, 150 rooms, 600 leases at 200 ms; live then test limits; 11,000-object re-read
+    make bench          # the sync (600 users, 150 rooms, 600 leases at 200 ms; live then test limits), an
+                        # 11,000-object re-read, then both support commands on 300 extra items at live limits
     make bench ARGS="--users 20000 --rooms 5000 --leases 20000 --latency 0 --modes unlimited --reread 0"
     make bench ARGS="--modes live --reread-only --reread-shape burst"
+    make bench ARGS="--support transfers --extra 300"   # only support.py, one or both commands
 
 Each sync runs `sync.py --yes` as its own process (so its peak memory is its
 own) against `devkit/fake_stripe.py` started with the mode's limits: live is
@@ -36,6 +38,7 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import make_gateway
 from cohabs.sync.calls import SyncCalls
 from cohabs.sync.run import World, read_account
+from devkit import support_dump
 from devkit.dumpgen import generate
 from devkit.mysql import Server, find_or_start, free_port
 
@@ -95,6 +98,17 @@ def stats(url: str) -> dict[str, Any]:
     return admin(url, "stats")
 
 
+def database_env(server: Server, database: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DB_HOST": server.host,
+        "DB_PORT": str(server.port),
+        "DB_USER": server.user,
+        "DB_PASSWORD": server.password,
+        "DB_NAME": database,
+    }
+
+
 def t_min(counted: dict[str, Any], mode: str) -> float:
     limits = LIMITS[mode]
     if not limits:
@@ -110,12 +124,7 @@ def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace) -
         cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
     fake, url = start_fake(args.latency, mode)
     env = {
-        **os.environ,
-        "DB_HOST": server.host,
-        "DB_PORT": str(server.port),
-        "DB_USER": server.user,
-        "DB_PASSWORD": server.password,
-        "DB_NAME": database,
+        **database_env(server, database),
         "STRIPE_SECRET_KEY": KEYS["live" if mode == "live" else "test"],
         "STRIPE_API_BASE": url,
     }
@@ -193,6 +202,66 @@ def reread(mode: str, args: argparse.Namespace) -> str:
     )
 
 
+SUPPORT_HEADER = (
+    f"{'command':<11}{'extra':>6}{'items':>7}{'requests':>10}{'429s':>17}{'wall':>10}{'T_min':>9}{'T_min/wall':>12}"
+    f"{'requests/item':>15}{'peak MB':>10}"
+)
+
+
+def support_once(server: Server, job: str, args: argparse.Namespace) -> tuple[str, int]:
+    """One support command on the support dump plus `--extra` items of its kind, under live limits."""
+    database = f"support_bench_{os.getpid()}"
+    env = database_env(server, database)
+    settled, disputed = (args.extra, 0) if job == "transfers" else (0, args.extra)
+    with tempfile.TemporaryDirectory() as scratch:
+        dump = support_dump.generate(settled, disputed).write(Path(scratch) / "support.dump")
+        subprocess.run(
+            [str(ROOT / "restore_dump.sh"), "--replace", str(dump)], env=env, check=True, capture_output=True
+        )
+        limits = LIMITS["live"]
+        assert limits is not None
+        command = [sys.executable, "-m", "devkit.support_account", "--port", str(free_port()), "--database", database]
+        command += ["--latency", str(args.latency), "--rate-limit", str(limits[0])]
+        command += ["--endpoint-rate-limit", str(limits[1]), "--dispute-days", "30"]
+        fake = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            assert fake.stdout is not None
+            url = fake.stdout.readline().split()[-1]  # "listening on …": up and seeded
+            run = {**env, "STRIPE_SECRET_KEY": KEYS["live"], "STRIPE_API_BASE": url}
+            started = time.monotonic()
+            with open(f"{scratch}/out.txt", "w") as out:
+                support = subprocess.Popen(
+                    [sys.executable, str(ROOT / "support.py"), job, "--yes", "--live"],
+                    cwd=scratch,
+                    env=run,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+                _, status, usage = os.wait4(support.pid, 0)
+            seconds = time.monotonic() - started
+            counted = stats(url)
+        finally:
+            fake.terminate()
+            fake.wait()
+            conn = server.connect()
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+            conn.close()
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):
+            sys.exit(f"support.py {job} failed:\n{Path(scratch, 'out.txt').read_text()[-3000:]}")
+        (report,) = Path(scratch, "reports").glob(f"support-{job}-run-*.json")
+        items = sum(1 for item in json.loads(report.read_text())["items"] if item["done"])
+    share = counted["throttled"] / counted["requests"] if counted["requests"] else 0.0
+    floor = t_min(counted, "live")
+    line = (
+        f"{job:<11}{args.extra:>6}{items:>7}{counted['requests']:>10}{counted['throttled']:>7} ({share:5.2%})"
+        f"{seconds:>9.1f}s{floor:>8.1f}s{floor / seconds:>12.0%}{counted['requests'] / max(items, 1):>15.2f}"
+        f"{usage.ru_maxrss / 1024:>10.1f}"
+    )
+    return line, code
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=600)
@@ -211,8 +280,15 @@ def main() -> None:
     parser.add_argument("--reread-only", action="store_true", help="skip the syncs")
     parser.add_argument("--reread-shape", choices=sorted(SHAPES), default="year", help="when the objects were made")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--support", help="only these support commands (disputes, transfers, comma-separated), nothing else"
+    )
+    parser.add_argument("--extra", type=int, default=300, help="generated items of each support command's kind")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    jobs = [j.strip() for j in (args.support or "disputes,transfers").split(",") if j.strip()]
+    if args.support is not None:
+        args.reread_only, args.reread = True, ()  # only the support commands
 
     server, private = find_or_start()
     results: list[Result] = []
@@ -238,6 +314,12 @@ def main() -> None:
             for mode in (m for m in modes if LIMITS[m]):
                 rereads.append(reread(mode, args))
                 print(rereads[-1])
+        if jobs:
+            print(f"support.py on the support dump plus {args.extra} items, live limits, {args.latency * 1000:.0f} ms:")
+            print(SUPPORT_HEADER)
+            for job in jobs:
+                line, _ = support_once(server, job, args)
+                print(line, flush=True)
     finally:
         if private:
             private.stop()

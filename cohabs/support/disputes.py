@@ -84,8 +84,9 @@ def matching_rows(dispute: Dispute, payments: Iterable[Payment]) -> list[Payment
     """Rows whose stripeChargeId is the disputed charge (ch_/py_) or its PaymentIntent (pi_)."""
     found = []
     for payment in payments:
-        if (payment.ref is Ref.CHARGE and payment.charge_id == dispute.charge) or (
-            payment.ref is Ref.PAYMENT_INTENT and payment.charge_id == dispute.payment_intent
+        # The id first: it rules out nearly every row at once (a fraud wave is hundreds of disputes).
+        if (payment.charge_id == dispute.charge and payment.ref is Ref.CHARGE) or (
+            payment.charge_id == dispute.payment_intent and payment.ref is Ref.PAYMENT_INTENT
         ):
             found.append(payment)
     return found

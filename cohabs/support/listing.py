@@ -2,14 +2,14 @@
 
 Lists serve where Stripe has them, each read in `created` windows side by side
 (shared/stripe/listing.py). The database says where the objects lie: a payment
-row's due and payment dates are near its charge's creation, so a list is bounded
+row's payment (or due) date is near its charge's creation, so a list is bounded
 to the times the rows that matter cover, and cut where about a page of rows
 falls, so that every window is read at once. What a bounded list did not hold
 is then retrieved on its own: correctness first. Where a few objects lie far
 apart, retrieving each costs fewer requests than listing the months between
 them, and is what is done.
 
-Reads that need nothing from each other go together; the plan is made from
+Reads that need nothing from each other start together; the plan is made from
 what they found (disputes.py, transfers.py), in a dry run as in a real run.
 """
 
@@ -34,9 +34,10 @@ from cohabs.support.rows import Payment, PaymentRows, Ref
 T = TypeVar("T", bound=listing.Listed)
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
+Facts = disputes.Facts
 
 DAY = 86_400
-MARGIN = 45 * DAY  # how far from its row's due and payment dates Stripe may date a charge
+MARGIN = 45 * DAY  # how far from its row's payment or due date Stripe may date a charge
 # How long before its charge an invoice payment may be made (when the invoice is finalized): an invoice
 # paid up to LOOKBACK - MARGIN (90 days) after it was finalized is found by the bounded list.
 LOOKBACK = 135 * DAY
@@ -50,16 +51,15 @@ def stamp(moment: datetime) -> int:
 
 
 def dates_of(payments: Iterable[Payment]) -> list[int]:
-    """When the rows say their payments happened: due and payment dates, sorted."""
-    return sorted(stamp(d) for p in payments for d in (p.due, p.paid_at) if d is not None)
+    """When the rows say their payments were made (paid, else due), sorted; rows without a date left out."""
+    return sorted(stamp(when) for p in payments if (when := p.paid_at or p.due) is not None)
 
 
 def cut(low: int | None, high: int | None, known: Sequence[int]) -> list[Window]:
     """[low, high) in windows that each hold about PART of the `known` times (sorted)."""
     inside = [k for k in known if (low is None or k >= low) and (high is None or k < high)]
     cuts = sorted({k for k in inside[PART::PART] if (low is None or k > low) and (high is None or k < high)})
-    bounds = [low, *cuts, high]
-    return [Window(a, b) for a, b in itertools.pairwise(bounds)]
+    return [Window(a, b) for a, b in itertools.pairwise([low, *cuts, high])]
 
 
 def around(wanted: Iterable[int], known: Sequence[int], before: int, after: int | None) -> list[Window]:
@@ -76,9 +76,9 @@ def around(wanted: Iterable[int], known: Sequence[int], before: int, after: int 
     return [window for low, high in spans for window in cut(low, high, known)]
 
 
-def listing_pays(windows: Sequence[Window], objects: int) -> bool:
-    """Whether listing the windows (about a request each) costs fewer requests than `objects` alone."""
-    return bool(windows) and len(windows) < objects
+def if_cheaper(windows: list[Window], objects: int) -> list[Window]:
+    """The windows, when listing them (about a request each) costs fewer requests than reading `objects` alone."""
+    return windows if len(windows) < objects else []
 
 
 class Reads:
@@ -116,39 +116,44 @@ def _each(read: Callable[[K], R], keys: list[K]) -> dict[K, R]:
         return dict(zip(keys, pool.map(read, keys), strict=True))
 
 
-def charged(payments: Iterable[Payment]) -> list[Payment]:
-    return [p for p in payments if p.charge_id]
+def known_dates(rows: PaymentRows) -> list[int]:
+    """Where the account's payments lie, as the rows that name a Stripe payment say."""
+    return dates_of(p for p in rows.payments if p.charge_id)
 
 
 # ----- transfers ------------------------------------------------------------------
 
 
 def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transfers.PayoutFacts:
-    """The connected accounts, the rows' charges, and every transfer since the earliest of them."""
-    known = dates_of(charged(rows.payments))
+    """The connected accounts, the rows' charges, and every transfer since shortly before the earliest of them.
+
+    A transfer of a charge is made after the charge (Stripe needs the charge to
+    fund it); one in its transfer group that names no charge is looked for from
+    MARGIN before it.
+    """
+    known = known_dates(rows)
     wanted = {p.charge_id for p in rows.payments if p.ref is Ref.CHARGE and p.charge_id}
     accounts = {h.account_id for h in rows.houses if h.account_id}
-    charge_windows = around(known, known, MARGIN, MARGIN)
     transfer_windows = around(known[:1], known, 2 * MARGIN, None) or [Window()]
     with reads(readers) as read:
-        listed_accounts = read.windows(calls.accounts, [Window()] if accounts else [])
-        listed = read.windows(calls.charges, charge_windows if listing_pays(charge_windows, len(wanted)) else [])
+        connected = read.windows(calls.accounts, [Window()] if accounts else [])
+        listed = read.windows(calls.charges, if_cheaper(around(known, known, MARGIN, MARGIN), len(wanted)))
         sent = read.windows(calls.transfers, transfer_windows)
-        intents = read.each(
-            calls.intent, [p.charge_id for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id]
-        ).result()
+        paid_by = [p.charge_id for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id]
+        intents = read.each(calls.intent, paid_by).result()
         wanted |= {i.latest_charge for i in intents.values() if i and i.latest_charge}
         charges: dict[str, Charge | None] = {c.id: c for c in listed.result() if c.id in wanted}
-        connected = {a.id for a in listed_accounts.result()}
-        alone = read.each(calls.account, accounts - connected)
+        listed_accounts = {a.id for a in connected.result()}
+        alone = read.each(calls.account, accounts - listed_accounts)
         charges |= read.each(calls.charge, wanted - charges.keys()).result()
-        found = sent.result() + read.windows(calls.transfers, _earlier(charges, transfer_windows[0])).result()
-        exists = {a: a in connected or alone.result()[a] is not None for a in accounts}
+        earlier = read.windows(calls.transfers, _before(charges, transfer_windows[0]))
+        exists = {a: a in listed_accounts or alone.result()[a] is not None for a in accounts}
+        found = sent.result() + earlier.result()
     return transfers.PayoutFacts(exists, found, charges, intents)
 
 
-def _earlier(charges: dict[str, Charge | None], first: Window) -> list[Window]:
-    """The transfers a charge retrieved on its own may have that the bounded list began after."""
+def _before(charges: dict[str, Charge | None], first: Window) -> list[Window]:
+    """What the transfers list did not cover of the time since MARGIN before the oldest charge."""
     oldest = min((c.created for c in charges.values() if c is not None), default=None)
     if first.since is None or oldest is None or oldest - MARGIN >= first.since:
         return []
@@ -158,127 +163,137 @@ def _earlier(charges: dict[str, Charge | None], first: Window) -> list[Window]:
 # ----- disputes -------------------------------------------------------------------
 
 
-def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, readers: int) -> list[disputes.Facts]:
+def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, readers: int) -> list[Facts]:
     """Every dispute; for a dispute with its one row, its charge, the requests since it, the invoice it paid."""
-    known = dates_of(charged(rows.payments))
     present = {p.id for p in rows.payments}
     with reads(readers) as read:
-        # Disputes come after the charges they take back: the disputed rows say roughly where they lie.
-        found = read.windows(calls.disputes, cut(None, None, dates_of(p for p in rows.payments if p.disputed))).result()
+        listed = read.windows(calls.disputes, [Window()])  # first: its pages follow each other
+        ahead = _Ahead(calls, read, known_dates(rows), [p for p in rows.payments if p.disputed and p.charge_id])
+        found = listed.result()
         cases: dict[Dispute, Payment] = {}
         for dispute in found:
             matching = disputes.matching_rows(dispute, rows.payments)
             if len(matching) == 1:
                 cases[dispute] = matching[0]
-        case = _Cases(calls, read, known, cases)
-        weighed = case.requests(case.intents(case.charges()))
-        weighed = case.invoices(
+        weighed = ahead.requests(ahead.intents(ahead.charges(cases)))
+        weighed = ahead.invoices(
             weighed, lambda f: bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
         )
     by_id = {f.dispute.id: f for f in weighed}
-    return [by_id.get(d.id) or disputes.Facts(d, None) for d in found]
+    return [by_id.get(d.id) or Facts(d, None) for d in found]
 
 
-class _Cases:
-    """The disputes that have their one row, and what each needs, read in as few rounds as can be.
+class _Ahead:
+    """What the disputes with one row need, read in as few rounds as can be.
 
-    The three lists that need only the disputes start together: the charges, the
-    PaymentIntents since the earliest dispute, the invoice payments; each only
-    where listing costs fewer requests than reading per dispute.
+    The rows marked disputed say which charges the disputes are on, before the
+    disputes are read: their charges, their invoice payments and the
+    PaymentIntents since the earliest of them (where a dispute's re-collection
+    is found again, as every dispute comes after its charge) are listed at
+    once, each where listing costs fewer requests than reading per dispute.
+    Once the disputes are known, whatever these lists could not vouch for is
+    read on its own.
     """
 
-    def __init__(self, calls: SupportCalls, read: Reads, known: Sequence[int], cases: dict[Dispute, Payment]) -> None:
+    def __init__(self, calls: SupportCalls, read: Reads, known: Sequence[int], flagged: list[Payment]) -> None:
         self._calls = calls
         self._read = read
         self._known = known
-        self._cases = list(cases)
-        charge_dates = dates_of(cases.values())
-        self._wanted = {d.charge for d in cases if d.charge}
-        charge_windows = around(charge_dates, known, MARGIN, MARGIN)
-        request_windows = around([d.created for d in cases], known, 0, None)
-        invoice_windows = around(charge_dates, known, LOOKBACK, MARGIN)
-        self._every_request = listing_pays(request_windows, len(cases))  # else each customer's own list
-        self._vouching = listing_pays(invoice_windows, len(cases))  # else each PaymentIntent's invoice payments
-        self._listed = read.windows(
-            calls.charges, charge_windows if listing_pays(charge_windows, len(self._wanted)) else []
-        )
-        self._listed_requests = read.windows(calls.intents, request_windows if self._every_request else [])
-        self._paid = read.windows(calls.invoice_payments, invoice_windows if self._vouching else [])
-        self._vouched: set[str] = set()  # charges whose invoice payment the bounded list would hold
+        dates = dates_of(flagged)
+        request_windows = if_cheaper(around(dates[:1], known, 0, None), len(flagged))
+        invoice_windows = if_cheaper(around(dates, known, LOOKBACK, MARGIN), len(flagged))
+        self._listed = read.windows(calls.charges, if_cheaper(around(dates, known, MARGIN, MARGIN), len(flagged)))
+        self._requests = read.windows(calls.intents, request_windows)
+        self._requests_since = request_windows[0].since if request_windows else None
+        self._paid = read.windows(calls.invoice_payments, invoice_windows)
+        self._vouching = bool(invoice_windows)
+        self._vouched: set[str] = set()  # charges whose invoice payment the bounded list holds, if it has one
 
-    def charges(self) -> list[disputes.Facts]:
-        found: dict[str, Charge | None] = {c.id: c for c in self._listed.result() if c.id in self._wanted}
+    def charges(self, cases: dict[Dispute, Payment]) -> list[Facts]:
+        wanted = {d.charge for d in cases if d.charge}
+        found: dict[str, Charge | None] = {c.id: c for c in self._listed.result() if c.id in wanted}
         self._vouched = set(found) if self._vouching else set()
-        found |= self._read.each(self._calls.charge, self._wanted - found.keys()).result()
-        return [disputes.Facts(d, found.get(d.charge or "")) for d in self._cases]
+        found |= self._read.each(self._calls.charge, wanted - found.keys()).result()
+        return [Facts(d, found.get(d.charge or "")) for d in cases]
 
-    def intents(self, facts: list[disputes.Facts]) -> list[disputes.Facts]:
+    def intents(self, facts: list[Facts]) -> list[Facts]:
         """The disputed PaymentIntent, where the charge lacks a customer or a description."""
         wanted = [
-            intent_id
-            for f in facts
-            if f.charge is not None
-            and (intent_id := _intent_id(f))
-            and not (f.charge.customer and f.charge.description)
+            i for f in facts if f.charge and (i := _intent_id(f)) and not (f.charge.customer and f.charge.description)
         ]
         found = self._read.each(self._calls.intent, wanted).result()
         return [replace(f, intent=found[i]) if (i := _intent_id(f)) in found else f for f in facts]
 
-    def requests(self, facts: list[disputes.Facts]) -> list[disputes.Facts]:
+    def requests(self, facts: list[Facts]) -> list[Facts]:
         """The customer's PaymentIntents since the dispute: requests that name it, and bank transfer requests
         that name none."""
-        since: dict[str, int] = {}
-        for f in facts:
-            if f.charge is not None and f.customer:
-                since[f.customer] = min(since.get(f.customer, f.dispute.created), f.dispute.created)
-        if self._every_request:
-            made = self._listed_requests.result()
-        else:
-            each = self._read.each(lambda c: _windows(partial(self._calls.intents_of, c), [Window(since[c])], 1), since)
-            made = [i for found in each.result().values() for i in found]
+        asking = [f for f in facts if f.charge is not None and f.customer]
         by_customer: dict[str, list[Intent]] = {}
-        for intent in sorted(made, key=lambda i: (i.created, i.id)):
+        for intent in sorted(self._since(asking), key=lambda i: (i.created, i.id)):
             if intent.customer:
                 by_customer.setdefault(intent.customer, []).append(intent)
         weighed = []
         for f in facts:
-            mine = [i for i in by_customer.get(f.customer or "", []) if i.created >= f.dispute.created]
             if f.charge is not None and f.customer:
+                mine = [i for i in by_customer.get(f.customer, []) if i.created >= f.dispute.created]
                 requests = tuple(i for i in mine if i.dispute == f.dispute.id)
-                unnamed = tuple(i for i in mine if i.dispute is None and i.bank_transfer)
-                f = replace(f, found=requests, unnamed=unnamed)
+                f = replace(f, found=requests, unnamed=tuple(i for i in mine if i.dispute is None and i.bank_transfer))
             weighed.append(f)
         return weighed
 
-    def invoices(self, facts: list[disputes.Facts], handled: Callable[[disputes.Facts], bool]) -> list[disputes.Facts]:
+    def _since(self, asking: list[Facts]) -> list[Intent]:
+        """PaymentIntents made since each dispute: the early list, what it began after, or each customer's."""
+        if not asking:
+            return []
+        since = min(f.dispute.created for f in asking)
+        if self._requests_since is not None:
+            gap = [Window(since, self._requests_since)] if since < self._requests_since else []
+            return self._requests.result() + self._read.windows(self._calls.intents, gap).result()
+        windows = if_cheaper(around([since], self._known, 0, None), len(asking))
+        if windows:
+            return self._read.windows(self._calls.intents, windows).result()
+        first: dict[str, int] = {}
+        for f in asking:
+            assert f.customer is not None
+            first[f.customer] = min(first.get(f.customer, f.dispute.created), f.dispute.created)
+        each = self._read.each(lambda c: _windows(partial(self._calls.intents_of, c), [Window(first[c])], 1), first)
+        return [i for found in each.result().values() for i in found]
+
+    def invoices(self, facts: list[Facts], handled: Callable[[Facts], bool]) -> list[Facts]:
         """The number of the invoice each disputed payment paid, for the disputes not handled yet."""
-        open_ = [f for f in facts if f.charge is not None and _intent_id(f) and not handled(f)]
+        waiting = {f.dispute.id: i for f in facts if f.charge and (i := _intent_id(f)) and not handled(f)}
+        alone = [
+            waiting[f.dispute.id]
+            for f in facts
+            if f.dispute.id in waiting and f.charge and f.charge.id not in self._vouched
+        ]
+        by_one = self._read.each(self._calls.invoice_payments_of, alone)
         newest: dict[str, InvoicePayment] = {}
-        alone = [_intent_id(f) for f in open_ if f.charge is not None and f.charge.id not in self._vouched]
-        by_one = self._read.each(self._calls.invoice_payments_of, [i for i in alone if i])
         for paid in [*self._paid.result(), *(p for found in by_one.result().values() for p in found)]:
-            if paid.payment_intent and paid.invoice:
-                held = newest.get(paid.payment_intent)
-                if held is None or (paid.created, paid.id) > (held.created, held.id):
-                    newest[paid.payment_intent] = paid
-        wanted = [newest[i] for f in open_ if (i := _intent_id(f)) in newest]
-        numbers = self._numbers(wanted)
+            held = newest.get(paid.payment_intent or "")
+            if (
+                paid.payment_intent
+                and paid.invoice
+                and (held is None or (paid.created, paid.id) > (held.created, held.id))
+            ):
+                newest[paid.payment_intent] = paid
+        used = [newest[i] for i in waiting.values() if i in newest]
+        numbers = self._numbers(used)
         return [
-            replace(f, invoice=numbers.get(newest[i].invoice or ""))
-            if f in open_ and (i := _intent_id(f)) in newest
+            replace(f, invoice=numbers.get(newest[waiting[f.dispute.id]].invoice or ""))
+            if waiting.get(f.dispute.id) in newest
             else f
             for f in facts
         ]
 
     def _numbers(self, paid: Sequence[InvoicePayment]) -> dict[str, str | None]:
-        """Invoice id -> its number: invoices are made before the payments that pay them."""
+        """Invoice id -> its number: an invoice is made before the payments that pay it."""
         ids = {p.invoice for p in paid if p.invoice}
-        windows = around([p.created for p in paid], self._known, MARGIN, 0)
-        listed = self._read.windows(self._calls.invoices, windows if listing_pays(windows, len(ids)) else [])
-        numbers = {i.id: i.number for i in listed.result() if i.id in ids}
+        windows = if_cheaper(around([p.created for p in paid], self._known, MARGIN, 0), len(ids))
+        numbers = {i.id: i.number for i in self._read.windows(self._calls.invoices, windows).result() if i.id in ids}
         alone = self._read.each(self._calls.invoice, ids - numbers.keys()).result()
         return numbers | {k: (v.number if v else None) for k, v in alone.items()}
 
 
-def _intent_id(facts: disputes.Facts) -> str | None:
+def _intent_id(facts: Facts) -> str | None:
     return (facts.charge.payment_intent if facts.charge else None) or facts.dispute.payment_intent

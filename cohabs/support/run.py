@@ -20,7 +20,7 @@ from cohabs.shared.stripe.listing import readers
 from cohabs.support import disputes, listing, transfers
 from cohabs.support.calls import SupportCalls
 from cohabs.support.execute import Executor
-from cohabs.support.plan import Job, Plan
+from cohabs.support.plan import Item, Job, Plan
 from cohabs.support.rows import PaymentRows
 from cohabs.support.tables import Tables, load, read_tables
 
@@ -89,18 +89,25 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
         if not options.dry_run:
             if plan.writes() and not world.confirm(plan):
                 raise CannotRun("stopped before any change: not confirmed")
-            pool = mysql.Pool(lambda: mysql.connect_again(settings))
-            try:
-                executor = Executor(calls, pool, tables, options.disputes, world.now, world.stop, workers(settings))
-                plan.items = executor.run(plan)
-            finally:
-                pool.close()
+            plan.items = _carry_out(plan, calls, tables, settings, options, world)
             done.stopped, done.stop_detail = world.stop.reason, world.stop.detail
         done.requests, done.throttled = gateway.counters.requests, gateway.counters.throttled
         done.seconds = world.clock() - started
         return done
     finally:
         conn.close()
+
+
+def _carry_out(
+    plan: Plan, calls: SupportCalls, tables: Tables, settings: Settings, options: Options, world: World
+) -> list[Item]:
+    """The plan's items side by side; a re-collection's row goes through a small pool of connections."""
+    pool = mysql.Pool(lambda: mysql.connect_again(settings))
+    try:
+        executor = Executor(calls, pool, tables, options.disputes, world.now, world.stop, workers(settings))
+        return executor.run(plan)
+    finally:
+        pool.close()
 
 
 def _plan(
