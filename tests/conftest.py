@@ -103,3 +103,22 @@ def seeded(
         return seed(fake, read_rows(conn))
     finally:
         conn.close()
+
+
+@pytest.fixture
+def many_data(settings: Settings, tmp_path: Path) -> support_dump.SupportDump:
+    """The support dump with 40 more settled payments and 40 more disputed ones, restored."""
+    dump = support_dump.generate(extra_settled=40, extra_disputed=40)
+    restore(settings, dump.write(tmp_path / "many.dump"))
+    return dump
+
+
+@pytest.fixture
+def many_seeded(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, many_data: support_dump.SupportDump
+) -> Seeded:
+    conn = mysql_server.connect(settings.db_name)
+    try:
+        return seed(fake, read_rows(conn))
+    finally:
+        conn.close()

@@ -35,7 +35,8 @@ from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
-from devkit.support_account import Seeded
+from devkit.support_account import Seeded, eligible
+from devkit.support_dump import SupportDump
 from devkit.support_dump import row_id as support_row
 from tools import demo, support_demo
 
@@ -162,6 +163,20 @@ def start_sync(settings: Settings, cwd: Path) -> subprocess.Popen[str]:
     }
     command = [sys.executable, str(ROOT / "sync.py"), "--yes", "--quiet"]
     return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True)
+
+
+def start_support(settings: Settings, cwd: Path, job: Job, **env: str) -> subprocess.Popen[str]:
+    environment = {
+        **db_env(settings),
+        "STRIPE_SECRET_KEY": settings.stripe_key or "",
+        "STRIPE_API_BASE": settings.stripe_api_base or "",
+        "STRIPE_RATE_LIMIT": "500",
+        **env,
+    }
+    command = [sys.executable, str(ROOT / "support.py"), job.value, "--yes"]
+    return subprocess.Popen(
+        command, cwd=cwd, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True
+    )
 
 
 def kill_when(
@@ -321,3 +336,49 @@ def assert_each_once(settings: Settings, server: Server, fake: FakeStripe, seede
     for payment, charge in seeded.charges.items():
         assert len(seeded.payments.transfers_of(charge)) <= 1, payment
     assert seeded.payments.dispute_writes() == []
+
+
+def owed(dump: SupportDump, seeded: Seeded) -> list[str]:
+    """The payments a run must transfer: those the company's process passes on, not transferred already."""
+    leases = {lease["id"]: lease for lease in dump.leases}
+    connected = set(seeded.accounts)
+    return sorted(
+        p["id"]
+        for p in dump.payments
+        if p["id"] not in seeded.transfers
+        and eligible(p, leases.get(p["leaseId"]), leases.get(p["leaseId"], {}).get("houseId") in connected)
+    )
+
+
+def assert_requested_once(
+    settings: Settings, server: Server, fake: FakeStripe, seeded: Seeded, dump: SupportDump
+) -> None:
+    """One request and one new row per dispute, and nothing else written to the database."""
+    rows = payments(settings, server)
+    requests = {r["metadata"]["cohabs_dispute_id"]: r for r in ours(fake, "payment_intents")}
+    assert len(requests) == len(ours(fake, "payment_intents")) == len(seeded.disputes)
+    for dispute_id in seeded.disputes.values():
+        new_id = disputes.new_payment_id(dispute_id, 32)
+        assert rows[new_id]["stripeChargeId"] == requests[dispute_id]["id"], dispute_id
+    assert len(rows) == len(dump.payments) + len(seeded.disputes)
+    assert seeded.payments.dispute_writes() == []
+
+
+def assert_transferred_once(fake: FakeStripe, seeded: Seeded, dump: SupportDump) -> None:
+    """One transfer per payment owed, none for any other, never two of one charge."""
+    transferred = [t["metadata"]["cohabs_payment_id"] for t in ours(fake, "transfers")]
+    assert sorted(transferred) == owed(dump, seeded)
+    for charge in seeded.charges.values():
+        assert len(seeded.payments.transfers_of(charge)) <= 1, charge
+
+
+def moved(settings: Settings, server: Server, years: int) -> None:
+    """Every payment dated `years` later in the database than in Stripe, and its lease with it."""
+    query(settings, server, "UPDATE leases SET endDate = endDate + INTERVAL %s YEAR", years)
+    query(
+        settings,
+        server,
+        "UPDATE payments SET dueDate = dueDate + INTERVAL %s YEAR, paymentDate = paymentDate + INTERVAL %s YEAR",
+        years,
+        years,
+    )

@@ -342,6 +342,37 @@ def test_an_invoice_is_found_from_its_payment(client: stripe.StripeClient, payme
     assert "invoice" not in charge  # gone from charges in this API version: the invoice payments list replaces it
 
 
+def test_the_lists_support_reads_filter_on_created_and_on_what_stripe_documents(
+    client: stripe.StripeClient, fake: FakeStripe, payments: Payments
+) -> None:
+    moment = 1_700_000_000
+    fake.now = lambda: moment
+    tenants = [customer(client), customer(client)]
+    made: dict[str, list[str]] = {"accounts": [], "charges": [], "intents": [], "invoices": [], "disputes": []}
+    for index in range(4):
+        moment = 1_700_000_000 + index * 100
+        made["accounts"].append(payments.add_account(None)["id"])
+        charge = payments.add_charge(None, amount=1000, currency="eur", customer=tenants[index % 2], created=moment)
+        made["charges"].append(charge["id"])
+        made["intents"].append(charge["payment_intent"])
+        made["invoices"].append(payments.add_invoice(charge["payment_intent"], created=moment)["id"])
+        made["disputes"].append(payments.open_dispute(charge["id"], created=moment)["id"])
+    window: Any = {"limit": 100, "created": {"gte": 1_700_000_100, "lt": 1_700_000_300}}
+    middle = slice(2, 0, -1)  # the second and third made, newest first
+    assert [a.id for a in client.v1.accounts.list(params=window).data] == made["accounts"][middle]
+    assert [c.id for c in client.v1.charges.list(params=window).data] == made["charges"][middle]
+    assert [i.id for i in client.v1.payment_intents.list(params=window).data] == made["intents"][middle]
+    assert [i.id for i in client.v1.invoices.list(params=window).data] == made["invoices"][middle]
+    assert [d.id for d in client.v1.disputes.list(params=window).data] == made["disputes"][middle]
+    paid = client.v1.invoice_payments.list(params=window).data
+    assert [p.invoice for p in paid] == made["invoices"][middle]
+    # Filters the lists document, on top of created.
+    of_first = changed(window, customer=tenants[0])
+    assert [i.id for i in client.v1.payment_intents.list(params=of_first).data] == [made["intents"][2]]
+    assert [i.id for i in client.v1.invoices.list(params=of_first).data] == [made["invoices"][2]]
+    assert client.v1.invoices.list(params=changed(window, status="open")).data == []
+
+
 # ----- seeding an account shaped like the support data -------------------------------------------
 
 HOUSES = [

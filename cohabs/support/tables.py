@@ -12,6 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pymysql
+from pymysql.constants import ER
+
 from cohabs.shared.errors import SchemaError
 from cohabs.shared.mysql import Connection, columns, decimal, quote, select, text, when
 from cohabs.shared.schema import Present, Table, case_twins, index_columns, pick
@@ -179,7 +182,7 @@ class RowConflict(Exception):
 def insert_copy(
     conn: Connection, tables: Tables, new: NewPayment, *, charge_id: str, due: datetime, now: datetime
 ) -> bool:
-    """Insert `new` as a copy of its source row, in one transaction; False if a row with its id exists already."""
+    """Insert `new` as a copy of its source row, in one statement; False if a row with its id exists already."""
     for field, value in (("id", new.id), ("charge_id", charge_id), ("comment", new.comment)):
         width = tables.width("payments", field)
         if width is not None and len(value) > width:
@@ -194,23 +197,22 @@ def insert_copy(
     copied = tables.payment_columns
     table = quote(tables.names["payments"])
     key = quote(tables.column("payments", "id") or "id")
-    conn.begin()
-    try:
-        with conn.cursor() as cur:
-            # The row lock (or gap lock) makes a concurrent copy wait here rather than race.
-            cur.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE", [new.id])  # noqa: S608 (schema names)
-            if cur.fetchone():
-                conn.rollback()
-                return False
-            inserted = cur.execute(
-                f"INSERT INTO {table} ({', '.join(quote(c) for c in copied)}) "  # noqa: S608 (schema names)
-                f"SELECT {', '.join('%s' if c in overrides else quote(c) for c in copied)} FROM {table} WHERE {key} = %s",
-                [overrides[c] for c in copied if c in overrides] + [new.source_id],
-            )
-            if inserted != 1:
-                raise RowConflict(f"payment {new.source_id} is no longer in `payments`: nothing to copy")
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+    exists = f"SELECT 1 FROM {table} WHERE {key} = %s"  # noqa: S608 (schema names)
+    # One statement, no lock taken beforehand: the copies of a run go in side by side, and a gap lock
+    # held while waiting to insert is how two of them would deadlock. The primary key refuses a second row.
+    copy = (
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in copied)}) "  # noqa: S608 (schema names)
+        f"SELECT {', '.join('%s' if c in overrides else quote(c) for c in copied)} FROM {table} WHERE {key} = %s"
+    )
+    with conn.cursor() as cur:
+        if cur.execute(exists, [new.id]):
+            return False
+        try:
+            inserted = cur.execute(copy, [overrides[c] for c in copied if c in overrides] + [new.source_id])
+        except pymysql.err.IntegrityError as exc:
+            if exc.args[0] == ER.DUP_ENTRY and cur.execute(exists, [new.id]):
+                return False  # written meanwhile (an earlier attempt whose answer was lost)
+            raise
+    if inserted != 1:
+        raise RowConflict(f"payment {new.source_id} is no longer in `payments`: nothing to copy")
     return True

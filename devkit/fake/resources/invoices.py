@@ -6,7 +6,7 @@ import hashlib
 
 from ..errors import fail
 from ..routing import Route
-from ..store import Obj, Params, Store
+from ..store import Obj, Params, Store, matching
 
 
 class Invoices:
@@ -86,7 +86,9 @@ class Invoices:
             return invoice
 
     def _list(self, params: Params) -> Obj:
-        return self._store.page("invoices", params)
+        return self._store.page(
+            "invoices", params, matching(params, "customer", "status", "subscription", "collection_method")
+        )
 
     def _retrieve(self, ident: str, params: Params) -> Obj:
         return self._store.retrieve("invoices", ident)
