@@ -42,6 +42,7 @@ MARGIN = 45 * DAY  # how far from its row's payment or due date Stripe may date 
 # paid up to LOOKBACK - MARGIN (90 days) after it was finalized is found by the bounded list.
 LOOKBACK = 135 * DAY
 PART = 80  # rows a window is cut to hold: under a page, so that one request usually reads it
+PARTS = 32  # windows a range is cut into at most; a larger one is cut further as its pages arrive
 EACH = 16  # single retrieves in flight at once; the gateway paces them
 
 
@@ -56,9 +57,10 @@ def dates_of(payments: Iterable[Payment]) -> list[int]:
 
 
 def cut(low: int | None, high: int | None, known: Sequence[int]) -> list[Window]:
-    """[low, high) in windows that each hold about PART of the `known` times (sorted)."""
+    """[low, high) in windows that each hold about PART of the `known` times (sorted), PARTS at most."""
     inside = [k for k in known if (low is None or k >= low) and (high is None or k < high)]
-    cuts = sorted({k for k in inside[PART::PART] if (low is None or k > low) and (high is None or k < high)})
+    step = max(PART, -(-len(inside) // PARTS))
+    cuts = sorted({k for k in inside[step::step] if (low is None or k > low) and (high is None or k < high)})
     return [Window(a, b) for a, b in itertools.pairwise([low, *cuts, high])]
 
 
@@ -105,7 +107,9 @@ def reads(readers: int) -> Iterator[Reads]:
 def _windows(page: Callable[[Window], Page[T]], windows: Sequence[Window], readers: int) -> list[T]:
     if not windows:
         return []
-    found = listing.read_all(dict.fromkeys(range(len(windows)), page), readers, dict(enumerate(windows)))
+    # The list's readers shared among its windows: each window is about a page already.
+    each = max(2, readers // len(windows))
+    found = listing.read_all(dict.fromkeys(range(len(windows)), page), each, dict(enumerate(windows)))
     return [obj for part in found.values() for obj in part]
 
 
