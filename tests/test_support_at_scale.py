@@ -58,7 +58,7 @@ def test_many_payments_are_read_in_a_few_lists_and_each_is_transferred_once(
     done = support(settings, Job.TRANSFERS)
     read = reads(fake)
     assert read["GET /v1/charges/{id}"] == 0 and read["GET /v1/charges"] <= 2 and read["GET /v1/transfers"] <= 2, read
-    assert read["GET /v1/accounts/{id}"] == 1  # the house whose account is not connected: asked alone, to be sure
+    assert read["GET /v1/accounts/{id}"] == 3 and not read["GET /v1/accounts"]  # three houses: asked at once
     assert len([i for i in done.plan.items if i.action is Action.TRANSFER]) == len(owed(many_data, many_seeded)) == 43
     assert_transferred_once(fake, many_seeded, many_data)
     writes = len(fake.writes())
@@ -138,3 +138,27 @@ def test_a_bank_transfer_request_made_by_hand_since_the_dispute_is_seen_in_the_b
     (item,) = [i for i in done.plan.items if i.payment_id == payment["id"]]
     assert str(item.problem) == "maybe_handled" and by_hand.id in item.reason
     assert len(ours(fake, "payment_intents")) == 40
+
+
+def test_many_houses_accounts_are_listed_and_only_those_not_listed_are_asked_for_alone(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, many_seeded: Seeded, many_data: SupportDump
+) -> None:
+    for n in range(10):
+        account = f"acct_1TestMoreHouses{n:02d}"
+        if n:  # the first is not connected to the platform
+            many_seeded.payments.add_account(account)
+        query(
+            settings,
+            mysql_server,
+            "INSERT INTO houses (id, name, active, deleted, stripeAccountId, createdAt, updatedAt) "
+            "VALUES (%s, %s, 1, 0, %s, NOW(), NOW())",
+            f"more-house-{n}",
+            f"House {n}",
+            account,
+        )
+    done = support(settings, Job.TRANSFERS)
+    read = reads(fake)
+    assert read["GET /v1/accounts"] == 1 and read["GET /v1/accounts/{id}"] == 2  # the look-alike and the new one
+    missing = {i.account for i in done.plan.items if "account_missing" in (i.problem, *i.more)}
+    assert missing == {"acct_1TestMoreHouses00", "acct_1TestP90T3x0BxQ"}
+    assert_transferred_once(fake, many_seeded, many_data)

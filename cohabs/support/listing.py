@@ -16,16 +16,17 @@ what they found (disputes.py, transfers.py), in a dry run as in a real run.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cohabs.shared.stripe import listing
-from cohabs.shared.stripe.gateway import Window
+from cohabs.shared.stripe.gateway import PAGE, Window
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import Page, SupportCalls
 from cohabs.support.objects import Charge, Dispute, Intent, InvoicePayment
@@ -44,6 +45,7 @@ LOOKBACK = 135 * DAY
 PART = 80  # rows a window is cut to hold: under a page, so that one request usually reads it
 PARTS = 32  # windows a range is cut into at most; a larger one is cut further as its pages arrive
 EACH = 16  # single retrieves in flight at once; the gateway paces them
+FEW = 8  # objects named from the start that are retrieved side by side rather than listed
 
 
 def stamp(moment: datetime) -> int:
@@ -83,6 +85,11 @@ def if_cheaper(windows: list[Window], objects: int) -> list[Window]:
     return windows if len(windows) < objects else []
 
 
+def a_few(objects: int) -> bool:
+    """Whether `objects` known from the start are better read each at once (one round trip) than listed."""
+    return objects <= FEW
+
+
 class Reads:
     """Reads started at once, each on its own thread; a result is waited for where it is needed."""
 
@@ -96,6 +103,9 @@ class Reads:
 
     def each(self, read: Callable[[K], R], keys: Iterable[K]) -> Future[dict[K, R]]:
         return self._pool.submit(_each, read, list(dict.fromkeys(keys)))
+
+    def call(self, read: Callable[..., R], *args: Any) -> Future[R]:
+        return self._pool.submit(read, *args)
 
 
 @contextmanager
@@ -140,7 +150,9 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
     accounts = {h.account_id for h in rows.houses if h.account_id}
     transfer_windows = around(known[:1], known, 2 * MARGIN, None) or [Window()]
     with reads(readers) as read:
-        connected = read.windows(calls.accounts, [Window()] if accounts else [])
+        # A few houses' accounts are asked for each at once; many are listed, and those not listed asked after.
+        houses = read.each(calls.account, accounts if a_few(len(accounts)) else ())
+        connected = read.windows(calls.accounts, [] if a_few(len(accounts)) else [Window()])
         listed = read.windows(calls.charges, if_cheaper(around(known, known, MARGIN, MARGIN), len(wanted)))
         sent = read.windows(calls.transfers, transfer_windows)
         paid_by = [p.charge_id for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id]
@@ -148,10 +160,11 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
         wanted |= {i.latest_charge for i in intents.values() if i and i.latest_charge}
         charges: dict[str, Charge | None] = {c.id: c for c in listed.result() if c.id in wanted}
         listed_accounts = {a.id for a in connected.result()}
-        alone = read.each(calls.account, accounts - listed_accounts)
+        alone = read.each(calls.account, accounts - listed_accounts - houses.result().keys())
         charges |= read.each(calls.charge, wanted - charges.keys()).result()
         earlier = read.windows(calls.transfers, _before(charges, transfer_windows[0]))
-        exists = {a: a in listed_accounts or alone.result()[a] is not None for a in accounts}
+        reached = {a for a, found in (houses.result() | alone.result()).items() if found is not None}
+        exists = {a: a in listed_accounts or a in reached for a in accounts}
         found = sent.result() + earlier.result()
     return transfers.PayoutFacts(exists, found, charges, intents)
 
@@ -170,9 +183,10 @@ def _before(charges: dict[str, Charge | None], first: Window) -> list[Window]:
 def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, readers: int) -> list[Facts]:
     """Every dispute; for a dispute with its one row, its charge, the requests since it, the invoice it paid."""
     present = {p.id for p in rows.payments}
+    flagged = [p for p in rows.payments if p.disputed and p.charge_id]
     with reads(readers) as read:
-        listed = read.windows(calls.disputes, [Window()])  # first: its pages follow each other
-        ahead = _Ahead(calls, read, known_dates(rows), [p for p in rows.payments if p.disputed and p.charge_id])
+        listed = read.call(every_dispute, calls, len(flagged), readers)  # first: its pages follow each other
+        ahead = _Ahead(calls, read, known_dates(rows), flagged)
         found = listed.result()
         cases: dict[Dispute, Payment] = {}
         for dispute in found:
@@ -185,6 +199,38 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
         )
     by_id = {f.dispute.id: f for f in weighed}
     return [by_id.get(d.id) or Facts(d, None) for d in found]
+
+
+def every_dispute(calls: SupportCalls, expected: int, readers: int) -> list[Dispute]:
+    """Every dispute: the newest page, then the rest in windows read side by side.
+
+    How many disputes there are is roughly known: the rows marked disputed.
+    How densely the newest lay in time says how far back the rest should go;
+    that span is cut into windows of about half a page, and one more window
+    takes everything older. Any count and any spread are read in full; a good
+    guess only saves round trips.
+    """
+    first, more = calls.disputes(Window())
+    if not more:
+        return first
+    return first + _windows(calls.disputes, rest_of(first, expected, readers), readers)
+
+
+def rest_of(page: Sequence[Dispute], expected: int, readers: int) -> list[Window]:
+    """Windows covering everything older than `page` (newest first), cut for `expected` objects in all."""
+    cursor, oldest = page[-1].id, page[-1].created
+    left = expected - len(page)
+    if left <= 0:
+        return [Window(after=cursor)]  # no estimate: the shared read finds its way (listing.next_windows)
+    per_second = len(page) / (page[0].created - oldest + 1)
+    depth = math.ceil(1.5 * left / per_second)  # room for a spread wider than the newest page's
+    parts = max(1, min(readers, depth, math.ceil(left / (PAGE / 2))))
+    bounds = sorted({max(1, oldest - depth * n // parts) for n in range(1, parts + 1)}, reverse=True)
+    return [
+        Window(bounds[0], None, after=cursor),
+        *(Window(low, high) for high, low in itertools.pairwise(bounds)),
+        Window(None, bounds[-1]),
+    ]
 
 
 class _Ahead:
