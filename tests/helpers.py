@@ -193,6 +193,14 @@ def kill_when(
     return hook
 
 
+def lock_released(settings: Settings, server: Server, owner: str) -> None:
+    """Wait until MySQL has seen a killed run's connection go, and with it the run's lock (bounded, no sleeping)."""
+    name = f"{owner}:{settings.db_name}"[:64]
+    deadline = time.monotonic() + 30
+    while not query(settings, server, "SELECT IS_FREE_LOCK(%s)", name)[0][0]:
+        assert time.monotonic() < deadline, f"the lock {name} is still held"
+
+
 def kill_connections(cur: Cursor, database: str) -> None:
     """Drop every other connection to `database`, as a server restart or a network cut would."""
     cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()", [database])

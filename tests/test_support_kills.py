@@ -28,6 +28,7 @@ from tests.helpers import (
     db_env,
     kill_inside_the_write,
     kill_when,
+    lock_released,
     start_support,
     support,
     writes_held,
@@ -37,6 +38,7 @@ from tests.helpers import (
 def finish_and_check(settings: Settings, server: Server, fake: FakeStripe, seeded: Seeded) -> None:
     """The next runs finish the work; one more run after them sends no write at all."""
     fake.hook = None
+    lock_released(settings, server, "cohabs-support")
     support(settings, Job.DISPUTES)
     support(settings, Job.TRANSFERS)
     assert_each_once(settings, server, fake, seeded)
@@ -104,6 +106,7 @@ def nth_write(path: str, nth: int, stage: str = "received") -> Callable[[str, Re
 def finish_many(settings: Settings, server: Server, fake: FakeStripe, seeded: Seeded, dump: SupportDump) -> None:
     """The next runs finish both jobs, each thing made once; one more run sends no write."""
     fake.hook = None
+    lock_released(settings, server, "cohabs-support")
     for job in (Job.DISPUTES, Job.TRANSFERS):
         support(settings, job)
     assert_requested_once(settings, server, fake, seeded, dump)
