@@ -288,6 +288,14 @@ class _Standing:
     unknown: list[str]  # re-collections whose state the account cannot tell: rows by hand, a request not found
     over: list[str]  # canceled, or paid and refunded: what each one says
 
+    @property
+    def needs_a_person(self) -> bool:
+        return bool(self.owing or self.unknown)
+
+    @property
+    def unresolved(self) -> bool:
+        return bool(self.unpaid) or self.needs_a_person
+
 
 def _standing(case: _Case) -> _Standing:
     standing = _Standing([], [], [], [])
@@ -330,34 +338,37 @@ def _funds_returned(case: _Case) -> Item | None:
     if case.dispute.money_withdrawn:
         return None
     standing = _standing(case)
-    if not (standing.unpaid or standing.owing or standing.unknown or standing.over):
-        return None
     status = case.dispute.status
-    if not (standing.unpaid or standing.owing or standing.unknown):
-        return case.item(
-            Action.DONE,
-            f"dispute {status}, the money came back, and its re-collection is over: " + "; ".join(standing.over),
-        )
+    if not standing.unresolved:
+        if not standing.over:
+            return None  # never re-collected: _nothing_withdrawn says so
+        over = "; ".join(standing.over)
+        return case.item(Action.DONE, f"dispute {status}, the money came back, and its re-collection is over: {over}")
     unpaid = ", ".join(f"{i.id} ({format_minor(i.amount, i.currency)})" for i in standing.unpaid)
-    if case.rules.cancel_won and standing.unpaid and not (standing.owing or standing.unknown):
+    if case.rules.cancel_won and not standing.needs_a_person:
         return case.item(
             Action.CANCEL,
             f"dispute {status} after its re-collection was requested: cancel unpaid request {unpaid}, so the "
             "tenant is not asked to pay money the platform has back",
             cancels=tuple(i.id for i in standing.unpaid),
         )
+    return _returned_report(case, standing, unpaid)
+
+
+def _returned_report(case: _Case, standing: _Standing, unpaid: str) -> Item:
+    """What a person must do for each re-collection of a dispute that gave the money back."""
     texts = [_owing_text(case, i) for i in standing.owing]
     if standing.unpaid:
         texts.append(f"unpaid request {unpaid}: cancel it (or run again with --cancel-won-requests)")
     texts += [f"{what}: check it, cancel it if unpaid, refund the tenant if paid" for what in standing.unknown]
     problems = [
-        *([Problem.RETURNED_PAID] if standing.owing or standing.unknown else []),
+        *([Problem.RETURNED_PAID] if standing.needs_a_person else []),
         *([Problem.RETURNED_UNPAID] if standing.unpaid or standing.unknown else []),
     ]
     item = case.item(
         Action.REPORT,
-        f"dispute {status} after its re-collection was requested: the platform has the money back, so the "
-        "tenant must not pay it again; " + "; ".join(texts),
+        f"dispute {case.dispute.status} after its re-collection was requested: the platform has the money back, so "
+        "the tenant must not pay it again; " + "; ".join(texts),
         problems[0],
     )
     return replace(item, more=tuple(problems[1:]))

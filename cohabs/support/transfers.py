@@ -395,32 +395,32 @@ def _already_transferred(case: _Case) -> Item | None:
     kept = sum(t.kept for t in ours)
     if not kept or house is None:
         return None
-    first = max(ours, key=lambda t: t.amount)  # the rent as it was paid out (a reversed one may precede another)
-    item = replace(case.item, amount=first.amount, currency=first.currency)
+    rent = max(ours, key=lambda t: t.amount)  # the rent as it was paid out (a reversed one may precede another)
+    item = replace(case.item, amount=rent.amount, currency=rent.currency)
     which = ", ".join(t.id for t in ours)
-    paid = first.amount
-
-    def money(minor: int) -> str:
-        return format_minor(minor, first.currency)
-
-    if kept < paid:
-        owed = paid - kept
-        reason = (
-            f"{which} paid {money(paid)} to {house.name}, and {money(owed)} of it was reversed: the house holds "
-            f"{money(kept)} and is owed {money(owed)}; never paid again in full (a person decides)"
-        )
-        settled = Settlement(paid, owed, owed, "reversed")
-        return replace(_with(item, Action.REPORT, [(Problem.TRANSFER_PARTLY_REVERSED, reason)]), settlement=settled)
+    paid = f"{which} paid {format_minor(rent.amount, rent.currency)} to {house.name}"
+    if kept < rent.amount:
+        return _came_back(item, paid, Settlement(rent.amount, rent.amount - kept, rent.amount - kept, "reversed"))
     charge = case.found.charge
     if charge is not None and charge.amount_refunded:
-        back = charge.amount_refunded
-        reason = (
-            f"{which} paid {money(paid)} to {house.name}; since then {money(back)} of charge {charge.id} was "
-            "refunded to the tenant: the house holds rent the tenant got back (reverse it by hand if it should not)"
-        )
-        settled = Settlement(paid, back, 0, "refunded")
-        return replace(_with(item, Action.REPORT, [(Problem.REFUNDED_AFTER_TRANSFER, reason)]), settlement=settled)
-    return _with(item, Action.DONE, [], f"already transferred: {which}", first.id)
+        return _came_back(item, paid, Settlement(rent.amount, charge.amount_refunded, 0, "refunded"))
+    return _with(item, Action.DONE, [], f"already transferred: {which}", rent.id)
+
+
+def _came_back(item: Item, paid: str, settled: Settlement) -> Item:
+    """Rent paid out of which part came back: reported with the amounts, never paid again in full."""
+    currency = item.currency or ""
+    back, owed = format_minor(settled.back, currency), format_minor(settled.owed, currency)
+    if settled.how == "reversed":
+        held = format_minor(settled.paid - settled.back, currency)
+        problem = Problem.TRANSFER_PARTLY_REVERSED
+        said = f"{paid}, and {back} of it was reversed: the house holds {held} and is owed {owed}; never paid again "
+        said += "in full (a person decides)"
+    else:
+        problem = Problem.REFUNDED_AFTER_TRANSFER
+        said = f"{paid}; since then {back} of its charge was refunded to the tenant: the house holds rent the "
+        said += "tenant got back (reverse it by hand if it should not)"
+    return replace(_with(item, Action.REPORT, [(problem, said)]), settlement=settled)
 
 
 def _transfer_reversed(case: _Case) -> Item | None:

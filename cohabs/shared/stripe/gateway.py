@@ -253,13 +253,16 @@ class StripeGateway:
 
 def _keyed(said: str, status: int, inherited: bool, replayed: bool) -> str:
     """The error of a keyed request, saying what the next run does and whether this answer is a replay."""
-    if status >= 500:
+    if status >= 500 or status == 402:  # a create-and-confirm PaymentIntent can be declined once it exists
         said += (
             " (Stripe keeps this answer under the request's key; the next run adopts the object if Stripe made it, "
             "or makes it under a new key)"
         )
     else:
-        said += " (Stripe made nothing; once the cause is fixed, the next run sends it again under a new key)"
+        said += (
+            " (Stripe made nothing; once the cause is fixed, the next run sends it again, under a new key if "
+            "Stripe kept this refusal)"
+        )
     if inherited:
         return said + "; this answer is a replay of one Stripe stored for the key before this run"
     if replayed:
