@@ -74,7 +74,8 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.STRIPE: "Stripe refused or did not answer: fix the cause it names, then run again; what was made is "
     "found, never made twice, and a refusal Stripe stored is not replayed to the next run.",
     Problem.NOT_STORED: "A request exists but its row could not be written: fix the database error, run again.",
-    Problem.DISPUTED: "Disputed payments are never paid out: `{tool} disputes` re-collects them.",
+    Problem.DISPUTED: "Disputed payments are never paid out: `{tool} disputes` re-collects them (the house is paid "
+    "from the re-collection once the tenant has paid); if a dispute was won, pay the house by hand.",
     Problem.PENDING: "Pending payments wait: run `{tool} transfers` again once they settle.",
     Problem.PAID_ZERO: "Rows with paid 0 but a charge id: compare each with its charge in Stripe and fix the row.",
     Problem.NOT_PAID_IN_FULL: "Partly paid rows are never paid out: settle them, then run again.",
