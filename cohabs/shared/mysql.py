@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ import pymysql.cursors
 from pymysql.constants import CLIENT
 
 from cohabs.shared.errors import CannotRun, LockedError
+from cohabs.shared.schema import Table
 from cohabs.shared.settings import Settings
 
 Connection = pymysql.connections.Connection
@@ -197,12 +198,15 @@ def columns(conn: Connection) -> list[tuple[str, str, int | None]]:
         return list(cur.fetchall())
 
 
-def select(conn: Connection, table: str, fields: Mapping[str, str], order_by: str) -> Iterator[dict[str, Any]]:
-    """Rows one at a time: an unbuffered cursor keeps 20,000 rows from sitting in memory twice."""
-    chosen = ", ".join(f"{quote(column)} AS {quote(field)}" for field, column in fields.items())
+def select(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
+    """Every row of `table`, its fields named as the table maps them, in primary-key order, one at a time.
+
+    An unbuffered cursor keeps 20,000 rows from sitting in memory twice.
+    """
+    chosen = ", ".join(f"{quote(column)} AS {quote(field)}" for field, column in table.columns.items())
     with conn.cursor(pymysql.cursors.SSDictCursor) as cur:
         # Identifiers come from information_schema, values never appear here.
-        cur.execute(f"SELECT {chosen} FROM {quote(table)} ORDER BY {quote(order_by)}")  # noqa: S608
+        cur.execute(f"SELECT {chosen} FROM {quote(table.name)} ORDER BY {quote(table.columns['id'])}")  # noqa: S608
         yield from cur
 
 
@@ -227,7 +231,7 @@ def acquire_lock(conn: Connection, owner: str, db_name: str, what: str) -> None:
 
     `owner` names the job that holds it (`cohabs-relink`, `cohabs-support`): the two never wait for each other.
     """
-    name = f"{owner}:{db_name}"[:64]
+    name = lock_name(owner, db_name)
     with conn.cursor() as cur:
         cur.execute("SELECT GET_LOCK(%s, 0)", [name])
         row = cur.fetchone()
@@ -236,6 +240,17 @@ def acquire_lock(conn: Connection, owner: str, db_name: str, what: str) -> None:
             f"another {what} is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
             "wait for it to finish, then run again"
         )
+
+
+def lock_name(owner: str, db_name: str) -> str:
+    return f"{owner}:{db_name}"[:64]
+
+
+def release_lock(conn: Connection, owner: str, db_name: str) -> None:
+    """Give the lock back now: the server frees it on disconnect only once it has seen the disconnect, which a
+    run started right after this one could beat. A connection already gone has nothing left to free."""
+    with contextlib.suppress(pymysql.err.Error), conn.cursor() as cur:
+        cur.execute("DO RELEASE_LOCK(%s)", [lock_name(owner, db_name)])
 
 
 @contextlib.contextmanager

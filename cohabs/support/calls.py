@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import stripe
-from stripe.params import PaymentIntentCreateParams, TransferCreateParams
+from stripe.params import PaymentIntentCancelParams, PaymentIntentCreateParams, TransferCreateParams
 
 from cohabs.shared.stripe.gateway import PAGE, Endpoint, StripeGateway, Window
 from cohabs.support.objects import (
@@ -40,6 +40,7 @@ RETRIEVE_CHARGE = Endpoint("GET", "/v1/charges/{id}")
 RETRIEVE_INTENT = Endpoint("GET", "/v1/payment_intents/{id}")
 LIST_INTENTS = Endpoint("GET", "/v1/payment_intents")
 CREATE_INTENT = Endpoint("POST", "/v1/payment_intents")
+CANCEL_INTENT = Endpoint("POST", "/v1/payment_intents/{id}/cancel")
 LIST_INVOICE_PAYMENTS = Endpoint("GET", "/v1/invoice_payments")
 LIST_INVOICES = Endpoint("GET", "/v1/invoices")
 RETRIEVE_INVOICE = Endpoint("GET", "/v1/invoices/{id}")
@@ -211,6 +212,7 @@ class SupportCalls:
         return invoice_from(found.to_dict()) if found is not None else None
 
     def account(self, account_id: str) -> Account | None:
+        """The connected account (its currency and transfers capability), None when it does not exist."""
         # Stripe answers 404 for an id it does not know, and 403 for an account not connected to this platform.
         found = self.gateway.call(
             RETRIEVE_ACCOUNT,
@@ -229,6 +231,15 @@ class SupportCalls:
             key=key,
         )
         return intent_from(created.to_dict())
+
+    def cancel_intent(self, intent_id: str, params: PaymentIntentCancelParams, key: str) -> Intent:
+        canceled = self.gateway.call(
+            CANCEL_INTENT,
+            f"cancel payment intent {intent_id}",
+            lambda: self._v1.payment_intents.cancel(intent_id, params=params, options={"idempotency_key": key}),
+            key=key,
+        )
+        return intent_from(canceled.to_dict())
 
     def create_transfer(self, params: TransferCreateParams, key: str) -> Transfer:
         created = self.gateway.call(

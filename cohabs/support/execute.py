@@ -18,42 +18,50 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pymysql
+from stripe.params import PaymentIntentCancelParams
 
 from cohabs.shared.mysql import Pool, mysql_failed
 from cohabs.shared.scheduler import Lane, Shape, run_side_by_side
 from cohabs.shared.stopping import StopFlag, Stopped
-from cohabs.shared.stripe.gateway import RowFailed, send_keyed
+from cohabs.shared.stripe.gateway import RowFailed, StoredFailure, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
-from cohabs.support.calls import CREATE_INTENT, CREATE_TRANSFER, SupportCalls
+from cohabs.support.calls import CANCEL_INTENT, CREATE_INTENT, CREATE_TRANSFER, SupportCalls
 from cohabs.support.disputes import Rules, due_date, from_timestamp
-from cohabs.support.plan import Action, Item, Job, Payout, Plan, Problem, Recollection
+from cohabs.support.objects import Intent
+from cohabs.support.plan import WRITES, Action, Item, Job, Payout, Plan, Problem, Recollection
 from cohabs.support.tables import RowConflict, Tables, insert_copy
 
 T = TypeVar("T")
 KEY_NAMESPACE = "cohabs-support"  # support's idempotency keys start with it
-ACTS = (Action.COLLECT, Action.RECORD, Action.TRANSFER)  # the actions that change something
 Task = tuple[int, Item]  # an item to carry out, and its place in the plan
 
 
 def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T]) -> T:
     """Create one object under the item's key sequence (see gateway.send_keyed).
 
-    The plan listed the account first and found nothing for this item; a 500
+    The plan read the account first and found nothing for this item; an error
     this run caused itself fails the item for this run, and the next run's
-    listing decides: the object, if Stripe made it, or the next key.
+    read decides: the object, if Stripe made it, or the next key.
     """
     return send_keyed(
         lambda attempt: idempotency_key(KEY_NAMESPACE, f"{job.value}:{subject}", params, None, attempt), create
     )
 
 
+LANES = {Action.CANCEL: CANCEL_INTENT, Action.COLLECT: CREATE_INTENT, Action.TRANSFER: CREATE_TRANSFER}
+
+
 def _lane(job: Task) -> Lane:
     """The endpoint an item's first request goes to: an item that only records its row makes none."""
-    action = job[1].action
-    return CREATE_TRANSFER if action is Action.TRANSFER else CREATE_INTENT if action is Action.COLLECT else None
+    return LANES.get(job[1].action)
 
 
-SHAPE: Shape[Task] = Shape(lane=_lane, name=lambda job: job[0])
+def shape(plan: Plan) -> Shape[Task]:
+    """Items by their endpoint; cancels first, as the plan lists them: every other item waits for them."""
+    cancels = [n for n, item in enumerate(plan.items) if item.action is Action.CANCEL]
+    return Shape(
+        lane=_lane, name=lambda job: job[0], needs=lambda job: () if job[1].action is Action.CANCEL else cancels
+    )
 
 
 @dataclass
@@ -68,10 +76,10 @@ class Executor:
 
     def run(self, plan: Plan) -> list[Item]:
         """The plan's items as they ended, in the plan's order; those the run stopped before say so."""
-        jobs = [(n, item) for n, item in enumerate(plan.items) if item.action in ACTS]
-        done = dict(run_side_by_side(jobs, self._guarded, SHAPE, workers=self.workers, stop=self.stop))
+        jobs = [(n, item) for n, item in enumerate(plan.items) if item.action in WRITES]
+        done = dict(run_side_by_side(jobs, self._guarded, shape(plan), workers=self.workers, stop=self.stop))
         return [
-            done.get(n) or (self._not_finished(item) if item.action in ACTS else item)
+            done.get(n) or (self._not_finished(item) if item.action in WRITES else item)
             for n, item in enumerate(plan.items)
         ]
 
@@ -91,13 +99,17 @@ class Executor:
         except Stopped:
             return None  # its request was not sent, or got no answer: the next run's listing tells
         except RowFailed as exc:
-            return n, replace(item, action=Action.REPORT, reason=str(exc), problem=Problem.STRIPE, failed=True)
+            replayed = isinstance(exc, StoredFailure) and exc.replayed
+            failed = replace(item, reason=str(exc), problem=Problem.STRIPE, failed=True, replayed=replayed)
+            return n, replace(failed, action=Action.REPORT)
         except RowConflict as exc:
             return n, replace(item, action=Action.REPORT, reason=str(exc), problem=Problem.NOT_STORED, failed=True)
         except pymysql.err.Error as exc:
             raise mysql_failed(exc, f" while handling {item.subject}") from None
 
     def _one(self, item: Item) -> Item:
+        if item.action is Action.CANCEL:
+            return self._cancel(item)
         if item.collection is not None and item.action in (Action.COLLECT, Action.RECORD):
             return self._collect(item, item.collection)
         if item.payout is not None and item.action is Action.TRANSFER:
@@ -117,7 +129,22 @@ class Executor:
             written = insert_copy(conn, self.tables, collection.row, charge_id=intent.id, due=due, now=self.now())
         note = f"row {collection.row.id} added, due {due:%Y-%m-%d}" if written else f"row {collection.row.id} was there"
         return replace(
-            item, stripe_id=intent.id, reason=f"{item.reason} → request {intent.id} ({intent.status}); {note}"
+            item,
+            stripe_id=intent.id,
+            reason=f"{item.reason} → request {intent.id} ({intent.status}); {note}",
+            instructions=intent.instructions,
+        )
+
+    def _cancel(self, item: Item) -> Item:
+        """Cancel the unpaid requests of a dispute that gave the money back; a paid one is never touched."""
+        said = [f"{intent.id} {intent.status}" for intent in map(self._cancel_one, item.cancels)]
+        return replace(item, stripe_id=item.cancels[0], reason=f"{item.reason} → {', '.join(said)}")
+
+    def _cancel_one(self, intent_id: str) -> Intent:
+        # "duplicate": the platform has the money back, so the request would take it a second time.
+        params: PaymentIntentCancelParams = {"cancellation_reason": "duplicate"}
+        return create_once(
+            Job.DISPUTES, f"cancel:{intent_id}", params, lambda key: self.calls.cancel_intent(intent_id, params, key)
         )
 
     def _transfer(self, item: Item, payout: Payout) -> Item:

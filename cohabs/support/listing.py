@@ -29,7 +29,7 @@ from cohabs.shared.stripe import listing
 from cohabs.shared.stripe.gateway import PAGE, Window
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import Page, SupportCalls
-from cohabs.support.objects import Charge, Dispute, Intent, InvoicePayment
+from cohabs.support.objects import Account, Charge, Dispute, Intent, InvoicePayment
 from cohabs.support.rows import Payment, PaymentRows, Ref
 
 T = TypeVar("T", bound=listing.Listed)
@@ -139,7 +139,7 @@ def known_dates(rows: PaymentRows) -> list[int]:
 
 
 def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transfers.PayoutFacts:
-    """The connected accounts, the rows' charges, and every transfer since shortly before the earliest of them.
+    """The houses' accounts, the rows' charges and PaymentIntents, and every transfer since shortly before them.
 
     A transfer of a charge is made after the charge (Stripe needs the charge to
     fund it); one in its transfer group that names no charge is looked for from
@@ -147,26 +147,40 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
     """
     known = known_dates(rows)
     wanted = {p.charge_id for p in rows.payments if p.ref is Ref.CHARGE and p.charge_id}
-    accounts = {h.account_id for h in rows.houses if h.account_id}
+    paid_by = [p for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id]
     transfer_windows = around(known[:1], known, 2 * MARGIN, None) or [Window()]
     with reads(readers) as read:
-        # A few houses' accounts are asked for each at once; many are listed, and those not listed asked after.
-        houses = read.each(calls.account, accounts if a_few(len(accounts)) else ())
-        connected = read.windows(calls.accounts, [] if a_few(len(accounts)) else [Window()])
+        accounts = read.call(_accounts, calls, {h.account_id for h in rows.houses if h.account_id}, readers)
         listed = read.windows(calls.charges, if_cheaper(around(known, known, MARGIN, MARGIN), len(wanted)))
         sent = read.windows(calls.transfers, transfer_windows)
-        paid_by = [p.charge_id for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id]
-        intents = read.each(calls.intent, paid_by).result()
+        intents = read.call(_intents, calls, paid_by, known, readers).result()
         wanted |= {i.latest_charge for i in intents.values() if i and i.latest_charge}
         charges: dict[str, Charge | None] = {c.id: c for c in listed.result() if c.id in wanted}
-        listed_accounts = {a.id for a in connected.result()}
-        alone = read.each(calls.account, accounts - listed_accounts - houses.result().keys())
         charges |= read.each(calls.charge, wanted - charges.keys()).result()
         earlier = read.windows(calls.transfers, _before(charges, transfer_windows[0]))
-        reached = {a for a, found in (houses.result() | alone.result()).items() if found is not None}
-        exists = {a: a in listed_accounts or a in reached for a in accounts}
         found = sent.result() + earlier.result()
-    return transfers.PayoutFacts(exists, found, charges, intents)
+        return transfers.PayoutFacts(accounts.result(), found, charges, intents)
+
+
+def _accounts(calls: SupportCalls, wanted: set[str], readers: int) -> dict[str, Account | None]:
+    """The houses' connected accounts: a few asked for each at once; many listed, those not listed asked after."""
+    if a_few(len(wanted)):
+        return _each(calls.account, sorted(wanted))
+    found: dict[str, Account | None] = {
+        a.id: a for a in _windows(calls.accounts, [Window()], readers) if a.id in wanted
+    }
+    return found | _each(calls.account, sorted(wanted - found.keys()))
+
+
+def _intents(
+    calls: SupportCalls, rows: Sequence[Payment], known: Sequence[int], readers: int
+) -> dict[str, Intent | None]:
+    """The PaymentIntents rows name (`pi_…`, as re-collections do): listed around the rows' dates where that
+    costs less, else each; what the list did not hold, each."""
+    wanted = {p.charge_id for p in rows if p.charge_id}
+    windows = if_cheaper(around(dates_of(rows), known, MARGIN, MARGIN), len(wanted))
+    found: dict[str, Intent | None] = {i.id: i for i in _windows(calls.intents, windows, readers) if i.id in wanted}
+    return found | _each(calls.intent, sorted(wanted - found.keys()))
 
 
 def _before(charges: dict[str, Charge | None], first: Window) -> list[Window]:
@@ -193,7 +207,7 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
             matching = disputes.matching_rows(dispute, rows.payments)
             if len(matching) == 1:
                 cases[dispute] = matching[0]
-        weighed = ahead.requests(ahead.intents(ahead.charges(cases)))
+        weighed = ahead.paid(ahead.requests(ahead.intents(ahead.charges(cases))))
         weighed = ahead.invoices(
             weighed, lambda f: bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
         )
@@ -290,6 +304,21 @@ class _Ahead:
                 f = replace(f, found=requests, unnamed=tuple(i for i in mine if i.dispute is None and i.bank_transfer))
             weighed.append(f)
         return weighed
+
+    def paid(self, facts: list[Facts]) -> list[Facts]:
+        """The charges of paid requests whose dispute gave the money back: was the tenant refunded? (Rare: each.)"""
+        wanted = {
+            i.id: i.latest_charge
+            for f in facts
+            if not f.dispute.money_withdrawn
+            for i in f.found
+            if i.status == "succeeded" and i.latest_charge
+        }
+        found = self._read.each(self._calls.charge, wanted.values()).result()
+        charge_of = {intent: charge for intent, charge_id in wanted.items() if (charge := found.get(charge_id))}
+        return [
+            replace(f, request_charges={i.id: charge_of[i.id] for i in f.found if i.id in charge_of}) for f in facts
+        ]
 
     def _since(self, asking: list[Facts]) -> list[Intent]:
         """PaymentIntents made since each dispute: the early list, what it began after, or each customer's."""

@@ -24,6 +24,8 @@ from cohabs.support.plan import Item, Job, Plan
 from cohabs.support.rows import PaymentRows
 from cohabs.support.tables import Tables, load, read_tables
 
+LOCK = "cohabs-support"  # the MySQL lock a support run holds on its database
+
 
 @dataclass(frozen=True)
 class Options:
@@ -71,7 +73,7 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
     conn = mysql.connect(settings)
     try:
         if not options.dry_run:
-            mysql.acquire_lock(conn, "cohabs-support", settings.db_name, "support run")
+            mysql.acquire_lock(conn, LOCK, settings.db_name, "support run")
         tables = read_tables(conn)
         rows = load(conn, tables)
         world.echo(
@@ -95,6 +97,8 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
         done.seconds = world.clock() - started
         return done
     finally:
+        if not options.dry_run:
+            mysql.release_lock(conn, LOCK, settings.db_name)
         conn.close()
 
 

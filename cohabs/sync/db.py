@@ -6,8 +6,7 @@ table and column names come only from information_schema (see schema.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from collections.abc import Callable, Collection
 
 import pymysql
 
@@ -24,7 +23,6 @@ from cohabs.shared.mysql import (
     text,
     when,
 )
-from cohabs.shared.schema import Table
 from cohabs.sync.rows import Kind, Lease, Room, Rows, User
 from cohabs.sync.schema import Schema, resolve
 
@@ -67,10 +65,6 @@ def check_writable(conn: Connection, schema: Schema, kinds: Collection[Kind]) ->
         raise SchemaError("; ".join(problems) + " (nothing was sent to Stripe)")
 
 
-def _rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
-    return select(conn, table.name, table.columns, table.columns["id"])
-
-
 def load_rows(conn: Connection, schema: Schema) -> Rows:
     users = [
         User(
@@ -82,7 +76,7 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
             address=text(r.get("address")),
             stripe_id=text(r["stripe_id"]),
         )
-        for r in _rows(conn, schema[Kind.USER])
+        for r in select(conn, schema[Kind.USER])
     ]
     rooms = [
         Room(
@@ -94,7 +88,7 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
             rent=decimal(r.get("rent")),
             stripe_id=text(r["stripe_id"]),
         )
-        for r in _rows(conn, schema[Kind.ROOM])
+        for r in select(conn, schema[Kind.ROOM])
     ]
     leases = [
         Lease(
@@ -109,7 +103,7 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
             end=when(r["end"]),
             stripe_id=text(r["stripe_id"]),
         )
-        for r in _rows(conn, schema[Kind.LEASE])
+        for r in select(conn, schema[Kind.LEASE])
     ]
     return Rows(users, rooms, leases)
 
