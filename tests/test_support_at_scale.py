@@ -50,6 +50,11 @@ def test_many_disputes_are_read_in_a_few_lists_and_each_is_re_collected_once(
     writes = len(fake.writes())
     again = support(settings, Job.DISPUTES)
     assert len(fake.writes()) == writes and {i.action for i in again.plan.items} == {Action.WAIT}  # for the tenants
+    # The transfers command reads the 41 re-collections' PaymentIntents (their rows hold pi_ ids) in a list too.
+    fake.requests.clear()
+    waiting = support(settings, Job.TRANSFERS)
+    assert reads(fake)["GET /v1/payment_intents/{id}"] == 0 and reads(fake)["GET /v1/payment_intents"] <= 2
+    assert [i.action for i in waiting.plan.items].count(Action.WAIT) == 41
 
 
 def test_many_payments_are_read_in_a_few_lists_and_each_is_transferred_once(
