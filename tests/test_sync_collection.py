@@ -91,7 +91,11 @@ def test_with_send_invoice_every_subscription_that_bills_emails_its_invoice_and_
     data = linked(settings, tmp_path, *SEND_INVOICE)
 
     bills = billing(fake)
-    assert len(bills) >= 5
+    starts = {x["id"]: x["startDate"] for x in today.leases}
+    assert {starts[lease] > datetime.now(UTC).replace(tzinfo=None) for lease in bills} == {
+        True,
+        False,
+    }  # future and ongoing leases bill
     for subscription in bills.values():
         assert (subscription["collection_method"], subscription["days_until_due"]) == ("send_invoice", 10)
         assert subscription["trial_settings"] == {"end_behavior": {"missing_payment_method": "create_invoice"}}
@@ -182,6 +186,10 @@ def test_a_rerun_with_the_other_method_switches_the_linked_subscriptions_that_st
     invoices = len(fake.all("invoices"))
 
     writes = len(fake.writes())
+    _, _, audit = reported(settings, tmp_path, "--verify", *SEND_INVOICE)
+    findings = {f["row_id"]: f for f in audit["findings"] if f["drift"] == "collection"}
+    assert set(findings) == set(switching) and {f["remedy"] for f in findings.values()} == {"sync"}
+    assert all("a sync switches it to invoiced by email" in f["advice"] for f in findings.values())
     dry = cli(settings, tmp_path, "--dry-run", *SEND_INVOICE)
     assert len(fake.writes()) == writes
     assert f"Collection method would change on {len(switching)} linked subscription(s)" in dry.stdout
@@ -284,3 +292,21 @@ def test_a_switch_retried_after_a_500_keeps_its_key_and_is_applied_once(
     assert tries[0].idempotency_key == tries[1].idempotency_key  # the SDK's retry: the same request
     assert fake.objects["subscriptions"][target]["collection_method"] == "send_invoice"
     assert not [o for o in report.outcomes if o.kind.value == "leases" and o.result == "failed"]
+
+
+def test_a_choice_stripe_would_refuse_stops_before_anything_is_read(
+    settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    no_days = cli(settings, tmp_path, "--dry-run", "--collection-method", "send_invoice")
+    days_alone = cli(settings, tmp_path, "--dry-run", "--days-until-due", "5")
+    unknown = cli(settings, tmp_path, "--dry-run", COLLECTION_METHOD="by_carrier_pigeon")
+
+    assert no_days.returncode == days_alone.returncode == 2
+    assert "send_invoice needs --days-until-due N (or DAYS_UNTIL_DUE)" in no_days.stderr
+    assert "--days-until-due is for --collection-method send_invoice only" in days_alone.stderr
+    assert (
+        unknown.returncode == 1 and "COLLECTION_METHOD must be charge_automatically or send_invoice" in unknown.stderr
+    )
+    assert fake.requests == []
+    # DAYS_UNTIL_DUE alone is read with send_invoice only: without it the choice is not made.
+    assert cli(settings, tmp_path, "--dry-run", DAYS_UNTIL_DUE="10").returncode == 3

@@ -188,25 +188,33 @@ def assess(plan: Plan, account: Account, rows: Rows, ledger: Ledger, *, as_plann
             continue
         user_step = user_steps.get(lease.user_id or "")
         customer = account.find(Kind.USER, user_step.stripe_id or "") if user_step else None
-        if step.action is Action.CREATE and step.billing is not None:
-            if not as_planned or Kind.LEASE not in plan.active or money.schedule is not Schedule.MONTHLY:
-                continue
-            how = _new(step, customer, money)
-        elif step.action in (Action.KEEP, Action.ADOPT) and step.bills:
-            subscription = account.find(Kind.LEASE, step.stripe_id or "")
-            if subscription is None or not bills(subscription):
-                continue
-            customer = account.find(Kind.USER, subscription.customer or "") or customer
-            how = _linked(step, subscription, customer, money, as_planned)
-        else:
+        charged = _charged(step, plan, account, customer, money, as_planned)
+        if charged is None:
             continue
-        if how is None:
-            continue
+        how, customer = charged
         user = users.get(lease.user_id or "")
         email = dict(customer.details).get("email") if customer else (user.email if user else None)
         found.append(_billable(step, money, lease.user_id or "", user_step, customer, email, how))
     found.sort(key=lambda b: (b.first_charge, b.label, b.lease_id))
     return Readiness(found)
+
+
+def _charged(
+    step: Step, plan: Plan, account: Account, customer: Remote | None, money: LeaseMoney, as_planned: bool
+) -> tuple[_How, Remote | None] | None:
+    """How the lease's subscription will charge, and the customer it bills; None when it will not charge."""
+    if step.action is Action.CREATE and step.billing is not None:
+        made = as_planned and Kind.LEASE in plan.active and money.schedule is Schedule.MONTHLY
+        how = _new(step, customer, money) if made else None
+        return (how, customer) if how else None
+    if step.action not in (Action.KEEP, Action.ADOPT) or not step.bills:
+        return None
+    subscription = account.find(Kind.LEASE, step.stripe_id or "")
+    if subscription is None or not bills(subscription):
+        return None
+    customer = account.find(Kind.USER, subscription.customer or "") or customer
+    how = _linked(step, subscription, customer, money, as_planned)
+    return (how, customer) if how else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import click
 
 from cohabs.shared import reports as reporting
 from cohabs.shared.reports import Code, JsonReport, Privacy, Provenance, md_table, md_text
-from cohabs.sync.plan import Action, Plan, Step
+from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step
 from cohabs.sync.problems import Drift
 from cohabs.sync.readiness import Billable, Readiness
 from cohabs.sync.rows import Kind
@@ -71,12 +71,12 @@ def _sync_does(step: Step) -> str:
         return f"a sync stores {step.stripe_id}, which already links to this row"
     if step.cancel:
         return "a sync cancels it (no invoice, no proration)"
-    if step.switch:
-        return f"a sync switches it to {step.switch.becomes} (no amount changes, nothing is prorated)"
-    fields = sorted((step.repair or {}).keys() - {"metadata"})
-    if fields:
-        return f"a sync sets its {', '.join(fields)} again from the row"
-    return "a sync sets the object's link again"
+    fields = sorted((step.repair or {}).keys() - {"metadata"} - COLLECTION_FIELDS)
+    does = [
+        f"sets its {', '.join(fields)} again from the row" if fields else "",
+        f"switches it to {step.switch.becomes} (no amount changes, nothing is prorated)" if step.switch else "",
+    ]
+    return "a sync " + (" and ".join(filter(None, does)) or "sets the object's link again")
 
 
 def advise(finding: Finding, steps: Mapping[tuple[Kind, str], Step], adopters: Mapping[str, Step]) -> Advice:

@@ -201,6 +201,11 @@ class Subscriptions:
             subscription["status"] = "active"
             self._invoices.at_trial_end(subscription, amount, paid=True)
             return
+        self._nothing_to_charge(subscription, amount)
+
+    def _nothing_to_charge(self, subscription: Obj, amount: int) -> None:
+        """A charge_automatically trial ends without a payment method: its end behaviour decides."""
+        when = subscription["trial_end"]
         settings = subscription.get("trial_settings") or {}
         behavior = settings.get("end_behavior", {}).get("missing_payment_method") or DEFAULT_END
         if behavior == "pause":
