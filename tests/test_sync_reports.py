@@ -60,7 +60,13 @@ def test_the_markdown_and_csv_show_the_money_of_every_lease_and_room(
             assert "then cancelled: never billed" in row["subscription"]
         (line,) = [line for line in text.splitlines() if line.startswith(f"| `{lease['id']}` |")]
         assert f"{Decimal(lease['rentAmount']):,.2f} {currency}" in cells(line)[5]
-        assert len(cells(line)) == 9
+        assert len(cells(line)) == 10
+        # How each subscription that bills is paid: the default method, and no payment method in a fresh account.
+        paid = "charged automatically, no payment method" if row["first_charge"] else ""
+        assert cells(line)[8].strip() == paid
+        assert (row["collection_method"], row["payment_method"]) == (
+            ("charge_automatically", "no") if row["first_charge"] else ("", "")
+        )
 
     labels = set()
     for room in restored.rooms:

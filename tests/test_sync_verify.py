@@ -18,6 +18,8 @@ def test_verify_passes_after_a_sync_and_names_every_drift(
     query(settings, mysql_server, "DELETE FROM leases WHERE id = %s", restored.leases[0]["id"])
     sync(settings)
     writes = len(fake.writes())
+    for customer in fake.all("customers"):  # every tenant can pay: the links alone are audited
+        fake.payments.give_payment_method(customer["id"])
     clean = cli(settings, tmp_path, "--verify")
     assert clean.returncode == 0, clean.stdout
     assert "Verified" in clean.stdout

@@ -54,7 +54,11 @@ STEPS = (
     Step(
         "5. Verify: the database against the account",
         ("--verify",),
-        {0: "nothing to fix", 3: "it lists what is not linked, and who fixes it: the orphan lease needs a person"},
+        {
+            0: "nothing to fix",
+            3: "it lists what is not linked, and who fixes it (the orphan lease needs a person), then any tenant "
+            "who cannot pay yet (a fresh account holds no payment method)",
+        },
     ),
 )
 

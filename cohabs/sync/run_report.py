@@ -11,10 +11,12 @@ from typing import Any
 import click
 
 from cohabs.shared.stopping import StopReason
+from cohabs.sync.billing import CREATE_INVOICE, CollectionChoice
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import Ledger, describe_total
-from cohabs.sync.plan import Action, Plan, Step
+from cohabs.sync.plan import Action, Plan, Step, Switch
 from cohabs.sync.problems import Problem
+from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
 
 
@@ -60,6 +62,23 @@ class Report:
     kinds: tuple[Kind, ...] = tuple(Kind)
     stopped: StopReason | None = None  # why the run stopped before its end, if it did
     stop_detail: str = ""
+    collection: CollectionChoice = field(default_factory=CollectionChoice)
+    switches: dict[str, Switch] = field(default_factory=dict)  # lease id -> its collection switch, as planned
+    readiness: Readiness = field(default_factory=Readiness)  # as the plan leaves the account
+
+    @cached_property
+    def ready(self) -> Readiness:
+        """The subscriptions that will bill among the leases this run linked (or, in a plan, would)."""
+        return self.readiness.only({o.row_id for o in self.outcomes if o.kind is Kind.LEASE and o.synced})
+
+    @cached_property
+    def switched(self) -> list[tuple[Outcome, Switch]]:
+        """Linked subscriptions this run moved (a plan: would move) to the chosen collection method."""
+        return [
+            (o, self.switches[o.row_id])
+            for o in self.outcomes
+            if o.kind is Kind.LEASE and o.row_id in self.switches and o.synced
+        ]
 
     @cached_property
     def counts(self) -> dict[Kind, Counter[str]]:
@@ -134,6 +153,7 @@ class Report:
             remaining=[outcome(o) for o in self.remaining],
             notes=[clean(n) for n in self.notes],
             ledger=ledger,
+            readiness=self.readiness.scrubbed(clean),
         )
 
 
@@ -197,6 +217,7 @@ def next_steps(report: Report, tool: str) -> list[str]:
     """Advice from the problems found (never from the wording of reasons), then what to run: `tool`, as run."""
     found = {o.problem for o in report.unsynced if o.problem}
     steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
+    steps += readiness_steps(report.ready, tool)
     if report.dry_run:
         if not report.account_read:
             steps.append("Set STRIPE_SECRET_KEY and run the dry run again: it then checks every stored id.")
@@ -211,6 +232,19 @@ def next_steps(report: Report, tool: str) -> list[str]:
     else:
         steps.append(f"Nothing: every row is linked. `{tool} --verify` audits the result at any time.")
     return steps
+
+
+def readiness_steps(ready: Readiness, tool: str) -> list[str]:
+    """What to do before the first rent dates about the tenants who cannot pay yet."""
+    unready = ready.unready()
+    if not unready:
+        return []
+    first = min(b.first_charge for b in unready)
+    return [
+        f"Before {first:%Y-%m-%d}: see to the {len(unready)} subscription(s) whose tenant cannot pay yet (listed "
+        "under how tenants pay): collect payment methods, or switch them to invoices by email with "
+        f"`{tool} --collection-method send_invoice --days-until-due N`."
+    ]
 
 
 STYLES: dict[Result, dict[str, Any]] = {
@@ -246,12 +280,17 @@ def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str
     yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in columns)
     for kind in report.kinds:
         yield f"  {kind.value:8}" + "".join(f"{report.counts[kind][r]:>16}" for r in columns)
+    yield from _switch_lines(report, verbosity)
+    switched = {o.row_id for o, _ in report.switched}
     shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
+    if verbosity < 2:
+        shown = [o for o in shown if o.row_id not in switched or o.kind is not Kind.LEASE]  # listed above
     if shown:
         yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
         yield from (row_line(o) for o in shown)
     if verbosity:
         yield from _money_lines(report, verbosity)
+        yield from readiness_lines(report.ready, verbosity, report.collection)
     notes = Counter(n for o in report.outcomes for n in o.notes)
     if (notes or report.notes) and verbosity:
         yield from ("", "Notes:")
@@ -271,14 +310,70 @@ def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str
     yield from ("", click.style(report.headline(), fg="yellow" if unsettled else "green", bold=True))
 
 
+def _switch_lines(report: Report, verbosity: int) -> Iterator[str]:
+    """First of all, as the plan's first news: linked subscriptions whose collection method changes."""
+    if not report.switched:
+        return
+    verb = "would change" if report.dry_run else "changed"
+    yield ""
+    yield click.style(
+        f"Collection method {verb} on {len(report.switched)} linked subscription(s) that still bill "
+        f"(to {report.collection.says()}; no amount changes, nothing is prorated):",
+        bold=True,
+    )
+    if verbosity:
+        for o, switch in report.switched:
+            yield f"  lease {o.row_id} ({o.label}) -> {o.stripe_id}: {switch.was} → {switch.becomes}"
+
+
+def collection_line(collection: CollectionChoice) -> str:
+    """The collection choice in words: for new subscriptions, for linked ones, and at the trial's end."""
+    linked = (
+        "linked subscriptions that still bill are switched to it"
+        if collection.chosen
+        else "linked subscriptions keep their own (no --collection-method or COLLECTION_METHOD given)"
+    )
+    return (
+        f"New subscriptions are {collection.says()}; {linked}. A trial that ends without a payment method "
+        f"creates the invoice ({CREATE_INVOICE}): the rent stays owed, never paused or cancelled unseen."
+    )
+
+
+def readiness_lines(
+    ready: Readiness, verbosity: int, collection: CollectionChoice | None = None, mark: str = ""
+) -> Iterator[str]:
+    """Every subscription that will bill, by first charge date; at the normal level only who cannot pay yet.
+
+    `mark` tags each tenant who cannot pay yet (--verify: `[person]`).
+    """
+    yield from ("", "How tenants pay, by first charge date:")
+    if collection is not None:
+        yield f"  {collection_line(collection)}"
+    for day, items in ready.by_date():
+        unready = [b for b in items if b.state is not State.READY]
+        can = f"{len(unready)} cannot pay yet" if unready else "all can pay"
+        yield f"  {day}: {len(items)} subscription(s), {monthly(items)}: {can}"
+        for b in items if verbosity >= 2 else unready:
+            tag = f"{mark} " if mark and b.state is not State.READY else ""
+            yield f"    {tag}{billable_line(b)}"
+    unready_now = ready.unready()
+    for sentence in ready.summary():
+        yield click.style(f"  {sentence}", fg="yellow" if unready_now else "green")
+
+
+def billable_line(b: Billable) -> str:
+    return f"lease {b.lease_id} ({b.label}), tenant {b.tenant}: {b.money}, {b.how()}"
+
+
 def lease_ids(report: Report) -> list[str]:
     return [o.row_id for o in report.outcomes if o.kind is Kind.LEASE]
 
 
 def money_totals(report: Report) -> Iterator[str]:
-    """Per currency, what the leases of this run bill: the figures a manager signs off."""
+    """Per currency, what the leases of this run bill, and how they collect: the figures a manager signs off."""
     synced = [o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced]
-    for total in report.ledger.totals(synced):
+    methods = {b.lease_id: b.method for b in report.ready.billable}
+    for total in report.ledger.totals(synced, methods):
         yield "  " + describe_total(total)
 
 
@@ -288,10 +383,12 @@ def _money_lines(report: Report, verbosity: int) -> Iterator[str]:
     leases = [o for o in report.outcomes if o.kind is Kind.LEASE and o.synced and (verbosity >= 2 or o.result in new)]
     if leases:
         yield from ("", "What each subscription does:")
+        paying = {b.lease_id: b for b in report.ready.billable}
         for o in sorted(leases, key=lambda o: o.label):
             money = report.ledger.leases.get(o.row_id)
             if money is not None:
-                yield f"  lease {o.row_id} ({o.label}): {money.money}/month, {money.does()}; {money.dates}"
+                how = f"; {paying[o.row_id].how()}" if o.row_id in paying else ""
+                yield f"  lease {o.row_id} ({o.label}): {money.money}/month, {money.does()}; {money.dates}{how}"
     totals = list(money_totals(report))
     if totals:
         yield from ("", "Money, per currency:", *totals)
