@@ -34,8 +34,10 @@ def test_the_commands_keep_the_sync_habits(
     look = support_cli(settings, tmp_path, "disputes", "--dry-run", STRIPE_SECRET_KEY="sk_live_51Secret0000wxyz")
     assert look.returncode == 0 and "Reading the LIVE Stripe account with key sk_live_…wxyz" in look.stderr
 
-    # --database wins over DB_NAME; a dry run exits 3 because the data has anomalies, and writes its reports.
-    dry = support_cli(settings, tmp_path, "transfers", "--dry-run", "--database", settings.db_name, DB_NAME="nope")
+    # --database wins over SUPPORT_DB_NAME; a dry run exits 3 because the data has anomalies, and writes its reports.
+    dry = support_cli(
+        settings, tmp_path, "transfers", "--dry-run", "--database", settings.db_name, SUPPORT_DB_NAME="nope"
+    )
     assert dry.returncode == 3, dry.stderr
     assert "[will transfer]" in dry.stdout and "paid to houses: 2,640.00 EUR" in dry.stdout
     assert TEST_KEY not in dry.stdout + dry.stderr
@@ -56,6 +58,43 @@ def test_the_commands_keep_the_sync_habits(
     done = support_cli(settings, tmp_path, "disputes", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[requested] dispute" in done.stdout and "requested from tenants: 1,500.00 EUR" in done.stdout
+
+
+def test_support_reads_its_own_database_setting_never_the_syncs(
+    settings: Settings, fake: FakeStripe, seeded: Seeded, tmp_path: Path
+) -> None:
+    # DB_NAME names the support database here, as a mistaken .env would: support ignores it.
+    other = f"{settings.db_name}_absent"
+    done = support_cli(settings, tmp_path, "disputes", "--dry-run", DB_NAME=settings.db_name, SUPPORT_DB_NAME=other)
+    assert done.returncode == 1
+    assert f"`{other}`" in done.stderr or other in done.stderr
+    assert fake.requests == []
+    found = support_cli(settings, tmp_path, "disputes", "--dry-run", DB_NAME="relink_not_this_one")
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert f"database `{settings.db_name}`" in found.stdout
+    assert "SUPPORT_DB_NAME" in support_cli(settings, tmp_path, "disputes", "--help").stdout
+
+
+def test_quiet_shows_what_needs_a_person_verbose_the_stripe_ids_and_report_writes_the_json(
+    settings: Settings, fake: FakeStripe, seeded: Seeded, tmp_path: Path
+) -> None:
+    quiet = support_cli(settings, tmp_path, "transfers", "--dry-run", "-q")
+    normal = support_cli(settings, tmp_path, "transfers", "--dry-run")
+    assert quiet.returncode == normal.returncode == 3
+    assert "[reported]" in quiet.stdout and "[will transfer]" not in quiet.stdout
+    assert "[will transfer]" in normal.stdout
+    assert "paid to houses: 2,640.00 EUR" in quiet.stdout
+    assert "Reading the Stripe account" not in quiet.stderr and "Reading the Stripe account" in normal.stderr
+    assert support_cli(settings, tmp_path, "transfers", "-q", "-v").returncode == 2
+
+    done = support_cli(settings, tmp_path, "disputes", "--yes", "-v", "--report", "out/disputes.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (request,) = ours(fake, "payment_intents")
+    assert f"Stripe id: {request['id']}" in done.stdout
+    written = json.loads((tmp_path / "out" / "disputes.json").read_text())
+    assert written["provenance"]["command"] == "support disputes"
+    assert [item["stripe_id"] for item in written["items"] if item["action"] == "collect"] == [request["id"]]
+    assert "out/disputes.json" in done.stderr
 
 
 def test_a_schema_without_the_payment_columns_stops_before_any_stripe_call(

@@ -111,14 +111,14 @@ def headline(run: SupportRun) -> str:
     return f"{attention} item(s) need a person." if attention else "Nothing needs a person."
 
 
-def render(run: SupportRun, target: str = "") -> Iterator[str]:
-    """Text for a terminal (click strips the colours in a pipe)."""
+def render(run: SupportRun, target: str = "", verbosity: int = 1) -> Iterator[str]:
+    """Text for a terminal (click strips the colours in a pipe): 0 only what needs a person, 2 with Stripe ids."""
     plan, dry = run.plan, run.dry_run
     yield click.style(f"{TITLES[plan.job]}: " + ("plan (dry run: nothing was changed)" if dry else "run"), bold=True)
     if target:
         yield f"Target: {target}"
     yield ""
-    for item in plan.items:
+    for item in plan.items if verbosity else [i for i in plan.items if i.attention]:
         money = f"  {item.money}" if item.money else ""
         yield f"{_tag(item.action, dry)}{' (failed)' if item.failed else ''} {item.subject}{money}"
         where = _where(item)
@@ -126,6 +126,8 @@ def render(run: SupportRun, target: str = "") -> Iterator[str]:
             yield f"    {where}"
         yield f"    Stripe:   {item.stripe_state or '-'}"
         yield f"    Database: {item.db_state or '-'}"
+        if verbosity >= 2 and item.stripe_id:
+            yield f"    Stripe id: {item.stripe_id}"
         yield f"    → {item.reason}"
     yield from ("", click.style("Totals" + (" (planned)" if dry else ""), bold=True))
     for label, value in totals_lines(plan):

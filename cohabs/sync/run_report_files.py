@@ -26,7 +26,7 @@ from cohabs.shared.reports import (
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import LeaseMoney, Ledger, RoomPrice
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import Report, money_totals, next_steps
+from cohabs.sync.run_report import LINKED, NEW, Report, money_split, next_steps
 
 DECISIONS = [
     "Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
@@ -60,8 +60,8 @@ def _result(o: Outcome) -> str:
 
 
 def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
-    """A report to paste into a ticket: where it ran, what it did and left, the money, what to do next."""
-    what = "Dry run (nothing was changed)" if report.dry_run else "Sync"
+    """A report to paste into a ticket: where it ran, what needs a person, the money, the routine, what next."""
+    what = "Dry run (nothing was changed)" if report.dry_run else "Sync (changes made)"
     yield from (f"# Stripe relink — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     yield from ("", "## Summary", "", f"**{md_text(report.headline())}**", "")
@@ -69,11 +69,14 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     if report.remaining:
         yield ""
         yield from (f"- {md_text(scope.describe(report.dry_run))}" for scope in report.scopes())
+    if report.routine():
+        yield from ("", f"Routine, nothing to decide: {md_text(report.routine_counts())} (listed below).")
     if not report.dry_run:
         yield from (
             "",
             f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.",
         )
+    yield from _for_a_person(report)
     yield from _money(report)
     yield from ("", "## Decisions taken", "")
     yield from (f"- {line}" for line in DECISIONS)
@@ -84,16 +87,12 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     notes = Counter(n for o in report.outcomes for n in o.notes)
     yield from (f"- {md_text(note)}: {count} row(s)." for note, count in sorted(notes.items()))
     yield from (f"- {md_text(note)}." for note in report.notes)
-    attention = report.attention()
-    if attention:
-        yield from ("", "## Data issues and changes", "")
-        yield from md_table(
-            ["kind", "row", "label", "what", "Stripe id", "detail"],
-            (
-                [o.kind.singular, Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail]
-                for o in attention
-            ),
-        )
+    routine = report.routine()
+    if routine:
+        yield from ("", "## Routine changes", "")
+        yield "Synced, with nothing to decide; each line says what was done and why."
+        yield ""
+        yield from _rows_table(routine)
     if report.remaining:
         yield from ("", "## Left for the full run", "")
         yield "What a run without --limit/--only will do with the rows this run left alone:"
@@ -104,6 +103,26 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
         )
     yield from ("", "## What to do next", "")
     yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
+
+
+def _rows_table(rows: list[Outcome]) -> Iterator[str]:
+    return md_table(
+        ["kind", "row", "label", "what", "Stripe id", "detail"],
+        ([o.kind.singular, Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail] for o in rows),
+    )
+
+
+def _for_a_person(report: Report) -> Iterator[str]:
+    """Each problem's advice (our own Markdown), then its rows."""
+    groups = report.for_a_person()
+    if not groups:
+        return
+    yield from ("", f"## Needs a person ({sum(len(rows) for _, rows in groups)} row(s))", "")
+    for advice, rows in groups:
+        yield f"**{advice or 'Not synced'}**"
+        yield ""
+        yield from _rows_table(rows)
+        yield ""
 
 
 def _counts(report: Report) -> Iterator[list[object]]:
@@ -119,12 +138,14 @@ def _money(report: Report) -> Iterator[str]:
     if not leases and not rooms:
         return
     yield from ("", "## Money", "")
-    totals = list(money_totals(report))
-    if totals:
-        yield "What the leases this run links bill, per currency:"
-        yield ""
-        yield from (f"- {line.strip()}" for line in totals)
-        yield ""
+    split = money_split(report)
+    if any(totals for _, totals in split):
+        for label, totals in split:
+            yield f"{label}, per currency:" + ("" if totals else " none.")
+            yield ""
+            yield from (f"- {md_text(line)}" for line in totals)
+            if totals:
+                yield ""
     left = {o.row_id for o in report.remaining}
     if leases:
         yield from ("### Leases", "")
@@ -247,6 +268,19 @@ def _scoped(report: Report) -> Iterator[tuple[Outcome, str]]:
     yield from ((o, "left for the full run") for o in report.remaining)
 
 
+def _totals_json(ledger: Ledger, lease_ids: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "currency": t.currency,
+            "billed_monthly": t.monthly,
+            "per_month": str(t.per_month),
+            "free_until_end": t.free_until_end,
+            "never_billed": t.never,
+        }
+        for t in ledger.totals(lease_ids)
+    ]
+
+
 def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> JsonReport:
     head = {
         "mode": "dry-run" if report.dry_run else "sync",
@@ -254,16 +288,10 @@ def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> Jso
         "account_read": report.account_read,
         "counts": {k.value: {r: report.counts[k][r] for r in report.columns} for k in report.kinds},
         "left_for_full_run": {s.kind.value: s.left for s in report.scopes()},
-        "money": [
-            {
-                "currency": t.currency,
-                "billed_monthly": t.monthly,
-                "per_month": str(t.per_month),
-                "free_until_end": t.free_until_end,
-                "never_billed": t.never,
-            }
-            for t in report.ledger.totals(o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced)
-        ],
+        "money": {
+            "created": _totals_json(report.ledger, report.lease_ids(NEW)),
+            "already_in_stripe": _totals_json(report.ledger, report.lease_ids(LINKED)),
+        },
         "notes": report.notes,
         "stripe": {"requests": report.requests, "rate_limited": report.throttled},
         "seconds": round(report.seconds, 3),
