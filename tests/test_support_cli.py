@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from cohabs.shared.settings import Settings
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
 from devkit.support_account import Seeded
-from tests.helpers import BIN, ROOT, TEST_KEY, cli, db_env, on_a_terminal, ours, query, support_cli
+from tests.helpers import BIN, ROOT, TEST_KEY, assert_each_once, cli, db_env, on_a_terminal, ours, query, support_cli
 
 pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
 
@@ -140,3 +141,34 @@ def test_the_reports_and_their_advice_name_the_command_that_ran(
     assert f"run `{tool} transfers` again once they settle" in advice  # the pending row's
     assert advice.rstrip().endswith(f"Read the plan, then run `{tool} transfers` to apply it.")
     assert "cohabs-relink" not in text
+
+
+def readme_support_steps() -> list[tuple[list[str], bool, int]]:
+    """The README's support walk-through: each command's arguments, whether it asks, and the exit it promises."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Support, step by step", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    steps = []
+    for line in filter(None, section.splitlines()):
+        command, _, said = line.partition("#")
+        words = command.split()
+        assert words[:2] == [".venv/bin/python", "support.py"], line
+        code = re.search(r"exit (\d+)", said)
+        assert code is not None, f"the README says no exit code for: {line}"
+        steps.append((words[2:], said.strip().startswith("asks"), int(code.group(1))))
+    return steps
+
+
+def test_the_readmes_support_walk_through_exits_as_it_says(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
+) -> None:
+    steps = readme_support_steps()
+    assert [args[0] for args, _, _ in steps] == ["disputes", "disputes", "transfers", "transfers", "transfers"]
+    environment = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": fake.url}
+    for args, asks, code in steps:
+        # Run as a person at a terminal would: answering yes when it asks, nothing typed otherwise.
+        done = on_a_terminal(
+            "y\n" if asks else "", [sys.executable, str(ROOT / "support.py"), *args], tmp_path, environment
+        )
+        assert done.returncode == code, (args, done.stdout + done.stderr)
+        assert ("[y/N]" in done.stdout) is asks, (args, done.stdout)
+    assert_each_once(settings, mysql_server, fake, seeded)  # and each thing done once
