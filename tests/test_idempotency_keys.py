@@ -170,6 +170,9 @@ def test_a_request_an_earlier_version_made_under_its_key_is_recorded_never_made_
     assert posts(fake, since, "/v1/payment_intents") == []
     assert (recorded.action, recorded.stripe_id) == (Action.RECORD, request.id)
     assert payments(settings, mysql_server)[collection.row.id]["stripeChargeId"] == request.id
-    assert (done.action, done.stripe_id) == (Action.DONE, request.id)
-    assert done.reason == f"already handled: row {collection.row.id} records request {request.id}"
+    assert (done.action, done.stripe_id) == (Action.WAIT, request.id)  # waiting for the tenant's transfer
+    assert done.reason == (
+        f"waiting for the tenant's bank transfer: request {request.id} (requires_action), "
+        f"recorded in row {collection.row.id}"
+    )
     assert [r["id"] for r in ours(fake, "payment_intents")] == [request.id]

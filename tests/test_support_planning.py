@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from cohabs.support import disputes, transfers
-from cohabs.support.objects import Charge, Dispute, Intent, Transfer, intent_from
-from cohabs.support.plan import Action, Item, Plan, Problem
+from cohabs.support.objects import Account, Charge, Dispute, Intent, Transfer, intent_from
+from cohabs.support.plan import Action, Item, Plan, Problem, Settlement
 from cohabs.support.report import NEXT_STEPS, next_steps
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
 from cohabs.support.run import SupportRun
@@ -172,8 +172,14 @@ def test_a_dispute_already_handled_is_never_handled_again() -> None:
     )
     facts = disputes.Facts(DISPUTE, charge("disputed", 150000))
 
-    (done,) = plan_disputes(recorded, replace(facts, found=(request,)))
+    # Its request waits for the tenant: listed as such, nothing to do, nobody needed.
+    (waiting,) = plan_disputes(recorded, replace(facts, found=(request,)))
+    assert (waiting.action, waiting.problem, waiting.stripe_id) == (Action.WAIT, None, "pi_new")
+    (done,) = plan_disputes(recorded, replace(facts, found=(replace(request, status="succeeded"),)))
     assert (done.action, done.problem, done.stripe_id) == (Action.DONE, None, "pi_new")
+    # Canceled while the dispute keeps the money: the money is not re-collected, and a person hears of it.
+    (canceled,) = plan_disputes(recorded, replace(facts, found=(replace(request, status="canceled"),)))
+    assert (canceled.action, canceled.problem) == (Action.REPORT, Problem.REQUEST_CANCELED)
     # The request exists but the run died before its row: the row is written, nothing is asked twice.
     (record,) = plan_disputes(rows, replace(facts, found=(request,)))
     assert record.action is Action.RECORD and record.collection is not None
@@ -219,8 +225,10 @@ def test_a_request_is_a_bank_transfer_when_only_the_customer_balance_can_pay_it(
     [
         ("lost", Action.COLLECT, None),
         ("under_review", Action.COLLECT, None),
-        ("won", Action.REPORT, Problem.NOTHING_WITHDRAWN),
-        ("warning_needs_response", Action.REPORT, Problem.NOTHING_WITHDRAWN),
+        ("won", Action.DONE, None),  # over, and the money came back: nothing owed, nobody needed
+        ("prevented", Action.DONE, None),
+        ("warning_closed", Action.DONE, None),
+        ("warning_needs_response", Action.REPORT, Problem.NOTHING_WITHDRAWN),  # may still become a chargeback
     ],
 )
 def test_only_a_dispute_that_withdrew_the_money_is_re_collected(
@@ -258,7 +266,8 @@ def account_for(rows: PaymentRows, **charges: Charge | None) -> transfers.Payout
     found: dict[str, Charge | None] = {charge_id("py", f"paid-{n}"): charge(f"paid-{n}", 88000) for n in range(1, 5)}
     found |= {c.id if c else k: c for k, c in charges.items()}
     done = [Transfer("tr_old", 88000, "eur", FLAGEY, charge_id("py", "paid-1"), 1_671_200_000)]
-    return transfers.PayoutFacts({FLAGEY: True, PARVIS: True, LOUIS: False}, done, found)
+    accounts = {FLAGEY: Account(FLAGEY, "eur", "active"), PARVIS: Account(PARVIS, "eur", "active"), LOUIS: None}
+    return transfers.PayoutFacts(accounts, done, found)
 
 
 def by_subject(plan: Plan) -> dict[str, Item]:
@@ -322,7 +331,8 @@ def test_a_platform_fee_is_kept_rounded_down_to_the_cent() -> None:
     [
         ({"status": "pending", "captured": False}, Problem.CHARGE_NOT_SUCCEEDED),
         ({"refunded": True, "amount_refunded": 88000}, Problem.CHARGE_REFUNDED),
-        ({"amount_refunded": 100}, Problem.CHARGE_REFUNDED),
+        ({"amount_refunded": 100}, Problem.CHARGE_PARTLY_REFUNDED),
+        ({"currency": "usd"}, Problem.CURRENCY_MISMATCH),
         ({"disputed": True}, Problem.CHARGE_DISPUTED),
         ({"amount_captured": 80000}, Problem.AMOUNT_MISMATCH),
     ],
@@ -376,7 +386,17 @@ def test_an_earlier_transfer_is_found_by_its_charge_its_row_or_its_group_and_nev
     assert (back.action, back.problem, back.payout) == (Action.REPORT, Problem.TRANSFER_REVERSED, None)
     assert "reversed" in back.stripe_state
     partly_back = item_with(Transfer("tr_part", 88000, "eur", FLAGEY, source, 1, amount_reversed=100))
-    assert partly_back.action is Action.DONE
+    assert (partly_back.action, partly_back.problem, partly_back.payout) == (
+        Action.REPORT,
+        Problem.TRANSFER_PARTLY_REVERSED,
+        None,
+    )
+    # Paid out again after a full reversal: the house holds the rent once, done.
+    again = item_with(
+        Transfer("tr_back", 88000, "eur", FLAGEY, source, 1, amount_reversed=88000),
+        Transfer("tr_again", 88000, "eur", FLAGEY, source, 2),
+    )
+    assert (again.action, again.problem) == (Action.DONE, None)
     # A transfer in the charge's group that names no charge may be this rent: reported, not paid.
     grouped = charge("paid-2", 88000, transfer_group="rent-flagey-2022-12")
     unclear = item_with(Transfer("tr_group", 88000, "eur", FLAGEY, None, 1, "rent-flagey-2022-12"), x=grouped)
@@ -386,3 +406,218 @@ def test_an_earlier_transfer_is_found_by_its_charge_its_row_or_its_group_and_nev
 
 def test_every_problem_comes_with_advice_for_the_report() -> None:
     assert set(NEXT_STEPS) == set(Problem)
+
+
+# ----- money that came back, other currencies, re-collections waiting --------------------------------------------
+
+WAITING = Intent(
+    "pi_new", 150000, "eur", "requires_action", "cus_tenant", None, "dp_1", 1_700_000_100, payment="new-row"
+)
+
+
+def recorded(rows: PaymentRows, request: Intent = WAITING, **fields: Any) -> PaymentRows:
+    """The rows with the re-collection row the disputes command writes for dp_1, recording `request`."""
+    new_id = disputes.new_payment_id("dp_1", 32)
+    disputed = next(p for p in rows.payments if p.disputed)
+    values: dict[str, Any] = {
+        "amount": Decimal(1500),
+        "paid": Decimal(0),
+        "pending": True,
+        "disputed": False,
+        "due": NOW,
+    }
+    row = replace(disputed, id=new_id, charge_id=request.id, comment="Created from the dispute ID: dp_1")
+    return replace(rows, payments=[*rows.payments, replace(row, **(values | fields))])
+
+
+@pytest.mark.parametrize(
+    ("status", "asked", "refunded", "expected"),
+    [
+        ("won", WAITING, 0, (Action.REPORT, Problem.RETURNED_UNPAID)),  # unpaid: cancel it
+        (
+            "won",
+            replace(WAITING, status="succeeded", amount_received=150000),
+            0,
+            (Action.REPORT, Problem.RETURNED_PAID),
+        ),
+        ("won", replace(WAITING, status="succeeded", amount_received=150000), 150000, (Action.DONE, None)),  # refunded
+        ("won", replace(WAITING, status="canceled"), 0, (Action.DONE, None)),
+        ("lost", WAITING, 0, (Action.WAIT, None)),  # closed as lost: the money stays withdrawn, the request stands
+        ("warning_closed", WAITING, 0, (Action.REPORT, Problem.RETURNED_UNPAID)),
+    ],
+)
+def test_a_dispute_that_gave_the_money_back_after_its_request_is_reported_until_resolved(
+    status: str, asked: Intent, refunded: int, expected: tuple[Action, Problem | None]
+) -> None:
+    facts = disputes.Facts(
+        replace(DISPUTE, status=status),
+        charge("disputed", 150000),
+        found=(asked,),
+        request_charges={asked.id: charge("request", 150000, id="py_req", amount_refunded=refunded)},
+    )
+    (item,) = plan_disputes(recorded(rows_of(), asked), facts)
+    assert (item.action, item.problem) == expected
+    assert item.collection is None and item.cancels == ()  # never asked again, never canceled without the option
+
+
+def test_only_an_unpaid_request_is_canceled_by_the_tool_and_the_cancel_comes_first() -> None:
+    won = replace(DISPUTE, status="won")
+    stranger = replace(DISPUTE, id="dp_0", charge="ch_nobody", payment_intent=None, created=1)  # planned first
+    rules = disputes.Rules(cancel_won=True)
+    facts = disputes.Facts(won, charge("disputed", 150000), found=(WAITING,))
+    items = plan_disputes(recorded(rows_of()), disputes.Facts(stranger, None), facts, rules=rules)
+    assert [(i.action, i.cancels) for i in items] == [(Action.CANCEL, ("pi_new",)), (Action.REPORT, ())]
+    assert items[0].problem is None and "cancel unpaid request pi_new (1,500.00 EUR)" in items[0].reason
+
+    # Part of it was paid: canceling would not give it back, so a person decides; never refunded by the tool.
+    partly = replace(WAITING, instructions=PAY_INSTRUCTIONS)
+    (item,) = plan_disputes(recorded(rows_of(), partly), replace(facts, found=(partly,)), rules=rules)
+    assert (item.action, item.problem, item.more) == (Action.REPORT, Problem.RETURNED_PAID, ())
+    assert "has paid 1,000.00 EUR of 1,500.00 EUR towards request pi_new" in item.reason
+    paid = replace(WAITING, status="succeeded", amount_received=150000)
+    (item,) = plan_disputes(recorded(rows_of(), paid), replace(facts, found=(paid,)), rules=rules)
+    assert (item.action, item.problem) == (Action.REPORT, Problem.RETURNED_PAID)
+    assert "refund them" in item.reason
+
+
+PAY_INSTRUCTIONS_SHAPE: dict[str, Any] = {
+    "type": "display_bank_transfer_instructions",
+    "display_bank_transfer_instructions": {
+        "amount_remaining": 50000,
+        "currency": "eur",
+        "reference": "QX7RKT2MZ4PA",
+        "hosted_instructions_url": "https://payments.stripe.com/bank_transfers/instructions/test_abc",
+        "type": "eu_bank_transfer",
+        "financial_addresses": [
+            {
+                "type": "iban",
+                "iban": {
+                    "account_holder_address": {"country": "FR"},
+                    "account_holder_name": "Cohabs",
+                    "bic": "STRIPEFR",
+                    "country": "FR",
+                    "iban": "FR7612345000000000000000001",
+                },
+                "supported_networks": ["sepa"],
+            }
+        ],
+    },
+}
+PAY_INSTRUCTIONS = intent_from(
+    {
+        "id": "pi_x",
+        "amount": 150000,
+        "currency": "eur",
+        "status": "requires_action",
+        "next_action": PAY_INSTRUCTIONS_SHAPE,
+    }
+).instructions
+
+
+def test_what_the_tenant_needs_to_pay_is_read_from_the_request() -> None:
+    assert PAY_INSTRUCTIONS is not None
+    assert (PAY_INSTRUCTIONS.amount_remaining, PAY_INSTRUCTIONS.currency, PAY_INSTRUCTIONS.reference) == (
+        50000,
+        "eur",
+        "QX7RKT2MZ4PA",
+    )
+    assert PAY_INSTRUCTIONS.url == "https://payments.stripe.com/bank_transfers/instructions/test_abc"
+    (iban,) = PAY_INSTRUCTIONS.addresses
+    assert iban.text == "IBAN FR7612345000000000000000001 · BIC STRIPEFR · holder Cohabs · country FR"
+    waiting = replace(WAITING, instructions=PAY_INSTRUCTIONS)
+    assert waiting.received == 100000 and waiting.open
+    (item,) = plan_disputes(recorded(rows_of()), disputes.Facts(DISPUTE, charge("disputed", 150000), found=(waiting,)))
+    assert item.action is Action.WAIT and item.instructions == PAY_INSTRUCTIONS
+
+
+def test_a_charge_is_paid_out_only_in_the_currency_its_house_settles_in() -> None:
+    rows = rows_of()
+    usd = charge("paid-2", 88000, currency="usd")  # 880 USD on a Brussels row of 880.00
+    item = by_subject(transfers.plan_transfers(rows, account_for(rows, x=usd), transfers.Rules()))[
+        f"payment {row_id('paid-2')}"
+    ]
+    assert (item.action, item.problem, item.payout) == (Action.REPORT, Problem.CURRENCY_MISMATCH, None)
+    assert "is in USD, but account acct_1TestFlagey10xyz settles in EUR" in item.reason
+
+    unknown = account_for(rows)
+    unknown = replace(unknown, accounts={**unknown.accounts, FLAGEY: Account(FLAGEY, None, "active")})
+    plan = transfers.plan_transfers(rows, unknown, transfers.Rules())
+    assert plan.totals(Action.TRANSFER) == {}
+    assert all(i.problem is Problem.CURRENCY_MISMATCH for i in plan.items if i.payment_id in ELIGIBLE_NAMES)
+
+
+ELIGIBLE_NAMES = {row_id(f"paid-{n}") for n in (2, 3, 4)}
+
+
+def test_an_account_that_cannot_receive_transfers_gets_none_and_is_named() -> None:
+    rows = rows_of()
+    account = account_for(rows)
+    account = replace(account, accounts={**account.accounts, FLAGEY: Account(FLAGEY, "eur", "inactive")})
+    plan = transfers.plan_transfers(rows, account, transfers.Rules())
+    items = by_subject(plan)
+    assert plan.totals(Action.TRANSFER) == {}
+    assert {items[f"payment {p}"].problem for p in ELIGIBLE_NAMES} == {Problem.CANNOT_RECEIVE}
+    assert items[f"payment {row_id('paid-1')}"].action is Action.DONE  # what it received before stands
+    assert items[f"house {row_id('flagey')}"].problem is Problem.CANNOT_RECEIVE
+
+
+def test_money_that_came_back_in_part_is_reported_with_its_amounts_never_paid_again_in_full() -> None:
+    rows = rows_of()
+    source = charge_id("py", "paid-2")
+    account = account_for(rows)
+    part = Transfer("tr_part", 88000, "eur", FLAGEY, source, 1, amount_reversed=30000)
+    items = by_subject(transfers.plan_transfers(rows, replace(account, transfers=[part]), transfers.Rules()))
+    reversed_item = items[f"payment {row_id('paid-2')}"]
+    assert reversed_item.settlement == Settlement(88000, 30000, 30000, "reversed")
+    assert "holds 580.00 EUR and is owed 300.00 EUR" in reversed_item.reason
+
+    refunded = account_for(rows, x=charge("paid-3", 88000, amount_refunded=10000))
+    item = by_subject(transfers.plan_transfers(rows, refunded, transfers.Rules()))[f"payment {row_id('paid-3')}"]
+    assert (item.problem, item.settlement) == (
+        Problem.CHARGE_PARTLY_REFUNDED,
+        Settlement(88000, 10000, 78000, "refunded"),
+    )
+    # Refunded after the house was paid: the house holds what the tenant got back; a person decides.
+    after = account_for(rows, x=charge("paid-1", 88000, amount_refunded=10000))
+    item = by_subject(transfers.plan_transfers(rows, after, transfers.Rules()))[f"payment {row_id('paid-1')}"]
+    assert (item.action, item.problem) == (Action.REPORT, Problem.REFUNDED_AFTER_TRANSFER)
+    assert item.settlement == Settlement(88000, 10000, 0, "refunded")
+
+
+def test_the_tools_own_re_collection_waits_for_the_tenant_then_follows_the_transfer_rule() -> None:
+    rows = rows_of()
+    new_id = disputes.new_payment_id("dp_1", 32)
+    request = replace(WAITING, payment=new_id, instructions=PAY_INSTRUCTIONS)
+    # Due seven days after the request, long after the lease ended: no anomaly while the tenant has not paid.
+    late = recorded(rows, request, due=datetime(2026, 12, 3))
+    account = replace(account_for(late), intents={request.id: request})
+
+    def item_for(account: transfers.PayoutFacts, rows: PaymentRows = late) -> Item:
+        return by_subject(transfers.plan_transfers(rows, account, transfers.Rules()))[f"payment {new_id}"]
+
+    waiting = item_for(account)
+    assert (waiting.action, waiting.problem, waiting.attention) == (Action.WAIT, None, False)
+    assert waiting.money == "1,500.00 EUR" and waiting.instructions == PAY_INSTRUCTIONS
+
+    paid = replace(request, status="succeeded", amount_received=150000, latest_charge="py_req", instructions=None)
+    account = replace(
+        account, intents={request.id: paid}, charges={**account.charges, "py_req": charge("r", 150000, id="py_req")}
+    )
+    unrecorded = item_for(account)
+    assert (unrecorded.action, unrecorded.problem) == (Action.REPORT, Problem.RECOLLECTION_PAID)
+
+    marked = recorded(rows, request, due=datetime(2026, 12, 3), paid=Decimal(1500), pending=False)
+    transfer = item_for(account, marked)
+    assert transfer.action is Action.TRANSFER and transfer.payout is not None
+    assert transfer.payout.params["source_transaction"] == "py_req" and transfer.payout.params["destination"] == PARVIS
+
+    canceled = replace(account, intents={request.id: replace(request, status="canceled")})
+    assert item_for(canceled).action is Action.DONE
+
+
+def test_every_payment_and_house_item_carries_its_amount() -> None:
+    rows = rows_of()
+    plan = transfers.plan_transfers(rows, account_for(rows), transfers.Rules())
+    assert all(i.money for i in plan.items), [i.subject for i in plan.items if not i.money]
+    louis = by_subject(plan)[f"house {row_id('louis')}"]
+    assert louis.db_amount == Decimal("685.00") and "685.00 a month" in louis.reason

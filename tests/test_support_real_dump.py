@@ -7,6 +7,7 @@ copied into the project.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +57,11 @@ def test_the_real_support_dump_re_collects_the_dispute_and_pays_each_house_once(
     assert "acct_1MExu0P0T3xOBx0F" in transfers.stdout  # Louis 880's look-alike account is named, never paid
     assert seeded.payments.dispute_writes() == []
     (report,) = (tmp_path / "reports").glob("support-transfers-run-*.md")
+    # The re-collection the disputes command made waits for the tenant: listed as such, never an anomaly.
+    items = json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))["items"]
+    (waiting,) = [i for i in items if i["stripe_id"] == request["id"]]
+    assert (waiting["action"], waiting["problem"], waiting["amount"]) == ("wait", None, 150000)
+    assert waiting["pay_instructions"]["reference"] in transfers.stdout
     advice = report.read_text(encoding="utf-8").split("## What to do next", 1)[1]
     assert "`python support.py disputes`" in advice and "\\`" not in advice  # our own Markdown, not escaped
 

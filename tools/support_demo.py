@@ -37,7 +37,7 @@ STEPS = (
     Step("4. Pay out the rent not transferred", ("transfers", "--yes"), {3: ANOMALIES}, "support.py"),
 )
 RERUNS = (
-    Step("5. A rerun of the disputes", ("disputes", "--yes"), {0: "handled before: nothing done"}, "support.py"),
+    Step("5. A rerun of the disputes", ("disputes", "--yes"), {0: "waiting for the tenant: no write"}, "support.py"),
     Step("6. A rerun of the transfers", ("transfers", "--yes"), {3: ANOMALIES}, "support.py"),
 )
 

@@ -7,7 +7,7 @@ from information_schema and are quoted.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ import pymysql.cursors
 from pymysql.constants import CLIENT
 
 from cohabs.shared.errors import CannotRun, LockedError
+from cohabs.shared.schema import Table
 from cohabs.shared.settings import Settings
 
 Connection = pymysql.connections.Connection
@@ -152,12 +153,15 @@ def columns(conn: Connection) -> list[tuple[str, str, int | None]]:
         return list(cur.fetchall())
 
 
-def select(conn: Connection, table: str, fields: Mapping[str, str], order_by: str) -> Iterator[dict[str, Any]]:
-    """Rows one at a time: an unbuffered cursor keeps 20,000 rows from sitting in memory twice."""
-    chosen = ", ".join(f"{quote(column)} AS {quote(field)}" for field, column in fields.items())
+def select(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
+    """Every row of `table`, its fields named as the table maps them, in primary-key order, one at a time.
+
+    An unbuffered cursor keeps 20,000 rows from sitting in memory twice.
+    """
+    chosen = ", ".join(f"{quote(column)} AS {quote(field)}" for field, column in table.columns.items())
     with conn.cursor(pymysql.cursors.SSDictCursor) as cur:
         # Identifiers come from information_schema, values never appear here.
-        cur.execute(f"SELECT {chosen} FROM {quote(table)} ORDER BY {quote(order_by)}")  # noqa: S608
+        cur.execute(f"SELECT {chosen} FROM {quote(table.name)} ORDER BY {quote(table.columns['id'])}")  # noqa: S608
         yield from cur
 
 

@@ -9,6 +9,7 @@ import stripe
 from stripe.params import (
     DisputeListParams,
     InvoicePaymentListParams,
+    PaymentIntentCancelParams,
     PaymentIntentCreateParams,
     PaymentIntentListParams,
     TransferCreateParams,
@@ -17,10 +18,12 @@ from stripe.params import (
 
 from cohabs.shared.stripe.gateway import PAGE, Endpoint, StripeGateway
 from cohabs.support.objects import (
+    Account,
     Charge,
     Dispute,
     Intent,
     Transfer,
+    account_from,
     charge_from,
     dispute_from,
     intent_from,
@@ -34,6 +37,7 @@ RETRIEVE_CHARGE = Endpoint("GET", "/v1/charges/{id}")
 RETRIEVE_INTENT = Endpoint("GET", "/v1/payment_intents/{id}")
 LIST_INTENTS = Endpoint("GET", "/v1/payment_intents")
 CREATE_INTENT = Endpoint("POST", "/v1/payment_intents")
+CANCEL_INTENT = Endpoint("POST", "/v1/payment_intents/{id}/cancel")
 LIST_INVOICE_PAYMENTS = Endpoint("GET", "/v1/invoice_payments")
 RETRIEVE_INVOICE = Endpoint("GET", "/v1/invoices/{id}")
 RETRIEVE_ACCOUNT = Endpoint("GET", "/v1/accounts/{id}")
@@ -125,14 +129,15 @@ class SupportCalls:
         number = invoice.to_dict().get("number") if invoice is not None else None
         return str(number) if number else None
 
-    def account_exists(self, account_id: str) -> bool:
+    def account(self, account_id: str) -> Account | None:
+        """The connected account (its currency and transfers capability), None when it does not exist."""
         # Stripe answers 404 for an id it does not know, and 403 for an account not connected to this platform.
         found = self.gateway.call(
             RETRIEVE_ACCOUNT,
             f"retrieve account {account_id}",
             _missing_is_none(lambda: self._v1.accounts.retrieve(account_id), 403),
         )
-        return found is not None
+        return account_from(found.to_dict()) if found is not None else None
 
     def transfers_to(self, account_id: str) -> list[Transfer]:
         """Every transfer ever made to the account: where a charge already paid out is found."""
@@ -155,6 +160,15 @@ class SupportCalls:
             key=key,
         )
         return intent_from(created.to_dict())
+
+    def cancel_intent(self, intent_id: str, params: PaymentIntentCancelParams, key: str) -> Intent:
+        canceled = self.gateway.call(
+            CANCEL_INTENT,
+            f"cancel payment intent {intent_id}",
+            lambda: self._v1.payment_intents.cancel(intent_id, params=params, options={"idempotency_key": key}),
+            key=key,
+        )
+        return intent_from(canceled.to_dict())
 
     def create_transfer(self, params: TransferCreateParams, key: str) -> Transfer:
         created = self.gateway.call(

@@ -34,7 +34,7 @@ from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
 from cohabs.support import disputes, transfers
-from cohabs.support.plan import Action, Job, Plan
+from cohabs.support.plan import WRITES, Action, Item, Job, Plan
 from cohabs.support.report import render, report_json, totals_lines, write_reports
 from cohabs.support.run import Options, World, run
 
@@ -120,10 +120,18 @@ def main() -> None:
     show_default=True,
     help="The new payment is due this many days after its request is created.",
 )
+@click.option(
+    "--cancel-won-requests",
+    is_flag=True,
+    help="Cancel the unpaid payment request of a dispute that gave the money back (won) since it was made. "
+    "A paid one is never refunded by the tool: it is reported.",
+)
 @common
-def disputes_command(ctx: click.Context, bank_country: str, due_days: int, **habits: Any) -> None:
+def disputes_command(
+    ctx: click.Context, bank_country: str, due_days: int, cancel_won_requests: bool, **habits: Any
+) -> None:
     """Ask tenants whose payment was disputed to pay again, by bank transfer, and record it in a new row."""
-    rules = disputes.Rules(bank_country=bank_country, due_days=due_days)
+    rules = disputes.Rules(bank_country=bank_country, due_days=due_days, cancel_won=cancel_won_requests)
     _run(ctx, Job.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **habits)
 
 
@@ -184,7 +192,7 @@ def _run(
             confirm=_confirm(provenance, consent(yes)),
         )
         done = run(job, settings, options, world)
-        for line in render(done, provenance.target, 0 if quiet else 2 if verbose else 1):
+        for line in render(done, provenance.target, 0 if quiet else 2 if verbose else 1, tool=tool):
             click.echo(privacy(line))
         save_reports(
             provenance.finish(utc_now()),
@@ -200,18 +208,22 @@ def _run(
 def _confirm(provenance: Provenance, given: Consent) -> Callable[[Plan], bool]:
     """What a run does before its first write: go on (--yes), ask the person, or show the changes and stop."""
 
-    def show(plan: Plan) -> None:
-        changes = [i for i in plan.items if i.action in (Action.COLLECT, Action.RECORD, Action.TRANSFER)]
+    def show(plan: Plan) -> list[Item]:
+        changes = [i for i in plan.items if i.action in WRITES]  # cancels first, as the plan lists them
         click.echo(f"\n{len(changes)} change(s):")
         for item in changes:
             click.echo(f"  {item.subject}: {item.reason}")
         for label, value in totals_lines(plan):
             click.echo(f"  {label}: {value}")
+        return changes
 
     def ask(plan: Plan) -> bool:
-        show(plan)
+        changes = show(plan)
+        question = QUESTIONS[plan.job]
+        if any(i.action is Action.CANCEL for i in changes):
+            question = "Cancel and send these payment requests"
         return click.confirm(
-            f"\n{QUESTIONS[plan.job]} in the {provenance.stripe_mode.upper()} Stripe account "
+            f"\n{question} in the {provenance.stripe_mode.upper()} Stripe account "
             f"(key {provenance.stripe_key}) and write to database `{provenance.database}` on {provenance.db_host}?",
             default=False,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,6 +39,7 @@ MAX_AMOUNT = 99_999_999  # Stripe's largest amount in minor units
 class Rules:
     bank_country: str = "FR"  # the country of the euro bank details the tenant transfers to
     due_days: int = 7  # the new row is due this many days after its request is created
+    cancel_won: bool = False  # cancel a request nobody paid yet once its dispute gave the money back
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ class Facts:
     intent: Intent | None = None  # the disputed PaymentIntent, read when the charge lacks a customer or description
     # The customer's bank transfer requests since the dispute that name no dispute: perhaps one made by hand.
     unnamed: tuple[Intent, ...] = ()
+    # request id -> its charge, for paid requests of a dispute that gave the money back: was the tenant refunded?
+    request_charges: Mapping[str, Charge] = field(default_factory=dict)
 
     @property
     def customer(self) -> str | None:
@@ -144,7 +147,13 @@ def _stripe_state(facts: Facts) -> str:
     state = f"dispute {d.status}, {format_minor(d.amount, d.currency)} on {d.charge or d.payment_intent}"
     if not facts.found:
         return f"{state}; no payment request for it yet"
-    return f"{state}; " + ", ".join(f"request {i.id} {i.status}" for i in facts.found)
+    return f"{state}; " + ", ".join(f"request {i.id} {i.status}{_received(i)}" for i in facts.found)
+
+
+def _received(intent: Intent) -> str:
+    if not intent.open or not intent.received:
+        return ""
+    return f" ({format_minor(intent.received, intent.currency)} of {format_minor(intent.amount, intent.currency)} received)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +204,16 @@ class _Case:
         if not more:
             return ""
         return f"; {len(more)} more request(s) name this dispute: {', '.join(i.id for i in more)} (review them)"
+
+    @property
+    def by_hand(self) -> list[str]:
+        """Other rows whose comment names this dispute: the procedure followed by hand."""
+        dispute_id = self.dispute.id
+        return [
+            p.id
+            for p in self.context.payments.values()
+            if p.id not in (self.payment.id, self.new_id) and dispute_id in (p.comment or "")
+        ]
 
     @property
     def charge_id(self) -> str | None:
@@ -260,12 +279,109 @@ def _id_taken(case: _Case) -> Item | None:
     return case.item(Action.REPORT, reason, Problem.ID_TAKEN)
 
 
+@dataclass(frozen=True, slots=True)
+class _Standing:
+    """Where the re-collections of a dispute that gave the money back stand."""
+
+    unpaid: list[Intent]  # open, nothing received: cancel them
+    owing: list[Intent]  # the tenant paid (part of) them and was not refunded: refund them
+    unknown: list[str]  # re-collections whose state the account cannot tell: rows by hand, a request not found
+    over: list[str]  # canceled, or paid and refunded: what each one says
+
+    @property
+    def needs_a_person(self) -> bool:
+        return bool(self.owing or self.unknown)
+
+    @property
+    def unresolved(self) -> bool:
+        return bool(self.unpaid) or self.needs_a_person
+
+
+def _standing(case: _Case) -> _Standing:
+    standing = _Standing([], [], [], [])
+    for request in case.facts.found:
+        money = format_minor(request.amount, request.currency)
+        charge = case.facts.request_charges.get(request.id)
+        refunded = charge.amount_refunded if charge is not None else 0
+        if request.status == "canceled":
+            standing.over.append(f"request {request.id} ({money}) is canceled")
+        elif request.open and not request.received:
+            standing.unpaid.append(request)
+        elif request.status == "succeeded" and refunded >= request.received:
+            standing.over.append(f"request {request.id} ({money}) was paid and refunded")
+        else:
+            standing.owing.append(request)
+    new_row = case.new_row
+    if new_row is not None and not any(i.id == new_row.charge_id for i in case.facts.found):
+        standing.unknown.append(f"row {new_row.id}'s request {new_row.charge_id} (not found in Stripe)")
+    standing.unknown.extend(f"row {row} (made by hand)" for row in case.by_hand)
+    return standing
+
+
+def _owing_text(case: _Case, request: Intent) -> str:
+    charge = case.facts.request_charges.get(request.id)
+    refunded = charge.amount_refunded if charge is not None else 0
+    paid = format_minor(request.received, request.currency)
+    of = format_minor(request.amount, request.currency)
+    if request.open:
+        return f"the tenant has paid {paid} of {of} towards request {request.id}: cancel it and refund them"
+    back = f", {format_minor(refunded, request.currency)} refunded so far" if refunded else ""
+    return f"the tenant paid request {request.id} ({paid}{back}): refund them"
+
+
+def _funds_returned(case: _Case) -> Item | None:
+    """The dispute gave the money back (won, …) after it was re-collected: the tenant must not pay twice.
+
+    Reported on every run until each request is canceled, or paid and refunded; the tool only ever
+    cancels an unpaid request (with --cancel-won-requests), it never refunds.
+    """
+    if case.dispute.money_withdrawn:
+        return None
+    standing = _standing(case)
+    status = case.dispute.status
+    if not standing.unresolved:
+        if not standing.over:
+            return None  # never re-collected: _nothing_withdrawn says so
+        over = "; ".join(standing.over)
+        return case.item(Action.DONE, f"dispute {status}, the money came back, and its re-collection is over: {over}")
+    unpaid = ", ".join(f"{i.id} ({format_minor(i.amount, i.currency)})" for i in standing.unpaid)
+    if case.rules.cancel_won and not standing.needs_a_person:
+        return case.item(
+            Action.CANCEL,
+            f"dispute {status} after its re-collection was requested: cancel unpaid request {unpaid}, so the "
+            "tenant is not asked to pay money the platform has back",
+            cancels=tuple(i.id for i in standing.unpaid),
+        )
+    return _returned_report(case, standing, unpaid)
+
+
+def _returned_report(case: _Case, standing: _Standing, unpaid: str) -> Item:
+    """What a person must do for each re-collection of a dispute that gave the money back."""
+    texts = [_owing_text(case, i) for i in standing.owing]
+    if standing.unpaid:
+        texts.append(f"unpaid request {unpaid}: cancel it (or run again with --cancel-won-requests)")
+    texts += [f"{what}: check it, cancel it if unpaid, refund the tenant if paid" for what in standing.unknown]
+    problems = [
+        *([Problem.RETURNED_PAID] if standing.needs_a_person else []),
+        *([Problem.RETURNED_UNPAID] if standing.unpaid or standing.unknown else []),
+    ]
+    item = case.item(
+        Action.REPORT,
+        f"dispute {case.dispute.status} after its re-collection was requested: the platform has the money back, so "
+        "the tenant must not pay it again; " + "; ".join(texts),
+        problems[0],
+    )
+    return replace(item, more=tuple(problems[1:]))
+
+
 def _row_written(case: _Case) -> Item | None:
-    """Its row exists (and names it): handled, and its request should be among those that name the dispute."""
+    """Its row exists (and names it): handled; what is left depends on its request."""
     new_row = case.new_row
     if new_row is None:
         return None
-    if not any(i.id == new_row.charge_id for i in case.facts.found):
+    request = next((i for i in case.facts.found if i.id == new_row.charge_id), None)
+    duplicate = Problem.DUPLICATE_REQUEST if case.extra_requests else None
+    if request is None:
         return case.item(
             Action.DONE,
             f"already handled: row {case.new_id} exists, but its request {new_row.charge_id} is not among the "
@@ -273,20 +389,34 @@ def _row_written(case: _Case) -> Item | None:
             Problem.REQUEST_MISSING,
             stripe_id=new_row.charge_id,
         )
+    if request.open:
+        return case.item(
+            Action.WAIT,
+            f"waiting for the tenant's bank transfer: request {request.id} ({request.status}{_received(request)}), "
+            f"recorded in row {case.new_id}{case.extra_requests}",
+            duplicate,
+            stripe_id=request.id,
+            instructions=request.instructions,
+        )
+    if request.status == "canceled":
+        return case.item(
+            Action.REPORT,
+            f"request {request.id} was canceled, but the dispute ({case.dispute.status}) keeps the money: it is not "
+            f"re-collected; row {case.new_id} still records the canceled request{case.extra_requests}",
+            Problem.REQUEST_CANCELED,
+            stripe_id=request.id,
+        )
     return case.item(
         Action.DONE,
-        f"already handled: row {case.new_id} records request {new_row.charge_id}{case.extra_requests}",
-        Problem.DUPLICATE_REQUEST if case.extra_requests else None,
-        stripe_id=new_row.charge_id,
+        f"re-collected: the tenant paid request {request.id}, recorded in row {case.new_id}{case.extra_requests}",
+        duplicate,
+        stripe_id=request.id,
     )
 
 
 def _handled_by_hand(case: _Case) -> Item | None:
     """The procedure was followed by hand before this tool: a row whose comment names the dispute."""
-    dispute, found = case.dispute, case.facts.found
-    by_hand = [
-        p.id for p in case.context.payments.values() if p.id != case.payment.id and dispute.id in (p.comment or "")
-    ]
+    found, by_hand = case.facts.found, case.by_hand
     if not by_hand:
         return None
     ours = f"; request {found[0].id} names it too (review it)" if found else ""
@@ -309,15 +439,30 @@ def _request_without_row(case: _Case) -> Item | None:
         Problem.DUPLICATE_REQUEST if case.extra_requests else None,
         collection=Recollection(case.dispute.id, None, _new_row(case), existing=first),
         stripe_id=first.id,
+        instructions=first.instructions,
     )
 
 
+# Why a dispute over without a loss leaves nothing to re-collect.
+NO_LOSS = {
+    "won": "the bank gave the money back",
+    "prevented": "it never took the money",
+    "warning_closed": "an inquiry, closed without taking money",
+}
+
+
 def _nothing_withdrawn(case: _Case) -> Item | None:
-    if case.dispute.money_withdrawn:
+    """No money left the balance: over for good (done), or an inquiry that may still become a chargeback."""
+    dispute = case.dispute
+    if dispute.money_withdrawn:
         return None
+    if dispute.settled_without_loss:
+        why = NO_LOSS.get(dispute.status, "no loss")
+        return case.item(Action.DONE, f"dispute {dispute.status} ({why}): nothing to re-collect")
     return case.item(
         Action.REPORT,
-        f"dispute status {case.dispute.status}: no money has left the balance for it, so nothing is re-collected",
+        f"dispute status {dispute.status}: no money has left the balance for it yet, so nothing is re-collected "
+        "(run again if it becomes a chargeback)",
         Problem.NOTHING_WITHDRAWN,
     )
 
@@ -378,7 +523,8 @@ def _no_description(case: _Case) -> Item | None:
 # its item; when none does, _request asks the tenant to pay again.
 CHECKS: tuple[Check, ...] = (
     _id_taken,  # the row id derived for it belongs to another row
-    _row_written,  # its row exists: handled
+    _funds_returned,  # the money came back after a re-collection: cancel or refund, never ask twice
+    _row_written,  # its row exists: waiting for the tenant, paid, or canceled
     _handled_by_hand,  # another row's comment names it: handled by hand
     _request_without_row,  # an earlier run made the request, not the row: record it
     _nothing_withdrawn,  # no money left the balance: nothing to re-collect
@@ -445,6 +591,8 @@ def plan_disputes(
                     stripe_state="no dispute",
                     db_state=f"row {payment.id}: amount {payment.amount}, disputed=1",
                     problem=Problem.NO_DISPUTE,
+                    db_amount=payment.amount,
                 )
             )
+    plan.cancels_first()
     return plan

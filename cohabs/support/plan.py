@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 from stripe.params import PaymentIntentCreateParams, TransferCreateParams
 
 from cohabs.shared.money import format_minor
-from cohabs.support.objects import Intent
+from cohabs.support.objects import Intent, PayInstructions
 from cohabs.support.rows import NewPayment
 
 
@@ -23,13 +24,18 @@ class Job(StrEnum):
 
 
 class Action(StrEnum):
-    """What happens to one item; the order is the report's."""
+    """What happens to one item; the order is the report's, and a cancel is carried out first."""
 
+    CANCEL = "cancel"  # an unpaid request whose dispute gave the money back (only with --cancel-won-requests)
     COLLECT = "collect"  # a new payment request to the tenant, and its payments row
     RECORD = "record"  # the request exists (an earlier run made it): only its row is added
     TRANSFER = "transfer"  # rent paid out to the house's connected account
+    WAIT = "wait"  # a re-collection waiting for the tenant's bank transfer: nothing to do but send the details
     DONE = "done"  # handled before: nothing to do
     REPORT = "report"  # something is off: said, and nothing is done
+
+
+WRITES = (Action.CANCEL, Action.COLLECT, Action.RECORD, Action.TRANSFER)
 
 
 class Problem(StrEnum):
@@ -46,6 +52,9 @@ class Problem(StrEnum):
     REQUEST_MISSING = "request_missing"  # a new row whose payment request is not in Stripe
     DUPLICATE_REQUEST = "duplicate_request"  # more than one request for one dispute
     MAYBE_HANDLED = "maybe_handled"  # a bank transfer request of that amount names no dispute: made by hand?
+    RETURNED_UNPAID = "returned_unpaid"  # the dispute gave the money back; its request is unpaid: cancel it
+    RETURNED_PAID = "returned_paid"  # the dispute gave the money back; the tenant paid (part of) it: refund them
+    REQUEST_CANCELED = "request_canceled"  # the request was canceled while the dispute keeps the money
     DISPUTED = "disputed"  # disputed=1: the disputes command re-collects it
     PENDING = "pending"
     NO_CHARGE_ID = "no_charge_id"
@@ -63,10 +72,16 @@ class Problem(StrEnum):
     CHARGE_MISSING = "charge_missing"
     CHARGE_NOT_SUCCEEDED = "charge_not_succeeded"
     CHARGE_REFUNDED = "charge_refunded"
+    CHARGE_PARTLY_REFUNDED = "charge_partly_refunded"  # the house is owed at most what the charge kept
+    REFUNDED_AFTER_TRANSFER = "refunded_after_transfer"  # the house holds rent the tenant got back
+    CURRENCY_MISMATCH = "currency_mismatch"  # the charge is not in the currency the house's account settles in
+    CANNOT_RECEIVE = "cannot_receive"  # the house's account lacks an active transfers capability
+    RECOLLECTION_PAID = "recollection_paid"  # the tenant paid a re-collection; its row still says unpaid
     CHARGE_DISPUTED = "charge_disputed"
     AMOUNT_MISMATCH = "amount_mismatch"  # the row's amount is not what the charge took
     TRANSFERRED_ELSEWHERE = "transferred_elsewhere"  # this charge already went to another house
     TRANSFER_REVERSED = "transfer_reversed"  # its transfer came back: paying again is a person's call
+    TRANSFER_PARTLY_REVERSED = "transfer_partly_reversed"  # part of its transfer came back: the house is owed it
     TRANSFER_UNCLEAR = "transfer_unclear"  # a transfer in the charge's group names no source: it may be this rent
     SHARED_CHARGE = "shared_charge"  # several rows hold one charge: paying each would pay it twice
     STRIPE = "stripe"  # Stripe refused or did not answer
@@ -81,6 +96,16 @@ class Recollection:
     params: PaymentIntentCreateParams | None  # None for RECORD: nothing is requested again
     row: NewPayment  # its charge_id and due date are set once the request exists
     existing: Intent | None = None  # RECORD: the request an earlier run made
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """Money that went out and partly came back: what was paid, what came back, and what the house is owed."""
+
+    paid: int  # the transfer's amount, or what the charge took
+    back: int  # reversed from the house, or refunded to the tenant
+    owed: int  # what the house is owed now; 0 when it holds all it is owed or more
+    how: str  # "reversed" or "refunded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +135,17 @@ class Item:
     payout: Payout | None = None
     stripe_id: str | None = None  # the request or transfer made, found or already there
     failed: bool = False  # the run tried and Stripe or MySQL refused
+    replayed: bool = False  # the error Stripe gave is a replay of an answer it stored for the request's key
+    db_amount: Decimal | None = None  # the row's amount, for an item whose currency is unknown
+    settlement: Settlement | None = None  # a transfer reversed or a charge refunded in part
+    instructions: PayInstructions | None = None  # what the tenant needs to pay a re-collection
+    cancels: tuple[str, ...] = ()  # CANCEL: the unpaid requests to cancel
 
     @property
     def money(self) -> str:
-        return format_minor(self.amount, self.currency) if self.amount is not None and self.currency else ""
+        if self.amount is not None and self.currency:
+            return format_minor(self.amount, self.currency)
+        return f"{self.db_amount:,} (currency unknown)" if self.db_amount is not None else ""
 
     @property
     def attention(self) -> bool:
@@ -136,4 +168,8 @@ class Plan:
         return dict(sorted(totals.items()))
 
     def writes(self) -> int:
-        return sum(1 for item in self.items if item.action in (Action.COLLECT, Action.RECORD, Action.TRANSFER))
+        return sum(1 for item in self.items if item.action in WRITES)
+
+    def cancels_first(self) -> None:
+        """Cancels run (and show) before anything else: they stop a tenant being asked to pay twice."""
+        self.items.sort(key=lambda item: item.action is not Action.CANCEL)

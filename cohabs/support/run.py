@@ -20,7 +20,7 @@ from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway,
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import SupportCalls
 from cohabs.support.execute import Executor
-from cohabs.support.objects import Intent
+from cohabs.support.objects import Charge, Dispute, Intent
 from cohabs.support.plan import Job, Plan
 from cohabs.support.rows import PaymentRows, Ref
 from cohabs.support.tables import Tables, load, read_tables
@@ -91,21 +91,33 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None) 
         unnamed = tuple(i for i in since if i.dispute is None and i.bank_transfer)
         handled = requests or disputes.new_payment_id(dispute.id, id_width) in present
         invoice = calls.invoice_number(intent_id) if intent_id and not handled else None
-        facts.append(replace(one, found=requests, invoice=invoice, unnamed=unnamed))
+        facts.append(
+            replace(
+                one, found=requests, invoice=invoice, unnamed=unnamed, request_charges=paid(calls, dispute, requests)
+            )
+        )
     return facts
 
 
+def paid(calls: SupportCalls, dispute: Dispute, requests: Iterable[Intent]) -> dict[str, Charge]:
+    """The charges of paid requests whose dispute gave the money back: they tell whether the tenant was refunded."""
+    if dispute.money_withdrawn:
+        return {}
+    wanted = {i.id: i.latest_charge for i in requests if i.status == "succeeded" and i.latest_charge}
+    found = _each(calls.charge, wanted.values())
+    return {intent: charge for intent, charge_id in wanted.items() if (charge := found.get(charge_id)) is not None}
+
+
 def read_for_transfers(calls: SupportCalls, rows: PaymentRows) -> transfers.PayoutFacts:
-    """The houses' accounts, every transfer to them, and the charges not transferred yet."""
-    exists = _each(calls.account_exists, [h.account_id for h in rows.houses if h.account_id])
-    listed = _each(calls.transfers_to, [a for a, there in exists.items() if there])
+    """The houses' accounts, every transfer to them, and the payments' charges (refunds show on paid-out ones too)."""
+    accounts = _each(calls.account, [h.account_id for h in rows.houses if h.account_id])
+    listed = _each(calls.transfers_to, [a for a, there in accounts.items() if there is not None])
     sent = [t for found in listed.values() for t in found]
-    transferred = {t.source_transaction for t in sent}
     intents = _each(calls.intent, [p.charge_id for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id])
-    wanted = [p.charge_id for p in rows.payments if p.ref is Ref.CHARGE and p.charge_id not in transferred]
-    wanted += [i.latest_charge for i in intents.values() if i and i.latest_charge not in transferred]
+    wanted = [p.charge_id for p in rows.payments if p.ref is Ref.CHARGE]
+    wanted += [i.latest_charge for i in intents.values() if i]
     charges = _each(calls.charge, [c for c in wanted if c])
-    return transfers.PayoutFacts(exists, sent, charges, intents)
+    return transfers.PayoutFacts(accounts, sent, charges, intents)
 
 
 def run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:

@@ -6,7 +6,6 @@ from information_schema and are quoted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -109,10 +108,6 @@ def _flag(value: Any, default: bool) -> bool:
     return default if value is None else bool(value)
 
 
-def _rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
-    return select(conn, table.name, table.columns, table.columns["id"])
-
-
 def load(conn: Connection, tables: Tables) -> PaymentRows:
     houses = [
         House(
@@ -122,7 +117,7 @@ def load(conn: Connection, tables: Tables) -> PaymentRows:
             deleted=_flag(r.get("deleted"), False),
             account_id=stripe_id(text(r["account_id"])),
         )
-        for r in _rows(conn, tables.table("houses"))
+        for r in select(conn, tables.table("houses"))
     ]
     leases = [
         Lease(
@@ -133,7 +128,7 @@ def load(conn: Connection, tables: Tables) -> PaymentRows:
             house_id=text(r["house_id"]),
             status=text(r.get("status")),
         )
-        for r in _rows(conn, tables.table("leases"))
+        for r in select(conn, tables.table("leases"))
     ]
     payments = [
         Payment(
@@ -148,7 +143,7 @@ def load(conn: Connection, tables: Tables) -> PaymentRows:
             lease_id=text(r["lease_id"]),
             comment=text(r["comment"]),
         )
-        for r in _rows(conn, tables.table("payments"))
+        for r in select(conn, tables.table("payments"))
     ]
     return PaymentRows(houses, leases, payments)
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from collections.abc import Callable, Collection
 
 import pymysql
 
 from cohabs.shared.errors import SchemaError, WriteRefused
 from cohabs.shared.mysql import Connection, columns, connection_lost, decimal, mysql_said, quote, select, text, when
-from cohabs.shared.schema import Table
 from cohabs.sync.rows import Kind, Lease, Room, Rows, User
 from cohabs.sync.schema import Schema, resolve
 
@@ -59,10 +57,6 @@ def check_writable(conn: Connection, schema: Schema, kinds: Collection[Kind]) ->
         raise SchemaError("; ".join(problems) + " (nothing was sent to Stripe)")
 
 
-def _rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
-    return select(conn, table.name, table.columns, table.columns["id"])
-
-
 def load_rows(conn: Connection, schema: Schema) -> Rows:
     users = [
         User(
@@ -74,7 +68,7 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
             address=text(r.get("address")),
             stripe_id=text(r["stripe_id"]),
         )
-        for r in _rows(conn, schema[Kind.USER])
+        for r in select(conn, schema[Kind.USER])
     ]
     rooms = [
         Room(
@@ -86,7 +80,7 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
             rent=decimal(r.get("rent")),
             stripe_id=text(r["stripe_id"]),
         )
-        for r in _rows(conn, schema[Kind.ROOM])
+        for r in select(conn, schema[Kind.ROOM])
     ]
     leases = [
         Lease(
@@ -101,7 +95,7 @@ def load_rows(conn: Connection, schema: Schema) -> Rows:
             end=when(r["end"]),
             stripe_id=text(r["stripe_id"]),
         )
-        for r in _rows(conn, schema[Kind.LEASE])
+        for r in select(conn, schema[Kind.LEASE])
     ]
     return Rows(users, rooms, leases)
 

@@ -11,10 +11,12 @@ class Fault:
 
     kind: "status" answers `status` without doing the work; "drop" does the work
     and closes the connection without answering (a lost response); "delay"
-    does the work and answers after `delay` seconds; "stored" answers 500 once
-    the request began executing, so (with a key) the 500 is saved under the
-    key and replayed to every retry, as Stripe does; with `work` the object
-    was made before the 500 (Stripe's "the object may or may not exist").
+    does the work and answers after `delay` seconds; "stored" answers `status`
+    (500 unless told) once the request began executing, so (with a key) the
+    answer is saved under the key and replayed to every retry, as Stripe does
+    for 500s and for refusals such as 400 insufficient_capabilities_for_transfer;
+    with `work` the object was made before the 500 (Stripe's "the object may or
+    may not exist").
     `should_retry` sets the `Stripe-Should-Retry` header on a stored 500 and
     its replays (None: no header, so the SDK retries them).
     """

@@ -88,11 +88,28 @@ class Payments:
     def create_transfer(self, params: Params, *, created: int | None = None) -> Obj:
         return self._resources.transfers.create(params, created=created)
 
+    def set_transfers_capability(self, account: str, status: str) -> Obj:
+        """The account's `transfers` capability: active, inactive or pending (Stripe refuses transfers unless active)."""
+        with self._store.lock:
+            found = self._store.get("accounts", account)
+            found["capabilities"] = {**(found.get("capabilities") or {}), "transfers": status}
+            return found
+
     # ----- what happens to payments ----------------------------------------------
 
     def refund(self, charge_id: str, amount: int | None = None) -> Obj:
         """Refund (part of) a charge, as the dashboard would: support.py must then never pay it out."""
         return self._resources.charges.refund(charge_id, amount)
+
+    def reverse_transfer(self, transfer_id: str, amount: int | None = None) -> Obj:
+        """Take (part of) a transfer back from the house, as the dashboard would."""
+        return self._resources.transfers.reverse(transfer_id, {} if amount is None else {"amount": str(amount)})
+
+    def fund_cash_balance(self, customer: str, amount: int, currency: str, reference: str | None = None) -> Obj:
+        """The tenant's bank transfer arrives (Stripe's test helper): it pays the requests waiting for it."""
+        params = {"amount": str(amount), "currency": currency, **({"reference": reference} if reference else {})}
+        with self._store.lock:
+            return self._resources.payment_intents.fund_cash_balance(customer, params)
 
     def open_dispute(
         self, charge_id: str, status: str = "needs_response", reason: str = "fraudulent", created: int | None = None

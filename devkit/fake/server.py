@@ -178,24 +178,37 @@ class FakeStripe:
         return status, payload, fault, extra
 
     def _fault_for(self, record: Recorded) -> Fault | None:
+        """The fault this request meets; a "stored" one is used up only by a request that executes (see _run)."""
         with self._lock:
             for fault in self.faults:
                 if fault.matches(record.method, record.path, record.body):
-                    fault.count -= 1
+                    if fault.kind != "stored":
+                        fault.count -= 1
                     return fault
         return None
 
+    def _take(self, fault: Fault) -> bool:
+        with self._lock:
+            if fault.count <= 0:
+                return False
+            fault.count -= 1
+            return True
+
     def _run(self, record: Recorded, stored: Fault | None) -> tuple[int, Obj, dict[str, str]]:
-        """The work, under the request's idempotency key when it is a POST with one."""
+        """The work, under the request's idempotency key when it is a POST with one.
+
+        A replay never executes, so it never uses up a stored fault: the next request that does meets it.
+        """
         method, path, params, key = record.method, record.path, record.params, record.idempotency_key
 
         def work() -> tuple[int, Obj]:
-            if stored is None:
+            if stored is None or not self._take(stored):
                 return 200, self._router.dispatch(method, path, params)
             if stored.work:
                 self._router.dispatch(method, path, params)
             headers = {"Stripe-Should-Retry": stored.should_retry} if stored.should_retry else {}
-            raise StripeFailure(500, stored.message or "An unknown error occurred", "api_error", headers=headers)
+            message = stored.message or ("An unknown error occurred" if stored.status >= 500 else "Refused")
+            raise StripeFailure(stored.status, message, error_type(stored.status), stored.code, headers=headers)
 
         if method != "POST" or not key:
             return (*work(), {})

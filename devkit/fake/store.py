@@ -33,6 +33,7 @@ KINDS = (
     "payment_intents",
     "disputes",
     "transfers",
+    "transfer_reversals",
     "invoice_payments",
     "balance_transactions",
     "cash_balance_transactions",

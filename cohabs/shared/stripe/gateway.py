@@ -30,30 +30,44 @@ class RowFailed(Exception):
 
 
 class StoredFailure(RowFailed):
-    """A keyed request answered 500: Stripe keeps that answer under the key and replays it to every retry.
+    """A keyed request answered with an error (4xx or 5xx): once the request began executing, Stripe keeps
+    that answer under the key and replays it to every later request with it, for at least 24 hours.
 
-    `inherited` says the 500 was stored before this run first sent the key (see idempotency.py).
+    `inherited` says the answer was stored before this run first sent the key (see idempotency.py);
+    `replayed` says this answer is such a replay, of an earlier run's answer or of this run's own.
     """
 
-    def __init__(self, message: str, inherited: bool) -> None:
+    def __init__(self, message: str, inherited: bool, replayed: bool = False) -> None:
         super().__init__(message)
         self.inherited = inherited
+        self.replayed = replayed
 
 
 def send_keyed(key_for: Callable[[int], str], send: Callable[[str], T]) -> T:
-    """Send under key k0, then k1, …: past a key only when its 500 was stored by an earlier run (idempotency.py).
+    """Send under key k0, then k1, …: past a key only when its error was stored by an earlier run (idempotency.py).
 
-    Whoever calls this has listed the account first and found no object for
-    the request: an earlier run's stored 500 then means Stripe made nothing,
-    and the next key cannot make a second object.
+    Whoever calls this has read the account first and found no object for the
+    request. A refusal (4xx) means Stripe made nothing; an earlier run's
+    stored 500, with no object in the account, means the same. Either way the
+    next key cannot make a second object, and a refusal whose cause was fixed
+    since is not replayed for a day.
     """
+    skipped = 0
     for attempt in range(MAX_KEYS):
         try:
             return send(key_for(attempt))
         except StoredFailure as exc:
-            if not exc.inherited:
+            if exc.inherited:
+                skipped += 1
+                continue
+            if not skipped:
                 raise
-    raise RowFailed(f"Stripe answered 500 to {MAX_KEYS} keys in a row for this request; run again later")
+            earlier = f"{skipped} earlier key(s) only replayed answers Stripe stored in earlier runs"
+            raise StoredFailure(f"{exc} (a new answer; {earlier})", False, exc.replayed) from None
+    raise RowFailed(
+        f"Stripe replayed errors stored in earlier runs for {MAX_KEYS} keys in a row for this request; "
+        "fix the cause the report names, then run again"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +215,11 @@ class StripeGateway:
             except stripe.StripeError as exc:
                 code = f" [{exc.code}]" if exc.code else ""
                 said = f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}"
-                if key and (exc.http_status or 0) >= 500:
-                    raise StoredFailure(
-                        f"{said} (Stripe keeps this answer under the request's key; the next run adopts the "
-                        "object if Stripe made it, or makes it under a new key)",
-                        self._history.inherited(key),
-                    ) from None
+                if key and (exc.http_status or 0) >= 400:
+                    inherited = self._history.inherited(key)
+                    replayed = (_header(exc, "Idempotent-Replayed") or "").lower() == "true"
+                    failure = _keyed(said, exc.http_status or 0, inherited, replayed)
+                    raise StoredFailure(failure, inherited, replayed) from None
                 raise RowFailed(said) from None
             self.pacer.succeeded(endpoint)
             return result
@@ -236,6 +249,25 @@ class StripeGateway:
             if not page.has_more or not page.data:
                 return
             after = page.data[-1].id
+
+
+def _keyed(said: str, status: int, inherited: bool, replayed: bool) -> str:
+    """The error of a keyed request, saying what the next run does and whether this answer is a replay."""
+    if status >= 500 or status == 402:  # a create-and-confirm PaymentIntent can be declined once it exists
+        said += (
+            " (Stripe keeps this answer under the request's key; the next run adopts the object if Stripe made it, "
+            "or makes it under a new key)"
+        )
+    else:
+        said += (
+            " (Stripe made nothing; once the cause is fixed, the next run sends it again, under a new key if "
+            "Stripe kept this refusal)"
+        )
+    if inherited:
+        return said + "; this answer is a replay of one Stripe stored for the key before this run"
+    if replayed:
+        return said + "; this answer is a replay of the one Stripe stored for the key earlier in this run"
+    return said
 
 
 def _header(exc: stripe.StripeError, name: str) -> str | None:

@@ -1,6 +1,6 @@
 """The SDK's HTTP client, watched: every attempt, the SDK's own retries included, is seen here.
 
-Two things are learnt only at this depth: whose stored 500 a keyed request met
+Two things are learnt only at this depth: whose stored error a keyed request met
 (idempotency.KeyHistory), and whether Stripe still answers at all
 (Reachability), since the SDK retries connection errors out of the gateway's
 sight.

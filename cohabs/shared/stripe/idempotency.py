@@ -1,15 +1,17 @@
 """Idempotency keys: how they are built, and what this run saw of each one.
 
 Stripe keeps the answer of a keyed request once the request began executing,
-a 500 included, and replays it to every retry with that key for as long as
-the key lives (at least 24 hours). A deterministic key whose request got a
-stored 500 would fail the row on every later run; so each create has a
-sequence of keys (k0, k1, …) and a run moves from k_i to k_i+1 only when
-Stripe answered k_i's very first request of this run with a replayed 500:
-that 500 was stored before this run touched the key, the start-up listing
-(made earlier) found no object for the row, so the object does not exist and
-k_i+1 cannot make a second one. A 500 this run caused itself fails the row for
-this run only; the next run's listing tells whether Stripe made the object.
+errors included (a refusal such as 400 `insufficient_capabilities_for_transfer`,
+or a 500), and replays it to every retry with that key for as long as the key
+lives (at least 24 hours). A deterministic key whose request got a stored
+error would fail the row on every later run, even once its cause is fixed; so
+each create has a sequence of keys (k0, k1, …) and a run moves from k_i to
+k_i+1 only when Stripe answered k_i's very first request of this run with a
+replayed error: that error was stored before this run touched the key, the
+start-up read of the account (made earlier) found no object for the row, so
+the object does not exist and k_i+1 cannot make a second one. An error this
+run caused itself fails the row for this run only; the next run's read tells
+whether Stripe made the object.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-MAX_KEYS = 16  # a run adds at most one stored 500 per row; this many means Stripe is failing, not converging
+MAX_KEYS = 16  # a run adds at most one stored error per row; this many means the cause is not fixed
 
 
 def idempotency_key(
@@ -40,11 +42,11 @@ def idempotency_key(
 
 
 class KeyHistory:
-    """Per run: which keys this run has sent, and which ones Stripe met with an earlier run's stored 500.
+    """Per run: which keys this run has sent, and which ones Stripe met with an earlier run's stored error.
 
     The SDK retries 409 and 5xx out of our sight, and its retries of this run's
     own 500 come back as replays too: only the answer to the first request
-    that reached Stripe's idempotency layer says whose 500 it is.
+    that reached Stripe's idempotency layer says whose error it is.
     """
 
     def __init__(self) -> None:
@@ -57,11 +59,11 @@ class KeyHistory:
         if status == 429:
             return  # Stripe's rate limiter answers before the idempotency layer: the key was not touched
         with self._lock:
-            if key not in self._sent and status is not None and status >= 500 and replayed:
+            if key not in self._sent and status is not None and status >= 400 and replayed:
                 self._inherited.add(key)
             self._sent.add(key)
 
     def inherited(self, key: str) -> bool:
-        """True when the key's stored 500 predates this run's first request with it."""
+        """True when the key's stored error predates this run's first request with it."""
         with self._lock:
             return key in self._inherited

@@ -56,12 +56,22 @@ def _eu_country(transfer: dict[str, Any]) -> str:
     return str(country)
 
 
+def _postal(country: str) -> Obj:
+    """An address as financial addresses carry them (every field present, most of them empty)."""
+    return {"city": None, "country": country or None, "line1": None, "line2": None, "postal_code": None, "state": None}
+
+
 def address(customer: str, currency: str, chosen: Obj) -> Obj:
-    """The customer's virtual bank account: the same one for every payment of that customer."""
+    """The customer's virtual bank account: the same one for every payment of that customer.
+
+    Shaped as the pinned SDK's FinancialAddress for its type (iban, sort_code, aba, zengin, spei).
+    """
     _, kind, networks = BANK_TRANSFERS[currency]
     number = digits(customer + currency, 12)
     holder = "Fake Stripe Payments"
     country = chosen["bank_transfer"].get("eu_bank_transfer", {}).get("country", "")
+    home = {"iban": country, "sort_code": "GB", "aba": "US", "zengin": "JP", "spei": "MX"}[kind]
+    places = {"account_holder_address": _postal(home), "bank_address": _postal(home)}
     details = {
         "iban": {
             "account_holder_name": holder,
@@ -70,8 +80,27 @@ def address(customer: str, currency: str, chosen: Obj) -> Obj:
             "iban": f"{country}00{number}",
         },
         "sort_code": {"account_holder_name": holder, "account_number": number[:8], "sort_code": "000000"},
-        "aba": {"account_number": number, "bank_name": "Fake Bank", "routing_number": "000000000"},
-        "zengin": {"account_holder_name": holder, "account_number": number[:7], "bank_code": "0000"},
-        "spei": {"bank_code": "000", "bank_name": "Fake Bank", "clabe": number + "000000"},
+        "aba": {
+            "account_holder_name": holder,
+            "account_number": number,
+            "account_type": "checking",
+            "bank_name": "Fake Bank",
+            "routing_number": "000000000",
+        },
+        "zengin": {
+            "account_holder_name": holder,
+            "account_number": number[:7],
+            "account_type": "futsu",
+            "bank_code": "0000",
+            "bank_name": "Fake Bank",
+            "branch_code": "000",
+            "branch_name": "Main",
+        },
+        "spei": {
+            "account_holder_name": holder,
+            "bank_code": "000",
+            "bank_name": "Fake Bank",
+            "clabe": number + "000000",
+        },
     }[kind]
-    return {"type": kind, kind: details, "supported_networks": networks}
+    return {"type": kind, kind: {**places, **details}, "supported_networks": networks}

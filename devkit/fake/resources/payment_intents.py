@@ -2,7 +2,8 @@
 
 A bank-transfer PaymentIntent stays `requires_action` until the customer's cash
 balance covers it; fund it as in Stripe's test mode, with
-POST /v1/test_helpers/customers/{id}/fund_cash_balance.
+POST /v1/test_helpers/customers/{id}/fund_cash_balance. Canceling one that was
+funded in part returns what it received to the customer's cash balance.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ CLASHES = ("automatic_payment_methods", "excluded_payment_method_types", "paymen
 # A charge's status → its PaymentIntent's.
 INTENT_STATUS = {"succeeded": "succeeded", "pending": "processing", "failed": "requires_payment_method"}
 REFERENCE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing")
+# Where Stripe hosts the page that walks a customer through a bank transfer (test mode pages start with test_).
+HOSTED_INSTRUCTIONS = "https://payments.stripe.com/bank_transfers/instructions/"
 
 
 class PaymentIntents:
@@ -41,11 +45,12 @@ class PaymentIntents:
             Route("POST", "/v1/payment_intents", "PaymentIntentCreateParams", self._create, _no_method_types),
             Route("GET", "/v1/payment_intents/{id}", "PaymentIntentRetrieveParams", self._retrieve),
             Route("POST", "/v1/payment_intents/{id}/confirm", "PaymentIntentConfirmParams", self._confirm_route),
+            Route("POST", "/v1/payment_intents/{id}/cancel", "PaymentIntentCancelParams", self._cancel),
             Route(
                 "POST",
                 "/v1/test_helpers/customers/{id}/fund_cash_balance",
                 CustomerFundCashBalanceParams,
-                self._fund_cash_balance,
+                self.fund_cash_balance,
             ),
         ]
 
@@ -144,9 +149,47 @@ class PaymentIntents:
         self._apply_cash(stored["customer"], stored["currency"])
         return stored
 
+    def _cancel(self, ident: str, params: Params) -> Obj:
+        intent = self._store.get("payment_intents", ident)
+        if intent["status"] not in CANCELABLE:
+            raise fail(
+                f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}. Only a "
+                f"PaymentIntent with one of the following statuses may be canceled: {', '.join(CANCELABLE)}.",
+                "payment_intent_unexpected_state",
+            )
+        received = intent["amount"] - intent.get("_remaining", intent["amount"])
+        if received and intent["customer"]:
+            self._unapply(intent, received)
+        intent.update(
+            status="canceled",
+            canceled_at=self._store.now(),
+            cancellation_reason=params.get("cancellation_reason"),
+            next_action=None,
+        )
+        return intent
+
+    def _unapply(self, intent: Obj, amount: int) -> None:
+        """What a canceled payment had received goes back to the customer's cash balance."""
+        key = (intent["customer"], intent["currency"])
+        self.cash[key] = self.cash.get(key, 0) + amount
+        intent["_remaining"] = intent["amount"]
+        self._store.add(
+            "cash_balance_transactions",
+            "ccsbtxn",
+            {
+                "object": "customer_cash_balance_transaction",
+                "currency": intent["currency"],
+                "customer": intent["customer"],
+                "ending_balance": self.cash[key],
+                "unapplied_from_payment": {"payment_intent": intent["id"]},
+                "net_amount": amount,
+                "type": "unapplied_from_payment",
+            },
+        )
+
     # ----- the customer's cash balance -------------------------------------------
 
-    def _fund_cash_balance(self, customer_id: str, params: Params) -> Obj:
+    def fund_cash_balance(self, customer_id: str, params: Params) -> Obj:
         """Stripe's test helper: a bank transfer from the customer arrives in their cash balance."""
         self._customers.named(customer_id)
         currency = checks.currency(params["currency"])
@@ -334,7 +377,7 @@ def _confirm(intent: Obj) -> None:
             "amount_remaining": intent["amount"],
             "currency": intent["currency"],
             "financial_addresses": [bank_transfers.address(intent["customer"], intent["currency"], chosen)],
-            "hosted_instructions_url": None,
+            "hosted_instructions_url": HOSTED_INSTRUCTIONS + "test_" + secrets.token_urlsafe(48).replace("-", "A"),
             "reference": intent["_reference"],
             "type": chosen["bank_transfer"]["type"],
         },

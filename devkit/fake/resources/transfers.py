@@ -1,7 +1,9 @@
 """Transfers to connected accounts: paid from the platform's balance, or funded by a charge.
 
 Without `source_transaction` a transfer needs the platform's available
-balance; with one, a succeeded charge with enough left untransferred.
+balance; with one, a succeeded charge with enough left untransferred. Either
+way the destination needs its `transfers` capability active. A reversal takes
+(part of) a transfer back: `reversed` turns true only once all of it is back.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from .. import checks
 from ..errors import fail
 from ..routing import Route
-from ..store import Obj, Params, Store, matching, new_id
+from ..store import Obj, Params, Store, matching, new_id, public
 from .balance import Balance
 
 
@@ -23,6 +25,7 @@ class Transfers:
             Route("POST", "/v1/transfers", "TransferCreateParams", self.create),
             Route("GET", "/v1/transfers", "TransferListParams", self._list),
             Route("GET", "/v1/transfers/{id}", "TransferRetrieveParams", self._retrieve),
+            Route("POST", "/v1/transfers/{id}/reversals", "TransferReversalCreateParams", self.reverse),
         ]
 
     def of_charge(self, charge: str) -> list[Obj]:
@@ -37,8 +40,15 @@ class Transfers:
             currency = checks.currency(params["currency"])
             amount = checks.amount(params["amount"], 1)
             destination = params["destination"]
-            if destination not in self._store.objects["accounts"]:
+            account = self._store.objects["accounts"].get(destination)
+            if account is None:
                 raise fail(f"No such destination: '{destination}'", "resource_missing")
+            if (account.get("capabilities") or {}).get("transfers") != "active":
+                raise fail(
+                    "Your destination account needs to have at least one of the following capabilities enabled: "
+                    "transfers, crypto_transfers, legacy_payments",
+                    "insufficient_capabilities_for_transfer",
+                )
             source = params.get("source_transaction")
             if source:
                 self._check_source(source, currency, amount)
@@ -109,6 +119,42 @@ class Transfers:
             },
             ident,
         )
+
+    def reverse(self, ident: str, params: Params) -> Obj:
+        """POST /v1/transfers/{id}/reversals: all that is left of it by default, or `amount`."""
+        with self._store.lock:
+            transfer = self._store.get("transfers", ident)
+            left = transfer["amount"] - transfer["amount_reversed"]
+            amount = checks.amount(params["amount"], 1) if "amount" in params else left
+            if left <= 0:
+                raise fail(f"Transfer {ident} is already fully reversed.", "transfer_already_reversed")
+            if amount > left:
+                raise fail(
+                    f"Reversal amount ({amount}) is greater than the amount left on the transfer ({left}).",
+                    "amount_too_large",
+                )
+            reversal = self._store.add(
+                "transfer_reversals",
+                "trr",
+                {
+                    "object": "transfer_reversal",
+                    "amount": amount,
+                    "balance_transaction": self._balance.book(transfer["currency"], amount, "transfer_cancel", ident)[
+                        "id"
+                    ],
+                    "currency": transfer["currency"],
+                    "destination_payment_refund": new_id("pyr"),
+                    "metadata": checks.metadata(params),
+                    "source_refund": None,
+                    "transfer": ident,
+                },
+            )
+            transfer["amount_reversed"] += amount
+            transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
+            reversals = transfer["reversals"]
+            reversals["data"].insert(0, public(reversal))
+            reversals["total_count"] += 1
+            return reversal
 
     def _list(self, params: Params) -> Obj:
         return self._store.page("transfers", params, matching(params, "destination", "transfer_group"))
