@@ -35,7 +35,8 @@ class Settings:
     db_port: int = 3306
     db_user: str = "root"
     db_password: str = field(default="", repr=False)
-    db_name: str = "cohabs_onboarding"
+    db_name: str = "cohabs_onboarding"  # the sync's database
+    support_db_name: str = "cohabs_support"  # support's: the other dump, whose `leases` differs from the sync's
     stripe_key: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
     hub_currencies: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_HUB_CURRENCIES))
@@ -165,6 +166,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         db_user=env.get("DB_USER", "").strip() or "root",
         db_password=env.get("DB_PASSWORD", ""),
         db_name=env.get("DB_NAME", "").strip() or "cohabs_onboarding",
+        support_db_name=env.get("SUPPORT_DB_NAME", "").strip() or "cohabs_support",
         stripe_key=key,
         stripe_api_base=_api_base(env.get("STRIPE_API_BASE", "").strip()),
         hub_currencies=hubs,

@@ -11,11 +11,14 @@ from pathlib import Path
 import click
 
 from cohabs.shared.cli import (
+    NO_CONSENT,
     SETTINGS,
+    Consent,
     Exit,
+    consent,
     emails_option,
     epilog,
-    interactive,
+    honour_no_color,
     invoked_as,
     live_option,
     load_environment,
@@ -28,6 +31,7 @@ from cohabs.shared.cli import (
     yes_option,
 )
 from cohabs.shared.clock import utc_now
+from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import JsonReport, Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
 from cohabs.shared.settings import COLLECTION_METHODS, MAX_DAYS_UNTIL_DUE, Settings
@@ -36,7 +40,7 @@ from cohabs.sync.progress import Progress
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Confirm, Options, World, run
 from cohabs.sync.run import verify as audit_account
-from cohabs.sync.run_report import Report, render
+from cohabs.sync.run_report import Heading, Report, render
 from cohabs.sync.run_report_files import report_json, write_reports
 from cohabs.sync.verify_report import audit_json, write_audit_reports
 from cohabs.sync.verify_report import render as render_audit
@@ -54,7 +58,7 @@ MEANINGS = {
     Exit.INTERRUPTED: "interrupted (Ctrl-C): requests under way finished, the report lists what is left",
     Exit.TERMINATED: "terminated (SIGTERM), the same way",
 }
-CONFIGURATION = (*SETTINGS, "HUB_CURRENCIES", "COLLECTION_METHOD", "DAYS_UNTIL_DUE")
+CONFIGURATION = ("DB_NAME", *SETTINGS, "HUB_CURRENCIES", "COLLECTION_METHOD", "DAYS_UNTIL_DUE")
 INTERRUPTED = "interrupted: run again to finish; objects already created are adopted, not made twice"
 
 
@@ -167,7 +171,10 @@ def main(
     )
 
     def body() -> Exit:
-        settings = load_environment()
+        environment = load_environment()
+        honour_no_color(ctx)
+        say(environment.describe())
+        settings = environment.settings
         if rate_limit is not None:
             settings = dataclasses.replace(settings, rate_limit=rate_limit)
         if endpoint_rate_limit is not None:
@@ -176,10 +183,12 @@ def main(
         notice = guard_key(settings, writes=not (dry_run or verify), allow_live=live)
         if notice:
             say(notice)
-        provenance = Provenance.of(settings, command, options_used(ctx), started, tool=tool)
+        provenance = Provenance.of(
+            settings, command, options_used(ctx), started, tool=tool, env_file=environment.env_file
+        )
         world = World(
             echo=(lambda text: None) if quiet else (lambda text: say(privacy(text))),
-            confirm=_confirm(provenance, privacy) if interactive(yes) and not dry_run else (lambda preview: True),
+            confirm=_confirm(provenance, privacy, consent(yes)),
             progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
         )
         files: Callable[[Provenance], list[Path]]
@@ -219,10 +228,15 @@ def _collection(settings: Settings, method: str | None, days: int | None) -> Set
     return dataclasses.replace(settings, collection_method=method, days_until_due=days)
 
 
-def _confirm(provenance: Provenance, privacy: Privacy) -> Confirm:
-    def confirm(preview: Report) -> bool:
-        for line in render(preview.scrubbed(privacy), 1, target=provenance.target):
+def _confirm(provenance: Provenance, privacy: Privacy, given: Consent) -> Confirm:
+    """What a sync does before its first write: go on (--yes), ask the person, or show the plan and stop."""
+
+    def show(preview: Report, heading: Heading) -> None:
+        for line in render(preview.scrubbed(privacy), 1, target=provenance.target, heading=heading):
             click.echo(line)
+
+    def ask(preview: Report) -> bool:
+        show(preview, Heading.TO_APPLY)
         mode = provenance.stripe_mode.upper()
         switch = (
             f", switch {len(preview.switched)} linked subscription(s) to {preview.collection.method}"
@@ -235,4 +249,10 @@ def _confirm(provenance: Provenance, privacy: Privacy) -> Confirm:
             default=False,
         )
 
-    return confirm
+    def refuse(preview: Report) -> bool:
+        show(preview, Heading.NOT_APPLIED)
+        raise CannotRun(NO_CONSENT)
+
+    if given is Consent.GIVEN:
+        return lambda preview: True
+    return ask if given is Consent.ASK else refuse

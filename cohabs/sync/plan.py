@@ -375,7 +375,7 @@ class _Leases:
     hubs: Mapping[str, str]
     hints: Mapping[tuple[Kind, str], str]
     collection: CollectionChoice = UNCHOSEN
-    currency: dict[str, tuple[str, str]] = field(default_factory=dict)  # user id -> (currency, decided by)
+    currency: dict[str, _Billed] = field(default_factory=dict)  # user id -> its currency, and what decided it
     billed: dict[tuple[object, ...], str] = field(default_factory=dict)  # tenant, room, dates -> the lease billing
 
     def __post_init__(self) -> None:
@@ -403,21 +403,42 @@ class _Leases:
         original = self.billed.setdefault((lease.user_id, lease.room_id, lease.start, lease.end), lease.id)
         return None if original == lease.id else original
 
-    def claim_currency(self, user_id: str, currency: str, by: str) -> str | None:
-        """None when `user_id` may be billed in `currency`; else why not."""
+    def claim_currency(self, user_id: str, currency: str, lease_id: str, ongoing: bool) -> str | None:
+        """None when `user_id` may be billed in `currency`; else why not, and what decided."""
         if user_id not in self.currency:
             # Stripe fixes a customer's currency at its first subscription, cancelled or not.
             step = self.users.get(user_id)
             customer = self.account.find(Kind.USER, step.stripe_id or "") if step and step.stripe_id else None
             if customer is not None and customer.currency and step and step.action is not Action.SKIP:
-                self.currency[user_id] = (customer.currency, f"its customer {customer.id} already is")
-        have, decided_by = self.currency.setdefault(user_id, (currency, by))
-        if have == currency:
+                self.currency[user_id] = _Billed(customer.currency, f"its customer {customer.id} already is", None)
+        have = self.currency.setdefault(user_id, _Billed.by_lease(currency, lease_id, ongoing))
+        if have.currency == currency:
             return None
         return (
-            f"user {user_id} is billed in {have.upper()} ({decided_by}); Stripe allows one currency per customer, "
-            f"this lease is in {currency.upper()}"
+            f"user {user_id} is billed in {have.currency.upper()} ({have.decided_by}); Stripe allows one currency "
+            f"per customer, this lease is in {currency.upper()}; {have.rule(ongoing)}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Billed:
+    """A tenant's currency, and what decided it: its customer in Stripe, or one of its leases."""
+
+    currency: str
+    decided_by: str
+    ongoing: bool | None  # the deciding lease is ongoing; None: the customer's own currency decided
+
+    @classmethod
+    def by_lease(cls, currency: str, lease_id: str, ongoing: bool) -> _Billed:
+        return cls(currency, f"{'ongoing' if ongoing else 'ended'} lease {lease_id}", ongoing)
+
+    def rule(self, ongoing: bool) -> str:
+        """Why the other side wins, in the words of what actually decided."""
+        if self.ongoing is None:
+            return "Stripe fixed the customer's currency at its first subscription"
+        if self.ongoing and not ongoing:
+            return "an ongoing lease comes first"
+        return "the lease linked in Stripe first, else the one that starts first, decides"
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,9 +470,7 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
             text = f"its subscription bills {billed}, {whose}, not {kind.singular} {ref}'s"
             found.append(Issue(Problem.LINK_CHANGED, drift, text))
     if remote.customer and remote.currency and (tenant := ctx.owner(Kind.USER, remote.customer)):
-        ctx.currency.setdefault(
-            tenant, (remote.currency, f"{'ongoing' if weighed.ongoing else 'ended'} lease {lease.id}")
-        )
+        ctx.currency.setdefault(tenant, _Billed.by_lease(remote.currency, lease.id, weighed.ongoing))
     cancel = False
     if weighed.terms is None:
         found.append(Issue(Problem.BAD_LEASE, Drift.ROW_INVALID, weighed.invalid))
@@ -575,10 +594,9 @@ def _new_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
             f"duplicate of lease {original} (same user, room and dates): not billed twice; "
             "void or delete one of them, then rerun",
         )
-    kind_of = "ongoing" if weighed.ongoing else "ended"
-    conflict = ctx.claim_currency(user.row_id, currency, f"{kind_of} lease {lease.id}")
+    conflict = ctx.claim_currency(user.row_id, currency, lease.id, weighed.ongoing)
     if conflict:
-        return skip(Problem.CURRENCY_CONFLICT, conflict + ("" if weighed.ongoing else "; an ongoing lease comes first"))
+        return skip(Problem.CURRENCY_CONFLICT, conflict)
     notes: list[str] = []
     if lease.name:
         clipped("lease name", lease.name, MAX_SUBSCRIPTION_DESCRIPTION, notes)

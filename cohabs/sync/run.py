@@ -23,7 +23,7 @@ from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.calls import Calls, SyncCalls
 from cohabs.sync.execute import Executor
 from cohabs.sync.ledger import Ledger
-from cohabs.sync.plan import make_plan
+from cohabs.sync.plan import Action, Plan, make_plan
 from cohabs.sync.readiness import assess
 from cohabs.sync.rows import Kind, Rows
 from cohabs.sync.run_report import Report, outcomes_from_plan, remaining_from_plan
@@ -131,6 +131,15 @@ def verify(settings: Settings, world: World) -> AuditReport:
     return AuditReport.of(audit(plan, account), plan, database_rows(rows), account.size(), readiness)
 
 
+def changes(plan: Plan) -> bool:
+    """Whether applying the plan writes anything, to Stripe or to the database: if not, nobody need say yes."""
+    return any(
+        step.action in (Action.CREATE, Action.ADOPT) or step.repair or step.cancel
+        for kind in plan.active
+        for step in plan.steps[kind]
+    )
+
+
 def database_rows(rows: Rows) -> dict[Kind, int]:
     return {Kind.USER: len(rows.users), Kind.ROOM: len(rows.rooms), Kind.LEASE: len(rows.leases)}
 
@@ -192,7 +201,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         )
         if options.dry_run:
             return preview
-        if not world.confirm(preview):
+        if changes(plan) and not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert calls is not None
         writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +46,20 @@ class Scope:
             if self.blocked:
                 text += f", {self.blocked} of them blocked by a data problem"
         return text
+
+
+class Heading(StrEnum):
+    """What the screen shows: a plan that changed nothing, a plan waiting for a yes, or what a sync did."""
+
+    DRY_RUN = "Plan (dry run: nothing was changed)"
+    TO_APPLY = "Plan to apply (nothing is changed before you answer)"
+    NOT_APPLIED = "Plan (not applied: nothing was changed)"
+    DONE = "Sync report: changes made"
+
+
+# Subscriptions this run makes (or would make), against those Stripe already held.
+NEW = frozenset({Result.CREATED, Result.REPLACED, Result.UNCHECKED})
+LINKED = frozenset({Result.KEPT, Result.ADOPTED})
 
 
 @dataclass
@@ -100,6 +115,30 @@ class Report:
     def attention(self) -> list[Outcome]:
         """Rows that were not simply created or kept."""
         return [o for o in self.outcomes if o.result not in (Result.CREATED, Result.KEPT) or o.detail]
+
+    def for_a_person(self) -> list[tuple[str, list[Outcome]]]:
+        """The rows not synced, grouped under the advice for their problem: what a reviewer reads first."""
+        groups: dict[Problem | None, list[Outcome]] = {}
+        for outcome in self.unsynced:
+            groups.setdefault(outcome.problem, []).append(outcome)
+        order = list(NEXT_STEPS)
+        ranked = sorted(groups.items(), key=lambda group: order.index(group[0]) if group[0] in order else len(order))
+        return [(NEXT_STEPS.get(problem, "") if problem else "", rows) for problem, rows in ranked]
+
+    def routine(self) -> list[Outcome]:
+        """Rows synced in a way worth a line (a stale id replaced, an object adopted), but nothing to decide."""
+        return [o for o in self.attention() if o.synced]
+
+    def routine_counts(self) -> str:
+        """The routine rows as counts: `20 rooms replaced stale; 2 leases adopted`."""
+        counts = Counter((o.kind, o.result) for o in self.routine())
+        return "; ".join(
+            f"{n} {kind.value if n > 1 else kind.singular} {result.replace('_', ' ')}"
+            for (kind, result), n in sorted(counts.items(), key=lambda item: (list(Kind).index(item[0][0]), item[0][1]))
+        )
+
+    def lease_ids(self, results: frozenset[Result]) -> list[str]:
+        return [o.row_id for o in self.outcomes if o.kind is Kind.LEASE and o.synced and o.result in results]
 
     def scopes(self) -> list[Scope]:
         """Per kind, what this run did against the whole database; only meaningful when rows were left."""
@@ -269,10 +308,14 @@ def row_line(o: Outcome) -> str:
     return f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}"
 
 
-def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str]:
-    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row."""
-    title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
-    yield click.style(title, bold=True)
+def render(report: Report, verbosity: int = 1, target: str = "", heading: Heading | None = None) -> Iterator[str]:
+    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row.
+
+    What needs a person comes first, each group under its advice; routine changes are counts
+    (every row with -v, and in the Markdown report).
+    """
+    title = heading or (Heading.DRY_RUN if report.dry_run else Heading.DONE)
+    yield click.style(title.value, bold=True)
     if target:
         yield f"Target: {target}"
     yield ""
@@ -281,13 +324,12 @@ def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str
     for kind in report.kinds:
         yield f"  {kind.value:8}" + "".join(f"{report.counts[kind][r]:>16}" for r in columns)
     yield from _switch_lines(report, verbosity)
-    switched = {o.row_id for o, _ in report.switched}
-    shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
-    if verbosity < 2:
-        shown = [o for o in shown if o.row_id not in switched or o.kind is not Kind.LEASE]  # listed above
-    if shown:
-        yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
-        yield from (row_line(o) for o in shown)
+    yield from _person_lines(report)
+    if verbosity >= 2:
+        yield from ("", "Rows:")
+        yield from (row_line(o) for o in report.outcomes)
+    elif verbosity and report.routine():
+        yield from ("", f"Routine: {report.routine_counts()} (each row: -v, or the Markdown report).")
     if verbosity:
         yield from _money_lines(report, verbosity)
         yield from readiness_lines(report.ready, verbosity, report.collection)
@@ -365,30 +407,59 @@ def billable_line(b: Billable) -> str:
     return f"lease {b.lease_id} ({b.label}), tenant {b.tenant}: {b.money}, {b.how()}"
 
 
+def _person_lines(report: Report) -> Iterator[str]:
+    groups = report.for_a_person()
+    if not groups:
+        return
+    count = sum(len(rows) for _, rows in groups)
+    yield from ("", click.style(f"Needs a person ({count} row(s)):", bold=True))
+    for advice, rows in groups:
+        if advice:
+            yield f"  → {advice}"
+        yield from ("  " + row_line(o) for o in rows)
+
+
 def lease_ids(report: Report) -> list[str]:
     return [o.row_id for o in report.outcomes if o.kind is Kind.LEASE]
 
 
-def money_totals(report: Report) -> Iterator[str]:
-    """Per currency, what the leases of this run bill, and how they collect: the figures a manager signs off."""
-    synced = [o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced]
+def money_split(report: Report) -> list[tuple[str, list[str]]]:
+    """Per currency, what the subscriptions bill and how they collect: those this run makes apart from those
+    Stripe already held.
+
+    A rerun that creates nothing says so, instead of presenting what earlier runs linked as its own.
+    """
     methods = {b.lease_id: b.method for b in report.ready.billable}
-    for total in report.ledger.totals(synced, methods):
-        yield "  " + describe_total(total)
+    made = "New subscriptions this run would create" if report.dry_run else "New subscriptions this run created"
+    return [
+        (made, [describe_total(t) for t in report.ledger.totals(report.lease_ids(NEW), methods)]),
+        (
+            "Already in Stripe (kept, or adopted)",
+            [describe_total(t) for t in report.ledger.totals(report.lease_ids(LINKED), methods)],
+        ),
+    ]
 
 
 def _money_lines(report: Report, verbosity: int) -> Iterator[str]:
     # New subscriptions at the normal level; every lease of the run with -v (a rerun keeps thousands).
-    new = (Result.CREATED, Result.REPLACED, Result.ADOPTED, Result.UNCHECKED)
-    leases = [o for o in report.outcomes if o.kind is Kind.LEASE and o.synced and (verbosity >= 2 or o.result in new)]
+    linked_now = NEW | {Result.ADOPTED}
+    leases = [
+        o for o in report.outcomes if o.kind is Kind.LEASE and o.synced and (verbosity >= 2 or o.result in linked_now)
+    ]
     if leases:
-        yield from ("", "What each subscription does:")
+        yield from (
+            "",
+            "What each subscription does:" if verbosity >= 2 else "What each new or adopted subscription does:",
+        )
         paying = {b.lease_id: b for b in report.ready.billable}
         for o in sorted(leases, key=lambda o: o.label):
             money = report.ledger.leases.get(o.row_id)
             if money is not None:
                 how = f"; {paying[o.row_id].how()}" if o.row_id in paying else ""
                 yield f"  lease {o.row_id} ({o.label}): {money.money}/month, {money.does()}; {money.dates}{how}"
-    totals = list(money_totals(report))
-    if totals:
-        yield from ("", "Money, per currency:", *totals)
+    split = money_split(report)
+    if any(totals for _, totals in split):
+        yield from ("", "Money, per currency:")
+        for label, totals in split:
+            yield f"  {label}:" + ("" if totals else " none")
+            yield from ("    " + line for line in totals)

@@ -28,7 +28,7 @@ from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import LeaseMoney, Ledger, RoomPrice
 from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import Report, collection_line, money_totals, next_steps
+from cohabs.sync.run_report import LINKED, NEW, Report, collection_line, money_split, next_steps
 
 DECISIONS = [
     "Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
@@ -62,8 +62,8 @@ def _result(o: Outcome) -> str:
 
 
 def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
-    """A report to paste into a ticket: where it ran, what it did and left, the money, what to do next."""
-    what = "Dry run (nothing was changed)" if report.dry_run else "Sync"
+    """A report to paste into a ticket: where it ran, what needs a person, the money, the routine, what next."""
+    what = "Dry run (nothing was changed)" if report.dry_run else "Sync (changes made)"
     yield from (f"# Stripe relink — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     yield from ("", "## Summary", "", f"**{md_text(report.headline())}**", "")
@@ -71,11 +71,14 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     if report.remaining:
         yield ""
         yield from (f"- {md_text(scope.describe(report.dry_run))}" for scope in report.scopes())
+    if report.routine():
+        yield from ("", f"Routine, nothing to decide: {md_text(report.routine_counts())} (listed below).")
     if not report.dry_run:
         yield from (
             "",
             f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.",
         )
+    yield from _for_a_person(report)
     yield from _switches(report)
     yield from _money(report)
     yield from readiness_markdown(report.ready, report.collection)
@@ -89,16 +92,12 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     notes = Counter(n for o in report.outcomes for n in o.notes)
     yield from (f"- {md_text(note)}: {count} row(s)." for note, count in sorted(notes.items()))
     yield from (f"- {md_text(note)}." for note in report.notes)
-    attention = report.attention()
-    if attention:
-        yield from ("", "## Data issues and changes", "")
-        yield from md_table(
-            ["kind", "row", "label", "what", "Stripe id", "detail"],
-            (
-                [o.kind.singular, Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail]
-                for o in attention
-            ),
-        )
+    routine = report.routine()
+    if routine:
+        yield from ("", "## Routine changes", "")
+        yield "Synced, with nothing to decide; each line says what was done and why."
+        yield ""
+        yield from _rows_table(routine)
     if report.remaining:
         yield from ("", "## Left for the full run", "")
         yield "What a run without --limit/--only will do with the rows this run left alone:"
@@ -109,6 +108,26 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
         )
     yield from ("", "## What to do next", "")
     yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
+
+
+def _rows_table(rows: list[Outcome]) -> Iterator[str]:
+    return md_table(
+        ["kind", "row", "label", "what", "Stripe id", "detail"],
+        ([o.kind.singular, Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail] for o in rows),
+    )
+
+
+def _for_a_person(report: Report) -> Iterator[str]:
+    """Each problem's advice (our own Markdown), then its rows."""
+    groups = report.for_a_person()
+    if not groups:
+        return
+    yield from ("", f"## Needs a person ({sum(len(rows) for _, rows in groups)} row(s))", "")
+    for advice, rows in groups:
+        yield f"**{advice or 'Not synced'}**"
+        yield ""
+        yield from _rows_table(rows)
+        yield ""
 
 
 def _switches(report: Report) -> Iterator[str]:
@@ -202,12 +221,14 @@ def _money(report: Report) -> Iterator[str]:
     if not leases and not rooms:
         return
     yield from ("", "## Money", "")
-    totals = list(money_totals(report))
-    if totals:
-        yield "What the leases this run links bill, per currency:"
-        yield ""
-        yield from (f"- {line.strip()}" for line in totals)
-        yield ""
+    split = money_split(report)
+    if any(totals for _, totals in split):
+        for label, totals in split:
+            yield f"{label}, per currency:" + ("" if totals else " none.")
+            yield ""
+            yield from (f"- {md_text(line)}" for line in totals)
+            if totals:
+                yield ""
     left = {o.row_id for o in report.remaining}
     paying = {b.lease_id: b for b in report.ready.billable}
     if leases:
@@ -339,6 +360,21 @@ def _scoped(report: Report) -> Iterator[tuple[Outcome, str]]:
     yield from ((o, "left for the full run") for o in report.remaining)
 
 
+def _totals_json(report: Report, lease_ids: list[str]) -> list[dict[str, Any]]:
+    methods = {b.lease_id: b.method for b in report.ready.billable}
+    return [
+        {
+            "currency": t.currency,
+            "billed_monthly": t.monthly,
+            "per_month": str(t.per_month),
+            "free_until_end": t.free_until_end,
+            "never_billed": t.never,
+            "invoiced_by_email": t.invoiced,
+        }
+        for t in report.ledger.totals(lease_ids, methods)
+    ]
+
+
 def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> JsonReport:
     head = {
         "mode": "dry-run" if report.dry_run else "sync",
@@ -346,20 +382,10 @@ def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> Jso
         "account_read": report.account_read,
         "counts": {k.value: {r: report.counts[k][r] for r in report.columns} for k in report.kinds},
         "left_for_full_run": {s.kind.value: s.left for s in report.scopes()},
-        "money": [
-            {
-                "currency": t.currency,
-                "billed_monthly": t.monthly,
-                "per_month": str(t.per_month),
-                "free_until_end": t.free_until_end,
-                "never_billed": t.never,
-                "invoiced_by_email": t.invoiced,
-            }
-            for t in report.ledger.totals(
-                (o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced),
-                {b.lease_id: b.method for b in report.ready.billable},
-            )
-        ],
+        "money": {
+            "created": _totals_json(report, report.lease_ids(NEW)),
+            "already_in_stripe": _totals_json(report, report.lease_ids(LINKED)),
+        },
         "collection": collection_json(report.collection),
         "collection_switched": len(report.switched),
         "readiness": readiness_json(report.ready),

@@ -90,8 +90,10 @@ def advise(finding: Finding, steps: Mapping[tuple[Kind, str], Step], adopters: M
         return Advice(Remedy.SYNC, _sync_does(step))
     if finding.drift in LINK_DRIFTS:
         why = step.reason if step else "the row is not in the plan"
+        # The finding usually states the cause already: the advice says it once, not twice.
+        cannot = "A sync cannot link it." if why in finding.problem else f"A sync cannot link it: {why}."
         advice = NEXT_STEPS.get(step.problem) if step and step.problem else None
-        return Advice(Remedy.PERSON, " ".join(filter(None, [f"A sync cannot link it: {why}.", advice])))
+        return Advice(Remedy.PERSON, " ".join(filter(None, [cannot, advice])))
     fallback = NEXT_STEPS.get(step.problem, "") if step and step.problem else ""
     return Advice(Remedy.PERSON, PERSON_ADVICE.get(finding.drift, fallback))
 
