@@ -193,7 +193,9 @@ def test_a_rerun_with_the_other_method_switches_the_linked_subscriptions_that_st
     dry = cli(settings, tmp_path, "--dry-run", *SEND_INVOICE)
     assert len(fake.writes()) == writes
     assert f"Collection method would change on {len(switching)} linked subscription(s)" in dry.stdout
-    assert dry.stdout.index("Collection method would change") < dry.stdout.index("How tenants pay, by first charge date")
+    assert dry.stdout.index("Collection method would change") < dry.stdout.index(
+        "How tenants pay, by first charge date"
+    )
 
     start, writes = len(fake.requests), len(fake.writes())
     cli(settings, tmp_path, "--yes", *SEND_INVOICE)
