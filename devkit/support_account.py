@@ -1,7 +1,7 @@
 """A fake Stripe account shaped like the support data (houses, leases, payments).
 
     seeded = seed(fake, read_rows(connection))          # in tests, on a restored database
-    python -m devkit.support_account --database cohabs_support --port 12111   # for make support-demo
+    python -m devkit.fake_stripe --seed-support cohabs_support   # the local emulator, seeded (the README's way)
 
 From the rows it makes: a connected account per house, except the look-alike id
 (a digit 0 where another house's id has the letter O) that was never connected;
@@ -15,7 +15,6 @@ Every choice is a keyword argument, so tests can shape variants of the data.
 from __future__ import annotations
 
 import argparse
-import os
 import zlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,8 +25,9 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
+from cohabs.shared.cli import load_environment
+
 from .fake import FakeStripe, Payments
-from .fake.server import serve
 
 EMPTY_IDS = ("", "NULL")  # how the dump says "no charge id"
 DAY = 86_400
@@ -231,36 +231,54 @@ def seed(
     return seeded
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description="Run the fake Stripe with an account shaped like a restored support database. "
-        "Database settings come from DB_HOST, DB_PORT, DB_USER and DB_PASSWORD."
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The fake's seeding options (python -m devkit.fake_stripe --seed-support …)."""
+    group = parser.add_argument_group(
+        "seeding from a restored support database",
+        "Database settings come from the environment, then .env (DB_HOST, DB_PORT, DB_USER, DB_PASSWORD), "
+        "as support.py reads them.",
     )
-    parser.add_argument("--port", type=int, default=12111)
-    parser.add_argument("--database", default=os.environ.get("DB_NAME", "cohabs_support"))
-    parser.add_argument("--transferred", action="append", metavar="PAYMENT_ID", help="already transferred (repeat)")
-    parser.add_argument("--no-transfers", action="store_true", help="no payment was transferred yet")
-    parser.add_argument("--missing-account", action="append", metavar="ACCOUNT_ID", help="not connected (repeat)")
-    parser.add_argument("--invoiced", action="append", default=[], metavar="PAYMENT_ID", help="paid by invoice")
-    parser.add_argument("--dispute-status", default="needs_response")
-    parser.add_argument("--dispute-days", type=int, default=0, help="disputes arrive over this many days")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    parser.add_argument("--rate-limit", type=float, default=None, help="account requests/s before 429")
-    parser.add_argument("--endpoint-rate-limit", type=float, default=None, help="requests/s per endpoint before 429")
-    args = parser.parse_args()
-    connection = pymysql.connect(
-        host=os.environ.get("DB_HOST", "127.0.0.1"),
-        port=int(os.environ.get("DB_PORT", "3306")),
-        user=os.environ.get("DB_USER", "root"),
-        password=os.environ.get("DB_PASSWORD", ""),  # from the environment only, never argv
-        database=args.database,
-        charset="utf8mb4",
+    group.add_argument(
+        "--seed-support",
+        nargs="?",
+        const="",
+        metavar="DATABASE",
+        help="shape the account like this support database (default: SUPPORT_DB_NAME, else cohabs_support): "
+        "the houses' accounts, a charge per payment, the dispute, a transfer already made",
     )
+    group.add_argument("--transferred", action="append", metavar="PAYMENT_ID", help="already transferred (repeat)")
+    group.add_argument("--no-transfers", action="store_true", help="no payment was transferred yet")
+    group.add_argument("--missing-account", action="append", metavar="ACCOUNT_ID", help="not connected (repeat)")
+    group.add_argument("--invoiced", action="append", default=[], metavar="PAYMENT_ID", help="paid by invoice")
+    group.add_argument("--dispute-status", default="needs_response")
+    group.add_argument("--dispute-days", type=int, default=0, help="the disputes arrive over this many days up to now")
+
+
+def seed_from_arguments(fake: FakeStripe, args: argparse.Namespace) -> list[str]:
+    """Seed `fake` when --seed-support was given; the lines that say what was made (none when not asked)."""
+    if args.seed_support is None:
+        return []
+    environment = load_environment()
+    settings = environment.settings
+    database = args.seed_support or settings.support_db_name
     try:
-        rows = read_rows(connection)
-    finally:
-        connection.close()
-    fake = FakeStripe(latency=args.latency, rate_limit=args.rate_limit, endpoint_rate_limit=args.endpoint_rate_limit)
+        connection = pymysql.connect(
+            host=settings.db_host,
+            port=settings.db_port,
+            user=settings.db_user,
+            password=settings.db_password,  # from the environment or .env only, never argv
+            database=database,
+            charset="utf8mb4",
+        )
+        try:
+            rows = read_rows(connection)
+        finally:
+            connection.close()
+    except pymysql.MySQLError as exc:
+        raise SystemExit(
+            f"error: cannot read the support database `{database}` on {settings.db_host}:{settings.db_port} "
+            f"({exc.args[-1]}): restore it first (./restore_dump.sh --database {database} FILE)"
+        ) from None
     seeded = seed(
         fake,
         rows,
@@ -270,15 +288,9 @@ def main() -> None:
         dispute_status=args.dispute_status,
         dispute_days=args.dispute_days,
     )
-    # The first line says the server is up and seeded (tools read it to know when to start).
-    serve(
-        fake,
-        args.port,
-        f"seeded from `{args.database}`: {len(seeded.accounts)} connected accounts "
-        f"(not connected: {', '.join(sorted(seeded.missing_accounts)) or 'none'}), {len(seeded.charges)} charges, "
-        f"{len(seeded.disputes)} disputes, {len(seeded.transfers)} transfers already made",
-    )
-
-
-if __name__ == "__main__":
-    main()
+    return [
+        f"seeded from `{database}` on {settings.db_host}:{settings.db_port}: {len(seeded.accounts)} connected "
+        f"accounts (not connected: {', '.join(sorted(seeded.missing_accounts)) or 'none'}), "
+        f"{len(seeded.charges)} charges, {len(seeded.disputes)} disputes, "
+        f"{len(seeded.transfers)} transfers already made",
+    ]

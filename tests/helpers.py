@@ -71,6 +71,7 @@ SUPPORT_DUMP = real_dump("COHABS_SUPPORT_DUMP", support_demo.DUMPS)
 
 
 def db_env(settings: Settings) -> dict[str, str]:
+    """The test's database as either job's setting: each test's database holds one job's tables."""
     return {
         **os.environ,
         "DB_HOST": settings.db_host,
@@ -78,6 +79,7 @@ def db_env(settings: Settings) -> dict[str, str]:
         "DB_USER": settings.db_user,
         "DB_PASSWORD": settings.db_password,
         "DB_NAME": settings.db_name,
+        "SUPPORT_DB_NAME": settings.db_name,
     }
 
 
@@ -111,10 +113,23 @@ def support(settings: Settings, job: Job, **options: Any) -> support_run.Support
     return support_run.run(job, settings, support_run.Options(**options), world)
 
 
+def own_env_file(cwd: Path) -> Path:
+    """An empty .env in the folder a command runs in, so that it reads that one and not the checkout's.
+
+    A command reads the working directory's .env, else the project's: a developer's own .env must not
+    reach the tests.
+    """
+    path = cwd / ".env"
+    if not path.exists():
+        path.write_text("# the test's settings come from the environment\n", encoding="utf-8")
+    return path
+
+
 def cli(
     settings: Settings, cwd: Path, *args: str, script: str = "sync.py", **env: str
 ) -> subprocess.CompletedProcess[str]:
     """`python sync.py args` (or `script`) in `cwd`, stdin closed, the settings given as environment."""
+    own_env_file(cwd)
     environment = {
         **db_env(settings),
         "STRIPE_SECRET_KEY": settings.stripe_key or "",
@@ -140,6 +155,7 @@ def support_cli(settings: Settings, cwd: Path, *args: str, **env: str) -> subpro
 
 def on_a_terminal(answer: str, command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run `command` with a pseudo-terminal on stdin (so it asks) and `answer` typed (nothing: end of input)."""
+    own_env_file(cwd)
     leader, follower = pty.openpty()
     try:
         with open(leader, "wb", buffering=0, closefd=False) as keyboard:
@@ -161,6 +177,7 @@ def start_sync(settings: Settings, cwd: Path) -> subprocess.Popen[str]:
         "STRIPE_RATE_LIMIT": "500",
         "STRIPE_ENDPOINT_RATE_LIMIT": "500",
     }
+    own_env_file(cwd)
     command = [sys.executable, str(ROOT / "sync.py"), "--yes", "--quiet"]
     return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True)
 
@@ -296,7 +313,7 @@ def assert_one_object_per_row(settings: Settings, server: Server, fake: FakeStri
 def finish_and_check(settings: Settings, server: Server, fake: FakeStripe, restored: Dump, cwd: Path) -> None:
     """After a killed sync: the next run finishes with every valid row linked once and nothing failed."""
     fake.hook = None
-    done = cli(settings, cwd)
+    done = cli(settings, cwd, "--yes")
     assert done.returncode == 3, done.stdout + done.stderr
     assert "[failed]" not in done.stdout, done.stdout
     assert_one_object_per_row(settings, server, fake, restored)

@@ -571,7 +571,10 @@ def test_rows_read_from_a_restored_database_seed_the_same_account(
     assert set(seeded.transfers) == {"p-ok-1"} and set(seeded.disputes) == {"p-disputed"}
 
 
-def test_the_seeded_fake_runs_as_a_server_for_the_demo(mysql_server: Server, db_name: str) -> None:
+@pytest.mark.parametrize("named", [True, False])  # --seed-support NAME, or SUPPORT_DB_NAME as support reads it
+def test_one_command_starts_the_emulator_seeded_for_support_and_it_serves_the_sync_too(
+    mysql_server: Server, db_name: str, named: bool
+) -> None:
     support_database(mysql_server, db_name)
     env = {
         **os.environ,
@@ -579,19 +582,35 @@ def test_the_seeded_fake_runs_as_a_server_for_the_demo(mysql_server: Server, db_
         "DB_PORT": str(mysql_server.port),
         "DB_USER": mysql_server.user,
         "DB_PASSWORD": mysql_server.password,
+        "SUPPORT_DB_NAME": "relink_not_this_one" if named else db_name,
     }
-    command = [sys.executable, "-m", "devkit.support_account", "--port", "0", "--database", db_name]
+    seeding = ["--seed-support", db_name] if named else ["--seed-support"]
+    command = [sys.executable, "-m", "devkit.fake_stripe", "--port", "0", *seeding]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         url = process.stdout.readline().split()[-1]  # "fake Stripe listening on URL": up and seeded
-        assert "1 disputes, 1 transfers already made" in process.stdout.readline()
+        assert f"seeded from `{db_name}`" in (said := process.stdout.readline())
+        assert "1 disputes, 1 transfers already made" in said
         client = stripe.StripeClient("sk_test_demo", base_addresses={"api": url}, max_network_retries=0)
         [dispute] = client.v1.disputes.list().data
         assert dispute.charge == "ch_3TestAAAAAAAAAA6fffffff"
+        # The same server serves the sync's resources: one emulator for both jobs.
+        made = client.v1.products.create(params={"name": "Room 1", "metadata": {"cohabs_room_id": "r1"}})
+        assert [p.id for p in client.v1.products.list().data] == [made.id]
     finally:
         process.terminate()
         process.wait()
+
+
+def test_seeding_from_a_database_that_is_not_there_says_how_to_restore_it(mysql_server: Server) -> None:
+    env = {**os.environ, "DB_HOST": mysql_server.host, "DB_PORT": str(mysql_server.port)}
+    env.update(DB_USER=mysql_server.user, DB_PASSWORD=mysql_server.password)
+    command = [sys.executable, "-m", "devkit.fake_stripe", "--port", "0", "--seed-support", "relink_absent_db"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "./restore_dump.sh --database relink_absent_db" in done.stderr
 
 
 def test_seeded_objects_keep_the_dates_of_their_rows(fake: FakeStripe) -> None:

@@ -7,7 +7,10 @@ import subprocess
 from pathlib import Path
 
 from cohabs.shared.settings import Settings
-from tests.helpers import ROOT
+from devkit import support_dump
+from devkit.dumpgen import Dump
+from devkit.mysql import Server
+from tests.helpers import ROOT, db_env, query
 
 
 def test_restore_dump_says_what_is_missing() -> None:
@@ -36,3 +39,62 @@ def test_restore_dump_says_a_login_was_refused(settings: Settings, tmp_path: Pat
     assert refused.returncode == 1
     assert f"MySQL at {settings.db_host}:{settings.db_port} refused to log in user relink_nobody_" in refused.stderr
     assert "is the server up" not in refused.stderr
+
+
+def columns(server: Server, database: str, table: str) -> list[str]:
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+                "ORDER BY ORDINAL_POSITION",
+                [database, table],
+            )
+            return [name for (name,) in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def restore_dump(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ROOT / "restore_dump.sh"), *args], env=db_env(settings), capture_output=True, text=True)
+
+
+def test_a_restore_over_the_other_jobs_tables_is_refused_unless_replace(
+    settings: Settings, mysql_server: Server, restored: Dump, tmp_path: Path
+) -> None:
+    support = support_dump.generate().write(tmp_path / "support.dump")
+    before = query(settings, mysql_server, "SELECT id, userId, stripeSubscriptionId FROM leases ORDER BY id")
+
+    refused = restore_dump(settings, str(support))
+    assert refused.returncode == 1
+    assert f"database {settings.db_name} on {settings.db_host}:{settings.db_port} already holds tables" in (
+        refused.stderr
+    )
+    assert "leases" in refused.stderr and "rooms" in refused.stderr and "users" in refused.stderr
+    assert "--replace" in refused.stderr and "--database NAME" in refused.stderr
+    # Nothing dropped: the sync's leases keep their shape and their rows.
+    assert "userId" in columns(mysql_server, settings.db_name, "leases")
+    assert query(settings, mysql_server, "SELECT id, userId, stripeSubscriptionId FROM leases ORDER BY id") == before
+    assert "houses" not in [t for (t,) in query(settings, mysql_server, "SHOW TABLES")]
+
+    replaced = restore_dump(settings, "--replace", str(support))
+    assert replaced.returncode == 0, replaced.stderr
+    assert "houseId" in columns(mysql_server, settings.db_name, "leases")
+
+
+def test_database_names_the_target_whatever_db_name_says(
+    settings: Settings, mysql_server: Server, restored: Dump, tmp_path: Path
+) -> None:
+    support = support_dump.generate().write(tmp_path / "support.dump")
+    other = f"{settings.db_name}_support"
+    try:
+        done = restore_dump(settings, "--database", other, str(support))  # DB_NAME names the sync's database
+        assert done.returncode == 0, done.stderr
+        assert f"into {other} on" in done.stdout
+        assert "houseId" in columns(mysql_server, other, "leases")
+        assert "userId" in columns(mysql_server, settings.db_name, "leases")  # the sync's database untouched
+    finally:
+        conn = mysql_server.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{other}`")
+        conn.close()

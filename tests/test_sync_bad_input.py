@@ -193,7 +193,7 @@ def test_empty_tables_sync_nothing_and_exit_0(
 ) -> None:
     for table in ("leases", "rooms", "users"):
         query(settings, mysql_server, f"DELETE FROM {table}")
-    done = cli(settings, tmp_path)
+    done = cli(settings, tmp_path, "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Every row is linked." in done.stdout
     assert fake.writes() == []
@@ -208,7 +208,7 @@ def test_a_dump_of_another_schema_stops_before_any_stripe_call(
         SchemaError, match="table `users` is missing; table `rooms` is missing; table `leases` is missing"
     ):
         sync(settings)
-    done = cli(settings, tmp_path)
+    done = cli(settings, tmp_path, "--yes")
     assert done.returncode == 1
     assert "table `users` is missing" in done.stderr
     assert fake.requests == []

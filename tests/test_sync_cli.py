@@ -56,7 +56,7 @@ def test_a_dry_run_without_a_key_plans_against_an_empty_account(
 def test_a_full_run_exits_3_names_the_orphan_and_writes_its_report(
     settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
 ) -> None:
-    done = cli(settings, tmp_path, "--report", "out/report.json")
+    done = cli(settings, tmp_path, "--yes", "--report", "out/report.json")
 
     assert done.returncode == 3, done.stderr
     orphan = restored.leases[0]
@@ -72,7 +72,7 @@ def test_exit_0_when_every_row_is_linked(
     settings: Settings, mysql_server: Server, restored: Dump, tmp_path: Path
 ) -> None:
     query(settings, mysql_server, "DELETE FROM leases WHERE id = %s", restored.leases[0]["id"])
-    done = cli(settings, tmp_path)
+    done = cli(settings, tmp_path, "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Every row is linked." in done.stdout
 
@@ -89,7 +89,7 @@ def test_a_live_key_is_refused_without_live(
     assert live_key not in done.stdout + done.stderr
     assert fake.requests == []
 
-    allowed = cli(settings, tmp_path, "--live", STRIPE_SECRET_KEY=live_key)
+    allowed = cli(settings, tmp_path, "--yes", "--live", STRIPE_SECRET_KEY=live_key)
     assert allowed.returncode == 3, allowed.stderr
     assert live_key not in allowed.stdout + allowed.stderr
 
@@ -115,7 +115,7 @@ def test_a_second_run_at_the_same_time_is_refused(
     with holder.cursor() as cur:
         cur.execute("SELECT GET_LOCK(%s, 0)", [f"cohabs-relink:{settings.db_name}"])
     try:
-        done = cli(settings, tmp_path)
+        done = cli(settings, tmp_path, "--yes")
     finally:
         holder.close()
     assert done.returncode == 1
@@ -126,7 +126,7 @@ def test_a_second_run_at_the_same_time_is_refused(
 def test_only_users_creates_customers_and_nothing_else(
     settings: Settings, fake: FakeStripe, restored: Dump, tmp_path: Path
 ) -> None:
-    done = cli(settings, tmp_path, "--only", "users")
+    done = cli(settings, tmp_path, "--yes", "--only", "users")
     assert done.returncode == 4, done.stdout + done.stderr  # rooms and leases remain: never "all done"
     assert f"{len(restored.users)} of {len(restored.users)} users synced" in done.stdout
     assert len(fake.all("customers")) == len(restored.users)
@@ -136,7 +136,7 @@ def test_only_users_creates_customers_and_nothing_else(
 def test_the_key_and_the_excluded_columns_never_leave(
     settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
 ) -> None:
-    done = cli(settings, tmp_path, "--report", "report.json")
+    done = cli(settings, tmp_path, "--yes", "--report", "report.json")
     assert done.returncode == 3
 
     secrets = [v for row in query(settings, mysql_server, "SELECT password, salt FROM users") for v in row if v]
@@ -159,6 +159,9 @@ def test_a_terminal_run_asks_before_writing(
     assert "Create these objects in the TEST Stripe account (key sk_test_…abcd)" in done.stdout
     assert f"to database `{settings.db_name}` on {settings.db_host}:{settings.db_port}?" in done.stdout
     assert "Money, per currency:" in done.stdout and " EUR a month together" in done.stdout
+    # Headed as what it is: a plan about to be applied, not a dry run.
+    assert "Plan to apply (nothing is changed before you answer)" in done.stdout
+    assert "dry run" not in done.stdout
     assert done.returncode == 1
     assert fake.writes() == []
 
@@ -166,7 +169,7 @@ def test_a_terminal_run_asks_before_writing(
 def test_a_canary_run_touches_only_n_leases_and_what_they_need(
     settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
 ) -> None:
-    done = cli(settings, tmp_path, "--limit", "3")
+    done = cli(settings, tmp_path, "--yes", "--limit", "3")
 
     assert done.returncode == 4, done.stdout + done.stderr  # rows remain: never "all done"
     assert len(fake.all("subscriptions")) == 3
@@ -186,7 +189,7 @@ def test_a_canary_run_touches_only_n_leases_and_what_they_need(
     for lease in restored.leases:
         assert (f"`{lease['id']}`" in remaining) is (lease["id"] not in done_now)
 
-    rest = cli(settings, tmp_path)
+    rest = cli(settings, tmp_path, "--yes")
     assert rest.returncode == 3
     assert len(fake.all("subscriptions")) == len(restored.leases) - 1
 
@@ -209,7 +212,7 @@ def test_a_key_echoed_in_a_stripe_error_is_masked_everywhere(
 ) -> None:
     victim = restored.users[2]["id"]
     fake.inject(Fault("status", "POST", "/v1/customers", status=400, message=f"bad key {TEST_KEY}", contains=victim))
-    done = cli(settings, tmp_path, "--report", "report.json")
+    done = cli(settings, tmp_path, "--yes", "--report", "report.json")
     assert done.returncode == 3
     visible = done.stdout + done.stderr + (tmp_path / "report.json").read_text()
     visible += "".join(p.read_text() for p in (tmp_path / "reports").iterdir())

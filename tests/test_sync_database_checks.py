@@ -27,7 +27,7 @@ from tests.helpers import TEST_KEY, assert_one_object_per_row, cli, line, ongoin
 
 def refused(settings: Settings, fake: FakeStripe, tmp_path: Path, *args: str) -> str:
     """Run the CLI; it must stop with exit 1 before any Stripe write, and not blame the connection."""
-    done = cli(settings, tmp_path, *args)
+    done = cli(settings, tmp_path, "--yes", *args)
     assert done.returncode == 1, done.stdout + done.stderr
     assert fake.writes() == []
     assert "lost the MySQL connection" not in done.stderr and "Traceback" not in done.stderr

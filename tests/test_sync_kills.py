@@ -69,7 +69,7 @@ def test_a_lost_database_connection_stops_the_run_with_exit_1_and_the_next_run_c
                     kill_connections(cur, settings.db_name)
 
     fake.hook = lambda stage, request: drop_connections(stage, request)
-    done = cli(settings, tmp_path)
+    done = cli(settings, tmp_path, "--yes")
     admin.close()
     assert done.returncode == 1, done.stdout + done.stderr
     assert "lost the MySQL connection" in done.stderr
@@ -104,7 +104,7 @@ def test_a_database_restart_mid_run_exits_1_and_the_next_run_converges(tmp_path:
                 private.halt()
 
         fake.hook = lambda stage, request: shut_down(stage, request)
-        done = cli(settings, tmp_path)
+        done = cli(settings, tmp_path, "--yes")
         assert done.returncode == 1, done.stdout + done.stderr
         assert "MySQL" in done.stderr and "Traceback" not in done.stderr
 

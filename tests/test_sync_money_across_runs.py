@@ -227,7 +227,7 @@ def test_a_linked_lease_whose_user_changed_is_named_and_left_alone(
     BENDS[bend](settings, mysql_server, fake, restored)
 
     dry = cli(settings, tmp_path, "--dry-run")
-    done = cli(settings, tmp_path)
+    done = cli(settings, tmp_path, "--yes")
     audited = cli(settings, tmp_path, "--verify")
 
     for shown in (dry, done, audited):
@@ -251,7 +251,7 @@ def test_a_subscription_cancelled_by_hand_for_an_ongoing_lease_is_reported_never
     count = len(fake.all("subscriptions"))
 
     for _ in range(2):
-        done = cli(settings, tmp_path)
+        done = cli(settings, tmp_path, "--yes")
         assert done.returncode == 3
         assert "All rows synced" not in done.stdout
         assert f"lease {lease}" in done.stdout and "not billed again by the sync" in done.stdout
@@ -281,7 +281,7 @@ def test_a_live_subscription_that_no_row_stores_is_named_by_both(
     lease = ongoing(restored)[0]["id"]
     subscription = stored_id(settings, mysql_server, lease)
     _lease_row_deleted(settings, mysql_server, fake, restored)
-    done = cli(settings, tmp_path)
+    done = cli(settings, tmp_path, "--yes")
     audited = cli(settings, tmp_path, "--verify")
     for shown in (done, audited):
         assert shown.returncode == 3

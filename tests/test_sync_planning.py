@@ -230,6 +230,27 @@ def test_one_currency_per_customer_and_an_ongoing_lease_wins_it() -> None:
     assert "leases in several currencies; price listed in USD (latest lease)" in product.notes
 
 
+def test_a_currency_conflict_names_what_decided_the_customers_currency() -> None:
+    # The customer was billed in USD before (Stripe keeps it): an ongoing EUR lease cannot change that,
+    # and its reason must not claim an ongoing lease won.
+    billed_usd = Remote(Kind.USER, "cus_u1", "u1", 1, currency="usd")
+    planned = plan([user(stripe_id="cus_u1")], [room()], [lease("l1")], [billed_usd])
+    refused = step(planned, Kind.LEASE, "l1")
+    assert (refused.action, refused.problem) == (Action.SKIP, Problem.CURRENCY_CONFLICT)
+    assert refused.reason == (
+        "user u1 is billed in USD (its customer cus_u1 already is); Stripe allows one currency per customer, "
+        "this lease is in EUR; Stripe fixed the customer's currency at its first subscription"
+    )
+    assert "ongoing lease comes first" not in refused.reason
+
+    # Two ongoing leases in two currencies: the one that starts first decides, and the reason says so.
+    later = lease("l2", hub="hub-nyc", start=datetime(2026, 7, 1), end=END)
+    both = plan([user()], [room()], [lease("l1"), later])
+    assert step(both, Kind.LEASE, "l2").reason.endswith(
+        "the lease linked in Stripe first, else the one that starts first, decides"
+    )
+
+
 def test_an_ended_lease_gets_a_cancelled_subscription_or_its_live_one_cancelled() -> None:
     def over(stripe_id: str | None = None) -> Lease:
         return lease(status="finished", start=datetime(2025, 1, 1), end=datetime(2026, 1, 1), stripe_id=stripe_id)

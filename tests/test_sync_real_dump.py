@@ -73,3 +73,35 @@ def test_the_real_dump_is_linked_honestly_and_safely(
     again = cli(settings, tmp_path, "--yes")
     assert again.returncode == 3
     assert len(fake.writes()) == writes
+
+
+@needs_real_dump(SYNC_DUMP, "COHABS_DUMP")
+def test_the_real_dumps_reports_put_the_lease_for_a_person_first_and_tell_tenants_apart(
+    settings: Settings, fake: FakeStripe, tmp_path: Path
+) -> None:
+    restore(settings, SYNC_DUMP)
+    plan = cli(settings, tmp_path, "--dry-run", "-v")
+    assert plan.returncode == 3, plan.stdout + plan.stderr
+    out = plan.stdout
+    # The one lease a person must fix comes before the 20 routine room lines, with its advice and a plain cause.
+    person = out.index("Needs a person (1 row(s)):")
+    assert person < out.index("[replaced-stale] room")
+    assert "no other column of rooms is unique, so nothing suggests which room was meant" in out
+    assert "Broken references:" in out[person:]
+    # Every tenant is it+<n>@cohabs.com: masked, each still tells itself apart.
+    masks = [line.split("(", 1)[1].split(")", 1)[0] for line in out.splitlines() if "] user " in line]
+    assert len(masks) == len(set(masks)) == 20
+    assert all(mask.startswith("it…+") and mask.endswith("@cohabs.com") for mask in masks)
+
+    normal = cli(settings, tmp_path, "--dry-run").stdout
+    assert "Routine: 20 rooms replaced stale" in normal and "[replaced-stale]" not in normal
+
+    assert cli(settings, tmp_path, "--yes", "-q").returncode == 3
+    rerun = cli(settings, tmp_path, "--yes")
+    assert rerun.returncode == 3
+    assert "New subscriptions this run created: none" in rerun.stdout
+    assert "Already in Stripe (kept, or adopted):" in rerun.stdout
+    markdown = tmp_path / rerun.stderr.split("Reports: ", 1)[1].split(",", 1)[0]  # the rerun's own report
+    money = json.loads(markdown.with_suffix(".json").read_text())["money"]
+    assert money["created"] == [] and {t["currency"] for t in money["already_in_stripe"]} == {"EUR", "USD"}
+    assert "What the leases this run links bill" not in markdown.read_text()

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from cohabs import __version__
-from cohabs.shared.reports import Privacy, Provenance, claim_stem, md_code, md_text
+from cohabs.shared.reports import Privacy, Provenance, claim_stem, mask_email, md_code, md_text
 from cohabs.shared.settings import Settings
 from cohabs.sync.rows import Room, room_labels
 from cohabs.sync.run_report_files import write_reports
@@ -60,7 +60,13 @@ def test_the_markdown_and_csv_show_the_money_of_every_lease_and_room(
             assert "then cancelled: never billed" in row["subscription"]
         (line,) = [line for line in text.splitlines() if line.startswith(f"| `{lease['id']}` |")]
         assert f"{Decimal(lease['rentAmount']):,.2f} {currency}" in cells(line)[5]
-        assert len(cells(line)) == 9
+        assert len(cells(line)) == 10
+        # How each subscription that bills is paid: the default method, and no payment method in a fresh account.
+        paid = "charged automatically, no payment method" if row["first_charge"] else ""
+        assert cells(line)[8].strip() == paid
+        assert (row["collection_method"], row["payment_method"]) == (
+            ("charge_automatically", "no") if row["first_charge"] else ("", "")
+        )
 
     labels = set()
     for room in restored.rooms:
@@ -69,7 +75,9 @@ def test_the_markdown_and_csv_show_the_money_of_every_lease_and_room(
         assert row["currency"] in ("EUR", "USD")
         labels.add(row["label"])
     assert len(labels) == len(restored.rooms)  # rooms are told apart by their labels
-    assert "What the leases this run links bill, per currency:" in text
+    # Nothing is linked yet: everything the plan bills, it would create.
+    assert "New subscriptions this run would create, per currency:" in text
+    assert "Already in Stripe (kept, or adopted), per currency: none." in text
 
 
 def test_every_report_says_where_it_ran_and_with_what(
@@ -157,7 +165,7 @@ def test_emails_are_masked_unless_asked_for(
         leaked = [email for email in emails if email in visible]
         if done is masked:
             assert leaked == []
-            assert "ar…@@cohabs.com" in visible and f"{emails[0][:2]}…@" in visible
+            assert "ar…@@cohabs.com" in visible and mask_email(emails[0]) in visible
             assert "masked (--include-emails shows them)" in visible
         else:
             assert leaked == emails
@@ -209,7 +217,7 @@ def test_room_labels_tell_rooms_apart_whatever_their_ids() -> None:
 def test_reports_are_written_for_machines_people_and_spreadsheets(
     settings: Settings, restored: Dump, tmp_path: Path
 ) -> None:
-    done = cli(settings, tmp_path)
+    done = cli(settings, tmp_path, "--yes")
     (markdown,) = (tmp_path / "reports").glob("sync-*.md")
     assert str(markdown.relative_to(tmp_path)) in done.stderr
     text = markdown.read_text()
@@ -220,3 +228,30 @@ def test_reports_are_written_for_machines_people_and_spreadsheets(
     rows = list(csv.DictReader(line for line in markdown.with_suffix(".csv").open() if not line.startswith("#")))
     assert len(rows) == len(data["rows"]) == len(restored.users) + len(restored.rooms) + len(restored.leases)
     assert all(r["stripe_id"] for r in rows if r["result"] != "skipped")
+
+
+def test_masked_emails_keep_what_tells_tenants_apart() -> None:
+    privacy = Privacy()
+    assert privacy("it+3@cohabs.com, it+4@cohabs.com") == "it…+3@cohabs.com, it…+4@cohabs.com"
+    assert privacy("arnaud@cohabs.com") == "ar…@cohabs.com"
+    assert Privacy(include_emails=True)("it+3@cohabs.com") == "it+3@cohabs.com"
+
+
+def test_the_markdown_puts_what_needs_a_person_first_and_lists_the_routine_further_down(
+    settings: Settings, restored: Dump, tmp_path: Path
+) -> None:
+    report = sync(settings, dry_run=True).scrubbed(Privacy())
+    provenance = Provenance.of(settings, "dry run", ["--dry-run"], NOW, tool="python sync.py").finish(NOW)
+    markdown, _, _ = write_reports(report, provenance, tmp_path, Privacy())
+    text = markdown.read_text()
+    orphan = restored.leases[0]["id"]
+
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections.index("## Needs a person (1 row(s))") < sections.index("## Money")
+    assert sections.index("## Money") < sections.index("## Routine changes")
+    person = text.split("## Needs a person", 1)[1].split("## Money", 1)[0]
+    assert f"`{orphan}`" in person and "**Broken references:" in person  # the row under its advice
+    stale = len(restored.rooms)
+    assert f"Routine, nothing to decide: {stale} rooms replaced stale (listed below)." in text
+    routine = text.split("## Routine changes", 1)[1].split("## ", 1)[0]
+    assert routine.count("| replaced stale |") == stale and f"`{orphan}`" not in routine

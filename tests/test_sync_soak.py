@@ -68,7 +68,7 @@ def test_random_kills_faults_and_edits_end_with_exactly_one_object_per_row(
 
     conn.close()
     fake.faults.clear()
-    final = cli(settings, tmp_path)
+    final = cli(settings, tmp_path, "--yes")
     assert final.returncode == 3, final.stdout + final.stderr
     assert "[failed]" not in final.stdout, final.stdout
     assert_one_object_per_row(settings, mysql_server, fake, dump)

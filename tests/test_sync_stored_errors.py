@@ -91,7 +91,7 @@ def test_a_run_killed_while_it_moves_past_a_stored_500_leaves_no_duplicate(
     # As Stripe marks a stored 500 (the SDK's own retries, covered above, would only slow the processes down).
     stored = (Fault("stored", "POST", "/v1/subscriptions", contains=x, should_retry="false") for x in leases)
     fake.inject(*stored)
-    assert cli(settings, tmp_path).returncode == 3
+    assert cli(settings, tmp_path, "--yes").returncode == 3
 
     def on_the_next_key(moment: str, request: Recorded) -> bool:
         return moment == stage and (request.idempotency_key or "").endswith(":1")

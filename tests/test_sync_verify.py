@@ -18,6 +18,8 @@ def test_verify_passes_after_a_sync_and_names_every_drift(
     query(settings, mysql_server, "DELETE FROM leases WHERE id = %s", restored.leases[0]["id"])
     sync(settings)
     writes = len(fake.writes())
+    for customer in fake.all("customers"):  # every tenant can pay: the links alone are audited
+        fake.payments.give_payment_method(customer["id"])
     clean = cli(settings, tmp_path, "--verify")
     assert clean.returncode == 0, clean.stdout
     assert "Verified" in clean.stdout
@@ -40,7 +42,7 @@ def test_verify_passes_after_a_sync_and_names_every_drift(
     assert len(fake.writes()) == writes  # the audit wrote nothing
 
     # The sync repairs what it says it repairs, and reports the rest: the audit then names only that.
-    repaired = cli(settings, tmp_path)
+    repaired = cli(settings, tmp_path, "--yes")
     assert repaired.returncode == 3 and f"lease {lease}" in repaired.stdout
     after = cli(settings, tmp_path, "--verify")
     assert after.returncode == 3
@@ -68,7 +70,10 @@ def test_verify_writes_reports_whose_advice_fits_each_finding(
     assert advice[(lease, "wrong_amount")][0] == "person"
     assert "never re-prices" in advice[(lease, "wrong_amount")][1]
     assert advice[(orphan, "not_linked")][0] == "person"
-    assert "does not exist" in advice[(orphan, "not_linked")][1]
+    (finding,) = [f for f in report["findings"] if f["row_id"] == orphan]
+    # The cause is said once, on the finding; the advice says what to do about it.
+    assert "does not exist" in finding["problem"] and "does not exist" not in finding["advice"]
+    assert finding["advice"].startswith("A sync cannot link it. Broken references:")
     counts = report["counts"]
     assert counts["sync"] + counts["person"] == len(report["findings"])
     text = markdown.read_text()

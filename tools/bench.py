@@ -211,7 +211,7 @@ SUPPORT_HEADER = (
 def support_once(server: Server, job: str, args: argparse.Namespace) -> tuple[str, int]:
     """One support command on the support dump plus `--extra` items of its kind, under live limits."""
     database = f"support_bench_{os.getpid()}"
-    env = database_env(server, database)
+    env = {**database_env(server, database), "SUPPORT_DB_NAME": database}  # support's own database setting
     settled, disputed = (args.extra, 0) if job == "transfers" else (0, args.extra)
     with tempfile.TemporaryDirectory() as scratch:
         dump = support_dump.generate(settled, disputed).write(Path(scratch) / "support.dump")
@@ -220,7 +220,7 @@ def support_once(server: Server, job: str, args: argparse.Namespace) -> tuple[st
         )
         limits = LIMITS["live"]
         assert limits is not None
-        command = [sys.executable, "-m", "devkit.support_account", "--port", str(free_port()), "--database", database]
+        command = [sys.executable, "-m", "devkit.fake_stripe", "--port", str(free_port()), "--seed-support", database]
         command += ["--latency", str(args.latency), "--rate-limit", str(limits[0])]
         command += ["--endpoint-rate-limit", str(limits[1]), "--dispute-days", "30"]
         fake = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)

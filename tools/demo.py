@@ -54,7 +54,11 @@ STEPS = (
     Step(
         "5. Verify: the database against the account",
         ("--verify",),
-        {0: "nothing to fix", 3: "it lists what is not linked, and who fixes it: the orphan lease needs a person"},
+        {
+            0: "nothing to fix",
+            3: "it lists what is not linked, and who fixes it (the orphan lease needs a person), then any tenant "
+            "who cannot pay yet (a fresh account holds no payment method)",
+        },
     ),
 )
 
@@ -88,27 +92,29 @@ def find_dump(given: Path | None, candidates: tuple[Path, ...] = DUMPS) -> Path 
     return next((path for path in candidates if path.is_file()), None)
 
 
-def demo_env(server: Server, database: str) -> dict[str, str]:
-    """The settings every demo command reads: this server, this database, the emulator's key."""
+def demo_env(server: Server, database: str, variable: str = "DB_NAME") -> dict[str, str]:
+    """The settings every demo command reads: this server, this database (in `variable`), the emulator's key."""
     return {
         **os.environ,
         "DB_HOST": server.host,
         "DB_PORT": str(server.port),
         "DB_USER": server.user,
         "DB_PASSWORD": server.password,
-        "DB_NAME": database,
+        variable: database,
         "STRIPE_SECRET_KEY": DEMO_KEY,
     }
 
 
-def restore_fresh(server: Server, dump: Path, env: dict[str, str]) -> None:
-    """Drop the demo database and restore `dump` into it, as users do (restore_dump.sh)."""
+def restore_fresh(server: Server, dump: Path, env: dict[str, str], database: str) -> None:
+    """Drop the demo database and restore `dump` into it, as users do (restore_dump.sh --database)."""
     conn = server.connect()
     with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{env['DB_NAME']}`")
+        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
     conn.close()
     heading("Restore the dump")
-    restored = subprocess.run([str(ROOT / "restore_dump.sh"), str(dump)], cwd=ROOT, env=env)
+    restore = [str(ROOT / "restore_dump.sh"), "--database", database, str(dump)]
+    click.echo(f"$ ./restore_dump.sh --database {database} {dump}")
+    restored = subprocess.run(restore, cwd=ROOT, env=env)
     if restored.returncode != 0:
         fail(f"restore_dump.sh exited {restored.returncode}")
 
@@ -132,7 +138,7 @@ def main() -> None:
                     Path(scratch) / "demo.dump"
                 )
                 click.echo("No cohabs_onboarding.dump found: using a generated dump with the same schema and quirks")
-            restore_fresh(server, dump, env)
+            restore_fresh(server, dump, env, args.database)
         click.echo(f"\nThe local Stripe emulator listens on {url} (key {DEMO_KEY[:8]}…).")
         for step in STEPS:
             run(step, env)

@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     server, private = find_or_start()
-    env = demo_env(server, args.database)
+    env = demo_env(server, args.database, "SUPPORT_DB_NAME")
     fake: subprocess.Popen[str] | None = None
     try:
         with tempfile.TemporaryDirectory() as scratch:
@@ -64,8 +64,8 @@ def main() -> None:
             else:
                 dump = generate().write(Path(scratch) / "support.dump")
                 click.echo(f"No {DUMP} found: using a generated dump with the same situations")
-            restore_fresh(server, dump, env)
-        command = [sys.executable, "-m", "devkit.support_account", "--port", "0", "--database", args.database]
+            restore_fresh(server, dump, env, args.database)
+        command = [sys.executable, "-m", "devkit.fake_stripe", "--port", "0", "--seed-support", args.database]
         fake = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         assert fake.stdout is not None
         url = fake.stdout.readline().split()[-1]  # "fake Stripe listening on URL": up and seeded

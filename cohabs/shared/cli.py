@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from enum import IntEnum
+from dataclasses import dataclass
+from enum import Enum, IntEnum
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -45,18 +46,18 @@ def stop_exit(reason: StopReason) -> Exit:
     )
 
 
-# What both commands read from the environment or .env (settings.py).
+# What both commands read from the environment or .env (settings.py); each adds its database's name.
 SETTINGS = (
     "DB_HOST",
     "DB_PORT",
     "DB_USER",
     "DB_PASSWORD",
-    "DB_NAME",
     "STRIPE_SECRET_KEY",
     "STRIPE_API_BASE",
     "STRIPE_RATE_LIMIT",
     "STRIPE_ENDPOINT_RATE_LIMIT",
     "STRIPE_TIMEOUT",
+    "NO_COLOR",
 )
 
 
@@ -68,10 +69,37 @@ def epilog(meanings: Mapping[Exit, str], configuration: Iterable[str], note: str
     return f"\b\nExit codes:\n{codes}{note}\n\n\b\nConfiguration comes from the environment or .env:\n{names}."
 
 
-def load_environment(folder: Path | None = None) -> Settings:
-    """Settings from the environment, then `.env` in the working directory (the environment wins)."""
-    load_dotenv((folder or Path.cwd()) / ".env", override=False)
-    return load_settings(os.environ)
+PROJECT = Path(__file__).resolve().parents[2]  # the checkout holding sync.py, support.py and restore_dump.sh
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The settings a run uses, and the `.env` they came from (None: the environment and defaults only)."""
+
+    settings: Settings
+    env_file: Path | None
+    looked: tuple[Path, ...]
+
+    def describe(self) -> str:
+        """The line every run starts with: which `.env` it read, or that it read none."""
+        if self.env_file is not None:
+            return f"Settings: {self.env_file} (the environment wins over it)"
+        places = " or ".join(str(path) for path in self.looked)
+        return f"Settings: no .env ({places}): the environment and defaults only"
+
+
+def env_files(folder: Path | None = None) -> tuple[Path, ...]:
+    """Where a `.env` is looked for: the working directory, then the project's, as restore_dump.sh does."""
+    return tuple(dict.fromkeys([(folder or Path.cwd()).resolve() / ".env", PROJECT / ".env"]))
+
+
+def load_environment(folder: Path | None = None) -> Environment:
+    """Settings from the environment, then the first `.env` found (the environment wins)."""
+    looked = env_files(folder)
+    found = next((path for path in looked if path.is_file()), None)
+    if found is not None:
+        load_dotenv(found, override=False)
+    return Environment(load_settings(os.environ), found, looked)
 
 
 def invoked_as(ctx: click.Context) -> str:
@@ -102,9 +130,31 @@ def options_used(ctx: click.Context) -> tuple[str, ...]:
     return tuple(used)
 
 
-def interactive(yes: bool) -> bool:
-    """Ask only a person: a terminal on stdin, and no --yes."""
-    return sys.stdin.isatty() and not yes
+class Consent(Enum):
+    """Who says go before a run writes."""
+
+    GIVEN = "given"  # --yes
+    ASK = "ask"  # a person at a terminal answers
+    MISSING = "missing"  # no terminal to ask on and no --yes: show the plan, change nothing, exit 1
+
+
+NO_CONSENT = (
+    "nothing was changed: there is no terminal to ask for a yes on, and --yes was not given. "
+    "Read the plan above, then run the same command with --yes to apply it"
+)
+
+
+def consent(yes: bool) -> Consent:
+    """A run that cannot ask never writes on its own: a script or a pipe must say --yes."""
+    if yes:
+        return Consent.GIVEN
+    return Consent.ASK if sys.stdin.isatty() else Consent.MISSING
+
+
+def honour_no_color(ctx: click.Context) -> None:
+    """NO_COLOR (no-color.org): set and not empty, no colour codes, even on a terminal."""
+    if os.environ.get("NO_COLOR"):
+        ctx.color = False
 
 
 def say(text: str) -> None:

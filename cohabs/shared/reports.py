@@ -25,9 +25,14 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 
 
 def mask_email(email: str) -> str:
-    """`arnaud@cohabs.com` → `ar…@cohabs.com`: enough to recognise, not enough to write to."""
+    """`arnaud@cohabs.com` → `ar…@cohabs.com`: enough to recognise, not enough to write to.
+
+    A sub-address stays whole (`it+3@cohabs.com` → `it…+3@cohabs.com`): it is what tells apart tenants
+    who share a mailbox, and alone it reaches nobody. Reports show each row's id beside its email too.
+    """
     local, _, domain = email.partition("@")
-    return f"{local[:2]}…@{domain}"
+    base, plus, tag = local.partition("+")
+    return f"{base[:2]}…{plus}{tag}@{domain}"
 
 
 class Privacy:
@@ -62,12 +67,21 @@ class Provenance:
     started: datetime
     finished: datetime | None = None
     version: str = __version__
+    env_file: str | None = None  # the .env the settings came from; None: the environment and defaults only
 
     @classmethod
     def of(
-        cls, settings: Settings, command: str, options: Sequence[str], started: datetime, *, tool: str
+        cls,
+        settings: Settings,
+        command: str,
+        options: Sequence[str],
+        started: datetime,
+        *,
+        tool: str,
+        env_file: Path | None = None,
     ) -> Provenance:
         return cls(
+            env_file=str(env_file) if env_file else None,
             tool=tool,
             command=command,
             database=settings.db_name,
@@ -99,6 +113,7 @@ class Provenance:
             ("tool", f"{self.tool} {self.version}"),
             ("run", self.command),
             ("options", " ".join(self.options) or "(none)"),
+            ("settings", self.env_file or "no .env: the environment and defaults"),
             ("database", f"{self.database} on {self.db_host}"),
             ("Stripe", self.stripe),
             ("started", _utc(self.started)),
@@ -111,6 +126,7 @@ class Provenance:
             "version": self.version,
             "command": self.command,
             "options": list(self.options),
+            "settings_file": self.env_file,
             "database": {"name": self.database, "host": self.db_host},
             "stripe": {"mode": self.stripe_mode, "key": self.stripe_key, "api_base": self.api_base},
             "started": self.started.isoformat() + "Z",

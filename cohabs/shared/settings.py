@@ -22,6 +22,9 @@ STRIPE_API = "https://api.stripe.com"
 LIVE_RATE, TEST_RATE, ENDPOINT_RATE = 100.0, 25.0, 25.0
 # The defaults run a little under them: clocks and networks jitter, and a 429 costs more than the margin.
 MARGIN = 0.97
+# How the sync's subscriptions collect (sync only): Stripe's two collection methods.
+COLLECTION_METHODS = ("charge_automatically", "send_invoice")
+MAX_DAYS_UNTIL_DUE = 365  # the tool's bound: a longer term for rent is a typo, not a choice
 _KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _SECRETS = re.compile(r"\b(sk|rk)_(test|live)_[A-Za-z0-9_]+")
 
@@ -32,7 +35,8 @@ class Settings:
     db_port: int = 3306
     db_user: str = "root"
     db_password: str = field(default="", repr=False)
-    db_name: str = "cohabs_onboarding"
+    db_name: str = "cohabs_onboarding"  # the sync's database
+    support_db_name: str = "cohabs_support"  # support's: the other dump, whose `leases` differs from the sync's
     stripe_key: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
     hub_currencies: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_HUB_CURRENCIES))
@@ -40,6 +44,8 @@ class Settings:
     rate_limit: float | None = None  # the account's budget
     endpoint_rate_limit: float | None = None  # each endpoint's budget
     stripe_timeout: float = 30.0
+    collection_method: str | None = None  # None: not chosen (new subscriptions charge automatically)
+    days_until_due: int | None = None  # read with send_invoice only
 
     @property
     def mode(self) -> str | None:
@@ -133,6 +139,17 @@ def _api_base(raw: str) -> str | None:
     return raw.rstrip("/")
 
 
+def parse_collection(env: Mapping[str, str]) -> tuple[str | None, int | None]:
+    """COLLECTION_METHOD and DAYS_UNTIL_DUE, each checked on its own (the sync checks the pair)."""
+    method = env.get("COLLECTION_METHOD", "").strip().lower() or None
+    if method is not None and method not in COLLECTION_METHODS:
+        raise CannotRun(f"COLLECTION_METHOD must be {' or '.join(COLLECTION_METHODS)}, got {method!r}")
+    days = _number(env, "DAYS_UNTIL_DUE", int)
+    if days is not None and days > MAX_DAYS_UNTIL_DUE:
+        raise CannotRun(f"DAYS_UNTIL_DUE must be {MAX_DAYS_UNTIL_DUE} or less, got {days}")
+    return method, int(days) if days is not None else None
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     hubs = dict(DEFAULT_HUB_CURRENCIES)
     hubs.update(parse_hub_currencies(env.get("HUB_CURRENCIES", "")))
@@ -142,16 +159,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     rate = _number(env, "STRIPE_RATE_LIMIT", float)
     endpoint_rate = _number(env, "STRIPE_ENDPOINT_RATE_LIMIT", float)
     timeout = _number(env, "STRIPE_TIMEOUT", float)
+    method, days = parse_collection(env)
     return Settings(
         db_host=env.get("DB_HOST", "").strip() or "127.0.0.1",
         db_port=int(port) if port else 3306,
         db_user=env.get("DB_USER", "").strip() or "root",
         db_password=env.get("DB_PASSWORD", ""),
         db_name=env.get("DB_NAME", "").strip() or "cohabs_onboarding",
+        support_db_name=env.get("SUPPORT_DB_NAME", "").strip() or "cohabs_support",
         stripe_key=key,
         stripe_api_base=_api_base(env.get("STRIPE_API_BASE", "").strip()),
         hub_currencies=hubs,
         rate_limit=rate,
         endpoint_rate_limit=endpoint_rate,
         stripe_timeout=timeout or 30.0,
+        collection_method=method,
+        days_until_due=days,
     )

@@ -12,10 +12,13 @@ from typing import Any
 import click
 
 from cohabs.shared.cli import (
+    NO_CONSENT,
     SETTINGS,
+    Consent,
     Exit,
+    consent,
     epilog,
-    interactive,
+    honour_no_color,
     invoked_as,
     live_option,
     load_environment,
@@ -28,12 +31,13 @@ from cohabs.shared.cli import (
     yes_option,
 )
 from cohabs.shared.clock import utc_now
+from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
 from cohabs.shared.stopping import stop_on_signals
 from cohabs.support import disputes, transfers
-from cohabs.support.plan import WRITES, Action, Job, Plan
-from cohabs.support.report import render, totals_lines, write_reports
+from cohabs.support.plan import WRITES, Action, Item, Job, Plan
+from cohabs.support.report import render, report_json, totals_lines, write_reports
 from cohabs.support.run import Options, World, run
 
 REPORTS = Path("reports")
@@ -46,7 +50,7 @@ MEANINGS = {
     Exit.INTERRUPTED: "interrupted (Ctrl-C): requests under way finished, the report lists what is left",
     Exit.TERMINATED: "terminated (SIGTERM), the same way",
 }
-CONFIGURATION = tuple("DB_NAME (or --database)" if name == "DB_NAME" else name for name in SETTINGS)
+CONFIGURATION = ("SUPPORT_DB_NAME (or --database; never DB_NAME, the sync's)", *SETTINGS)
 EPILOG = epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan.")
 INTERRUPTED = "interrupted: run again to finish; what was made is found again, never made twice"
 QUESTIONS = {
@@ -72,12 +76,24 @@ def common(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to Stripe or the database."),
         yes_option,
         live_option,
-        click.option("--database", metavar="NAME", help="The database with houses, leases, payments [env DB_NAME]."),
+        click.option(
+            "--database",
+            metavar="NAME",
+            help="The database with houses, leases, payments [default: env SUPPORT_DB_NAME, else cohabs_support].",
+        ),
         click.option(
             "--rate-limit",
             type=click.FloatRange(min=0.1),
             help="Stripe requests per second [default: 23.75 test, 95 live; env STRIPE_RATE_LIMIT].",
         ),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False, writable=True, path_type=Path),
+            help="Also write the JSON report to this file.",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="Print only the items that need a person, and the totals."),
+        click.option("--verbose", "-v", is_flag=True, help="Print every item with the Stripe id it made or found."),
         click.pass_context,
     ]
     for decorate in reversed(habits):
@@ -150,32 +166,46 @@ def _run(
     live: bool,
     database: str | None,
     rate_limit: float | None,
+    report_path: Path | None,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
     started = utc_now()
     privacy = Privacy()
     tool = invoked_as(ctx)
     options = rules(Options(dry_run=dry_run, live=live))
 
     def body() -> Exit:
-        settings = load_environment()
-        if database:
-            settings = dataclasses.replace(settings, db_name=database)
+        environment = load_environment()
+        honour_no_color(ctx)
+        say(environment.describe())
+        # Support's own database, never DB_NAME: that is the sync's, whose `leases` has another shape.
+        settings = dataclasses.replace(environment.settings, db_name=database or environment.settings.support_db_name)
         if rate_limit is not None:
             settings = dataclasses.replace(settings, rate_limit=rate_limit)
         notice = guard_key(settings, writes=not dry_run, allow_live=live)
         if notice:
             say(notice)
         command = f"support {job.value}" + (" (dry run)" if dry_run else "")
-        provenance = Provenance.of(settings, command, options_used(ctx), started, tool=tool)
+        provenance = Provenance.of(
+            settings, command, options_used(ctx), started, tool=tool, env_file=environment.env_file
+        )
         world = World(
-            echo=lambda text: say(privacy(text)),
-            confirm=_confirm(provenance) if interactive(yes) and not dry_run else (lambda plan: True),
+            echo=(lambda text: None) if quiet else (lambda text: say(privacy(text))),
+            confirm=_confirm(provenance, consent(yes)),
         )
         with stop_on_signals(world.stop):
             done = run(job, settings, options, world)
-        for line in render(done, provenance.target, tool=tool):
+        for line in render(done, provenance.target, 0 if quiet else 2 if verbose else 1, tool=tool):
             click.echo(privacy(line))
-        save_reports(provenance.finish(utc_now()), partial(write_reports, done, folder=REPORTS, privacy=privacy))
+        save_reports(
+            provenance.finish(utc_now()),
+            partial(write_reports, done, folder=REPORTS, privacy=privacy),
+            partial(report_json, done, privacy=privacy),
+            report_path,
+        )
         if done.stopped:
             return stop_exit(done.stopped)
         return Exit.ATTENTION if any(i.attention for i in done.plan.items) else Exit.OK
@@ -183,14 +213,20 @@ def _run(
     run_command(body, INTERRUPTED)
 
 
-def _confirm(provenance: Provenance) -> Callable[[Plan], bool]:
-    def confirm(plan: Plan) -> bool:
+def _confirm(provenance: Provenance, given: Consent) -> Callable[[Plan], bool]:
+    """What a run does before its first write: go on (--yes), ask the person, or show the changes and stop."""
+
+    def show(plan: Plan) -> list[Item]:
         changes = [i for i in plan.items if i.action in WRITES]  # cancels first, as the plan lists them
         click.echo(f"\n{len(changes)} change(s):")
         for item in changes:
             click.echo(f"  {item.subject}: {item.reason}")
         for label, value in totals_lines(plan):
             click.echo(f"  {label}: {value}")
+        return changes
+
+    def ask(plan: Plan) -> bool:
+        changes = show(plan)
         question = QUESTIONS[plan.job]
         if any(i.action is Action.CANCEL for i in changes):
             question = "Cancel and send these payment requests"
@@ -200,4 +236,10 @@ def _confirm(provenance: Provenance) -> Callable[[Plan], bool]:
             default=False,
         )
 
-    return confirm
+    def refuse(plan: Plan) -> bool:
+        show(plan)
+        raise CannotRun(NO_CONSENT)
+
+    if given is Consent.GIVEN:
+        return lambda plan: True
+    return ask if given is Consent.ASK else refuse

@@ -192,7 +192,7 @@ def headline(run: SupportRun) -> str:
     return f"{attention} item(s) need a person." if attention else "Nothing needs a person."
 
 
-def _item_lines(item: Item, dry: bool, tool: str) -> Iterator[str]:
+def _item_lines(item: Item, dry: bool, tool: str, verbosity: int = 1) -> Iterator[str]:
     money = f"  {item.money}" if item.money else ""
     yield f"{_tag(item.action, dry)}{' (failed)' if item.failed else ''} {item.subject}{money}"
     where = _where(item)
@@ -200,27 +200,33 @@ def _item_lines(item: Item, dry: bool, tool: str) -> Iterator[str]:
         yield f"    {where}"
     yield f"    Stripe:   {item.stripe_state or '-'}"
     yield f"    Database: {item.db_state or '-'}"
+    if verbosity >= 2 and item.stripe_id:
+        yield f"    Stripe id: {item.stripe_id}"
     yield f"    → {item.reason}"
     yield from (f"    What to do: {step}" for step in advice(item, tool))
     yield from (f"    {line}" for line in pay_lines(item, dry))
 
 
-def render(run: SupportRun, target: str = "", *, tool: str = "support.py") -> Iterator[str]:
-    """Text for a terminal (click strips the colours in a pipe): what needs a person first, the routine last."""
+def render(run: SupportRun, target: str = "", verbosity: int = 1, *, tool: str = "support.py") -> Iterator[str]:
+    """Text for a terminal (click strips the colours in a pipe): what needs a person first, the routine last.
+
+    Verbosity 0 shows only what needs a person; 2 adds each item's Stripe id.
+    """
     plan, dry = run.plan, run.dry_run
     title = "plan (dry run: nothing was changed)" if dry else "run (changes made in Stripe and the database)"
     yield click.style(f"{TITLES[plan.job]}: {title}", bold=True)
     if target:
         yield f"Target: {target}"
     sections = grouped(plan)
-    for name in ("attention", "changes", "waiting"):
+    for name in ("attention", "changes", "waiting") if verbosity else ("attention",):
         if sections[name]:
             yield from ("", click.style(f"{SECTIONS[name][0 if dry else 1]} ({len(sections[name])})", bold=True))
             for item in sections[name]:
-                yield from _item_lines(item, dry, tool)
+                yield from _item_lines(item, dry, tool, verbosity)
     done = sections["done"]
-    yield from ("", click.style(f"Done before: {len(done)} item(s), nothing to do", bold=True))
-    yield from (f"  {item.subject}{f'  {item.money}' if item.money else ''}: {item.reason}" for item in done)
+    if verbosity:
+        yield from ("", click.style(f"Done before: {len(done)} item(s), nothing to do", bold=True))
+        yield from (f"  {item.subject}{f'  {item.money}' if item.money else ''}: {item.reason}" for item in done)
     yield from ("", click.style("Totals" + (" (planned)" if dry else ""), bold=True))
     for label, value in totals_lines(plan):
         yield f"  {label}: {value}"

@@ -25,6 +25,13 @@ class Remote:
     amount: int | None = None
     details: tuple[tuple[str, str | None], ...] = ()  # customers: email, name, phone as Stripe has them
     cancel_at: int | None = None  # subscriptions: when Stripe stops billing
+    trial_end: int | None = None  # subscriptions: when the free period ends and the first charge comes
+    # How a subscription collects; None where the account does not say (Stripe's defaults then apply).
+    collection_method: str | None = None
+    days_until_due: int | None = None
+    end_behavior: str | None = None  # trial_settings.end_behavior.missing_payment_method
+    # Something Stripe can charge: a customer's invoice default or default source, a subscription's own.
+    can_pay: bool = False
 
 
 @dataclass

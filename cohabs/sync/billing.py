@@ -4,6 +4,9 @@ Every migrated subscription starts in a free period (a Stripe trial) that ends
 on the first date the tenant owes rent in the new account. Stripe creates a
 0.00 invoice at creation and needs no payment method, so nobody is charged
 when the sync runs nor for any period the old system already billed.
+
+How the tenant pays from that date is the collection choice (CollectionChoice):
+Stripe charges a saved payment method, or emails an invoice to pay.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cohabs.shared.errors import CannotRun
 from cohabs.shared.money import InvalidAmount, to_minor
 from cohabs.sync.rows import Lease
 
@@ -30,6 +34,66 @@ class Mode(StrEnum):
 
 class InvalidLease(ValueError):
     pass
+
+
+class Method(StrEnum):
+    """Stripe's collection methods: how a subscription's invoices are paid."""
+
+    AUTOMATIC = "charge_automatically"  # Stripe charges the saved payment method on each rent date
+    INVOICE = "send_invoice"  # Stripe emails each invoice, payable on its hosted page
+
+    def says(self, days: int | None = None) -> str:
+        """In words, for a plan: "charged automatically", "invoiced by email, due in 10 days"."""
+        if self is Method.AUTOMATIC:
+            return "charged automatically"
+        return f"invoiced by email, due in {days} days" if days else "invoiced by email"
+
+
+# What a trial's end does when the customer has no payment method (trial_settings.end_behavior.missing_payment_method).
+# The sync sets create_invoice: the rent stays owed as an open invoice. pause and cancel would stop rent silently.
+CREATE_INVOICE = "create_invoice"
+STOPPING_END_BEHAVIORS = frozenset({"pause", "cancel"})
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionChoice:
+    """How the subscriptions the sync creates collect, and whether linked ones are switched to it.
+
+    `chosen` is False when neither flag nor setting named a method: new
+    subscriptions then charge automatically (Stripe's default) and linked
+    ones keep whatever method they have, so a rerun never switches anyone back.
+    """
+
+    method: Method = Method.AUTOMATIC
+    days_until_due: int | None = None  # send_invoice only: days the tenant has to pay each invoice
+    chosen: bool = False
+
+    @classmethod
+    def of(cls, method: str | None, days_until_due: int | None) -> CollectionChoice:
+        """From the settings; send_invoice needs its days (Stripe's rule), which only it reads."""
+        if method is None:
+            return cls()
+        chosen = Method(method)
+        if chosen is Method.AUTOMATIC:
+            return cls(chosen, None, True)
+        if days_until_due is None:
+            raise CannotRun(
+                "send_invoice needs the days a tenant has to pay each invoice: --days-until-due N (or DAYS_UNTIL_DUE)"
+            )
+        return cls(chosen, days_until_due, True)
+
+    def fields(self) -> dict[str, str | int]:
+        """What a subscription is set to: the method, and its days for send_invoice."""
+        fields: dict[str, str | int] = {"collection_method": self.method.value}
+        if self.method is Method.INVOICE and self.days_until_due is not None:
+            fields["days_until_due"] = self.days_until_due
+        return fields
+
+    def says(self) -> str:
+        return self.method.says(self.days_until_due)
+
+
+UNCHOSEN = CollectionChoice()  # no method named: new subscriptions charge automatically, linked ones keep theirs
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,14 @@ from pathlib import Path
 import click
 
 from cohabs.shared.cli import (
+    NO_CONSENT,
     SETTINGS,
+    Consent,
     Exit,
+    consent,
     emails_option,
     epilog,
-    interactive,
+    honour_no_color,
     invoked_as,
     live_option,
     load_environment,
@@ -28,14 +31,16 @@ from cohabs.shared.cli import (
     yes_option,
 )
 from cohabs.shared.clock import utc_now
+from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import JsonReport, Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
+from cohabs.shared.settings import COLLECTION_METHODS, MAX_DAYS_UNTIL_DUE, Settings
 from cohabs.shared.stopping import stop_on_signals
 from cohabs.sync.progress import Progress
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Confirm, Options, World, run
 from cohabs.sync.run import verify as audit_account
-from cohabs.sync.run_report import Report, render
+from cohabs.sync.run_report import Heading, Report, render
 from cohabs.sync.run_report_files import report_json, write_reports
 from cohabs.sync.verify_report import audit_json, write_audit_reports
 from cohabs.sync.verify_report import render as render_audit
@@ -43,16 +48,17 @@ from cohabs.sync.verify_report import render as render_audit
 REPORTS = Path("reports")
 
 MEANINGS = {
-    Exit.OK: "all done: every row is linked (--verify: nothing to fix)",
+    Exit.OK: "all done: every row is linked (--verify: nothing to fix, every tenant can pay)",
     Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed), or Stripe "
     "stopped answering mid-run (the report lists what is left)",
     Exit.USAGE: "usage error (unknown flag or value, flags that exclude each other)",
-    Exit.ATTENTION: "finished, but some rows were not synced (--verify: problems found); each is listed",
+    Exit.ATTENTION: "finished, but some rows were not synced (--verify: problems found, or tenants who cannot pay "
+    "yet); each is listed",
     Exit.PARTIAL: "finished what was asked (--limit, --only), rows remain for a full run",
     Exit.INTERRUPTED: "interrupted (Ctrl-C): requests under way finished, the report lists what is left",
     Exit.TERMINATED: "terminated (SIGTERM), the same way",
 }
-CONFIGURATION = (*SETTINGS, "HUB_CURRENCIES")
+CONFIGURATION = ("DB_NAME", *SETTINGS, "HUB_CURRENCIES", "COLLECTION_METHOD", "DAYS_UNTIL_DUE")
 INTERRUPTED = "interrupted: run again to finish; objects already created are adopted, not made twice"
 
 
@@ -102,6 +108,18 @@ def exit_code(report: Report) -> Exit:
     help="Canary: sync only N leases, with the users and rooms they need; exits 4 while rows remain.",
 )
 @click.option("--verify", is_flag=True, help="Audit the database against the account; change nothing.")
+@click.option(
+    "--collection-method",
+    type=click.Choice(COLLECTION_METHODS),
+    help="How tenants pay: Stripe charges a saved payment method, or emails each invoice. Once chosen, linked "
+    "subscriptions that still bill are switched too [default: charge_automatically for new subscriptions, linked "
+    "ones unchanged; env COLLECTION_METHOD].",
+)
+@click.option(
+    "--days-until-due",
+    type=click.IntRange(1, MAX_DAYS_UNTIL_DUE),
+    help="send_invoice: days a tenant has to pay each invoice [env DAYS_UNTIL_DUE].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the counts and the rows not synced.")
 @click.option("--verbose", "-v", is_flag=True, help="Print a line for every row.")
 @click.option(
@@ -127,6 +145,8 @@ def main(
     verbose: bool,
     concurrency: int | None,
     include_emails: bool,
+    collection_method: str | None,
+    days_until_due: int | None,
 ) -> None:
     """Link every user, room and lease to the fresh Stripe account, safely re-runnable.
 
@@ -151,18 +171,24 @@ def main(
     )
 
     def body() -> Exit:
-        settings = load_environment()
+        environment = load_environment()
+        honour_no_color(ctx)
+        say(environment.describe())
+        settings = environment.settings
         if rate_limit is not None:
             settings = dataclasses.replace(settings, rate_limit=rate_limit)
         if endpoint_rate_limit is not None:
             settings = dataclasses.replace(settings, endpoint_rate_limit=endpoint_rate_limit)
+        settings = _collection(settings, collection_method, days_until_due)
         notice = guard_key(settings, writes=not (dry_run or verify), allow_live=live)
         if notice:
             say(notice)
-        provenance = Provenance.of(settings, command, options_used(ctx), started, tool=tool)
+        provenance = Provenance.of(
+            settings, command, options_used(ctx), started, tool=tool, env_file=environment.env_file
+        )
         world = World(
             echo=(lambda text: None) if quiet else (lambda text: say(privacy(text))),
-            confirm=_confirm(provenance, privacy) if interactive(yes) and not dry_run else (lambda preview: True),
+            confirm=_confirm(provenance, privacy, consent(yes)),
             progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
         )
         files: Callable[[Provenance], list[Path]]
@@ -172,7 +198,7 @@ def main(
             lines = render_audit(audit, provenance)
             files = partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy)
             data = partial(audit_json, audit, privacy=privacy)
-            code = Exit.ATTENTION if audit.findings else Exit.OK
+            code = Exit.OK if audit.clean else Exit.ATTENTION
         else:
             with stop_on_signals(world.stop):
                 report = run(settings, options, world).scrubbed(privacy)
@@ -188,15 +214,45 @@ def main(
     run_command(body, INTERRUPTED)
 
 
-def _confirm(provenance: Provenance, privacy: Privacy) -> Confirm:
-    def confirm(preview: Report) -> bool:
-        for line in render(preview.scrubbed(privacy), 1, target=provenance.target):
+def _collection(settings: Settings, method: str | None, days: int | None) -> Settings:
+    """The flags over the settings. DAYS_UNTIL_DUE is read with send_invoice only; --days-until-due asks for it."""
+    method = method or settings.collection_method
+    if days is not None and method != "send_invoice":
+        raise click.UsageError("--days-until-due is for --collection-method send_invoice only")
+    if method == "send_invoice" and days is None and settings.days_until_due is None:
+        raise click.UsageError(
+            "send_invoice needs --days-until-due N (or DAYS_UNTIL_DUE): the days a tenant has to pay each invoice"
+        )
+    if method == "send_invoice":
+        days = days if days is not None else settings.days_until_due
+    return dataclasses.replace(settings, collection_method=method, days_until_due=days)
+
+
+def _confirm(provenance: Provenance, privacy: Privacy, given: Consent) -> Confirm:
+    """What a sync does before its first write: go on (--yes), ask the person, or show the plan and stop."""
+
+    def show(preview: Report, heading: Heading) -> None:
+        for line in render(preview.scrubbed(privacy), 1, target=provenance.target, heading=heading):
             click.echo(line)
+
+    def ask(preview: Report) -> bool:
+        show(preview, Heading.TO_APPLY)
         mode = provenance.stripe_mode.upper()
+        switch = (
+            f", switch {len(preview.switched)} linked subscription(s) to {preview.collection.method}"
+            if preview.switched
+            else ""
+        )
         return click.confirm(
-            f"\nCreate these objects in the {mode} Stripe account (key {provenance.stripe_key}) and write their ids "
-            f"to database `{provenance.database}` on {provenance.db_host}?",
+            f"\nCreate these objects in the {mode} Stripe account (key {provenance.stripe_key}){switch} and write "
+            f"their ids to database `{provenance.database}` on {provenance.db_host}?",
             default=False,
         )
 
-    return confirm
+    def refuse(preview: Report) -> bool:
+        show(preview, Heading.NOT_APPLIED)
+        raise CannotRun(NO_CONSENT)
+
+    if given is Consent.GIVEN:
+        return lambda preview: True
+    return ask if given is Consent.ASK else refuse

@@ -161,7 +161,11 @@ def diagnose(conn: Connection, schema: Schema, kind: Kind, values: set[str]) -> 
     hints: dict[tuple[Kind, str], str] = {}
     for value in sorted(values):
         checked = ", ".join(f"{table.name}.{c}" for c in columns)
-        hint = f"no match in {checked} either" if columns else f"{table.name} has no other unique column to check"
+        hint = (
+            f"no match in {checked} either"
+            if columns
+            else f"no other column of {table.name} is unique, so nothing suggests which {kind.singular} was meant"
+        )
         for column in columns:
             with conn.cursor() as cur:
                 cur.execute(

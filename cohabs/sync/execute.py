@@ -9,6 +9,7 @@ crash could lose.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ class Executor:
     ids: dict[tuple[Kind, str], str] = field(default_factory=dict)
 
     stop: StopFlag = field(default_factory=StopFlag)
+    # Names this run in its updates' keys (see _update): no personal data, never reused by another run.
+    run_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -156,6 +159,26 @@ class Executor:
             send,
         )
 
+    def _update(self, step: Step, stripe_id: str, repair: Mapping[str, Any]) -> None:
+        """Set fields again, under a key of this run's own.
+
+        A create's key is the same on every run so that a retry finds what an earlier run made. An
+        update is the other way round: setting a field twice is harmless, but a key an earlier run used
+        would replay that run's answer instead of setting the field now (a method switched to
+        send_invoice, back, then to send_invoice again within Stripe's 24 hours would stay unchanged).
+        Retries within the run keep the key; the next run reads the account and sends only what differs.
+        """
+        send_keyed(
+            lambda attempt: idempotency_key(
+                KEY_NAMESPACE,
+                f"{step.kind.singular}:{step.row_id}",
+                {"set": dict(repair), "run": self.run_id},
+                step.stale_id,
+                attempt,
+            ),
+            lambda key: self.calls.update(step.kind, stripe_id, repair, key),
+        )
+
     def _link(self, step: Step, stripe_id: str, bills: bool = False) -> None:
         if stripe_id == step.stale_id:
             raise StepFailed(
@@ -193,8 +216,7 @@ class Executor:
         if step.action is Action.ADOPT:
             self._link(step, step.stripe_id, step.bills)  # the id first: it is what a crash must not lose
         if step.repair:
-            stripe_id, repair = step.stripe_id, step.repair
-            self._keyed(step, repair, lambda key: self.calls.update(step.kind, stripe_id, repair, key))
+            self._update(step, step.stripe_id, step.repair)
         if step.cancel:
             self.calls.cancel_subscription(step.stripe_id)
             details.append("ended lease: cancelled its subscription, left uncancelled by an earlier run")

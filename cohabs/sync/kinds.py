@@ -24,7 +24,11 @@ def _nothing_more(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _customer(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return {"currency": obj.get("currency"), "details": tuple((k, obj.get(k)) for k in CUSTOMER_DETAILS)}
+    return {
+        "currency": obj.get("currency"),
+        "details": tuple((k, obj.get(k)) for k in CUSTOMER_DETAILS),
+        "can_pay": bool(value_at(obj, "invoice_settings", "default_payment_method") or obj.get("default_source")),
+    }
 
 
 def _subscription(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,6 +41,11 @@ def _subscription(obj: Mapping[str, Any]) -> dict[str, Any]:
         "currency": value_at(price, "currency"),
         "amount": value_at(price, "unit_amount"),
         "cancel_at": obj.get("cancel_at"),
+        "trial_end": obj.get("trial_end"),
+        "collection_method": obj.get("collection_method"),
+        "days_until_due": obj.get("days_until_due"),
+        "end_behavior": value_at(obj, "trial_settings", "end_behavior", "missing_payment_method"),
+        "can_pay": bool(obj.get("default_payment_method") or obj.get("default_source")),
     }
 
 

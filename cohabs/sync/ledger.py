@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from cohabs.shared.money import InvalidAmount, to_major, to_minor
-from cohabs.sync.billing import InvalidLease, Mode, contract_price, terms_for
+from cohabs.sync.billing import InvalidLease, Method, Mode, contract_price, terms_for
 from cohabs.sync.plan import room_currencies, room_price
 from cohabs.sync.rows import Lease, Room, Rows, room_labels
 
@@ -124,6 +124,7 @@ class CurrencyTotal:
     per_month: Decimal  # what they bill a month, together
     free_until_end: int
     never: int
+    invoiced: int = 0  # of the monthly ones, invoiced by email (send_invoice); the others are charged automatically
 
 
 @dataclass
@@ -142,8 +143,12 @@ class Ledger:
             },
         )
 
-    def totals(self, lease_ids: Iterable[str]) -> list[CurrencyTotal]:
-        """Per currency: how many leases bill monthly and for how much, and how many never bill."""
+    def totals(self, lease_ids: Iterable[str], methods: Mapping[str, Method] | None = None) -> list[CurrencyTotal]:
+        """Per currency: how many leases bill monthly and for how much, and how many never bill.
+
+        `methods`: how each lease's subscription collects, when known (readiness.py).
+        """
+        methods = methods or {}
         found: dict[str, list[LeaseMoney]] = {}
         for lease_id in lease_ids:
             money = self.leases.get(lease_id)
@@ -159,6 +164,9 @@ class Ledger:
                 ),
                 free_until_end=sum(1 for m in items if m.schedule is Schedule.FREE_UNTIL_END),
                 never=sum(1 for m in items if m.schedule is Schedule.NEVER),
+                invoiced=sum(
+                    1 for m in items if m.schedule is Schedule.MONTHLY and methods.get(m.lease_id) is Method.INVOICE
+                ),
             )
             for currency, items in sorted(found.items())
         ]
@@ -167,7 +175,10 @@ class Ledger:
 def describe_total(total: CurrencyTotal) -> str:
     parts = []
     if total.monthly:
-        parts.append(f"{total.monthly} lease(s) billed monthly, {total.per_month:,} {total.currency} a month together")
+        how = f" ({total.monthly - total.invoiced} charged automatically, {total.invoiced} invoiced by email)"
+        parts.append(
+            f"{total.monthly} lease(s) billed monthly, {total.per_month:,} {total.currency} a month together{how}"
+        )
     if total.free_until_end:
         parts.append(f"{total.free_until_end} free until they end, never billed")
     if total.never:

@@ -19,7 +19,7 @@ from stripe.params import CustomerCreateParams, ProductCreateParams, Subscriptio
 
 from cohabs.shared.money import InvalidAmount, format_minor, to_minor
 from cohabs.sync.account import CUSTOMER_DETAILS, Account, Remote
-from cohabs.sync.billing import InvalidLease, Mode, Terms, terms_for
+from cohabs.sync.billing import CREATE_INVOICE, UNCHOSEN, CollectionChoice, InvalidLease, Method, Mode, Terms, terms_for
 from cohabs.sync.kinds import LINK_KEYS
 from cohabs.sync.limits import (
     MAX_NAME,
@@ -35,6 +35,8 @@ from cohabs.sync.rows import Kind, Lease, Room, Rows, User, room_label, room_lab
 
 # Subscription statuses that bill no more; every other status still can.
 ENDED_SUBSCRIPTION = frozenset({"canceled", "incomplete_expired"})
+# What a collection switch sets on a linked subscription: neither changes an amount nor prorates.
+COLLECTION_FIELDS = frozenset({"collection_method", "days_until_due"})
 
 
 class Action(StrEnum):
@@ -55,6 +57,7 @@ class Billing:
     currency: str
     terms: Terms
     description: str | None
+    collection: CollectionChoice = UNCHOSEN
 
     def params(self, customer: str, product: str) -> SubscriptionCreateParams:
         params: SubscriptionCreateParams = {
@@ -71,12 +74,29 @@ class Billing:
             ],
             "trial_end": _ts(self.terms.trial_end),
             "metadata": {LINK_KEYS[Kind.LEASE]: self.lease_id},
+            "collection_method": self.collection.method.value,
+            # Set, not left to the account's default: without a payment method the rent stays owed as an
+            # open invoice; pause or cancel would stop it silently.
+            "trial_settings": {"end_behavior": {"missing_payment_method": CREATE_INVOICE}},
         }
+        if self.collection.method is Method.INVOICE and self.collection.days_until_due is not None:
+            params["days_until_due"] = self.collection.days_until_due
         if self.terms.cancel_at is not None:
             params["cancel_at"] = _ts(self.terms.cancel_at)
         if self.description:
             params["description"] = clip(self.description, MAX_SUBSCRIPTION_DESCRIPTION)
         return params
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """A linked subscription that still bills, moved to the chosen collection method: no amount, no proration."""
+
+    was: str  # in words: "charged automatically"
+    becomes: str  # "invoiced by email, due in 10 days"
+
+    def says(self) -> str:
+        return f"collection: {self.was} → {self.becomes}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +116,7 @@ class Step:
     notes: tuple[str, ...] = ()
     problem: Problem | None = None  # why the row is not synced (skipped, or kept for a person to decide)
     drift: Drift | None = None  # what is wrong with its Stripe object, when the plan knows better than the link
+    switch: Switch | None = None  # a linked subscription's collection method changes (its fields are in repair)
 
     @property
     def settled(self) -> bool:
@@ -123,6 +144,17 @@ def _day(timestamp: int) -> str:
 
 def live(remote: Remote) -> bool:
     return remote.status not in ENDED_SUBSCRIPTION
+
+
+def bills(remote: Remote) -> bool:
+    """Whether Stripe will still charge it: live, and not set to stop when its free period ends."""
+    stops_first = (
+        remote.status == "trialing"
+        and remote.trial_end is not None
+        and remote.cancel_at is not None
+        and remote.cancel_at <= remote.trial_end
+    )
+    return live(remote) and not stops_first
 
 
 Link = tuple[Action, str | None, str | None, str]  # action, object kept or adopted, stale stored id, why
@@ -199,10 +231,9 @@ def _kept(
     notes: tuple[str, ...] = (),
 ) -> Step:
     action, stripe_id, stale_id, reason = link
-    if repair.keys() - {"metadata"}:
-        reason = "; ".join(
-            filter(None, [reason, f"{', '.join(sorted(repair.keys() - {'metadata'}))} set again from the row"])
-        )
+    from_row = sorted(repair.keys() - {"metadata"} - COLLECTION_FIELDS)
+    if from_row:
+        reason = "; ".join(filter(None, [reason, f"{', '.join(from_row)} set again from the row"]))
     return Step(kind, row_id, label, action, stripe_id, stale_id, reason, repair=repair or None, notes=notes)
 
 
@@ -343,7 +374,8 @@ class _Leases:
     rooms: Mapping[str, Step]
     hubs: Mapping[str, str]
     hints: Mapping[tuple[Kind, str], str]
-    currency: dict[str, tuple[str, str]] = field(default_factory=dict)  # user id -> (currency, decided by)
+    collection: CollectionChoice = UNCHOSEN
+    currency: dict[str, _Billed] = field(default_factory=dict)  # user id -> its currency, and what decided it
     billed: dict[tuple[object, ...], str] = field(default_factory=dict)  # tenant, room, dates -> the lease billing
 
     def __post_init__(self) -> None:
@@ -371,21 +403,42 @@ class _Leases:
         original = self.billed.setdefault((lease.user_id, lease.room_id, lease.start, lease.end), lease.id)
         return None if original == lease.id else original
 
-    def claim_currency(self, user_id: str, currency: str, by: str) -> str | None:
-        """None when `user_id` may be billed in `currency`; else why not."""
+    def claim_currency(self, user_id: str, currency: str, lease_id: str, ongoing: bool) -> str | None:
+        """None when `user_id` may be billed in `currency`; else why not, and what decided."""
         if user_id not in self.currency:
             # Stripe fixes a customer's currency at its first subscription, cancelled or not.
             step = self.users.get(user_id)
             customer = self.account.find(Kind.USER, step.stripe_id or "") if step and step.stripe_id else None
             if customer is not None and customer.currency and step and step.action is not Action.SKIP:
-                self.currency[user_id] = (customer.currency, f"its customer {customer.id} already is")
-        have, decided_by = self.currency.setdefault(user_id, (currency, by))
-        if have == currency:
+                self.currency[user_id] = _Billed(customer.currency, f"its customer {customer.id} already is", None)
+        have = self.currency.setdefault(user_id, _Billed.by_lease(currency, lease_id, ongoing))
+        if have.currency == currency:
             return None
         return (
-            f"user {user_id} is billed in {have.upper()} ({decided_by}); Stripe allows one currency per customer, "
-            f"this lease is in {currency.upper()}"
+            f"user {user_id} is billed in {have.currency.upper()} ({have.decided_by}); Stripe allows one currency "
+            f"per customer, this lease is in {currency.upper()}; {have.rule(ongoing)}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Billed:
+    """A tenant's currency, and what decided it: its customer in Stripe, or one of its leases."""
+
+    currency: str
+    decided_by: str
+    ongoing: bool | None  # the deciding lease is ongoing; None: the customer's own currency decided
+
+    @classmethod
+    def by_lease(cls, currency: str, lease_id: str, ongoing: bool) -> _Billed:
+        return cls(currency, f"{'ongoing' if ongoing else 'ended'} lease {lease_id}", ongoing)
+
+    def rule(self, ongoing: bool) -> str:
+        """Why the other side wins, in the words of what actually decided."""
+        if self.ongoing is None:
+            return "Stripe fixed the customer's currency at its first subscription"
+        if self.ongoing and not ongoing:
+            return "an ongoing lease comes first"
+        return "the lease linked in Stripe first, else the one that starts first, decides"
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,9 +470,7 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
             text = f"its subscription bills {billed}, {whose}, not {kind.singular} {ref}'s"
             found.append(Issue(Problem.LINK_CHANGED, drift, text))
     if remote.customer and remote.currency and (tenant := ctx.owner(Kind.USER, remote.customer)):
-        ctx.currency.setdefault(
-            tenant, (remote.currency, f"{'ongoing' if weighed.ongoing else 'ended'} lease {lease.id}")
-        )
+        ctx.currency.setdefault(tenant, _Billed.by_lease(remote.currency, lease.id, weighed.ongoing))
     cancel = False
     if weighed.terms is None:
         found.append(Issue(Problem.BAD_LEASE, Drift.ROW_INVALID, weighed.invalid))
@@ -461,9 +512,31 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
     repair = {} if Problem.LINK_CHANGED in problems else _repair(Kind.LEASE, lease.id, stripe_id, ctx.account, {})
     kept = _kept(Kind.LEASE, lease.id, label, weighed.link, repair)
     if not found:
+        switch = _switch(weighed, remote, ctx.collection)
+        if switch is not None:
+            repair = {**repair, **ctx.collection.fields()}
+            kept = replace(
+                kept, repair=repair, switch=switch, reason="; ".join(filter(None, [kept.reason, switch.says()]))
+            )
         return replace(kept, cancel=cancel, bills=live(remote))
     texts = [kept.reason, *(i.text for i in found), f"{remote.id} is left as it is until a person decides"]
     return replace(kept, reason="; ".join(filter(None, texts)), problem=found[0].problem, drift=found[0].drift)
+
+
+def _switch(weighed: _Weighed, remote: Remote, collection: CollectionChoice) -> Switch | None:
+    """The chosen method, when it is not the linked subscription's and the subscription still bills.
+
+    Only a method someone chose moves linked subscriptions: without one a rerun leaves them as they are.
+    A subscription Stripe will not charge again (cancelled, or stopping when its trial ends) is not worth
+    a write, nor one whose lease is over (the sync cancels it).
+    """
+    if not collection.chosen or not bills(remote) or weighed.terms is None or weighed.terms.mode is Mode.ENDED:
+        return None
+    was = Method(remote.collection_method or Method.AUTOMATIC.value)
+    days = remote.days_until_due if was is Method.INVOICE else None
+    if was is collection.method and days == collection.days_until_due:
+        return None
+    return Switch(was.says(days), collection.says())
 
 
 def _drift(lease: Lease, remote: Remote, hubs: Mapping[str, str]) -> list[Issue]:
@@ -521,14 +594,13 @@ def _new_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
             f"duplicate of lease {original} (same user, room and dates): not billed twice; "
             "void or delete one of them, then rerun",
         )
-    kind_of = "ongoing" if weighed.ongoing else "ended"
-    conflict = ctx.claim_currency(user.row_id, currency, f"{kind_of} lease {lease.id}")
+    conflict = ctx.claim_currency(user.row_id, currency, lease.id, weighed.ongoing)
     if conflict:
-        return skip(Problem.CURRENCY_CONFLICT, conflict + ("" if weighed.ongoing else "; an ongoing lease comes first"))
+        return skip(Problem.CURRENCY_CONFLICT, conflict)
     notes: list[str] = []
     if lease.name:
         clipped("lease name", lease.name, MAX_SUBSCRIPTION_DESCRIPTION, notes)
-    billing = Billing(lease.id, user.row_id, room.row_id, amount, currency, weighed.terms, lease.name)
+    billing = Billing(lease.id, user.row_id, room.row_id, amount, currency, weighed.terms, lease.name, ctx.collection)
     return Step(
         Kind.LEASE,
         lease.id,
@@ -582,6 +654,7 @@ def make_plan(
     kinds: Collection[Kind] = tuple(Kind),
     hints: Mapping[tuple[Kind, str], str] | None = None,
     limit: int | None = None,
+    collection: CollectionChoice = UNCHOSEN,
 ) -> Plan:
     plan = Plan()
     ids = {
@@ -602,7 +675,7 @@ def make_plan(
     plan.steps[Kind.ROOM] = [replace(s, label=labels[s.row_id]) for s in plan.steps[Kind.ROOM]]
     users = {s.row_id: s for s in plan.steps[Kind.USER]}
     rooms = {s.row_id: s for s in plan.steps[Kind.ROOM]}
-    ctx = _Leases(account, users, rooms, hubs, hints or {})
+    ctx = _Leases(account, users, rooms, hubs, hints or {}, collection)
     weighed = sorted((_weigh(lease, account, ids[Kind.LEASE], now) for lease in rows.leases), key=_Weighed.order)
     for item in weighed:
         label = item.lease.name or item.lease.id

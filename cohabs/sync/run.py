@@ -20,10 +20,12 @@ from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
 from cohabs.sync import db, listing
 from cohabs.sync.account import Account
+from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.calls import Calls, SyncCalls
 from cohabs.sync.execute import Executor
 from cohabs.sync.ledger import Ledger
-from cohabs.sync.plan import make_plan
+from cohabs.sync.plan import Action, Plan, make_plan
+from cohabs.sync.readiness import assess
 from cohabs.sync.rows import Kind, Rows
 from cohabs.sync.run_report import Report, outcomes_from_plan, remaining_from_plan
 from cohabs.sync.schema import Schema, check_id_columns
@@ -99,19 +101,34 @@ def verify(settings: Settings, world: World) -> AuditReport:
             hints = dangling(conn, schema, rows)
         finally:
             conn.close()
+    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     calls = world.calls or SyncCalls(make_gateway(settings, world))
     account = read_account(calls, world.echo, settings)
     # The plan a sync would make now is the one definition of correct: what it would not simply keep is a
     # finding, and it says who settles each one.
+    now = world.now()
     plan = make_plan(
         rows,
         account,
         hubs=settings.hub_currencies,
         default_currency=settings.default_currency,
-        now=world.now(),
+        now=now,
         hints=hints,
+        collection=collection,
     )
-    return AuditReport.of(audit(plan, account), plan, database_rows(rows), account.size())
+    # Whether tenants can pay is read from the account as it is: a switch the sync would make is not made yet.
+    ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
+    readiness = assess(plan, account, rows, ledger, as_planned=False)
+    return AuditReport.of(audit(plan, account), plan, database_rows(rows), account.size(), readiness)
+
+
+def changes(plan: Plan) -> bool:
+    """Whether applying the plan writes anything, to Stripe or to the database: if not, nobody need say yes."""
+    return any(
+        step.action in (Action.CREATE, Action.ADOPT) or step.repair or step.cancel
+        for kind in plan.active
+        for step in plan.steps[kind]
+    )
 
 
 def database_rows(rows: Rows) -> dict[Kind, int]:
@@ -125,6 +142,7 @@ def run(settings: Settings, options: Options, world: World) -> Report:
 
 def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
+    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     started = world.clock()
     conn = mysql.connect(settings)
     try:
@@ -155,21 +173,26 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             kinds=options.kinds,
             hints=dangling(conn, schema, rows),
             limit=options.limit,
+            collection=collection,
         )
         kinds = tuple(k for k in Kind if k in options.kinds)
+        ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
         preview = Report(
             True,
             outcomes_from_plan(plan, account.read),
-            Ledger.of(rows, settings.hub_currencies, settings.default_currency, now),
+            ledger,
             plan.notes,
             remaining=remaining_from_plan(plan, account.read),
             database_rows=database_rows(rows),
             account_read=account.read,
             kinds=kinds,
+            collection=collection,
+            switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
+            readiness=assess(plan, account, rows, ledger, as_planned=True),
         )
         if options.dry_run:
             return preview
-        if not world.confirm(preview):
+        if changes(plan) and not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert calls is not None
         writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
 import click
 
 from cohabs.shared.stopping import StopReason
+from cohabs.sync.billing import CREATE_INVOICE, CollectionChoice
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import Ledger, describe_total
-from cohabs.sync.plan import Action, Plan, Step
+from cohabs.sync.plan import Action, Plan, Step, Switch
 from cohabs.sync.problems import Problem
+from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
 
 
@@ -45,6 +48,20 @@ class Scope:
         return text
 
 
+class Heading(StrEnum):
+    """What the screen shows: a plan that changed nothing, a plan waiting for a yes, or what a sync did."""
+
+    DRY_RUN = "Plan (dry run: nothing was changed)"
+    TO_APPLY = "Plan to apply (nothing is changed before you answer)"
+    NOT_APPLIED = "Plan (not applied: nothing was changed)"
+    DONE = "Sync report: changes made"
+
+
+# Subscriptions this run makes (or would make), against those Stripe already held.
+NEW = frozenset({Result.CREATED, Result.REPLACED, Result.UNCHECKED})
+LINKED = frozenset({Result.KEPT, Result.ADOPTED})
+
+
 @dataclass
 class Report:
     dry_run: bool
@@ -60,6 +77,23 @@ class Report:
     kinds: tuple[Kind, ...] = tuple(Kind)
     stopped: StopReason | None = None  # why the run stopped before its end, if it did
     stop_detail: str = ""
+    collection: CollectionChoice = field(default_factory=CollectionChoice)
+    switches: dict[str, Switch] = field(default_factory=dict)  # lease id -> its collection switch, as planned
+    readiness: Readiness = field(default_factory=Readiness)  # as the plan leaves the account
+
+    @cached_property
+    def ready(self) -> Readiness:
+        """The subscriptions that will bill among the leases this run linked (or, in a plan, would)."""
+        return self.readiness.only({o.row_id for o in self.outcomes if o.kind is Kind.LEASE and o.synced})
+
+    @cached_property
+    def switched(self) -> list[tuple[Outcome, Switch]]:
+        """Linked subscriptions this run moved (a plan: would move) to the chosen collection method."""
+        return [
+            (o, self.switches[o.row_id])
+            for o in self.outcomes
+            if o.kind is Kind.LEASE and o.row_id in self.switches and o.synced
+        ]
 
     @cached_property
     def counts(self) -> dict[Kind, Counter[str]]:
@@ -81,6 +115,30 @@ class Report:
     def attention(self) -> list[Outcome]:
         """Rows that were not simply created or kept."""
         return [o for o in self.outcomes if o.result not in (Result.CREATED, Result.KEPT) or o.detail]
+
+    def for_a_person(self) -> list[tuple[str, list[Outcome]]]:
+        """The rows not synced, grouped under the advice for their problem: what a reviewer reads first."""
+        groups: dict[Problem | None, list[Outcome]] = {}
+        for outcome in self.unsynced:
+            groups.setdefault(outcome.problem, []).append(outcome)
+        order = list(NEXT_STEPS)
+        ranked = sorted(groups.items(), key=lambda group: order.index(group[0]) if group[0] in order else len(order))
+        return [(NEXT_STEPS.get(problem, "") if problem else "", rows) for problem, rows in ranked]
+
+    def routine(self) -> list[Outcome]:
+        """Rows synced in a way worth a line (a stale id replaced, an object adopted), but nothing to decide."""
+        return [o for o in self.attention() if o.synced]
+
+    def routine_counts(self) -> str:
+        """The routine rows as counts: `20 rooms replaced stale; 2 leases adopted`."""
+        counts = Counter((o.kind, o.result) for o in self.routine())
+        return "; ".join(
+            f"{n} {kind.value if n > 1 else kind.singular} {result.replace('_', ' ')}"
+            for (kind, result), n in sorted(counts.items(), key=lambda item: (list(Kind).index(item[0][0]), item[0][1]))
+        )
+
+    def lease_ids(self, results: frozenset[Result]) -> list[str]:
+        return [o.row_id for o in self.outcomes if o.kind is Kind.LEASE and o.synced and o.result in results]
 
     def scopes(self) -> list[Scope]:
         """Per kind, what this run did against the whole database; only meaningful when rows were left."""
@@ -134,6 +192,7 @@ class Report:
             remaining=[outcome(o) for o in self.remaining],
             notes=[clean(n) for n in self.notes],
             ledger=ledger,
+            readiness=self.readiness.scrubbed(clean),
         )
 
 
@@ -197,6 +256,7 @@ def next_steps(report: Report, tool: str) -> list[str]:
     """Advice from the problems found (never from the wording of reasons), then what to run: `tool`, as run."""
     found = {o.problem for o in report.unsynced if o.problem}
     steps = [advice for problem, advice in NEXT_STEPS.items() if problem in found]
+    steps += readiness_steps(report.ready, tool)
     if report.dry_run:
         if not report.account_read:
             steps.append("Set STRIPE_SECRET_KEY and run the dry run again: it then checks every stored id.")
@@ -211,6 +271,19 @@ def next_steps(report: Report, tool: str) -> list[str]:
     else:
         steps.append(f"Nothing: every row is linked. `{tool} --verify` audits the result at any time.")
     return steps
+
+
+def readiness_steps(ready: Readiness, tool: str) -> list[str]:
+    """What to do before the first rent dates about the tenants who cannot pay yet."""
+    unready = ready.unready()
+    if not unready:
+        return []
+    first = min(b.first_charge for b in unready)
+    return [
+        f"Before {first:%Y-%m-%d}: see to the {len(unready)} subscription(s) whose tenant cannot pay yet (listed "
+        "under how tenants pay): collect payment methods, or switch them to invoices by email with "
+        f"`{tool} --collection-method send_invoice --days-until-due N`."
+    ]
 
 
 STYLES: dict[Result, dict[str, Any]] = {
@@ -235,10 +308,14 @@ def row_line(o: Outcome) -> str:
     return f"  {_tag(o.result)} {o.kind.singular} {o.row_id} ({o.label}){target}{detail}"
 
 
-def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str]:
-    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row."""
-    title = "Plan (dry run: nothing was changed)" if report.dry_run else "Sync report"
-    yield click.style(title, bold=True)
+def render(report: Report, verbosity: int = 1, target: str = "", heading: Heading | None = None) -> Iterator[str]:
+    """Text for a terminal (click strips the colours in a pipe). 0 quiet, 1 normal, 2 every row.
+
+    What needs a person comes first, each group under its advice; routine changes are counts
+    (every row with -v, and in the Markdown report).
+    """
+    title = heading or (Heading.DRY_RUN if report.dry_run else Heading.DONE)
+    yield click.style(title.value, bold=True)
     if target:
         yield f"Target: {target}"
     yield ""
@@ -246,12 +323,16 @@ def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str
     yield f"  {'':8}" + "".join(f"{r.replace('_', '-'):>16}" for r in columns)
     for kind in report.kinds:
         yield f"  {kind.value:8}" + "".join(f"{report.counts[kind][r]:>16}" for r in columns)
-    shown = report.outcomes if verbosity >= 2 else [o for o in report.attention() if verbosity or not o.synced]
-    if shown:
-        yield from ("", "Rows:" if verbosity >= 2 else "Rows not simply created or kept:")
-        yield from (row_line(o) for o in shown)
+    yield from _switch_lines(report, verbosity)
+    yield from _person_lines(report)
+    if verbosity >= 2:
+        yield from ("", "Rows:")
+        yield from (row_line(o) for o in report.outcomes)
+    elif verbosity and report.routine():
+        yield from ("", f"Routine: {report.routine_counts()} (each row: -v, or the Markdown report).")
     if verbosity:
         yield from _money_lines(report, verbosity)
+        yield from readiness_lines(report.ready, verbosity, report.collection)
     notes = Counter(n for o in report.outcomes for n in o.notes)
     if (notes or report.notes) and verbosity:
         yield from ("", "Notes:")
@@ -271,27 +352,114 @@ def render(report: Report, verbosity: int = 1, target: str = "") -> Iterator[str
     yield from ("", click.style(report.headline(), fg="yellow" if unsettled else "green", bold=True))
 
 
+def _switch_lines(report: Report, verbosity: int) -> Iterator[str]:
+    """First of all, as the plan's first news: linked subscriptions whose collection method changes."""
+    if not report.switched:
+        return
+    verb = "would change" if report.dry_run else "changed"
+    yield ""
+    yield click.style(
+        f"Collection method {verb} on {len(report.switched)} linked subscription(s) that still bill "
+        f"(to {report.collection.says()}; no amount changes, nothing is prorated):",
+        bold=True,
+    )
+    if verbosity:
+        for o, switch in report.switched:
+            yield f"  lease {o.row_id} ({o.label}) -> {o.stripe_id}: {switch.was} → {switch.becomes}"
+
+
+def collection_line(collection: CollectionChoice) -> str:
+    """The collection choice in words: for new subscriptions, for linked ones, and at the trial's end."""
+    linked = (
+        "linked subscriptions that still bill are switched to it"
+        if collection.chosen
+        else "linked subscriptions keep their own (no --collection-method or COLLECTION_METHOD given)"
+    )
+    return (
+        f"New subscriptions are {collection.says()}; {linked}. A trial that ends without a payment method "
+        f"creates the invoice ({CREATE_INVOICE}): the rent stays owed, never paused or cancelled unseen."
+    )
+
+
+def readiness_lines(
+    ready: Readiness, verbosity: int, collection: CollectionChoice | None = None, mark: str = ""
+) -> Iterator[str]:
+    """Every subscription that will bill, by first charge date; at the normal level only who cannot pay yet.
+
+    `mark` tags each tenant who cannot pay yet (--verify: `[person]`).
+    """
+    yield from ("", "How tenants pay, by first charge date:")
+    if collection is not None:
+        yield f"  {collection_line(collection)}"
+    for day, items in ready.by_date():
+        unready = [b for b in items if b.state is not State.READY]
+        can = f"{len(unready)} cannot pay yet" if unready else "all can pay"
+        yield f"  {day}: {len(items)} subscription(s), {monthly(items)}: {can}"
+        for b in items if verbosity >= 2 else unready:
+            tag = f"{mark} " if mark and b.state is not State.READY else ""
+            yield f"    {tag}{billable_line(b)}"
+    unready_now = ready.unready()
+    for sentence in ready.summary():
+        yield click.style(f"  {sentence}", fg="yellow" if unready_now else "green")
+
+
+def billable_line(b: Billable) -> str:
+    return f"lease {b.lease_id} ({b.label}), tenant {b.tenant}: {b.money}, {b.how()}"
+
+
+def _person_lines(report: Report) -> Iterator[str]:
+    groups = report.for_a_person()
+    if not groups:
+        return
+    count = sum(len(rows) for _, rows in groups)
+    yield from ("", click.style(f"Needs a person ({count} row(s)):", bold=True))
+    for advice, rows in groups:
+        if advice:
+            yield f"  → {advice}"
+        yield from ("  " + row_line(o) for o in rows)
+
+
 def lease_ids(report: Report) -> list[str]:
     return [o.row_id for o in report.outcomes if o.kind is Kind.LEASE]
 
 
-def money_totals(report: Report) -> Iterator[str]:
-    """Per currency, what the leases of this run bill: the figures a manager signs off."""
-    synced = [o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced]
-    for total in report.ledger.totals(synced):
-        yield "  " + describe_total(total)
+def money_split(report: Report) -> list[tuple[str, list[str]]]:
+    """Per currency, what the subscriptions bill and how they collect: those this run makes apart from those
+    Stripe already held.
+
+    A rerun that creates nothing says so, instead of presenting what earlier runs linked as its own.
+    """
+    methods = {b.lease_id: b.method for b in report.ready.billable}
+    made = "New subscriptions this run would create" if report.dry_run else "New subscriptions this run created"
+    return [
+        (made, [describe_total(t) for t in report.ledger.totals(report.lease_ids(NEW), methods)]),
+        (
+            "Already in Stripe (kept, or adopted)",
+            [describe_total(t) for t in report.ledger.totals(report.lease_ids(LINKED), methods)],
+        ),
+    ]
 
 
 def _money_lines(report: Report, verbosity: int) -> Iterator[str]:
     # New subscriptions at the normal level; every lease of the run with -v (a rerun keeps thousands).
-    new = (Result.CREATED, Result.REPLACED, Result.ADOPTED, Result.UNCHECKED)
-    leases = [o for o in report.outcomes if o.kind is Kind.LEASE and o.synced and (verbosity >= 2 or o.result in new)]
+    linked_now = NEW | {Result.ADOPTED}
+    leases = [
+        o for o in report.outcomes if o.kind is Kind.LEASE and o.synced and (verbosity >= 2 or o.result in linked_now)
+    ]
     if leases:
-        yield from ("", "What each subscription does:")
+        yield from (
+            "",
+            "What each subscription does:" if verbosity >= 2 else "What each new or adopted subscription does:",
+        )
+        paying = {b.lease_id: b for b in report.ready.billable}
         for o in sorted(leases, key=lambda o: o.label):
             money = report.ledger.leases.get(o.row_id)
             if money is not None:
-                yield f"  lease {o.row_id} ({o.label}): {money.money}/month, {money.does()}; {money.dates}"
-    totals = list(money_totals(report))
-    if totals:
-        yield from ("", "Money, per currency:", *totals)
+                how = f"; {paying[o.row_id].how()}" if o.row_id in paying else ""
+                yield f"  lease {o.row_id} ({o.label}): {money.money}/month, {money.does()}; {money.dates}{how}"
+    split = money_split(report)
+    if any(totals for _, totals in split):
+        yield from ("", "Money, per currency:")
+        for label, totals in split:
+            yield f"  {label}:" + ("" if totals else " none")
+            yield from ("    " + line for line in totals)

@@ -23,10 +23,12 @@ from cohabs.shared.reports import (
     provenance_markdown,
     write_report_set,
 )
+from cohabs.sync.billing import CREATE_INVOICE, CollectionChoice
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import LeaseMoney, Ledger, RoomPrice
+from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import Report, money_totals, next_steps
+from cohabs.sync.run_report import LINKED, NEW, Report, collection_line, money_split, next_steps
 
 DECISIONS = [
     "Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
@@ -60,8 +62,8 @@ def _result(o: Outcome) -> str:
 
 
 def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
-    """A report to paste into a ticket: where it ran, what it did and left, the money, what to do next."""
-    what = "Dry run (nothing was changed)" if report.dry_run else "Sync"
+    """A report to paste into a ticket: where it ran, what needs a person, the money, the routine, what next."""
+    what = "Dry run (nothing was changed)" if report.dry_run else "Sync (changes made)"
     yield from (f"# Stripe relink — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     yield from ("", "## Summary", "", f"**{md_text(report.headline())}**", "")
@@ -69,14 +71,20 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     if report.remaining:
         yield ""
         yield from (f"- {md_text(scope.describe(report.dry_run))}" for scope in report.scopes())
+    if report.routine():
+        yield from ("", f"Routine, nothing to decide: {md_text(report.routine_counts())} (listed below).")
     if not report.dry_run:
         yield from (
             "",
             f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.",
         )
+    yield from _for_a_person(report)
+    yield from _switches(report)
     yield from _money(report)
+    yield from readiness_markdown(report.ready, report.collection)
     yield from ("", "## Decisions taken", "")
     yield from (f"- {line}" for line in DECISIONS)
+    yield f"- {md_text(collection_line(report.collection))}"
     if report.account_read:
         yield "- Stored Stripe ids the account does not confirm are stale and replaced."
     else:
@@ -84,16 +92,12 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     notes = Counter(n for o in report.outcomes for n in o.notes)
     yield from (f"- {md_text(note)}: {count} row(s)." for note, count in sorted(notes.items()))
     yield from (f"- {md_text(note)}." for note in report.notes)
-    attention = report.attention()
-    if attention:
-        yield from ("", "## Data issues and changes", "")
-        yield from md_table(
-            ["kind", "row", "label", "what", "Stripe id", "detail"],
-            (
-                [o.kind.singular, Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail]
-                for o in attention
-            ),
-        )
+    routine = report.routine()
+    if routine:
+        yield from ("", "## Routine changes", "")
+        yield "Synced, with nothing to decide; each line says what was done and why."
+        yield ""
+        yield from _rows_table(routine)
     if report.remaining:
         yield from ("", "## Left for the full run", "")
         yield "What a run without --limit/--only will do with the rows this run left alone:"
@@ -104,6 +108,104 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
         )
     yield from ("", "## What to do next", "")
     yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
+
+
+def _rows_table(rows: list[Outcome]) -> Iterator[str]:
+    return md_table(
+        ["kind", "row", "label", "what", "Stripe id", "detail"],
+        ([o.kind.singular, Code(o.row_id), o.label, _result(o), Code(o.stripe_id or ""), o.detail] for o in rows),
+    )
+
+
+def _for_a_person(report: Report) -> Iterator[str]:
+    """Each problem's advice (our own Markdown), then its rows."""
+    groups = report.for_a_person()
+    if not groups:
+        return
+    yield from ("", f"## Needs a person ({sum(len(rows) for _, rows in groups)} row(s))", "")
+    for advice, rows in groups:
+        yield f"**{advice or 'Not synced'}**"
+        yield ""
+        yield from _rows_table(rows)
+        yield ""
+
+
+def _switches(report: Report) -> Iterator[str]:
+    """Linked subscriptions whose collection method changes: the plan's first news after its counts."""
+    if not report.switched:
+        return
+    verb = "would change" if report.dry_run else "changed"
+    yield from ("", "## Collection method changes", "")
+    yield md_text(
+        f"{len(report.switched)} linked subscription(s) that still bill {verb} to {report.collection.says()}: "
+        "collection method and days until due only, no amount changes, nothing is prorated."
+    )
+    yield ""
+    yield from md_table(
+        ["lease", "label", "Stripe id", "was", "becomes"],
+        ([Code(o.row_id), o.label, Code(o.stripe_id or ""), s.was, s.becomes] for o, s in report.switched),
+    )
+
+
+CAN_PAY = {
+    State.READY: "yes",
+    State.NO_PAYMENT_METHOD: "no: no payment method, the first invoice will fail",
+    State.STOPS: "no: no payment method, and the trial's end pauses or cancels it",
+    State.NO_EMAIL: "no: no email to send the invoice to",
+}
+
+
+def readiness_markdown(ready: Readiness, collection: CollectionChoice | None = None) -> Iterator[str]:
+    """Every subscription that will bill, grouped by first charge date, then who cannot pay and what to do."""
+    yield from ("", "## How tenants pay", "")
+    if collection is not None:
+        yield from (md_text(collection_line(collection)), "")
+    yield from (f"**{md_text(sentence)}**" for sentence in ready.summary())
+    for day, items in ready.by_date():
+        unready = sum(1 for b in items if b.state is not State.READY)
+        yield from ("", f"### First charge {day}: {len(items)} subscription(s), {md_text(monthly(items))}")
+        yield f"{unready} cannot pay yet." if unready else "All can pay."
+        yield ""
+        yield from md_table(
+            ["tenant", "lease", "name", "a month", "how it is paid", "can pay"],
+            ([b.tenant, Code(b.lease_id), b.label, b.money, b.how(), CAN_PAY[b.state]] for b in items),
+        )
+
+
+def billable_json(b: Billable) -> dict[str, Any]:
+    return {
+        "lease_id": b.lease_id,
+        "label": b.label,
+        "tenant": b.tenant,
+        "customer": b.customer,
+        "amount": str(b.amount),
+        "currency": b.currency,
+        "first_charge": b.day,
+        "collection_method": b.method.value,
+        "days_until_due": b.days_until_due,
+        "payment_method": b.can_pay,
+        "emailable": b.emailable,
+        "trial_end_without_payment_method": b.end_behavior,
+        "state": b.state.value,
+        "advice": b.advice() if b.state is not State.READY else None,
+    }
+
+
+def readiness_json(ready: Readiness) -> dict[str, Any]:
+    return {
+        "summary": ready.summary(),
+        "not_ready": len(ready.unready()),
+        "subscriptions": [billable_json(b) for b in ready.billable],
+    }
+
+
+def collection_json(collection: CollectionChoice) -> dict[str, Any]:
+    return {
+        "method": collection.method.value,
+        "days_until_due": collection.days_until_due,
+        "chosen": collection.chosen,
+        "trial_end_without_payment_method": CREATE_INVOICE,
+    }
 
 
 def _counts(report: Report) -> Iterator[list[object]]:
@@ -119,13 +221,16 @@ def _money(report: Report) -> Iterator[str]:
     if not leases and not rooms:
         return
     yield from ("", "## Money", "")
-    totals = list(money_totals(report))
-    if totals:
-        yield "What the leases this run links bill, per currency:"
-        yield ""
-        yield from (f"- {line.strip()}" for line in totals)
-        yield ""
+    split = money_split(report)
+    if any(totals for _, totals in split):
+        for label, totals in split:
+            yield f"{label}, per currency:" + ("" if totals else " none.")
+            yield ""
+            yield from (f"- {md_text(line)}" for line in totals)
+            if totals:
+                yield ""
     left = {o.row_id for o in report.remaining}
+    paying = {b.lease_id: b for b in report.ready.billable}
     if leases:
         yield from ("### Leases", "")
         yield from md_table(
@@ -138,9 +243,10 @@ def _money(report: Report) -> Iterator[str]:
                 "amount",
                 "what the subscription does",
                 "first charge",
+                "how it is paid",
                 "this run",
             ],
-            _lease_rows(report.ledger, leases, left),
+            _lease_rows(report.ledger, leases, left, paying),
         )
         yield ""
     if rooms:
@@ -168,7 +274,9 @@ def _this_run(o: Outcome, left: set[str]) -> str:
     return f"left: the full run {FULL_RUN[o.result]}" if o.row_id in left else _result(o)
 
 
-def _lease_rows(ledger: Ledger, leases: list[Outcome], left: set[str]) -> Iterator[list[object]]:
+def _lease_rows(
+    ledger: Ledger, leases: list[Outcome], left: set[str], paying: dict[str, Billable]
+) -> Iterator[list[object]]:
     for o in leases:
         m = ledger.leases.get(o.row_id)
         if m is None:
@@ -182,6 +290,7 @@ def _lease_rows(ledger: Ledger, leases: list[Outcome], left: set[str]) -> Iterat
             m.money,
             _does(o, m),
             _first_charge(o, m) or "none",
+            paying[o.row_id].how() if o.row_id in paying else "",
             _this_run(o, left),
         ]
 
@@ -195,8 +304,12 @@ def _room_rows(ledger: Ledger, rooms: list[Outcome], left: set[str]) -> Iterator
         yield [Code(o.row_id), r.label, price, r.currency, r.source or "neither is set", _this_run(o, left)]
 
 
-def _lease_json(o: Outcome, m: LeaseMoney) -> dict[str, Any]:
+def _lease_json(o: Outcome, m: LeaseMoney, paying: Billable | None) -> dict[str, Any]:
     return {
+        "collection_method": paying.method.value if paying else None,
+        "days_until_due": paying.days_until_due if paying else None,
+        "payment_method": paying.can_pay if paying else None,
+        "readiness": paying.state.value if paying else None,
         "schedule": _schedule(o, m),
         "what": _does(o, m),
         "amount": str(m.amount) if m.amount is not None else None,  # major units, as in the database
@@ -218,7 +331,7 @@ def _room_json(r: RoomPrice) -> dict[str, Any]:
     }
 
 
-def _row_json(o: Outcome, ledger: Ledger, scope: str) -> dict[str, Any]:
+def _row_json(o: Outcome, ledger: Ledger, scope: str, paying: dict[str, Billable]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "kind": o.kind.singular,
         "row_id": o.row_id,
@@ -236,7 +349,7 @@ def _row_json(o: Outcome, ledger: Ledger, scope: str) -> dict[str, Any]:
     if o.notes:
         row["notes"] = list(o.notes)
     if o.kind is Kind.LEASE and o.row_id in ledger.leases:
-        row["billing"] = _lease_json(o, ledger.leases[o.row_id])
+        row["billing"] = _lease_json(o, ledger.leases[o.row_id], paying.get(o.row_id))
     if o.kind is Kind.ROOM and o.row_id in ledger.rooms:
         row["price"] = _room_json(ledger.rooms[o.row_id])
     return row
@@ -247,6 +360,21 @@ def _scoped(report: Report) -> Iterator[tuple[Outcome, str]]:
     yield from ((o, "left for the full run") for o in report.remaining)
 
 
+def _totals_json(report: Report, lease_ids: list[str]) -> list[dict[str, Any]]:
+    methods = {b.lease_id: b.method for b in report.ready.billable}
+    return [
+        {
+            "currency": t.currency,
+            "billed_monthly": t.monthly,
+            "per_month": str(t.per_month),
+            "free_until_end": t.free_until_end,
+            "never_billed": t.never,
+            "invoiced_by_email": t.invoiced,
+        }
+        for t in report.ledger.totals(lease_ids, methods)
+    ]
+
+
 def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> JsonReport:
     head = {
         "mode": "dry-run" if report.dry_run else "sync",
@@ -254,22 +382,20 @@ def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> Jso
         "account_read": report.account_read,
         "counts": {k.value: {r: report.counts[k][r] for r in report.columns} for k in report.kinds},
         "left_for_full_run": {s.kind.value: s.left for s in report.scopes()},
-        "money": [
-            {
-                "currency": t.currency,
-                "billed_monthly": t.monthly,
-                "per_month": str(t.per_month),
-                "free_until_end": t.free_until_end,
-                "never_billed": t.never,
-            }
-            for t in report.ledger.totals(o.row_id for o in report.outcomes if o.kind is Kind.LEASE and o.synced)
-        ],
+        "money": {
+            "created": _totals_json(report, report.lease_ids(NEW)),
+            "already_in_stripe": _totals_json(report, report.lease_ids(LINKED)),
+        },
+        "collection": collection_json(report.collection),
+        "collection_switched": len(report.switched),
+        "readiness": readiness_json(report.ready),
         "notes": report.notes,
         "stripe": {"requests": report.requests, "rate_limited": report.throttled},
         "seconds": round(report.seconds, 3),
     }
+    paying = {b.lease_id: b for b in report.ready.billable}
     return JsonReport.of(
-        provenance, privacy, head, (_row_json(o, report.ledger, scope) for o, scope in _scoped(report))
+        provenance, privacy, head, (_row_json(o, report.ledger, scope, paying) for o, scope in _scoped(report))
     )
 
 
@@ -293,12 +419,20 @@ CSV_HEADER = [
     "free_until",
     "first_charge",
     "cancel_at",
+    "collection_method",
+    "days_until_due",
+    "payment_method",
+    "readiness",
 ]
 
 
 def _csv_rows(report: Report) -> Iterator[list[object]]:
+    paying = {b.lease_id: b for b in report.ready.billable}
     for o, scope in _scoped(report):
         money: list[object] = [""] * 10
+        how: list[object] = [""] * 4
+        if (b := paying.get(o.row_id)) is not None and o.kind is Kind.LEASE:
+            how = [b.method.value, b.days_until_due, "yes" if b.can_pay else "no", b.state.value]
         if o.kind is Kind.LEASE and (m := report.ledger.leases.get(o.row_id)) is not None:
             money = [
                 m.amount,
@@ -325,6 +459,7 @@ def _csv_rows(report: Report) -> Iterator[list[object]]:
             o.problem,
             o.detail,
             *money,
+            *how,
         ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,12 @@ import click
 
 from cohabs.shared import reports as reporting
 from cohabs.shared.reports import Code, JsonReport, Privacy, Provenance, md_table, md_text
-from cohabs.sync.plan import Action, Plan, Step
+from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step
 from cohabs.sync.problems import Drift
+from cohabs.sync.readiness import Billable, Readiness
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import NEXT_STEPS
+from cohabs.sync.run_report import NEXT_STEPS, readiness_lines, readiness_steps
+from cohabs.sync.run_report_files import readiness_json, readiness_markdown
 from cohabs.sync.verify import Finding
 
 
@@ -69,10 +71,12 @@ def _sync_does(step: Step) -> str:
         return f"a sync stores {step.stripe_id}, which already links to this row"
     if step.cancel:
         return "a sync cancels it (no invoice, no proration)"
-    fields = sorted((step.repair or {}).keys() - {"metadata"})
-    if fields:
-        return f"a sync sets its {', '.join(fields)} again from the row"
-    return "a sync sets the object's link again"
+    fields = sorted((step.repair or {}).keys() - {"metadata"} - COLLECTION_FIELDS)
+    does = [
+        f"sets its {', '.join(fields)} again from the row" if fields else "",
+        f"switches it to {step.switch.becomes} (no amount changes, nothing is prorated)" if step.switch else "",
+    ]
+    return "a sync " + (" and ".join(filter(None, does)) or "sets the object's link again")
 
 
 def advise(finding: Finding, steps: Mapping[tuple[Kind, str], Step], adopters: Mapping[str, Step]) -> Advice:
@@ -86,35 +90,72 @@ def advise(finding: Finding, steps: Mapping[tuple[Kind, str], Step], adopters: M
         return Advice(Remedy.SYNC, _sync_does(step))
     if finding.drift in LINK_DRIFTS:
         why = step.reason if step else "the row is not in the plan"
+        # The finding usually states the cause already: the advice says it once, not twice.
+        cannot = "A sync cannot link it." if why in finding.problem else f"A sync cannot link it: {why}."
         advice = NEXT_STEPS.get(step.problem) if step and step.problem else None
-        return Advice(Remedy.PERSON, " ".join(filter(None, [f"A sync cannot link it: {why}.", advice])))
+        return Advice(Remedy.PERSON, " ".join(filter(None, [cannot, advice])))
     fallback = NEXT_STEPS.get(step.problem, "") if step and step.problem else ""
     return Advice(Remedy.PERSON, PERSON_ADVICE.get(finding.drift, fallback))
 
 
 @dataclass(frozen=True)
 class AuditReport:
+    """The audit: links and billing (`findings`), then whether tenants can pay (`readiness`).
+
+    The two are kept apart: a finding is a row the sync reports as not synced (the same rows, by
+    construction), while a tenant who cannot pay yet is linked as it should be and waits for a person
+    (a payment method, an email) before its first rent date.
+    """
+
     findings: list[tuple[Finding, Advice]]
     database_rows: dict[Kind, int]
     objects: int  # Stripe objects read
+    readiness: Readiness = field(default_factory=Readiness)  # the account as it is, not as a sync would leave it
 
     @classmethod
-    def of(cls, findings: list[Finding], plan: Plan, database_rows: dict[Kind, int], objects: int) -> AuditReport:
+    def of(
+        cls,
+        findings: list[Finding],
+        plan: Plan,
+        database_rows: dict[Kind, int],
+        objects: int,
+        readiness: Readiness | None = None,
+    ) -> AuditReport:
         steps = {(s.kind, s.row_id): s for k in Kind for s in plan.steps[k]}
         adopters = {s.stripe_id: s for s in steps.values() if s.action is Action.ADOPT and s.stripe_id}
-        return cls([(f, advise(f, steps, adopters)) for f in findings], database_rows, objects)
+        findings_advised = [(f, advise(f, steps, adopters)) for f in findings]
+        return cls(findings_advised, database_rows, objects, readiness or Readiness())
 
     @property
     def counts(self) -> Counter[Remedy]:
         return Counter(advice.remedy for _, advice in self.findings)
 
+    @property
+    def unready(self) -> list[tuple[Finding, Advice]]:
+        """Each tenant who cannot pay yet, as a finding for a person with its advice."""
+        return [(_unready_finding(b), Advice(Remedy.PERSON, b.advice())) for b in self.readiness.unready()]
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings and not self.readiness.unready()
+
     def headline(self) -> str:
+        if self.clean:
+            return "Verified: every row is linked to its own object, every lease bills as it should, and every tenant can pay."
+        unready = len(self.readiness.unready())
+        cannot_pay = f"{unready} subscription(s) whose tenant cannot pay yet (see how tenants pay)." if unready else ""
         if not self.findings:
-            return "Verified: every row is linked to its own object, and every lease bills as it should."
+            return f"Every row is linked and bills as it should, but {cannot_pay}"
         counts = self.counts
-        return (
-            f"{len(self.findings)} problem(s) found: {counts[Remedy.SYNC]} a sync repairs, "
-            f"{counts[Remedy.PERSON]} need a person."
+        return " ".join(
+            filter(
+                None,
+                [
+                    f"{len(self.findings)} problem(s) found: {counts[Remedy.SYNC]} a sync repairs, "
+                    f"{counts[Remedy.PERSON]} need a person.",
+                    f"Also {cannot_pay}" if cannot_pay else "",
+                ],
+            )
         )
 
     def checked(self) -> str:
@@ -135,7 +176,8 @@ class AuditReport:
                 f"Decide the {counts[Remedy.PERSON]} finding(s) marked `person`, each as its line says: "
                 "the sync will not change them."
             )
-        if self.findings:
+        steps += readiness_steps(self.readiness, tool)
+        if not self.clean:
             steps.append(f"Run `{tool} --verify` again to confirm.")
         else:
             steps.append("Nothing to do.")
@@ -148,7 +190,12 @@ class AuditReport:
                 (replace(f, label=clean(f.label), problem=clean(f.problem)), replace(a, what=clean(a.what)))
                 for f, a in self.findings
             ],
+            readiness=self.readiness.scrubbed(clean),
         )
+
+
+def _unready_finding(b: Billable) -> Finding:
+    return Finding(Kind.LEASE, b.lease_id, b.label, b.problem(), Drift(b.state.value))
 
 
 def _where(finding: Finding) -> str:
@@ -166,11 +213,14 @@ def render(audit: AuditReport, provenance: Provenance) -> Iterator[str]:
         tag = click.style(f"[{advice.remedy}]", fg="yellow" if advice.remedy is Remedy.SYNC else "red", bold=True)
         yield f"  {tag} {_where(finding)}: {finding.problem}"
         yield f"      → {advice.what}"
-    if audit.findings:
+    if audit.readiness.billable:
+        person = click.style(f"[{Remedy.PERSON}]", fg="red", bold=True)
+        yield from readiness_lines(audit.readiness, 1, mark=person)
+    if not audit.clean:
         yield ""
         yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))
         yield ""
-    yield click.style(audit.headline(), fg="red" if audit.findings else "green", bold=True)
+    yield click.style(audit.headline(), fg="green" if audit.clean else "red", bold=True)
 
 
 def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
@@ -188,6 +238,14 @@ def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> It
                 for f, a in audit.findings
             ),
         )
+    if audit.readiness.billable:
+        yield from readiness_markdown(audit.readiness)
+        if audit.unready:
+            yield from ("", "Each tenant who cannot pay yet is a finding for a person:", "")
+            yield from md_table(
+                ["finding", "lease", "what to do"],
+                ([f.problem, Code(f.row_id or ""), a.what] for f, a in audit.unready),
+            )
     yield from ("", "## What to do next", "")
     yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))
 
@@ -212,6 +270,8 @@ def audit_json(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> 
         "database_rows": {k.value: n for k, n in audit.database_rows.items()},
         "stripe_objects": audit.objects,
         "counts": {remedy.value: audit.counts[remedy] for remedy in Remedy},
+        "can_all_pay": not audit.readiness.unready(),
+        "readiness": readiness_json(audit.readiness),
     }
     return JsonReport.of(provenance, privacy, head, (_finding_json(f, a) for f, a in audit.findings), "findings")
 

@@ -1,4 +1,5 @@
-"""The payment side of the fake as tests and seeding drive it: past payments, disputes moving on, the balance.
+"""The payment side of the fake as tests and seeding drive it: past payments, disputes moving on, the balance,
+payment methods tenants add and trials that end.
 
 What `support.py` reads and writes is served through HTTP like every other
 resource; these are the moves Stripe makes on its own (a cardholder disputes,
@@ -94,6 +95,16 @@ class Payments:
             found = self._store.get("accounts", account)
             found["capabilities"] = {**(found.get("capabilities") or {}), "transfers": status}
             return found
+
+    # ----- how tenants pay their subscriptions ------------------------------------
+
+    def give_payment_method(self, customer: str, *, as_source: bool = False) -> str:
+        """A tenant saves a way to pay: the customer's invoice default (or its legacy default source); its id."""
+        return self._resources.customers.give_payment_method(customer, as_source=as_source)
+
+    def end_trials(self) -> list[Obj]:
+        """Trials that ended by the fake's clock, as Stripe ends them (Subscriptions.end_trials); those moved."""
+        return self._resources.subscriptions.end_trials()
 
     # ----- what happens to payments ----------------------------------------------
 

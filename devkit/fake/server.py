@@ -226,8 +226,10 @@ def _injected(fault: Fault) -> StripeFailure:
     return StripeFailure(fault.status, fault.message or f"injected {fault.status}", kind, fault.code)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run the strict fake Stripe API on localhost.")
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Run the strict fake Stripe API on localhost: the sync's resources and the payment ones."
+    )
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     parser.add_argument("--rate-limit", type=float, default=None, help="account requests/s before 429 (global-rate)")
@@ -236,15 +238,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--concurrency-limit", type=int, default=None, help="requests in flight before 429")
     parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with 429s")
-    args = parser.parse_args(argv)
-    fake = FakeStripe(
+    return parser
+
+
+def fake_from(args: argparse.Namespace) -> FakeStripe:
+    return FakeStripe(
         latency=args.latency,
         rate_limit=args.rate_limit,
         endpoint_rate_limit=args.endpoint_rate_limit,
         concurrency_limit=args.concurrency_limit,
         retry_after=args.retry_after,
     )
-    serve(fake, args.port)
 
 
 def serve(fake: FakeStripe, port: int, *lines: str) -> None:

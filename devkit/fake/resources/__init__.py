@@ -28,7 +28,7 @@ class Resources:
         self.customers = Customers(store)
         self.products = Products(store)
         self.invoices = Invoices(store)
-        self.subscriptions = Subscriptions(store, self.products, self.invoices)
+        self.subscriptions = Subscriptions(store, self.customers, self.products, self.invoices)
         self.balance = Balance(store)
         self.accounts = Accounts(store)
         self.charges = Charges(store, self.balance)

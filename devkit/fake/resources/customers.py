@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from .. import checks
 from ..errors import StripeFailure, fail
 from ..routing import Route
-from ..store import Obj, Params, Store
+from ..store import Obj, Params, Store, new_id
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -29,6 +29,23 @@ class Customers:
     def add(self, name: str, metadata: Mapping[str, str], currency: str | None = None) -> Obj:
         """A customer put straight into the account, as seeding makes them."""
         return self._store.add("customers", "cus", _shape(name=name, metadata=dict(metadata), currency=currency))
+
+    def give_payment_method(self, ident: str, *, as_source: bool = False) -> str:
+        """A tenant adds a way to pay (a test's move): the invoice default, or a legacy default source."""
+        customer = self.named(ident)
+        method = new_id("card" if as_source else "pm")
+        customer.setdefault("_payment_methods", []).append(method)
+        if as_source:
+            customer["default_source"] = method
+        else:
+            customer.setdefault("invoice_settings", {})["default_payment_method"] = method
+        return method
+
+    def can_pay(self, ident: str) -> bool:
+        """Whether Stripe has something to charge for this customer: its invoice default or its default source."""
+        customer = self._store.objects["customers"].get(ident) or {}
+        settings = customer.get("invoice_settings") or {}
+        return bool(settings.get("default_payment_method") or customer.get("default_source"))
 
     def named(self, ident: str) -> Obj:
         """The customer a request's parameter names: Stripe refuses a missing or deleted one with a 400."""
@@ -58,7 +75,20 @@ class Customers:
                 customer[key] = params[key] or None
         if "metadata" in params:
             customer["metadata"] = checks.merged_metadata(customer["metadata"], params)
+        default = (params.get("invoice_settings") or {}).get("default_payment_method")
+        if default is not None:
+            owned = self._owned(customer, default, "PaymentMethod")
+            customer.setdefault("invoice_settings", {})["default_payment_method"] = owned
+        if "default_source" in params:
+            customer["default_source"] = self._owned(customer, params["default_source"], "source")
         return customer
+
+    @staticmethod
+    def _owned(customer: Obj, ident: str, noun: str) -> str:
+        """A payment method named in an update: it must be attached to this customer."""
+        if ident not in customer.get("_payment_methods", ()):
+            raise fail(f"No such {noun}: '{ident}'", "resource_missing")
+        return str(ident)
 
     def _delete(self, ident: str, params: Params) -> Obj:
         customer = self._store.get("customers", ident)
@@ -89,5 +119,9 @@ def _shape(
         "description": description,
         "metadata": metadata,
         "currency": currency,  # set by the first subscription or payment: one currency per customer
+        # What Stripe charges a charge_automatically invoice to, in this order after the subscription's own.
+        "invoice_settings": {"default_payment_method": None, "custom_fields": None, "footer": None},
+        "default_source": None,
         "deleted": False,
+        "_payment_methods": [],  # attached by a test (give_payment_method): what an update may name
     }

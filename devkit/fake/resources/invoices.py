@@ -37,6 +37,31 @@ class Invoices:
             },
         )
 
+    def at_trial_end(self, subscription: Obj, amount: int, *, paid: bool, due: int | None = None) -> Obj:
+        """The invoice a trial's end makes: paid when charged, else open (emailed when `due` is given)."""
+        send = subscription["collection_method"] == "send_invoice"
+        return self._store.add(
+            "invoices",
+            "in",
+            {
+                "object": "invoice",
+                "subscription": subscription["id"],
+                "customer": subscription["customer"],
+                "currency": subscription["currency"],
+                "amount_due": amount,
+                "amount_paid": amount if paid else 0,
+                "amount_remaining": 0 if paid else amount,
+                "status": "paid" if paid else "open",
+                "collection_method": subscription["collection_method"],
+                "due_date": due,
+                "attempted": not send,  # charge_automatically tries the payment method; send_invoice emails
+                "attempt_count": 0 if send else 1,
+                "hosted_invoice_url": f"https://invoice.stripe.test/{subscription['id']}" if send else None,
+                "billing_reason": "subscription_cycle",
+                "created": subscription["trial_end"],
+            },
+        )
+
     def add_paid(
         self, payment_intent: str, number: str | None = None, description: str | None = None, created: int | None = None
     ) -> Obj:

@@ -1,21 +1,34 @@
-"""Subscriptions: the sync bills each lease as one, with a single item priced inline."""
+"""Subscriptions: the sync bills each lease as one, with a single item priced inline.
+
+How a subscription collects (`collection_method`, `days_until_due`) and what
+its trial's end does without a payment method (`trial_settings`) follow
+Stripe's rules; `end_trials` is the move Stripe makes on its own when a trial
+ends, which tests make explicitly after moving the fake's clock.
+"""
 
 from __future__ import annotations
 
 from .. import checks
-from ..errors import StripeFailure
+from ..errors import StripeFailure, fail
 from ..routing import Route
 from ..store import Obj, Params, Store, new_id, public
+from .customers import Customers
 from .invoices import Invoices
 from .products import Products
 
 MAX_TRIAL = 730 * 86400  # Stripe's furthest trial_end, in seconds from now
 ENDED = ("canceled", "incomplete_expired")  # left out of lists unless a status is asked for
+AUTOMATIC, INVOICE = "charge_automatically", "send_invoice"
+END_BEHAVIORS = ("create_invoice", "pause", "cancel")  # trial_settings.end_behavior.missing_payment_method
+DEFAULT_END = "create_invoice"  # Stripe's, when a request sets none
+# What an `incomplete` subscription still lets an update change, as Stripe documents it.
+WHILE_INCOMPLETE = frozenset({"metadata", "default_source", "expand"})
 
 
 class Subscriptions:
-    def __init__(self, store: Store, products: Products, invoices: Invoices) -> None:
+    def __init__(self, store: Store, customers: Customers, products: Products, invoices: Invoices) -> None:
         self._store = store
+        self._customers = customers
         self._products = products
         self._invoices = invoices
 
@@ -60,14 +73,17 @@ class Subscriptions:
         if cancel_at is not None and cancel_at <= now:
             raise StripeFailure(400, "Invalid cancel_at: must be in the future", code="parameter_invalid")
         checks.lengths(params, {"description": 500})
-        collection = params.get("collection_method", "charge_automatically")
+        collection, days = _collection(params.get("collection_method", AUTOMATIC), params.get("days_until_due"))
+        end_behavior = _end_behavior(params)
         customer["currency"] = currency
         if trial_end:
             status, due = "trialing", 0
-        elif collection == "send_invoice":
+        elif collection == INVOICE:
             status, due = "active", price["unit_amount"]
+        elif self._customers.can_pay(customer["id"]):
+            status, due = "active", 0  # charged at once: nothing left due
         else:
-            # No payment method on a fresh account: the first invoice cannot be paid.
+            # No payment method (a fresh account has none): the first invoice cannot be paid.
             status, due = "incomplete", price["unit_amount"]
         subscription = self._store.add(
             "subscriptions",
@@ -78,6 +94,10 @@ class Subscriptions:
                 "status": status,
                 "currency": currency,
                 "collection_method": collection,
+                "days_until_due": days,
+                "default_payment_method": None,
+                "default_source": None,
+                "trial_settings": {"end_behavior": {"missing_payment_method": end_behavior}},
                 "description": params.get("description"),
                 "metadata": checks.metadata(params),
                 "start_date": now,
@@ -122,11 +142,79 @@ class Subscriptions:
 
     def _update(self, ident: str, params: Params) -> Obj:
         subscription = self._store.get("subscriptions", ident)
+        if subscription["status"] == "canceled" and params.keys() - {"metadata", "cancellation_details", "expand"}:
+            raise fail("A canceled subscription can only update its cancellation_details and metadata.")
+        if subscription["status"] == "incomplete" and params.keys() - WHILE_INCOMPLETE:
+            raise fail("A subscription in status incomplete can only have metadata and default_source updated.")
+        if "collection_method" in params or "days_until_due" in params:
+            method = str(params.get("collection_method") or subscription["collection_method"])
+            # Switching to charge_automatically drops the days; staying on send_invoice keeps them unless given.
+            kept = subscription["days_until_due"] if method == INVOICE else None
+            subscription["collection_method"], subscription["days_until_due"] = _collection(
+                method, params.get("days_until_due", kept)
+            )
+        if "trial_settings" in params:
+            subscription["trial_settings"] = {"end_behavior": {"missing_payment_method": _end_behavior(params)}}
         if "metadata" in params:
             subscription["metadata"] = checks.merged_metadata(subscription["metadata"], params)
         if "description" in params:
             subscription["description"] = params["description"] or None
         return subscription
+
+    def end_trials(self) -> list[Obj]:
+        """What Stripe does when trials end (the fake's clock at or past `trial_end`); the subscriptions moved.
+
+        With something to charge, the first invoice is paid. send_invoice needs nothing: the invoice is emailed,
+        due `days_until_due` days later. Else `trial_settings.end_behavior.missing_payment_method` decides:
+        create_invoice leaves the invoice open and the subscription `past_due` (Stripe retries), pause stops
+        invoicing (`paused`), cancel ends the subscription.
+        """
+        now = self._store.now()
+        moved = []
+        with self._store.lock:
+            due = self._store.all(
+                "subscriptions", lambda s: s["status"] == "trialing" and (s.get("trial_end") or now + 1) <= now
+            )
+            for subscription in due:
+                self._end_trial(subscription)
+                moved.append(subscription)
+        return moved
+
+    def _end_trial(self, subscription: Obj) -> None:
+        amount = subscription["items"]["data"][0]["price"]["unit_amount"]
+        can_pay = bool(
+            subscription.get("default_payment_method")
+            or subscription.get("default_source")
+            or self._customers.can_pay(subscription["customer"])
+        )
+        when = subscription["trial_end"]
+        if subscription["cancel_at"] is not None and subscription["cancel_at"] <= when:
+            subscription.update(status="canceled", canceled_at=subscription["cancel_at"], ended_at=when)
+            return  # set to stop when its free period ends: nothing is ever billed
+        if subscription.get("collection_method") == INVOICE:
+            subscription["status"] = "active"
+            self._invoices.at_trial_end(
+                subscription, amount, paid=False, due=when + subscription["days_until_due"] * 86400
+            )
+            return
+        if can_pay:
+            subscription["status"] = "active"
+            self._invoices.at_trial_end(subscription, amount, paid=True)
+            return
+        self._nothing_to_charge(subscription, amount)
+
+    def _nothing_to_charge(self, subscription: Obj, amount: int) -> None:
+        """A charge_automatically trial ends without a payment method: its end behaviour decides."""
+        when = subscription["trial_end"]
+        settings = subscription.get("trial_settings") or {}
+        behavior = settings.get("end_behavior", {}).get("missing_payment_method") or DEFAULT_END
+        if behavior == "pause":
+            subscription["status"] = "paused"  # no invoice until a payment method is added and it resumes
+        elif behavior == "cancel":
+            subscription.update(status="canceled", canceled_at=when, ended_at=when)
+        else:
+            subscription["status"] = "past_due"
+            self._invoices.at_trial_end(subscription, amount, paid=False)
 
     def _cancel(self, ident: str, params: Params) -> Obj:
         subscription = self._store.get("subscriptions", ident)
@@ -144,6 +232,20 @@ class Subscriptions:
         # Kept for tests: what the cancel asked beyond its details (invoice_now, prorate).
         subscription["_cancel_params"] = {k: v for k, v in params.items() if k != "cancellation_details"}
         return subscription
+
+
+def _collection(method: str, days: object) -> tuple[str, int | None]:
+    """Stripe's rule: send_invoice needs days_until_due, which only send_invoice takes."""
+    if method == INVOICE and days is None:
+        raise fail("Missing required param: days_until_due (collection_method is send_invoice).", "parameter_missing")
+    if method != INVOICE and days is not None:
+        raise fail("days_until_due can only be set when collection_method is send_invoice.", "parameter_invalid")
+    return method, None if days is None else int(str(days))
+
+
+def _end_behavior(params: Params) -> str:
+    wanted = (params.get("trial_settings") or {}).get("end_behavior", {}).get("missing_payment_method")
+    return str(wanted or DEFAULT_END)
 
 
 def _trial_end(params: Params, now: int) -> int | None:
