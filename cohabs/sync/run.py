@@ -215,4 +215,6 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             stop_detail=world.stop.detail,
         )
     finally:
+        if not options.dry_run:
+            mysql.release_lock(conn, db.LOCK, settings.db_name)
         conn.close()
