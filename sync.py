@@ -2,28 +2,11 @@
 """Link every user, room and lease of the restored database to the fresh Stripe account.
 
 The command itself lives in cohabs/sync/cli.py, so that an installed package
-runs it as `cohabs-relink`; this file keeps `python sync.py` working. Only the
-standard library is used before that import: a Python without the project's
-packages gets one line saying how to run it, not a traceback.
+runs it as `cohabs-relink`; this file keeps `python sync.py` working (through
+cohabs/shared/launch.py, which says how to run it when packages are missing).
 """
 
-import sys
-from pathlib import Path
-
-try:
-    from cohabs.sync.cli import main
-except ModuleNotFoundError as missing:
-    if (missing.name or "").partition(".")[0] == "cohabs":
-        raise
-    here = Path(__file__).resolve().parent
-    venv = here / ".venv" / "bin" / "python"
-    name = Path(__file__).name
-    fix = (
-        f"use the project's, `{venv} {name}`"
-        if venv.is_file()
-        else f"run `make install` in {here}, then `.venv/bin/python {name}`"
-    )
-    sys.exit(f"error: this Python ({sys.executable}) lacks the package {missing.name!r}: {fix}")
+from cohabs.shared.launch import launch
 
 if __name__ == "__main__":
-    main()
+    launch("cohabs.sync.cli", __file__)
