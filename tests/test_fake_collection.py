@@ -149,3 +149,10 @@ def test_an_incomplete_subscription_only_takes_metadata(client: stripe.StripeCli
     with pytest.raises(stripe.InvalidRequestError, match="incomplete"):
         client.v1.subscriptions.update(billed_now.id, params={"collection_method": "charge_automatically"})
     client.v1.subscriptions.update(billed_now.id, params={"metadata": {"note": "kept"}})
+
+
+def test_a_trial_end_behaviour_stripe_does_not_know_is_refused(client: stripe.StripeClient) -> None:
+    unknown: Any = {"end_behavior": {"missing_payment_method": "charge_later"}}
+    with pytest.raises(stripe.InvalidRequestError, match="missing_payment_method") as refused:
+        subscribe(client, trial_settings=unknown)
+    assert refused.value.code == "parameter_invalid"

@@ -245,6 +245,11 @@ def _collection(method: str, days: object) -> tuple[str, int | None]:
 
 def _end_behavior(params: Params) -> str:
     wanted = (params.get("trial_settings") or {}).get("end_behavior", {}).get("missing_payment_method")
+    if wanted is not None and wanted not in END_BEHAVIORS:
+        raise fail(
+            f"Invalid trial_settings[end_behavior][missing_payment_method]: must be one of {', '.join(END_BEHAVIORS)}",
+            "parameter_invalid",
+        )
     return str(wanted or DEFAULT_END)
 
 
