@@ -98,11 +98,7 @@ def seeded(
     settings: Settings, mysql_server: Server, fake: FakeStripe, support_data: support_dump.SupportDump
 ) -> Seeded:
     """The fake Stripe shaped like the restored support data (see devkit/support_account.py)."""
-    conn = mysql_server.connect(settings.db_name)
-    try:
-        return seed(fake, read_rows(conn))
-    finally:
-        conn.close()
+    return _seed_from(settings, mysql_server, fake)
 
 
 @pytest.fixture
@@ -117,6 +113,10 @@ def many_data(settings: Settings, tmp_path: Path) -> support_dump.SupportDump:
 def many_seeded(
     settings: Settings, mysql_server: Server, fake: FakeStripe, many_data: support_dump.SupportDump
 ) -> Seeded:
+    return _seed_from(settings, mysql_server, fake)
+
+
+def _seed_from(settings: Settings, mysql_server: Server, fake: FakeStripe) -> Seeded:
     conn = mysql_server.connect(settings.db_name)
     try:
         return seed(fake, read_rows(conn))

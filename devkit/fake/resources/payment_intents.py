@@ -173,6 +173,13 @@ class PaymentIntents:
         key = (intent["customer"], intent["currency"])
         self.cash[key] = self.cash.get(key, 0) + amount
         intent["_remaining"] = intent["amount"]
+        self._cash_moved(intent, "unapplied_from_payment", amount)
+
+    # ----- the customer's cash balance -------------------------------------------
+
+    def _cash_moved(self, intent: Obj, kind: str, net: int) -> None:
+        """The cash balance transaction Stripe records when a payment takes or gives back the balance's money."""
+        key = (intent["customer"], intent["currency"])
         self._store.add(
             "cash_balance_transactions",
             "ccsbtxn",
@@ -181,13 +188,11 @@ class PaymentIntents:
                 "currency": intent["currency"],
                 "customer": intent["customer"],
                 "ending_balance": self.cash[key],
-                "unapplied_from_payment": {"payment_intent": intent["id"]},
-                "net_amount": amount,
-                "type": "unapplied_from_payment",
+                kind: {"payment_intent": intent["id"]},
+                "net_amount": net,
+                "type": kind,
             },
         )
-
-    # ----- the customer's cash balance -------------------------------------------
 
     def fund_cash_balance(self, customer_id: str, params: Params) -> Obj:
         """Stripe's test helper: a bank transfer from the customer arrives in their cash balance."""
@@ -243,19 +248,7 @@ class PaymentIntents:
         self.cash[key] -= applied
         intent["_remaining"] -= applied
         intent["next_action"]["display_bank_transfer_instructions"]["amount_remaining"] = intent["_remaining"]
-        self._store.add(
-            "cash_balance_transactions",
-            "ccsbtxn",
-            {
-                "object": "customer_cash_balance_transaction",
-                "currency": intent["currency"],
-                "customer": intent["customer"],
-                "ending_balance": self.cash[key],
-                "applied_to_payment": {"payment_intent": intent["id"]},
-                "net_amount": -applied,
-                "type": "applied_to_payment",
-            },
-        )
+        self._cash_moved(intent, "applied_to_payment", -applied)
         if intent["_remaining"] == 0:
             # Funded in full: the payment succeeds, with a charge whose money lands in the balance.
             charge = self._charges.make(
