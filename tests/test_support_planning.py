@@ -584,6 +584,16 @@ def test_money_that_came_back_in_part_is_reported_with_its_amounts_never_paid_ag
     assert item.settlement == Settlement(88000, 10000, 0, "refunded")
 
 
+def test_a_rent_paid_out_twice_is_reported_never_done_and_never_paid_again() -> None:
+    rows = rows_of()
+    source = charge_id("py", "paid-2")
+    twice = [Transfer(f"tr_{n}", 88000, "eur", FLAGEY, source, n) for n in (1, 2)]
+    account = replace(account_for(rows), transfers=twice)
+    item = by_subject(transfers.plan_transfers(rows, account, transfers.Rules()))[f"payment {row_id('paid-2')}"]
+    assert (item.action, item.problem) == (Action.REPORT, Problem.PAID_OUT_TWICE)
+    assert "holds 1,760.00 EUR of a 880.00 EUR rent" in item.reason
+
+
 def test_the_tools_own_re_collection_waits_for_the_tenant_then_follows_the_transfer_rule() -> None:
     rows = rows_of()
     new_id = disputes.new_payment_id("dp_1", 32)

@@ -82,6 +82,7 @@ class Problem(StrEnum):
     TRANSFERRED_ELSEWHERE = "transferred_elsewhere"  # this charge already went to another house
     TRANSFER_REVERSED = "transfer_reversed"  # its transfer came back: paying again is a person's call
     TRANSFER_PARTLY_REVERSED = "transfer_partly_reversed"  # part of its transfer came back: the house is owed it
+    PAID_OUT_TWICE = "paid_out_twice"  # its house holds more of it than the rent (two transfers stand)
     TRANSFER_UNCLEAR = "transfer_unclear"  # a transfer in the charge's group names no source: it may be this rent
     SHARED_CHARGE = "shared_charge"  # several rows hold one charge: paying each would pay it twice
     STRIPE = "stripe"  # Stripe refused or did not answer

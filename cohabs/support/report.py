@@ -92,6 +92,8 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.TRANSFER_REVERSED: "A transfer of this rent was reversed: decide whether the house is still owed it.",
     Problem.TRANSFER_PARTLY_REVERSED: "Part of a transfer to a house was reversed: the item shows what was paid, "
     "reversed and owed; transfer what is owed by hand if the house should have it (never paid again in full).",
+    Problem.PAID_OUT_TWICE: "A house holds a rent more than once (several transfers of it stand): reverse the "
+    "extra transfer by hand.",
     Problem.TRANSFER_UNCLEAR: "A transfer in the charge's transfer group names no charge: check whether it paid this rent.",
     Problem.SHARED_CHARGE: "Several rows hold one charge: keep one, then run again.",
     Problem.BAD_AMOUNT: "Correct the listed amounts (NULL, zero or negative), then run again.",

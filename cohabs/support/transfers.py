@@ -401,6 +401,11 @@ def _already_transferred(case: _Case) -> Item | None:
     paid = f"{which} paid {format_minor(rent.amount, rent.currency)} to {house.name}"
     if kept < rent.amount:
         return _came_back(item, paid, Settlement(rent.amount, rent.amount - kept, rent.amount - kept, "reversed"))
+    if kept > rent.amount:
+        # Paid out more than once (by hand, or by another tool): never silently "done", never paid again.
+        held = format_minor(kept, rent.currency)
+        said = f"{which} stand together: {house.name} holds {held} of a {format_minor(rent.amount, rent.currency)} rent"
+        return _with(item, Action.REPORT, [(Problem.PAID_OUT_TWICE, said)])
     charge = case.found.charge
     if charge is not None and charge.amount_refunded:
         return _came_back(item, paid, Settlement(rent.amount, charge.amount_refunded, 0, "refunded"))
