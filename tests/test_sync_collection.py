@@ -98,7 +98,9 @@ def test_with_send_invoice_every_subscription_that_bills_emails_its_invoice_and_
     }  # future and ongoing leases bill
     for subscription in bills.values():
         assert (subscription["collection_method"], subscription["days_until_due"]) == ("send_invoice", 10)
-        assert subscription["trial_settings"] == {"end_behavior": {"missing_payment_method": "create_invoice"}}
+        assert subscription["trial_settings"] == {
+            "end_behavior": {"missing_payment_method": "create_invoice", "billing_cycle_anchor": "unchanged"}
+        }
     assert {i["amount_due"] for i in fake.all("invoices")} == {0}  # nobody is charged at creation
     assert {s["status"] for s in fake.all("subscriptions")} <= {"trialing", "canceled"}
     assert data["collection"] == {

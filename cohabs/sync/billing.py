@@ -5,6 +5,16 @@ on the first date the tenant owes rent in the new account. Stripe creates a
 0.00 invoice at creation and needs no payment method, so nobody is charged
 when the sync runs nor for any period the old system already billed.
 
+Stripe bills a monthly subscription on its billing cycle anchor's day of month,
+clamped in shorter months. The anchor defaults to the trial end, so a trial
+ending on a clamped rent date (28 February for a lease from the 31st) would
+bill on the 28th for good. The anchor is therefore set by its day instead
+(`billing_cycle_anchor_config.day_of_month` = the lease's start day): its next
+occurrence is the trial end itself, Stripe keeps that day and clamps it, and
+`trial_settings.end_behavior.billing_cycle_anchor=unchanged` keeps the trial's
+end from resetting it. No period is prorated, so no stub, and `cancel_at` at
+the lease end closes the last period on the lease's own last day.
+
 How the tenant pays from that date is the collection choice (CollectionChoice):
 Stripe charges a saved payment method, or emails an invoice to pay.
 """
@@ -12,7 +22,7 @@ Stripe charges a saved payment method, or emails an invoice to pay.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -96,6 +106,11 @@ class CollectionChoice:
 UNCHOSEN = CollectionChoice()  # no method named: new subscriptions charge automatically, linked ones keep theirs
 
 
+# What the trial's end does to the anchor: `unchanged` keeps the configured rent day (Stripe's default, `now`,
+# would reset the anchor to the trial end, whose day is the clamped one).
+ANCHOR_KEPT = "unchanged"
+
+
 @dataclass(frozen=True, slots=True)
 class Terms:
     mode: Mode
@@ -103,6 +118,14 @@ class Terms:
     first_charge: datetime | None
     cancel_at: datetime | None
     why: str
+    rent_day: int | None = None  # the day of month it bills on (clamped in shorter months); None: it never bills
+
+    def anchor_config(self) -> dict[str, int] | None:
+        """Stripe's billing_cycle_anchor_config: the rent day, at the trial end's time, so the two coincide."""
+        if self.rent_day is None or self.first_charge is None:
+            return None
+        at = self.first_charge
+        return {"day_of_month": self.rent_day, "hour": at.hour, "minute": at.minute, "second": at.second}
 
 
 def contract_price(lease: Lease, hubs: Mapping[str, str]) -> tuple[int, str] | None:
@@ -122,6 +145,15 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + index // 12, index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def rent_dates(start: datetime, after: datetime) -> Iterator[datetime]:
+    """The lease's rent dates (monthly anniversaries of `start`, clamped) strictly after `after`."""
+    rent = next_rent_date(start, after) if after >= start else start
+    months = (rent.year - start.year) * 12 + rent.month - start.month
+    while True:
+        yield add_months(start, months)
+        months += 1
 
 
 def next_rent_date(start: datetime, now: datetime) -> datetime:
@@ -171,6 +203,7 @@ def terms_for(lease: Lease, now: datetime) -> Terms:
             lease.start,
             lease.end,
             f"starts {lease.start:%Y-%m-%d}: nothing billed before, monthly from then",
+            lease.start.day,
         )
     rent_day = next_rent_date(lease.start, now)
     if rent_day >= lease.end:
@@ -186,5 +219,10 @@ def terms_for(lease: Lease, now: datetime) -> Terms:
         rent_day,
         rent_day,
         lease.end,
-        f"ongoing: monthly from next rent date {rent_day:%Y-%m-%d}",
+        f"ongoing: monthly from next rent date {rent_day:%Y-%m-%d}, on day {lease.start.day}{_clamped(lease.start)}",
+        lease.start.day,
     )
+
+
+def _clamped(start: datetime) -> str:
+    return " (the month's last day in shorter months)" if start.day > 28 else ""

@@ -19,7 +19,17 @@ from stripe.params import CustomerCreateParams, ProductCreateParams, Subscriptio
 
 from cohabs.shared.money import InvalidAmount, format_minor, to_minor
 from cohabs.sync.account import CUSTOMER_DETAILS, Account, Remote
-from cohabs.sync.billing import CREATE_INVOICE, UNCHOSEN, CollectionChoice, InvalidLease, Method, Mode, Terms, terms_for
+from cohabs.sync.billing import (
+    ANCHOR_KEPT,
+    CREATE_INVOICE,
+    UNCHOSEN,
+    CollectionChoice,
+    InvalidLease,
+    Method,
+    Mode,
+    Terms,
+    terms_for,
+)
 from cohabs.sync.kinds import LINK_KEYS
 from cohabs.sync.limits import (
     MAX_NAME,
@@ -76,9 +86,19 @@ class Billing:
             "metadata": {LINK_KEYS[Kind.LEASE]: self.lease_id},
             "collection_method": self.collection.method.value,
             # Set, not left to the account's default: without a payment method the rent stays owed as an
-            # open invoice; pause or cancel would stop it silently.
-            "trial_settings": {"end_behavior": {"missing_payment_method": CREATE_INVOICE}},
+            # open invoice; pause or cancel would stop it silently. The anchor keeps the rent day (billing.py).
+            "trial_settings": {
+                "end_behavior": {"missing_payment_method": CREATE_INVOICE, "billing_cycle_anchor": ANCHOR_KEPT}
+            },
         }
+        config = self.terms.anchor_config()
+        if config is not None:
+            params["billing_cycle_anchor_config"] = {
+                "day_of_month": config["day_of_month"],
+                "hour": config["hour"],
+                "minute": config["minute"],
+                "second": config["second"],
+            }
         if self.collection.method is Method.INVOICE and self.collection.days_until_due is not None:
             params["days_until_due"] = self.collection.days_until_due
         if self.terms.cancel_at is not None:

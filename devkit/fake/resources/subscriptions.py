@@ -8,7 +8,7 @@ ends, which tests make explicitly after moving the fake's clock.
 
 from __future__ import annotations
 
-from .. import checks
+from .. import checks, cycles
 from ..errors import StripeFailure, fail
 from ..routing import Route
 from ..store import Obj, Params, Store, new_id, public
@@ -21,6 +21,7 @@ ENDED = ("canceled", "incomplete_expired")  # left out of lists unless a status 
 AUTOMATIC, INVOICE = "charge_automatically", "send_invoice"
 END_BEHAVIORS = ("create_invoice", "pause", "cancel")  # trial_settings.end_behavior.missing_payment_method
 DEFAULT_END = "create_invoice"  # Stripe's, when a request sets none
+ANCHOR_AT_TRIAL_END = ("now", "unchanged")  # trial_settings.end_behavior.billing_cycle_anchor; `now` by default
 # What an `incomplete` subscription still lets an update change, as Stripe documents it.
 WHILE_INCOMPLETE = frozenset({"metadata", "default_source", "expand"})
 
@@ -39,6 +40,8 @@ class Subscriptions:
             Route("GET", "/v1/subscriptions/{id}", "SubscriptionRetrieveParams", self._retrieve),
             Route("POST", "/v1/subscriptions/{id}", "SubscriptionUpdateParams", self._update),
             Route("DELETE", "/v1/subscriptions/{id}", "SubscriptionCancelParams", self._cancel),
+            # Served here: a preview is the subscription's schedule read ahead, and creates nothing.
+            Route("POST", "/v1/invoices/create_preview", "InvoiceCreatePreviewParams", self._preview),
         ]
 
     def _list(self, params: Params) -> Obj:
@@ -75,6 +78,7 @@ class Subscriptions:
         checks.lengths(params, {"description": 500})
         collection, days = _collection(params.get("collection_method", AUTOMATIC), params.get("days_until_due"))
         end_behavior = _end_behavior(params)
+        anchor, config = _anchor(params, trial_end, now)
         customer["currency"] = currency
         if trial_end:
             status, due = "trialing", 0
@@ -97,13 +101,14 @@ class Subscriptions:
                 "days_until_due": days,
                 "default_payment_method": None,
                 "default_source": None,
-                "trial_settings": {"end_behavior": {"missing_payment_method": end_behavior}},
+                "trial_settings": {"end_behavior": end_behavior},
                 "description": params.get("description"),
                 "metadata": checks.metadata(params),
                 "start_date": now,
                 "trial_start": now if trial_end else None,
                 "trial_end": trial_end,
-                "billing_cycle_anchor": trial_end or now,
+                "billing_cycle_anchor": anchor,
+                "billing_cycle_anchor_config": config,
                 "cancel_at": cancel_at,
                 "canceled_at": None,
                 "cancellation_details": {"comment": None, "feedback": None, "reason": None},
@@ -154,7 +159,7 @@ class Subscriptions:
                 method, params.get("days_until_due", kept)
             )
         if "trial_settings" in params:
-            subscription["trial_settings"] = {"end_behavior": {"missing_payment_method": _end_behavior(params)}}
+            subscription["trial_settings"] = {"end_behavior": _end_behavior(params)}
         if "metadata" in params:
             subscription["metadata"] = checks.merged_metadata(subscription["metadata"], params)
         if "description" in params:
@@ -181,7 +186,9 @@ class Subscriptions:
         return moved
 
     def _end_trial(self, subscription: Obj) -> None:
-        amount = subscription["items"]["data"][0]["price"]["unit_amount"]
+        # The first period after the trial: a full month, or prorated up to a later anchor.
+        first = next(cycles.periods(subscription), None)
+        amount = first.amount if first else 0
         can_pay = bool(
             subscription.get("default_payment_method")
             or subscription.get("default_source")
@@ -216,6 +223,56 @@ class Subscriptions:
             subscription["status"] = "past_due"
             self._invoices.at_trial_end(subscription, amount, paid=False)
 
+    def _preview(self, params: Params) -> Obj:
+        """The subscription's next invoice as Stripe would make it; nothing is stored, nothing is charged."""
+        if not params.get("subscription"):
+            raise fail(
+                "You must provide at least one of: `subscription`, `schedule`, `subscription_details.items`, "
+                "`schedule_details.phases`, `invoice_items`.",
+                "parameter_missing",
+            )
+        subscription = self._store.get("subscriptions", params["subscription"])
+        upcoming = self.next_period(subscription)
+        if upcoming is None:
+            raise fail(f"No upcoming invoices for subscription: {subscription['id']}", "invoice_upcoming_none")
+        price = subscription["items"]["data"][0]["price"]
+        days = subscription.get("days_until_due")
+        return {
+            "id": f"upcoming_{new_id('in')}",
+            "object": "invoice",
+            "customer": subscription["customer"],
+            "parent": {"type": "subscription_details", "subscription_details": {"subscription": subscription["id"]}},
+            "currency": subscription["currency"],
+            "collection_method": subscription["collection_method"],
+            "created": upcoming.start,
+            "due_date": upcoming.start + days * 86400 if days is not None else None,
+            "amount_due": upcoming.amount,
+            "subtotal": upcoming.amount,
+            "total": upcoming.amount,
+            "status": "draft",
+            "lines": {
+                "object": "list",
+                "has_more": False,
+                "data": [
+                    {
+                        "id": new_id("il"),
+                        "object": "line_item",
+                        "amount": upcoming.amount,
+                        "currency": subscription["currency"],
+                        "period": {"start": upcoming.start, "end": upcoming.end},
+                        "pricing": {"price_details": {"price": price["id"], "product": price["product"]}},
+                    }
+                ],
+            },
+        }
+
+    def next_period(self, subscription: Obj) -> cycles.Period | None:
+        """What the subscription bills next: the first period not invoiced yet, or None when it bills no more."""
+        if subscription["status"] in (*ENDED, "paused"):
+            return None
+        now = self._store.now()  # a period that started by now was invoiced then
+        return next((p for p in cycles.periods(subscription) if p.start > now), None)
+
     def _cancel(self, ident: str, params: Params) -> Obj:
         subscription = self._store.get("subscriptions", ident)
         if subscription["status"] == "canceled":
@@ -243,14 +300,51 @@ def _collection(method: str, days: object) -> tuple[str, int | None]:
     return method, None if days is None else int(str(days))
 
 
-def _end_behavior(params: Params) -> str:
-    wanted = (params.get("trial_settings") or {}).get("end_behavior", {}).get("missing_payment_method")
+def _end_behavior(params: Params) -> dict[str, str]:
+    asked = (params.get("trial_settings") or {}).get("end_behavior", {})
+    wanted, anchor = asked.get("missing_payment_method"), asked.get("billing_cycle_anchor")
     if wanted is not None and wanted not in END_BEHAVIORS:
         raise fail(
             f"Invalid trial_settings[end_behavior][missing_payment_method]: must be one of {', '.join(END_BEHAVIORS)}",
             "parameter_invalid",
         )
-    return str(wanted or DEFAULT_END)
+    if anchor is not None and anchor not in ANCHOR_AT_TRIAL_END:
+        raise fail(
+            f"Invalid trial_settings[end_behavior][billing_cycle_anchor]: must be one of {', '.join(ANCHOR_AT_TRIAL_END)}",
+            "parameter_invalid",
+        )
+    return {"missing_payment_method": str(wanted or DEFAULT_END), "billing_cycle_anchor": str(anchor or "now")}
+
+
+def _anchor(params: Params, trial_end: int | None, now: int) -> tuple[int, Obj | None]:
+    """The billing cycle anchor after any trial, and the config whose day it keeps (Stripe's rules, cycles.py).
+
+    The trial's end is known at creation, so its effect on the anchor is applied here: with `now` (the
+    default) an anchor at or before the trial end becomes the trial end, and its day is the trial end's.
+    """
+    config, explicit = params.get("billing_cycle_anchor_config"), params.get("billing_cycle_anchor")
+    if config and explicit:
+        raise fail("billing_cycle_anchor and billing_cycle_anchor_config are mutually exclusive.", "parameter_invalid")
+    starts = trial_end or now
+    if config:
+        day = int(config["day_of_month"])
+        if not 1 <= day <= 31:
+            raise fail("billing_cycle_anchor_config[day_of_month] must be between 1 and 31.", "parameter_invalid")
+        kept: Obj | None = {
+            k: int(config[k]) if config.get(k) else None for k in ("day_of_month", "hour", "minute", "month", "second")
+        }
+        anchor = cycles.anchor_from_config(config, starts)
+    else:
+        kept, anchor = None, int(explicit) if explicit else starts
+    if anchor < starts:
+        raise fail(
+            "billing_cycle_anchor cannot be before the trial end.",
+            "subscription_update_trial_after_billing_cycle_anchor",
+        )
+    at_trial_end = (params.get("trial_settings") or {}).get("end_behavior", {}).get("billing_cycle_anchor") or "now"
+    if trial_end and anchor == trial_end and at_trial_end == "now":
+        return trial_end, None
+    return anchor, kept
 
 
 def _trial_end(params: Params, now: int) -> int | None:
