@@ -13,6 +13,7 @@ from cohabs.shared.stripe.gateway import Window, make_gateway
 from cohabs.sync.account import Remote
 from cohabs.sync.calls import SyncCalls
 from cohabs.sync.execute import Result
+from cohabs.sync.previews import Preview
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Options, World, run
 from devkit.dumpgen import Dump
@@ -50,6 +51,9 @@ class CrashingCalls:
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         self.inner.update(kind, stripe_id, params, key)
+
+    def preview(self, subscription_id: str) -> Preview | None:
+        return self.inner.preview(subscription_id)
 
 
 def crash_after(settings: Settings, objects: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from cohabs.sync.rows import Kind
 
@@ -32,6 +33,25 @@ class Remote:
     end_behavior: str | None = None  # trial_settings.end_behavior.missing_payment_method
     # Something Stripe can charge: a customer's invoice default or default source, a subscription's own.
     can_pay: bool = False
+    # Subscriptions: what fixes the day of month it bills on (billing.py says why the sync sets all three).
+    anchor: int | None = None  # billing_cycle_anchor
+    anchor_day: int | None = None  # billing_cycle_anchor_config.day_of_month
+    anchor_at_trial_end: str | None = None  # trial_settings.end_behavior.billing_cycle_anchor: now (default), unchanged
+
+    def billing_day(self) -> int | None:
+        """The day of month Stripe bills it on (clamped in shorter months), by its documented rules."""
+        if self.anchor is None:
+            return None
+        # A trial's end resets an anchor at or before it to the trial end, unless told to leave it unchanged.
+        resets = (
+            self.status == "trialing"
+            and self.trial_end is not None
+            and self.anchor <= self.trial_end
+            and self.anchor_at_trial_end != "unchanged"
+        )
+        if self.anchor_day and not resets:
+            return self.anchor_day
+        return datetime.fromtimestamp(self.trial_end if resets and self.trial_end else self.anchor, UTC).day
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The sync's Stripe calls, one shape for every kind: list a page, create, update, cancel a subscription.
+"""The sync's Stripe calls, one shape for every kind: list a page, create, update, cancel a subscription;
+and, for --verify, a subscription's next invoice as Stripe previews it.
 
 Each kind's description (kinds.py) names its service and endpoints; the
 shared gateway paces, retries and counts every request.
@@ -12,9 +13,13 @@ from typing import Any, Protocol
 import stripe
 
 from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
+from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import Remote
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.previews import UPCOMING_NONE, Preview
 from cohabs.sync.rows import Kind
+
+PREVIEW_INVOICE = Endpoint("POST", "/v1/invoices/create_preview")  # its own endpoint, its own budget
 
 
 class Calls(Protocol):
@@ -24,6 +29,7 @@ class Calls(Protocol):
     def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
     def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
+    def preview(self, subscription_id: str) -> Preview | None: ...
 
 
 class SyncCalls:
@@ -81,3 +87,17 @@ class SyncCalls:
                 options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
             ),
         )
+
+    def preview(self, subscription_id: str) -> Preview | None:
+        """Stripe's next invoice for the subscription (creates nothing), or None when it has none to make."""
+
+        def ask() -> Preview | None:
+            try:
+                invoice = self._client.v1.invoices.create_preview(params={"subscription": subscription_id})
+            except stripe.InvalidRequestError as exc:
+                if exc.code == UPCOMING_NONE:
+                    return None
+                raise
+            return Preview.of(invoice.to_dict())
+
+        return self._gateway.call(PREVIEW_INVOICE, f"preview the next invoice of {subscription_id}", ask)

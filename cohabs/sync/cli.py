@@ -107,7 +107,13 @@ def exit_code(report: Report) -> Exit:
     type=click.IntRange(min=1),
     help="Canary: sync only N leases, with the users and rooms they need; exits 4 while rows remain.",
 )
-@click.option("--verify", is_flag=True, help="Audit the database against the account; change nothing.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Audit the database against the account; change nothing. Asks Stripe to preview the next invoice of "
+    "every subscription that bills: one request each, on its own endpoint at 25/s (1,000 leases: about 40 s).",
+)
+@click.option("--no-previews", is_flag=True, help="With --verify: skip Stripe's invoice previews, a quick check.")
 @click.option(
     "--collection-method",
     type=click.Choice(COLLECTION_METHODS),
@@ -141,6 +147,7 @@ def main(
     endpoint_rate_limit: float | None,
     limit: int | None,
     verify: bool,
+    no_previews: bool,
     quiet: bool,
     verbose: bool,
     concurrency: int | None,
@@ -158,6 +165,8 @@ def main(
         clash = [flag for flag, given in (("--dry-run", dry_run), ("--limit", limit), ("--only", only)) if given]
         if clash:
             raise click.UsageError(f"--verify reads everything and writes nothing: drop {', '.join(clash)}")
+    if no_previews and not verify:
+        raise click.UsageError("--no-previews goes with --verify")
     started = utc_now()
     privacy = Privacy(include_emails)
     tool = invoked_as(ctx)
@@ -194,7 +203,7 @@ def main(
         files: Callable[[Provenance], list[Path]]
         data: Callable[[Provenance], JsonReport]
         if verify:
-            audit = audit_account(settings, world).scrubbed(privacy)
+            audit = audit_account(settings, world, previews=not no_previews).scrubbed(privacy)
             lines = render_audit(audit, provenance)
             files = partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy)
             data = partial(audit_json, audit, privacy=privacy)

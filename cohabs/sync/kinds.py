@@ -46,6 +46,9 @@ def _subscription(obj: Mapping[str, Any]) -> dict[str, Any]:
         "days_until_due": obj.get("days_until_due"),
         "end_behavior": value_at(obj, "trial_settings", "end_behavior", "missing_payment_method"),
         "can_pay": bool(obj.get("default_payment_method") or obj.get("default_source")),
+        "anchor": obj.get("billing_cycle_anchor"),
+        "anchor_day": value_at(obj, "billing_cycle_anchor_config", "day_of_month"),
+        "anchor_at_trial_end": value_at(obj, "trial_settings", "end_behavior", "billing_cycle_anchor"),
     }
 
 

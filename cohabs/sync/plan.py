@@ -581,6 +581,10 @@ def _drift(lease: Lease, remote: Remote, hubs: Mapping[str, str]) -> list[Issue]
     if remote.cancel_at is not None and lease.end is not None and remote.cancel_at != _ts(lease.end):
         text = f"stops billing on {_day(remote.cancel_at)} but the lease ends {lease.end:%Y-%m-%d}: {review}"
         found.append(Issue(Problem.BILLING_DRIFT, Drift.WRONG_END, text))
+    day = remote.billing_day()
+    if day is not None and lease.start is not None and day != lease.start.day and bills(remote):
+        text = f"bills on day {day} of the month but the lease's rent day is {lease.start.day}: {review}"
+        found.append(Issue(Problem.BILLING_DRIFT, Drift.WRONG_DAY, text))
     return found
 
 

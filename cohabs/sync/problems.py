@@ -40,6 +40,7 @@ class Drift(StrEnum):
     CANCELLED_EARLY = "cancelled_early"  # the lease is ongoing, its subscription is cancelled
     UNCLAIMED = "unclaimed"  # an object carries cohabs metadata but no row stores it
     WRONG_END = "wrong_end"  # the subscription is set to stop on another date than the lease's end
+    WRONG_DAY = "wrong_day"  # it bills on another day of the month than the lease's rent day
     BILLED_TWICE = "billed_twice"  # a duplicated lease has a second live subscription
     ROW_INVALID = "row_invalid"  # the linked row cannot be billed as it stands (amount, hub, dates)
     DETAILS = "details"  # a customer's name, email or phone differ from the row

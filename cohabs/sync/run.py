@@ -25,11 +25,12 @@ from cohabs.sync.calls import Calls, SyncCalls
 from cohabs.sync.execute import Executor
 from cohabs.sync.ledger import Ledger
 from cohabs.sync.plan import Action, Plan, make_plan
+from cohabs.sync.previews import preview_all
 from cohabs.sync.readiness import assess
 from cohabs.sync.rows import Kind, Rows
 from cohabs.sync.run_report import Report, outcomes_from_plan, remaining_from_plan
 from cohabs.sync.schema import Schema, check_id_columns
-from cohabs.sync.verify import audit
+from cohabs.sync.verify import audit, billing_subscriptions, judged
 from cohabs.sync.verify_report import AuditReport
 
 
@@ -89,8 +90,12 @@ def dangling(conn: mysql.Connection, schema: Schema, rows: Rows) -> dict[tuple[K
     return hints
 
 
-def verify(settings: Settings, world: World) -> AuditReport:
-    """Read-only: compare every row with the account, and say who fixes each finding; nothing is written."""
+def verify(settings: Settings, world: World, previews: bool = True) -> AuditReport:
+    """Read-only: compare every row with the account, and say who fixes each finding; nothing is written.
+
+    With `previews`, Stripe is also asked for the next invoice of every subscription that bills (one request
+    each, on the shared pacer), and what it says is held against the lease.
+    """
     guard_key(settings, writes=False, allow_live=False)
     require_key(settings, "--verify reads the Stripe account")
     with mysql_errors():
@@ -119,7 +124,17 @@ def verify(settings: Settings, world: World) -> AuditReport:
     # Whether tenants can pay is read from the account as it is: a switch the sync would make is not made yet.
     ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
     readiness = assess(plan, account, rows, ledger, as_planned=False)
-    return AuditReport.of(audit(plan, account), plan, database_rows(rows), account.size(), readiness)
+    findings = audit(plan, account)
+    if previews:
+        wanted = billing_subscriptions(plan, account)
+        world.echo(f"Asking Stripe for the next invoice of {len(wanted)} subscription(s)…")
+        try:
+            asked = preview_all(wanted, calls.preview, workers(settings))
+        except RowFailed as exc:
+            raise unreadable(exc, settings) from None
+        leases = {lease.id: lease for lease in rows.leases}
+        findings += judged(plan, leases, asked, settings.hub_currencies, collection, now)
+    return AuditReport.of(findings, plan, database_rows(rows), account.size(), readiness)
 
 
 def changes(plan: Plan) -> bool:

@@ -3,17 +3,25 @@
 `--verify` accepts a row only when the sync's plan would simply keep it
 (plan.Step.settled): everything else is either repaired by a sync or reported
 by it as not synced, in the same words. So the two cannot disagree.
+
+Then Stripe itself is asked what each subscription that bills will invoice
+next (previews.py); what it says against the lease is a finding too, unless
+the plan already names the same cause for that lease.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from cohabs.sync.account import Account
+from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.kinds import LINK_KEYS
-from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step
+from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step, bills
+from cohabs.sync.previews import Preview, judge
 from cohabs.sync.problems import Drift, Problem
-from cohabs.sync.rows import Kind
+from cohabs.sync.rows import Kind, Lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +31,45 @@ class Finding:
     label: str
     problem: str
     drift: Drift
+    previewed: bool = False  # found in Stripe's invoice preview, not in the plan
+
+
+def billing_subscriptions(plan: Plan, account: Account) -> list[str]:
+    """The linked subscriptions Stripe will still invoice and the sync leaves billing: one preview each."""
+    return [
+        step.stripe_id
+        for step in plan.steps[Kind.LEASE]
+        if step.stripe_id
+        and step.action in (Action.KEEP, Action.ADOPT)
+        and not step.cancel
+        and (remote := account.find(Kind.LEASE, step.stripe_id)) is not None
+        and bills(remote)
+    ]
+
+
+def judged(
+    plan: Plan,
+    leases: Mapping[str, Lease],
+    previews: Mapping[str, Preview | None],
+    hubs: Mapping[str, str],
+    collection: CollectionChoice,
+    now: datetime,
+) -> list[Finding]:
+    """What Stripe's previews say against each lease.
+
+    A lease the plan already reports for a person is left to that finding, and a collection switch the plan
+    makes is its own finding: each cause is stated once.
+    """
+    method = collection.method.value if collection.chosen else None
+    found = []
+    for step in plan.steps[Kind.LEASE]:
+        if step.stripe_id is None or step.stripe_id not in previews or step.row_id not in leases or step.problem:
+            continue
+        for difference in judge(leases[step.row_id], previews[step.stripe_id], hubs, method, now):
+            if difference.drift is not Drift.COLLECTION or step.switch is None:
+                text = f"{step.stripe_id}: {difference.text}"
+                found.append(Finding(Kind.LEASE, step.row_id, step.label, text, difference.drift, previewed=True))
+    return found
 
 
 def audit(plan: Plan, account: Account) -> list[Finding]:

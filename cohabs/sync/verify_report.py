@@ -55,6 +55,12 @@ PERSON_ADVICE: dict[Drift, str] = {
     "`endDate`, or the subscription's cancellation date in Stripe.",
     Drift.BILLED_TWICE: "Two subscriptions bill one tenant for one room and the same dates: cancel one in Stripe "
     "and void or delete the duplicated lease.",
+    Drift.WRONG_DAY: "Stripe keeps a subscription's billing day, and moving it charges the tenant or gives days "
+    "free. While the subscription is still in its free period (nothing billed yet), cancel it in Stripe (no "
+    "invoice, no proration) and clear `stripeSubscriptionId`: the next sync links one that bills on the rent day. "
+    "Once it has billed, settle the days with the tenant first.",
+    Drift.COLLECTION: "Stripe's next invoice is collected otherwise than the method chosen for the sync: check the "
+    "subscription's collection method in Stripe.",
 }
 
 
@@ -86,6 +92,8 @@ def advise(finding: Finding, steps: Mapping[tuple[Kind, str], Step], adopters: M
             return Advice(Remedy.SYNC, f"a sync links it to {step.kind.singular} {step.row_id}")
         return Advice(Remedy.PERSON, PERSON_ADVICE[Drift.UNCLAIMED])
     step = steps.get((finding.kind, finding.row_id or ""))
+    if finding.previewed:  # Stripe's preview disagrees with a lease the plan would keep: the sync changes none of it
+        return Advice(Remedy.PERSON, PERSON_ADVICE.get(finding.drift, ""))
     if step is not None and step.problem is None:  # the plan has nothing for a person: a sync settles it
         return Advice(Remedy.SYNC, _sync_does(step))
     if finding.drift in LINK_DRIFTS:

@@ -29,6 +29,7 @@ from .store import Obj, Params, Store
 
 # Status, body, the fault to apply once the answer is ready, and headers to send.
 Answer = tuple[int, Obj, Fault | None, dict[str, str]]
+READ_ONLY_POSTS = frozenset({"/v1/invoices/create_preview"})
 KEY = re.compile(r"^(sk|rk)_(test|live)_\w+$")
 
 
@@ -85,7 +86,8 @@ class FakeStripe:
         return self.store.all(kind)
 
     def writes(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method in ("POST", "DELETE")]
+        """Requests that can change the account: an invoice preview is a POST that creates nothing."""
+        return [r for r in self.requests if r.method in ("POST", "DELETE") and r.path not in READ_ONLY_POSTS]
 
     @property
     def throttled(self) -> int:
