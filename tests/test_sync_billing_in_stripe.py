@@ -97,10 +97,10 @@ def test_each_lease_status_becomes_the_subscription_the_brief_asks_for(
     assert modes == {Mode.ONGOING, Mode.FUTURE, Mode.ENDED}
 
 
-def test_an_ongoing_lease_wins_its_tenants_currency_over_ended_ones_on_every_run(
+def test_a_tenant_who_moved_from_a_eur_hub_to_a_usd_hub_gets_both_leases_linked_the_usd_one_billing(
     settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump
 ) -> None:
-    # The case: an old void lease in EUR, an active one in USD, one tenant.
+    # The case: an old void lease in EUR, an active one in USD, one tenant (a multi-currency customer).
     old = next(x for x in restored.leases[1:] if x["hubId"] == HUBS["bru"] and x["status"] == "finished")
     new = next(x for x in restored.leases[1:] if x["hubId"] == HUBS["nyc"] and x["endDate"] > NOW)
     query(settings, mysql_server, "DELETE FROM leases WHERE userId = %s AND id <> %s", old["userId"], old["id"])
@@ -116,12 +116,16 @@ def test_an_ongoing_lease_wins_its_tenants_currency_over_ended_ones_on_every_run
     for _ in range(2):  # the decision holds on a rerun
         report = sync(settings)
         lines = {o.row_id: o for o in report.outcomes}
-        assert lines[old["id"]].result == "skipped"
-        assert lines[old["id"]].detail == (
-            f"user {old['userId']} is billed in USD (ongoing lease {new['id']}); Stripe allows one currency per "
-            "customer, this lease is in EUR; an ongoing lease comes first"
-        )
-        assert lines[new["id"]].synced
-    (billed,) = [s for s in fake.all("subscriptions") if s["metadata"]["cohabs_lease_id"] in (old["id"], new["id"])]
-    assert billed["metadata"]["cohabs_lease_id"] == new["id"] and billed["currency"] == "usd"
-    assert billed["status"] == "trialing"
+        assert lines[old["id"]].synced and lines[new["id"]].synced, (lines[old["id"]], lines[new["id"]])
+    linked = {old["id"], new["id"]}
+    subscriptions = {s["metadata"]["cohabs_lease_id"]: s for s in fake.all("subscriptions")}
+    ended, billed = subscriptions[old["id"]], subscriptions[new["id"]]
+    assert len([s for s in fake.all("subscriptions") if s["metadata"]["cohabs_lease_id"] in linked]) == 2
+    assert (ended["currency"], ended["status"]) == ("eur", "canceled")
+    assert (billed["currency"], billed["status"]) == ("usd", "trialing")
+    assert ended["customer"] == billed["customer"]
+    # The ended one went first: cancelled before the USD one was asked for (Stripe refuses both active at once).
+    writes = [(r.method, r.path, r.params.get("metadata", {}).get("cohabs_lease_id")) for r in fake.writes()]
+    cancelled = writes.index(("DELETE", f"/v1/subscriptions/{ended['id']}", None))
+    made = writes.index(("POST", "/v1/subscriptions", new["id"]))
+    assert cancelled < made

@@ -211,44 +211,48 @@ def test_a_copy_of_an_ongoing_lease_is_held_back_and_billed_once() -> None:
     assert copy.reason.startswith("duplicate of lease l1 (same user, room and dates): not billed twice")
 
 
-def test_one_currency_per_customer_and_an_ongoing_lease_wins_it() -> None:
+def test_a_tenant_who_moved_hubs_gets_both_leases_linked_and_the_ended_one_goes_first() -> None:
+    # Multi-currency customers: Stripe refuses only two active subscriptions in different currencies.
     ended_eur = lease("l-old", status="finished", start=datetime(2025, 1, 1), end=datetime(2026, 1, 1))
     ongoing_usd = lease("l-new", hub="hub-nyc", start=datetime(2026, 6, 1), end=END)
     planned = plan([user()], [room()], [ended_eur, ongoing_usd])
 
     billed = step(planned, Kind.LEASE, "l-new")
     assert billed.action is Action.CREATE and billed.billing is not None and billed.billing.currency == "usd"
-    refused = step(planned, Kind.LEASE, "l-old")
-    assert (refused.action, refused.problem) == (Action.SKIP, Problem.CURRENCY_CONFLICT)
-    assert refused.reason == (
-        "user u1 is billed in USD (ongoing lease l-new); Stripe allows one currency per customer, "
-        "this lease is in EUR; an ongoing lease comes first"
-    )
+    assert billed.billing.after == ("l-old",)  # made once the EUR one is cancelled
+    ended = step(planned, Kind.LEASE, "l-old")
+    assert ended.action is Action.CREATE and ended.billing is not None and ended.billing.currency == "eur"
+    assert ended.billing.terms.mode is Mode.ENDED and ended.problem is None
     # The room lists its price in its latest lease's currency, and says why.
     product = step(planned, Kind.ROOM, "r1")
     assert price(product)["currency"] == "usd"
     assert "leases in several currencies; price listed in USD (latest lease)" in product.notes
 
 
-def test_a_currency_conflict_names_what_decided_the_customers_currency() -> None:
-    # The customer was billed in USD before (Stripe keeps it): an ongoing EUR lease cannot change that,
-    # and its reason must not claim an ongoing lease won.
+def test_only_two_currencies_billing_at_the_same_time_conflict_and_the_reason_names_what_decided() -> None:
+    # The customer was billed in USD before, by a subscription now cancelled: that fixes nothing.
     billed_usd = Remote(Kind.USER, "cus_u1", "u1", 1, currency="usd")
     planned = plan([user(stripe_id="cus_u1")], [room()], [lease("l1")], [billed_usd])
-    refused = step(planned, Kind.LEASE, "l1")
-    assert (refused.action, refused.problem) == (Action.SKIP, Problem.CURRENCY_CONFLICT)
-    assert refused.reason == (
-        "user u1 is billed in USD (its customer cus_u1 already is); Stripe allows one currency per customer, "
-        "this lease is in EUR; Stripe fixed the customer's currency at its first subscription"
-    )
-    assert "ongoing lease comes first" not in refused.reason
+    assert step(planned, Kind.LEASE, "l1").action is Action.CREATE
 
     # Two ongoing leases in two currencies: the one that starts first decides, and the reason says so.
     later = lease("l2", hub="hub-nyc", start=datetime(2026, 7, 1), end=END)
     both = plan([user()], [room()], [lease("l1"), later])
-    assert step(both, Kind.LEASE, "l2").reason.endswith(
-        "the lease linked in Stripe first, else the one that starts first, decides"
+    refused = step(both, Kind.LEASE, "l2")
+    assert (refused.action, refused.problem) == (Action.SKIP, Problem.CURRENCY_CONFLICT)
+    assert refused.reason == (
+        "user u1 is billed in EUR by ongoing lease l1 (a subscription this run creates); Stripe refuses active "
+        "subscriptions in two currencies for one customer, this lease is in USD; the lease linked in Stripe first, "
+        "else the one that starts first, decides"
     )
+
+    # An ended lease next to a live subscription in another currency: making it would put both active at once.
+    live_usd = Remote(Kind.LEASE, "sub_1", "l2", 1, status="trialing", customer="cus_u1", currency="usd")
+    over = lease("l3", status="finished", start=datetime(2025, 1, 1), end=datetime(2026, 1, 1))
+    linked = plan([user(stripe_id="cus_u1")], [room()], [later, over], [billed_usd, live_usd])
+    ended = step(linked, Kind.LEASE, "l3")
+    assert (ended.action, ended.problem) == (Action.SKIP, Problem.CURRENCY_CONFLICT)
+    assert "by ongoing lease l2 (its live subscription)" in ended.reason
 
 
 def test_an_ended_lease_gets_a_cancelled_subscription_or_its_live_one_cancelled() -> None:

@@ -250,10 +250,16 @@ class Executor:
 
 
 def _needs(step: Step) -> list[tuple[Kind, str]]:
-    """The rows whose ids a step's request carries: a new subscription names its customer and product."""
+    """What a step waits for: the rows whose ids its request carries (a new subscription names its customer and
+    product), and the leases whose subscriptions must be cancelled before its currency starts."""
     if step.action is not Action.CREATE or step.billing is None:
         return []
-    return [(Kind.USER, step.billing.user_id), (Kind.ROOM, step.billing.room_id)]
+    # A lease in another currency than the tenant's subscriptions this run cancels waits for those cancels.
+    return [
+        (Kind.USER, step.billing.user_id),
+        (Kind.ROOM, step.billing.room_id),
+        *((Kind.LEASE, lease) for lease in step.billing.after),
+    ]
 
 
 def _name(task: Task) -> tuple[Kind, str]:

@@ -68,6 +68,8 @@ class Billing:
     terms: Terms
     description: str | None
     collection: CollectionChoice = UNCHOSEN
+    # The tenant's leases in another currency whose subscriptions this run cancels: this one is made after them.
+    after: tuple[str, ...] = ()
 
     def params(self, customer: str, product: str) -> SubscriptionCreateParams:
         params: SubscriptionCreateParams = {
@@ -395,7 +397,7 @@ class _Leases:
     hubs: Mapping[str, str]
     hints: Mapping[tuple[Kind, str], str]
     collection: CollectionChoice = UNCHOSEN
-    currency: dict[str, _Billed] = field(default_factory=dict)  # user id -> its currency, and what decided it
+    active: dict[str, list[_Active]] = field(default_factory=dict)  # user id -> its subscriptions active at once
     billed: dict[tuple[object, ...], str] = field(default_factory=dict)  # tenant, room, dates -> the lease billing
 
     def __post_init__(self) -> None:
@@ -424,41 +426,57 @@ class _Leases:
         return None if original == lease.id else original
 
     def claim_currency(self, user_id: str, currency: str, lease_id: str, ongoing: bool) -> str | None:
-        """None when `user_id` may be billed in `currency`; else why not, and what decided."""
-        if user_id not in self.currency:
-            # Stripe fixes a customer's currency at its first subscription, cancelled or not.
-            step = self.users.get(user_id)
-            customer = self.account.find(Kind.USER, step.stripe_id or "") if step and step.stripe_id else None
-            if customer is not None and customer.currency and step and step.action is not Action.SKIP:
-                self.currency[user_id] = _Billed(customer.currency, f"its customer {customer.id} already is", None)
-        have = self.currency.setdefault(user_id, _Billed.by_lease(currency, lease_id, ongoing))
-        if have.currency == currency:
-            return None
-        return (
-            f"user {user_id} is billed in {have.currency.upper()} ({have.decided_by}); Stripe allows one currency "
-            f"per customer, this lease is in {currency.upper()}; {have.rule(ongoing)}"
-        )
+        """None when Stripe lets the lease's subscription be active for `user_id`; else why not, and what decided.
+
+        Stripe refuses two active subscriptions in different currencies for one customer (multi-currency
+        customers): a cancelled one fixes nothing. An ended lease's subscription is cancelled as soon as it is
+        made, and it goes first (ordered), so only two leases in two currencies billing at once conflict.
+        """
+        others = [a for a in self.active.get(user_id, []) if a.currency != currency]
+        # An ongoing lease meets the other currency's ongoing leases; an ended one, any subscription already live.
+        blocking = [a for a in others if a.ongoing and (ongoing or a.linked)]
+        if blocking:
+            return blocking[0].conflict(user_id, currency, ongoing)
+        self.active.setdefault(user_id, []).append(_Active(currency, lease_id, ongoing, linked=False))
+        return None
+
+    def in_currency_order(self, steps: list[Step]) -> list[Step]:
+        """A new subscription waits for the tenant's subscriptions in another currency that this run cancels."""
+        ordered = []
+        for step in steps:
+            billing = step.billing
+            if step.action is Action.CREATE and billing is not None and billing.terms.mode is not Mode.ENDED:
+                first = tuple(
+                    a.lease_id
+                    for a in self.active.get(billing.user_id, [])
+                    if not a.ongoing and a.currency != billing.currency
+                )
+                step = replace(step, billing=replace(billing, after=first)) if first else step
+            ordered.append(step)
+        return ordered
 
 
 @dataclass(frozen=True, slots=True)
-class _Billed:
-    """A tenant's currency, and what decided it: its customer in Stripe, or one of its leases."""
+class _Active:
+    """A tenant's subscription active in this run: live in Stripe already (`linked`), or one the run creates."""
 
     currency: str
-    decided_by: str
-    ongoing: bool | None  # the deciding lease is ongoing; None: the customer's own currency decided
+    lease_id: str
+    ongoing: bool  # it keeps billing; False: an ended lease's, cancelled by this run
+    linked: bool
 
-    @classmethod
-    def by_lease(cls, currency: str, lease_id: str, ongoing: bool) -> _Billed:
-        return cls(currency, f"{'ongoing' if ongoing else 'ended'} lease {lease_id}", ongoing)
-
-    def rule(self, ongoing: bool) -> str:
-        """Why the other side wins, in the words of what actually decided."""
-        if self.ongoing is None:
-            return "Stripe fixed the customer's currency at its first subscription"
-        if self.ongoing and not ongoing:
-            return "an ongoing lease comes first"
-        return "the lease linked in Stripe first, else the one that starts first, decides"
+    def conflict(self, user_id: str, currency: str, ongoing: bool) -> str:
+        """Why a lease in `currency` cannot have its subscription next to this one, and what decided."""
+        what = "its live subscription" if self.linked else "a subscription this run creates"
+        if ongoing:
+            rule = "the lease linked in Stripe first, else the one that starts first, decides"
+        else:
+            rule = "this ended lease's subscription would be active next to it while it is made and cancelled"
+        return (
+            f"user {user_id} is billed in {self.currency.upper()} by ongoing lease {self.lease_id} ({what}); "
+            f"Stripe refuses active subscriptions in two currencies for one customer, this lease is in "
+            f"{currency.upper()}; {rule}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,8 +507,8 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
             whose = f"{kind.singular} {owner}'s" if owner else "no row's (gone from the account?)"
             text = f"its subscription bills {billed}, {whose}, not {kind.singular} {ref}'s"
             found.append(Issue(Problem.LINK_CHANGED, drift, text))
-    if remote.customer and remote.currency and (tenant := ctx.owner(Kind.USER, remote.customer)):
-        ctx.currency.setdefault(tenant, _Billed.by_lease(remote.currency, lease.id, weighed.ongoing))
+    if remote.customer and remote.currency and live(remote) and (tenant := ctx.owner(Kind.USER, remote.customer)):
+        ctx.active.setdefault(tenant, []).append(_Active(remote.currency, lease.id, weighed.ongoing, linked=True))
     cancel = False
     if weighed.terms is None:
         found.append(Issue(Problem.BAD_LEASE, Drift.ROW_INVALID, weighed.invalid))
@@ -705,6 +723,7 @@ def make_plan(
         label = item.lease.name or item.lease.id
         step = _linked_lease(item, label, ctx) if item.linked else _new_lease(item, label, ctx)
         plan.steps[Kind.LEASE].append(step)
+    plan.steps[Kind.LEASE] = ctx.in_currency_order(plan.steps[Kind.LEASE])
     _strays(plan, account, ids)
     by_email: dict[str, list[str]] = {}
     for user in rows.users:

@@ -64,11 +64,16 @@ class Subscriptions:
         customer = self._store.get("customers", params.get("customer") or "")
         price = self._price(params)
         currency = price["currency"]
-        if customer["currency"] and customer["currency"] != currency:
+        # Multi-currency customers: another currency is fine unless a subscription still active bills in one.
+        active = self._store.all(
+            "subscriptions",
+            lambda o: o["customer"] == customer["id"] and o["status"] not in ENDED and o["currency"] != currency,
+        )
+        if active:
             raise StripeFailure(
                 400,
-                f"You cannot combine currencies on a single customer. This customer has had a subscription or "
-                f"payment in {customer['currency']}, but you are trying to pay in {currency}.",
+                f"You cannot combine currencies on a single customer. This customer has an active subscription "
+                f"({active[0]['id']}) in {active[0]['currency']}, but you are trying to pay in {currency}.",
                 code="currency_mismatch",
             )
         trial_end = _trial_end(params, now)
