@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -407,3 +407,18 @@ def moved(settings: Settings, server: Server, years: int) -> None:
         years,
         years,
     )
+
+
+class Clock:
+    """A clock a test moves: the sync reads `now`, the fake its timestamp (for months where rent days clamp)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def timestamp(self) -> float:
+        return self.now.replace(tzinfo=UTC).timestamp()
+
+
+def sync_at(settings: Settings, clock: Clock) -> Report:
+    """One in-process sync with the test's own clock."""
+    return run(settings, Options(), World(echo=lambda text: None, now=lambda: clock.now, sleep=lambda seconds: None))

@@ -46,8 +46,11 @@ class CrashingCalls:
         self._count()
         return created
 
-    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
-        self.inner.cancel_subscription(subscription_id, comment)
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> str | None:
+        return self.inner.cancel_subscription(subscription_id, comment)
+
+    def resume_collection(self, customer: str, cancelled: str) -> list[str]:
+        return self.inner.resume_collection(customer, cancelled)
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         self.inner.update(kind, stripe_id, params, key)

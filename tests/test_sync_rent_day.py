@@ -16,21 +16,11 @@ import pytest
 import stripe
 
 from cohabs.shared.settings import Settings
-from cohabs.sync.run import Options, World, run
-from cohabs.sync.run_report import Report
 from devkit.dumpgen import HUBS, Dump, generate
 from devkit.fake_stripe import FakeStripe
-from tests.helpers import TEST_KEY, restore
+from tests.helpers import TEST_KEY, Clock, restore, sync_at
 
 FEB_10 = datetime(2027, 2, 10, 9, 30)  # 2027 is not a leap year: the 29th, 30th and 31st are all clamped to the 28th
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def timestamp(self) -> float:
-        return self.now.replace(tzinfo=UTC).timestamp()
 
 
 @pytest.fixture
@@ -83,11 +73,6 @@ def short_month_dump(tmp_path: Path, settings: Settings) -> Dump:
         )
     restore(settings, dump.write(tmp_path / "short_month.dump"))
     return dump
-
-
-def sync_at(settings: Settings, clock: Clock) -> Report:
-    world = World(echo=lambda text: None, now=lambda: clock.now, sleep=lambda seconds: None)
-    return run(settings, Options(), world)
 
 
 def client(fake: FakeStripe) -> stripe.StripeClient:

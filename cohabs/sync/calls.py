@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import stripe
 
-from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
+from cohabs.shared.stripe.fields import expandable_id, value_at
+from cohabs.shared.stripe.gateway import PAGE, Counters, RowFailed, StripeGateway, Window
 from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import Remote
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
@@ -20,6 +21,8 @@ from cohabs.sync.previews import UPCOMING_NONE, Preview
 from cohabs.sync.rows import Kind
 
 PREVIEW_INVOICE = Endpoint("POST", "/v1/invoices/create_preview")  # its own endpoint, its own budget
+LIST_INVOICES = Endpoint("GET", "/v1/invoices")
+UPDATE_INVOICE = Endpoint("POST", "/v1/invoices/{id}")
 
 
 class Calls(Protocol):
@@ -28,7 +31,8 @@ class Calls(Protocol):
     def page(self, kind: Kind, window: Window) -> tuple[list[Remote], bool]: ...
     def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
-    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> str | None: ...
+    def resume_collection(self, customer: str, cancelled: str) -> list[str]: ...
     def preview(self, subscription_id: str) -> Preview | None: ...
 
 
@@ -73,12 +77,15 @@ class SyncCalls:
             key=key,
         )
 
-    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
-        """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason."""
+    def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> str | None:
+        """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason.
+
+        Returns the subscription's customer: Stripe has just stopped collecting all its finalized invoices.
+        """
         params: stripe.params.SubscriptionCancelParams = {"invoice_now": False, "prorate": False}
         if comment:
             params["cancellation_details"] = {"comment": comment}
-        self._gateway.call(
+        cancelled = self._gateway.call(
             CANCEL_SUBSCRIPTION,
             "cancel subscription",
             lambda: self._client.v1.subscriptions.cancel(
@@ -87,6 +94,36 @@ class SyncCalls:
                 options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
             ),
         )
+        return expandable_id(cancelled.customer)
+
+    def resume_collection(self, customer: str, cancelled: str) -> list[str]:
+        """Turn automatic collection back on for the customer's open invoices of its other subscriptions.
+
+        Cancelling a subscription stops it for every finalized invoice of the customer (API reference, cancel a
+        subscription), so another lease's unpaid rent would stay unpaid. Returns the invoices turned back on;
+        RowFailed names those left off.
+        """
+        params: stripe.params.InvoiceListParams = {"customer": customer, "status": "open", "limit": PAGE}
+        invoices = self._gateway.pages(
+            LIST_INVOICES,
+            f"list the open invoices of {customer}",
+            lambda after: self._client.v1.invoices.list(
+                params={**params, **({"starting_after": after} if after else {})}
+            ),
+        )
+        stopped = [
+            i["id"] for i in invoices if i.get("auto_advance") is False and _subscription_of(i) not in (None, cancelled)
+        ]
+        resumed, failed = [], []
+        for invoice in stopped:
+            try:
+                self._resume(invoice, cancelled)
+                resumed.append(invoice)
+            except RowFailed as exc:
+                failed.append(f"{invoice} ({exc})")
+        if failed:
+            raise RowFailed(f"automatic collection is still off for {', '.join(failed)}")
+        return resumed
 
     def preview(self, subscription_id: str) -> Preview | None:
         """Stripe's next invoice for the subscription (creates nothing), or None when it has none to make."""
@@ -101,3 +138,21 @@ class SyncCalls:
             return Preview.of(invoice.to_dict())
 
         return self._gateway.call(PREVIEW_INVOICE, f"preview the next invoice of {subscription_id}", ask)
+
+    def _resume(self, invoice: str, cancelled: str) -> None:
+        self._gateway.call(
+            UPDATE_INVOICE,
+            f"resume collection of {invoice}",
+            lambda: self._client.v1.invoices.update(
+                invoice,
+                params={"auto_advance": True},
+                options={"idempotency_key": f"cohabs-relink:collect:{invoice}:{cancelled}"},
+            ),
+        )
+
+
+def _subscription_of(invoice: Mapping[str, Any]) -> str | None:
+    """The subscription an invoice bills: under `parent` in recent API versions, top-level before."""
+    return expandable_id(
+        value_at(invoice, "parent", "subscription_details", "subscription") or invoice.get("subscription")
+    )

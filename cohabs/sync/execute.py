@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
@@ -218,8 +218,9 @@ class Executor:
         if step.repair:
             self._update(step, step.stripe_id, step.repair)
         if step.cancel:
-            self.calls.cancel_subscription(step.stripe_id)
+            customer = self.calls.cancel_subscription(step.stripe_id)
             details.append("ended lease: cancelled its subscription, left uncancelled by an earlier run")
+            details.append(self._resume_collection(customer, step.stripe_id))
         detail = "; ".join(filter(None, details))
         if step.action is Action.KEEP:
             return _outcome(step, Result.KEPT, step.stripe_id, detail)
@@ -242,11 +243,27 @@ class Executor:
 
     def _cancel(self, task: Cancel) -> Outcome:
         try:
-            self.calls.cancel_subscription(task.stripe_id)
+            customer = self.calls.cancel_subscription(task.stripe_id)
         except (RowFailed, Stopped) as exc:
             detail = f"created {task.stripe_id} but could not cancel it yet (the next run will): {exc}"
             return _outcome(task.step, Result.FAILED, detail=detail, problem=problem_of(exc))
-        return task.outcome
+        resumed = self._resume_collection(customer, task.stripe_id)
+        return replace(task.outcome, detail="; ".join(filter(None, [task.outcome.detail, resumed])))
+
+    def _resume_collection(self, customer: str | None, cancelled: str) -> str:
+        """Keep the tenant's other rent collected: Stripe stops collecting all a customer's finalized invoices
+        when one of its subscriptions is cancelled. What was done, in words; a person is named what was not."""
+        if not customer:
+            return ""
+        try:
+            resumed = self.calls.resume_collection(customer, cancelled)
+        except (RowFailed, Stopped) as exc:
+            raise StepFailed(
+                f"cancelled {cancelled}; Stripe then stops collecting the tenant's other open invoices, and turning "
+                f"it back on failed: turn on automatic collection of each in Stripe ({exc})",
+                problem=Problem.STRIPE,
+            ) from None
+        return f"collection of the tenant's other open invoices turned back on: {', '.join(resumed)}" if resumed else ""
 
 
 def _needs(step: Step) -> list[tuple[Kind, str]]:

@@ -102,6 +102,10 @@ class Payments:
         """A tenant saves a way to pay: the customer's invoice default (or its legacy default source); its id."""
         return self._resources.customers.give_payment_method(customer, as_source=as_source)
 
+    def collect_invoices(self) -> list[Obj]:
+        """Stripe's automatic collection: open invoices still collected are paid when the tenant can pay."""
+        return self._resources.invoices.collect()
+
     def end_trials(self) -> list[Obj]:
         """Trials that ended by the fake's clock, as Stripe ends them (Subscriptions.end_trials); those moved."""
         return self._resources.subscriptions.end_trials()

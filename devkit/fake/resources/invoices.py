@@ -17,6 +17,7 @@ class Invoices:
         return [
             Route("GET", "/v1/invoices", "InvoiceListParams", self._list),
             Route("GET", "/v1/invoices/{id}", "InvoiceRetrieveParams", self._retrieve),
+            Route("POST", "/v1/invoices/{id}", "InvoiceUpdateParams", self._update),
             Route("GET", "/v1/invoice_payments", "InvoicePaymentListParams", self._list_payments),
             Route("GET", "/v1/invoice_payments/{id}", "InvoicePaymentRetrieveParams", self._retrieve_payment),
         ]
@@ -34,6 +35,8 @@ class Invoices:
                 "amount_due": due,
                 "status": "paid" if due == 0 else "open",
                 "billing_reason": "subscription_create",
+                "auto_advance": due != 0,
+                "parent": _parent(subscription),
             },
         )
 
@@ -59,8 +62,38 @@ class Invoices:
                 "hosted_invoice_url": f"https://invoice.stripe.test/{subscription['id']}" if send else None,
                 "billing_reason": "subscription_cycle",
                 "created": subscription["trial_end"],
+                "auto_advance": not paid,  # Stripe keeps collecting an open invoice (retries, reminders)
+                "parent": _parent(subscription),
             },
         )
+
+    def stop_collecting(self, customer: str) -> None:
+        """A subscription of `customer` was cancelled: Stripe stops automatic collection of all its finalized
+        invoices (API reference, cancel a subscription), whichever subscription they bill."""
+        for invoice in self._store.all("invoices", lambda i: i.get("customer") == customer and i["status"] == "open"):
+            invoice["auto_advance"] = False
+
+    def collect(self) -> list[Obj]:
+        """Stripe's automatic collection run: each open invoice still collected is paid when its customer can pay."""
+        paid = []
+        with self._store.lock:
+            for invoice in self._store.all("invoices", lambda i: i["status"] == "open" and bool(i.get("auto_advance"))):
+                customer = self._store.get("customers", invoice["customer"])
+                method = (customer.get("invoice_settings") or {}).get("default_payment_method")
+                if method or customer.get("default_source"):
+                    invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+                    paid.append(invoice)
+        return paid
+
+    def _update(self, ident: str, params: Params) -> Obj:
+        invoice = self._store.get("invoices", ident)
+        if "auto_advance" in params:
+            if invoice["status"] not in ("draft", "open"):
+                raise fail(f"auto_advance cannot be changed on a {invoice['status']} invoice.", "invoice_not_editable")
+            invoice["auto_advance"] = params["auto_advance"] in (True, "true")
+        if "metadata" in params:
+            invoice["metadata"] = {**(invoice.get("metadata") or {}), **params["metadata"]}
+        return invoice
 
     def add_paid(
         self, payment_intent: str, number: str | None = None, description: str | None = None, created: int | None = None
@@ -135,3 +168,8 @@ class Invoices:
 
     def _retrieve_payment(self, ident: str, params: Params) -> Obj:
         return self._store.retrieve("invoice_payments", ident)
+
+
+def _parent(subscription: Obj) -> Obj:
+    """Where recent API versions say which subscription an invoice bills (`subscription` is kept too)."""
+    return {"type": "subscription_details", "subscription_details": {"subscription": subscription["id"]}}

@@ -285,6 +285,7 @@ class Subscriptions:
                 400, f"No such subscription: '{ident}' (it is already canceled)", code="resource_missing"
             )
         subscription.update(status="canceled", canceled_at=self._store.now())
+        self._invoices.stop_collecting(subscription["customer"])
         details = params.get("cancellation_details") or {}
         subscription["cancellation_details"] = {
             "comment": details.get("comment") or None,

@@ -1,0 +1,82 @@
+"""A cancel never stops another lease's rent: Stripe stops collecting all the customer's finalized invoices when one
+of its subscriptions is cancelled, and the sync turns collection back on for the other leases' open invoices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cohabs.shared.settings import Settings
+from devkit.dumpgen import HUBS, generate
+from devkit.fake_stripe import FakeStripe
+from devkit.mysql import Server
+from tests.helpers import Clock, query, restore, sync_at
+
+DEC_1 = datetime(2026, 12, 1, 8, 0)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(DEC_1)
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeStripe]:
+    stripe_fake = FakeStripe(now=clock.timestamp)
+    stripe_fake.start()
+    try:
+        yield stripe_fake
+    finally:
+        stripe_fake.stop()
+
+
+def test_a_tenant_with_two_leases_keeps_paying_the_later_one_when_the_other_is_cancelled(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, clock: Clock, tmp_path: Path
+) -> None:
+    dump = generate(1, 2, 2, now=DEC_1, orphans=0)
+    tenant = dump.users[0]["id"]
+    dates = {"later": ("2026-10-10", "2027-10-10"), "sooner": ("2026-10-20", "2027-01-20")}
+    for lease, room, (name, (start, end)) in zip(dump.leases, dump.rooms, dates.items(), strict=True):
+        lease.update(
+            id=name,
+            startDate=datetime.fromisoformat(start),
+            endDate=datetime.fromisoformat(end),
+            rentAmount=Decimal("700.00"),
+            status="active",
+            hubId=HUBS["bru"],
+            userId=tenant,
+            roomId=room["id"],
+            stripeSubscriptionId=None,
+        )
+    restore(settings, dump.write(tmp_path / "two_leases.dump"))
+    sync_at(settings, clock)
+    # Both trials end with no payment method: each lease's rent is an open invoice, still being collected.
+    clock.now = datetime(2026, 12, 21)
+    assert len(fake.payments.end_trials()) == 2
+    subscriptions = {s["metadata"]["cohabs_lease_id"]: s["id"] for s in fake.all("subscriptions")}
+
+    def open_invoice(lease: str) -> dict[str, object]:
+        (invoice,) = [
+            i for i in fake.all("invoices") if i["subscription"] == subscriptions[lease] and i["status"] == "open"
+        ]
+        return invoice
+
+    assert open_invoice("later")["auto_advance"] is True
+    query(settings, mysql_server, "UPDATE leases SET status = 'finished' WHERE id = 'sooner'")
+
+    report = sync_at(settings, clock)  # cancels the finished lease's subscription
+
+    assert fake.objects["subscriptions"][subscriptions["sooner"]]["status"] == "canceled"
+    assert open_invoice("sooner")["auto_advance"] is False  # Stripe's side effect, left on the cancelled lease
+    assert open_invoice("later")["auto_advance"] is True  # turned back on by the sync
+    (line,) = [o for o in report.outcomes if o.row_id == "sooner"]
+    assert f"turned back on: {open_invoice('later')['id']}" in line.detail
+    # The tenant adds a card: Stripe's collection pays the later lease's rent.
+    customer = fake.all("customers")[0]["id"]
+    fake.payments.give_payment_method(customer)
+    paid = fake.payments.collect_invoices()
+    assert [i["subscription"] for i in paid] == [subscriptions["later"]]
