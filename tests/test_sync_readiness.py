@@ -180,7 +180,9 @@ def test_new_subscriptions_carry_the_method_and_an_explicit_end_behaviour() -> N
     assert billing is not None
     params = billing.params("cus_1", "prod_1")
     assert (params["collection_method"], params["days_until_due"]) == ("send_invoice", 10)
-    assert params["trial_settings"] == {"end_behavior": {"missing_payment_method": "create_invoice"}}
+    assert params["trial_settings"] == {
+        "end_behavior": {"missing_payment_method": "create_invoice", "billing_cycle_anchor": "unchanged"}
+    }
     default = lease_step(audit(LEASES[:1])[0], "l1").billing
     assert default is not None
     plain = default.params("cus_1", "prod_1")

@@ -145,6 +145,8 @@ def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace) -
             if os.waitstatus_to_exitcode(status) not in (0, 3):
                 sys.exit(f"the sync failed:\n{Path(scratch, 'out.txt').read_text()[-3000:]}")
             report = json.loads(Path(f"{scratch}/report.json").read_text())
+            if args.verify:
+                print(verify_once(env, scratch, url, mode), flush=True)
         ended = sum(1 for r in report["rows"] if r.get("billing", {}).get("schedule") == "never")
         synced = sum(c for kind in report["counts"].values() for k, c in kind.items() if k not in ("skipped", "failed"))
         return Result(
@@ -164,6 +166,23 @@ def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace) -
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
         conn.close()
+
+
+def verify_once(env: dict[str, str], scratch: str, url: str, mode: str) -> str:
+    """`sync.py --verify` on the account the sync just made: its time, and its invoice previews against the bound."""
+    before = stats(url)["admitted"]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "sync.py"), "--verify"], cwd=scratch, env=env, capture_output=True, text=True
+    )
+    seconds = time.monotonic() - started
+    made = {k: v - before.get(k, 0) for k, v in stats(url)["admitted"].items()}
+    previews = made.get("POST /v1/invoices/create_preview", 0)
+    bound = t_min({"admitted": made}, mode)
+    return (
+        f"  --verify ({mode}): {seconds:.1f} s, exit {done.returncode}, {previews} invoice previews, "
+        f"{sum(made.values())} requests, T_min {bound:.1f} s"
+    )
 
 
 DAY = 86400
@@ -281,6 +300,11 @@ def main() -> None:
     parser.add_argument("--reread-shape", choices=sorted(SHAPES), default="year", help="when the objects were made")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="after each sync, time sync.py --verify (its previews); no support commands",
+    )
+    parser.add_argument(
         "--support", help="only these support commands (disputes, transfers, comma-separated), nothing else"
     )
     parser.add_argument("--extra", type=int, default=300, help="generated items of each support command's kind")
@@ -289,6 +313,8 @@ def main() -> None:
     jobs = [j.strip() for j in (args.support or "disputes,transfers").split(",") if j.strip()]
     if args.support is not None:
         args.reread_only, args.reread = True, ()  # only the support commands
+    if args.verify and args.support is None:
+        jobs = []  # the syncs and their audits only
 
     server, private = find_or_start()
     results: list[Result] = []

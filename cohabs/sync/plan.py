@@ -493,44 +493,12 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
     lease, (action, stripe_id, stale_id, reason) = weighed.lease, weighed.link
     remote = ctx.account.find(Kind.LEASE, stripe_id or "")
     assert remote is not None
-    found: list[Issue] = []
-    refs = [
-        (Kind.USER, lease.user_id, remote.customer, Drift.WRONG_CUSTOMER),
-        (Kind.ROOM, lease.room_id, remote.product, Drift.WRONG_PRODUCT),
-    ]
-    for kind, ref, billed, drift in refs:
-        gone = ctx.missing(kind, ref)
-        owner = ctx.owner(kind, billed)
-        if gone:
-            found.append(Issue(Problem.LINK_CHANGED, drift, gone))
-        elif owner != ref:
-            whose = f"{kind.singular} {owner}'s" if owner else "no row's (gone from the account?)"
-            text = f"its subscription bills {billed}, {whose}, not {kind.singular} {ref}'s"
-            found.append(Issue(Problem.LINK_CHANGED, drift, text))
+    found = _link_issues(lease, remote, ctx)
     if remote.customer and remote.currency and live(remote) and (tenant := ctx.owner(Kind.USER, remote.customer)):
         ctx.active.setdefault(tenant, []).append(_Active(remote.currency, lease.id, weighed.ongoing, linked=True))
-    cancel = False
-    if weighed.terms is None:
-        found.append(Issue(Problem.BAD_LEASE, Drift.ROW_INVALID, weighed.invalid))
-    elif weighed.terms.mode is Mode.ENDED:
-        cancel = live(remote) and not found
-    else:
-        # Claimed even when cancelled: a copy must not bill what a person stopped on this one.
-        original = ctx.duplicate_of(lease)
-        if not live(remote):
-            text = (
-                f"the lease is ongoing but {remote.id} is {remote.status} in Stripe: not billed again by the sync "
-                "(a person may have stopped it on purpose)"
-            )
-            found.append(Issue(Problem.CANCELLED_IN_STRIPE, Drift.CANCELLED_EARLY, text))
-        else:
-            found += _drift(lease, remote, ctx.hubs)
-        if original and live(remote):
-            text = (
-                f"duplicate of lease {original} (same user, room and dates), and {remote.id} bills it a second time: "
-                "cancel one of the two subscriptions in Stripe and void one lease"
-            )
-            found.append(Issue(Problem.DUPLICATE, Drift.BILLED_TWICE, text))
+    ended = weighed.terms is not None and weighed.terms.mode is Mode.ENDED
+    found += _billing_issues(weighed, remote, ctx)
+    cancel = ended and live(remote) and not found
     problems = {issue.problem for issue in found}
     if action is Action.ADOPT and problems:
         # An adopted id is not even stored while a person decides: the row stays as it is.
@@ -559,6 +527,49 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
         return replace(kept, cancel=cancel, bills=live(remote))
     texts = [kept.reason, *(i.text for i in found), f"{remote.id} is left as it is until a person decides"]
     return replace(kept, reason="; ".join(filter(None, texts)), problem=found[0].problem, drift=found[0].drift)
+
+
+def _link_issues(lease: Lease, remote: Remote, ctx: _Leases) -> list[Issue]:
+    """The lease's user or room gone, or not the customer or product its subscription bills."""
+    found = []
+    refs = [
+        (Kind.USER, lease.user_id, remote.customer, Drift.WRONG_CUSTOMER),
+        (Kind.ROOM, lease.room_id, remote.product, Drift.WRONG_PRODUCT),
+    ]
+    for kind, ref, billed, drift in refs:
+        gone = ctx.missing(kind, ref)
+        owner = ctx.owner(kind, billed)
+        if gone:
+            found.append(Issue(Problem.LINK_CHANGED, drift, gone))
+        elif owner != ref:
+            whose = f"{kind.singular} {owner}'s" if owner else "no row's (gone from the account?)"
+            text = f"its subscription bills {billed}, {whose}, not {kind.singular} {ref}'s"
+            found.append(Issue(Problem.LINK_CHANGED, drift, text))
+    return found
+
+
+def _billing_issues(weighed: _Weighed, remote: Remote, ctx: _Leases) -> list[Issue]:
+    """What in the subscription's billing only a person may settle: an invalid row, a stop, a drift, a copy."""
+    if weighed.terms is None:
+        return [Issue(Problem.BAD_LEASE, Drift.ROW_INVALID, weighed.invalid)]
+    if weighed.terms.mode is Mode.ENDED:
+        return []
+    # Claimed even when cancelled: a copy must not bill what a person stopped on this one.
+    original = ctx.duplicate_of(weighed.lease)
+    if not live(remote):
+        text = (
+            f"the lease is ongoing but {remote.id} is {remote.status} in Stripe: not billed again by the sync "
+            "(a person may have stopped it on purpose)"
+        )
+        return [Issue(Problem.CANCELLED_IN_STRIPE, Drift.CANCELLED_EARLY, text)]
+    found = _drift(weighed.lease, remote, ctx.hubs)
+    if original:
+        text = (
+            f"duplicate of lease {original} (same user, room and dates), and {remote.id} bills it a second time: "
+            "cancel one of the two subscriptions in Stripe and void one lease"
+        )
+        found.append(Issue(Problem.DUPLICATE, Drift.BILLED_TWICE, text))
+    return found
 
 
 def _switch(weighed: _Weighed, remote: Remote, collection: CollectionChoice) -> Switch | None:
