@@ -110,6 +110,9 @@ class Executor:
     ids: dict[tuple[Kind, str], str] = field(default_factory=dict)
 
     stop: StopFlag = field(default_factory=StopFlag)
+    # Customer -> its subscriptions past their free period, as the account was read: only they can have open
+    # invoices a cancel stops collecting. A subscription this run makes is in its trial, with nothing open.
+    invoiced: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Names this run in its updates' keys (see _update): no personal data, never reused by another run.
     run_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
@@ -253,7 +256,7 @@ class Executor:
     def _resume_collection(self, customer: str | None, cancelled: str) -> str:
         """Keep the tenant's other rent collected: Stripe stops collecting all a customer's finalized invoices
         when one of its subscriptions is cancelled. What was done, in words; a person is named what was not."""
-        if not customer:
+        if not customer or not self.invoiced.get(customer, frozenset()) - {cancelled}:
             return ""
         try:
             resumed = self.calls.resume_collection(customer, cancelled)

@@ -137,6 +137,15 @@ def verify(settings: Settings, world: World, previews: bool = True) -> AuditRepo
     return AuditReport.of(findings, plan, database_rows(rows), account.size(), readiness)
 
 
+def invoiced(account: Account) -> dict[str, frozenset[str]]:
+    """Each customer's subscriptions past their free period: the ones that can have open invoices."""
+    found: dict[str, set[str]] = {}
+    for remote in account.by_id[Kind.LEASE].values():
+        if remote.customer and remote.status != "trialing":
+            found.setdefault(remote.customer, set()).add(remote.id)
+    return {customer: frozenset(ids) for customer, ids in found.items()}
+
+
 def changes(plan: Plan) -> bool:
     """Whether applying the plan writes anything, to Stripe or to the database: if not, nobody need say yes."""
     return any(
@@ -214,7 +223,14 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         totals = {k: len(plan.steps[k]) for k in kinds}
         tick = world.progress(totals) if world.progress else (lambda kind: None)
         try:
-            executor = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick, stop=world.stop)
+            executor = Executor(
+                calls,
+                writer,
+                workers=options.workers or workers(settings),
+                tick=tick,
+                stop=world.stop,
+                invoiced=invoiced(account),
+            )
             outcomes = executor.run(plan)
         finally:
             writer.close()

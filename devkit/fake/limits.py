@@ -10,11 +10,13 @@ import threading
 import time
 from collections import Counter, deque
 
+NAMED_ACTIONS = frozenset({"create_preview", "search"})  # `POST /v1/invoices/create_preview` is its own endpoint
+
 
 def route_of(method: str, path: str) -> str:
     """The endpoint Stripe limits a request under: `POST /v1/subscriptions/{id}` for any id."""
     parts = path.strip("/").split("/")
-    if len(parts) > 2:
+    if len(parts) > 2 and parts[2] not in NAMED_ACTIONS:
         parts[2] = "{id}"
     return f"{method} /{'/'.join(parts)}"
 
