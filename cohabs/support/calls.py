@@ -16,6 +16,7 @@ from stripe.params import PaymentIntentCancelParams, PaymentIntentCreateParams, 
 from cohabs.shared.stripe.gateway import PAGE, Endpoint, StripeGateway, Window
 from cohabs.support.objects import (
     Account,
+    CashBalance,
     Charge,
     Dispute,
     Intent,
@@ -23,6 +24,7 @@ from cohabs.support.objects import (
     InvoicePayment,
     Transfer,
     account_from,
+    cash_balance_from,
     charge_from,
     dispute_from,
     intent_from,
@@ -46,6 +48,10 @@ LIST_INVOICES = Endpoint("GET", "/v1/invoices")
 RETRIEVE_INVOICE = Endpoint("GET", "/v1/invoices/{id}")
 LIST_ACCOUNTS = Endpoint("GET", "/v1/accounts")
 RETRIEVE_ACCOUNT = Endpoint("GET", "/v1/accounts/{id}")
+RETRIEVE_PLATFORM = Endpoint("GET", "/v1/account")
+RETRIEVE_CASH_BALANCE = Endpoint("GET", "/v1/customers/{id}/cash_balance")
+# A charge's balance transaction says the currency and amount it settled in: read with the charge, at no cost.
+SETTLED = "balance_transaction"
 LIST_TRANSFERS = Endpoint("GET", "/v1/transfers")
 CREATE_TRANSFER = Endpoint("POST", "/v1/transfers")
 
@@ -109,7 +115,7 @@ class SupportCalls:
             LIST_CHARGES,
             "list charges",
             lambda p: self._v1.charges.list(params=p),  # type: ignore[arg-type]
-            list_params(window),
+            list_params(window, expand=[f"data.{SETTLED}"]),
             charge_from,
         )
 
@@ -191,7 +197,7 @@ class SupportCalls:
         found = self.gateway.call(
             RETRIEVE_CHARGE,
             f"retrieve charge {charge_id}",
-            _missing_is_none(lambda: self._v1.charges.retrieve(charge_id)),
+            _missing_is_none(lambda: self._v1.charges.retrieve(charge_id, params={"expand": [SETTLED]})),
         )
         return charge_from(found.to_dict()) if found is not None else None
 
@@ -220,6 +226,22 @@ class SupportCalls:
             _missing_is_none(lambda: self._v1.accounts.retrieve(account_id), 403),
         )
         return account_from(found.to_dict()) if found is not None else None
+
+    def platform(self) -> Account:
+        """The platform's own account: its country decides which connected accounts it can pay."""
+        found = self.gateway.call(
+            RETRIEVE_PLATFORM, "retrieve the platform account", self._v1.accounts.retrieve_current
+        )
+        return account_from(found.to_dict())
+
+    def cash_balance(self, customer: str) -> CashBalance | None:
+        """The tenant's cash balance: Stripe applies it to a bank transfer request awaiting funding."""
+        found = self.gateway.call(
+            RETRIEVE_CASH_BALANCE,
+            f"retrieve cash balance of {customer}",
+            _missing_is_none(lambda: self._v1.customers.cash_balance.retrieve(customer)),
+        )
+        return cash_balance_from(found.to_dict()) if found is not None else None
 
     # ----- writes ----------------------------------------------------------------
 

@@ -150,6 +150,7 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
     paid_by = [p for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id]
     transfer_windows = around(known[:1], known, 2 * MARGIN, None) or [Window()]
     with reads(readers) as read:
+        platform = read.call(calls.platform)
         accounts = read.call(_accounts, calls, {h.account_id for h in rows.houses if h.account_id}, readers)
         listed = read.windows(calls.charges, if_cheaper(around(known, known, MARGIN, MARGIN), len(wanted)))
         sent = read.windows(calls.transfers, transfer_windows)
@@ -159,7 +160,7 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
         charges |= read.each(calls.charge, wanted - charges.keys()).result()
         earlier = read.windows(calls.transfers, _before(charges, transfer_windows[0]))
         found = sent.result() + earlier.result()
-        return transfers.PayoutFacts(accounts.result(), found, charges, intents)
+        return transfers.PayoutFacts(accounts.result(), found, charges, intents, platform.result())
 
 
 def _accounts(calls: SupportCalls, wanted: set[str], readers: int) -> dict[str, Account | None]:
@@ -208,9 +209,11 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
             if len(matching) == 1:
                 cases[dispute] = matching[0]
         weighed = ahead.paid(ahead.requests(ahead.intents(ahead.charges(cases))))
-        weighed = ahead.invoices(
-            weighed, lambda f: bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
-        )
+
+        def handled(f: Facts) -> bool:
+            return bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
+
+        weighed = ahead.cash(ahead.invoices(weighed, handled), handled)
     by_id = {f.dispute.id: f for f in weighed}
     return [by_id.get(d.id) or Facts(d, None) for d in found]
 
@@ -364,6 +367,12 @@ class _Ahead:
             else f
             for f in facts
         ]
+
+    def cash(self, facts: list[Facts], handled: Callable[[Facts], bool]) -> list[Facts]:
+        """The cash balance of each tenant who may be asked to pay again: Stripe applies it to the request."""
+        wanted = {f.customer for f in facts if f.customer and f.dispute.money_withdrawn and not handled(f)}
+        found = self._read.each(self._calls.cash_balance, sorted(c for c in wanted if c)).result()
+        return [replace(f, cash=found[f.customer]) if f.customer in found else f for f in facts]
 
     def _numbers(self, paid: Sequence[InvoicePayment]) -> dict[str, str | None]:
         """Invoice id -> its number: an invoice is made before the payments that pay it."""
