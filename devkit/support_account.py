@@ -115,6 +115,8 @@ def seed(
     dispute_days: int = 0,
     currencies: Mapping[str, str] | None = None,
     available: Mapping[str, int] | None = None,
+    settlement: Mapping[str, tuple[str, Decimal]] | None = None,
+    dispute_withdraw: bool | None = None,
 ) -> Seeded:
     """Fill `fake` with the Stripe side of `rows`.
 
@@ -128,9 +130,14 @@ def seed(
     currencies: house id → currency, "eur" for any other house (the houses are in Brussels).
     available: the platform's available balance per currency before the disputes withdraw theirs
         (0 by default: past payments were paid out).
+    settlement: presentment currency → (the currency the platform settles it in, the exchange rate);
+        by default every charge settles in its own currency.
+    dispute_withdraw: whether a `prevented` dispute took the money (by default it took nothing).
     """
     payments = fake.payments
     seeded = Seeded(payments)
+    for currency, (into, rate) in (settlement or {}).items():
+        payments.settle_in(currency, into, rate)
     houses = {h["id"]: h for h in rows.houses}
     leases = {lease["id"]: lease for lease in rows.leases}
     account_ids = [h["stripeAccountId"] for h in rows.houses if h.get("stripeAccountId")]
@@ -204,10 +211,12 @@ def seed(
         funded = fake.objects["charges"].get(seeded.charges.get(payment["id"], ""))
         if destination is None or funded is None:
             raise ValueError(f"payment {payment['id']} has no charge or no connected house account to transfer to")
+        settled = fake.objects["balance_transactions"][funded["balance_transaction"]]
         seeded.transfers[payment["id"]] = payments.create_transfer(
             {
-                "amount": str(funded["amount"]),
-                "currency": funded["currency"],
+                # In the currency the charge settled in, as Stripe requires of a transfer it funds.
+                "amount": str(settled["amount"]),
+                "currency": settled["currency"],
                 "destination": destination,
                 "source_transaction": funded["id"],
                 # A group in the style Stripe names a PaymentIntent's own (group_pi_…): not one support.py
@@ -226,7 +235,7 @@ def seed(
             # Today's incident by default; a wave of them over the last `dispute_days` days, never before its charge.
             ago = zlib.crc32(payment["id"].encode()) % (dispute_days * DAY) if dispute_days else 0
             when = max(fake.store.now() - ago, fake.objects["charges"][charge]["created"] + 1)
-            dispute = payments.open_dispute(charge, status=dispute_status, created=when)
+            dispute = payments.open_dispute(charge, status=dispute_status, created=when, withdraw=dispute_withdraw)
             seeded.disputes[payment["id"]] = dispute["id"]
     return seeded
 

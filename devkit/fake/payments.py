@@ -9,6 +9,7 @@ the network decides) and the history an account already has.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from .recorded import Recorded
@@ -89,6 +90,19 @@ class Payments:
     def create_transfer(self, params: Params, *, created: int | None = None) -> Obj:
         return self._resources.transfers.create(params, created=created)
 
+    def settle_in(self, currency: str, into: str, rate: Decimal) -> None:
+        """Charges in `currency` reach the platform's balance converted into `into` at `rate` (from now on)."""
+        self._resources.balance.settle_in(currency, into, rate)
+
+    @property
+    def platform(self) -> Obj:
+        """The platform's own account (GET /v1/account): a test may move its `country`."""
+        return self._resources.accounts.platform
+
+    def reconcile_by_hand(self, customer: str) -> None:
+        """The customer's cash balance is reconciled manually: only a transfer quoting a reference pays a request."""
+        self._resources.payment_intents.manual.add(customer)
+
     def set_transfers_capability(self, account: str, status: str) -> Obj:
         """The account's `transfers` capability: active, inactive or pending (Stripe refuses transfers unless active)."""
         with self._store.lock:
@@ -123,9 +137,15 @@ class Payments:
             return self._resources.payment_intents.fund_cash_balance(customer, params)
 
     def open_dispute(
-        self, charge_id: str, status: str = "needs_response", reason: str = "fraudulent", created: int | None = None
+        self,
+        charge_id: str,
+        status: str = "needs_response",
+        reason: str = "fraudulent",
+        created: int | None = None,
+        withdraw: bool | None = None,
     ) -> Obj:
-        return self._resources.disputes.open(charge_id, status, reason, created)
+        """`withdraw`: whether a prevented dispute took the money (only its balance transactions say)."""
+        return self._resources.disputes.open(charge_id, status, reason, created, withdraw)
 
     def set_dispute_status(self, dispute_id: str, status: str) -> Obj:
         return self._resources.disputes.set_status(dispute_id, status)
