@@ -36,7 +36,7 @@ def test_a_charge_settled_in_another_currency_is_reported_with_both_currencies_a
     item = plan_paid_2(account_for(rows_of(), x=USD_IN_EUR))
     assert (item.action, item.problem, item.payout) == (Action.REPORT, Problem.CURRENCY_MISMATCH, None)
     assert "is in USD, but account acct_1TestFlagey10xyz settles in EUR" in item.reason
-    assert "settled in the platform's balance as 880.00 USD, settled as 809.60 EUR" in item.reason
+    assert "it took 880.00 USD, which settled in the platform's balance as 809.60 EUR" in item.reason
     assert "must be in EUR" in item.reason and "settled as 809.60 EUR" in item.stripe_state
     assert (item.amount, item.currency) == (88000, "usd")  # the row's money, as the tenant paid it
 
@@ -45,8 +45,8 @@ def test_a_charge_settled_in_another_currency_is_reported_with_both_currencies_a
     facts = replace(facts, accounts={**facts.accounts, FLAGEY: Account(FLAGEY, "usd", "active")})
     item = plan_paid_2(facts)
     assert (item.action, item.problem, item.payout) == (Action.REPORT, Problem.CURRENCY_MISMATCH, None)
-    assert "is in USD like account acct_1TestFlagey10xyz; it settled in the platform's balance as" in item.reason
-    assert "809.60 EUR, so a transfer funded by it must be in EUR" in item.reason
+    assert "is in USD like account acct_1TestFlagey10xyz; it took 880.00 USD, which settled in" in item.reason
+    assert "as 809.60 EUR, so a transfer funded by it must be in EUR" in item.reason
 
 
 def test_a_charge_settled_as_it_was_paid_is_transferred_in_that_currency_and_group() -> None:

@@ -77,8 +77,8 @@ def test_a_usd_rent_settled_in_euros_is_reported_with_both_currencies_and_never_
     assert ours(fake, "transfers") == []
     charge = seeded.charges[row_id("paid-2")]
     account = seeded.accounts[row_id("flagey")]
-    assert f"charge {charge} is in USD like account {account}; it settled in the platform's balance as " in done.stdout
-    assert "880.00 USD, settled as 809.60 EUR, so a transfer funded by it must be in EUR" in done.stdout
+    assert f"charge {charge} is in USD like account {account}; it took 880.00 USD, which settled in " in done.stdout
+    assert "the platform's balance as 809.60 EUR, so a transfer funded by it must be in EUR" in done.stdout
     items = {i["payment_id"]: i for i in report(tmp_path, "support-transfers-run-*.json")["items"]}
     for payment in ELIGIBLE:
         assert (items[payment]["problem"], items[payment]["amount"], items[payment]["currency"]) == (
@@ -163,3 +163,16 @@ def test_money_the_tenant_already_holds_is_said_before_and_after_stripe_takes_it
     assert seeded.payments.cash[(customer, "eur")] == 0
     (item,) = [i for i in report(tmp_path, "support-disputes-run-*.json")["items"] if i["problem"] == "cash_balance"]
     assert (item["from_cash_balance"], item["action"]) == (50000, "collect")
+
+
+def test_many_tenants_cash_balances_are_read_in_the_customers_list(
+    settings: Settings, fake: FakeStripe, many_seeded: Seeded, many_data: SupportDump
+) -> None:
+    customer = many_seeded.customers[many_data.payment("disputed")["leaseId"]]
+    many_seeded.payments.fund_cash_balance(customer, 20000, "eur")
+    plan = support(settings, Job.DISPUTES, dry_run=True).plan
+    asked = [r.path for r in fake.requests if r.method == "GET" and "customers" in r.path]
+    assert asked == ["/v1/customers"]  # one page of customers, each with its cash balance; none asked alone
+    held = [i for i in plan.items if i.problem is Problem.CASH_BALANCE]
+    assert [(i.action, i.from_cash) for i in held] == [(Action.COLLECT, 20000)]
+    assert sum(1 for i in plan.items if i.action is Action.COLLECT) == 41

@@ -8,6 +8,7 @@ retrieved on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import stripe
@@ -50,6 +51,7 @@ LIST_ACCOUNTS = Endpoint("GET", "/v1/accounts")
 RETRIEVE_ACCOUNT = Endpoint("GET", "/v1/accounts/{id}")
 RETRIEVE_PLATFORM = Endpoint("GET", "/v1/account")
 RETRIEVE_CASH_BALANCE = Endpoint("GET", "/v1/customers/{id}/cash_balance")
+LIST_CUSTOMERS = Endpoint("GET", "/v1/customers")
 # A charge's balance transaction says the currency and amount it settled in: read with the charge, at no cost.
 SETTLED = "balance_transaction"
 LIST_TRANSFERS = Endpoint("GET", "/v1/transfers")
@@ -68,6 +70,14 @@ def _missing_is_none(request: Callable[[], T], *statuses: int) -> Callable[[], T
             raise
 
     return attempt
+
+
+def _cash_of_customer(obj: Mapping[str, Any]) -> CashBalance:
+    shown = obj.get("cash_balance")
+    created = int(obj.get("created") or 0)
+    if not isinstance(shown, Mapping):
+        return CashBalance(obj["id"], {}, True, created, shown=False)
+    return replace(cash_balance_from({**shown, "customer": obj["id"]}), created=created)
 
 
 def list_params(window: Window, **filters: Any) -> dict[str, Any]:
@@ -179,6 +189,19 @@ class SupportCalls:
             lambda p: self._v1.accounts.list(params=p),  # type: ignore[arg-type]
             list_params(window),
             account_from,
+        )
+
+    def cash_balances(self, window: Window) -> Page[CashBalance]:
+        """The customers' cash balances, read in the customers list (`cash_balance` is an includable field).
+
+        A customer the answer shows without it gets none here: it is then asked for on its own.
+        """
+        return self._page(
+            LIST_CUSTOMERS,
+            "list customers with their cash balance",
+            lambda p: self._v1.customers.list(params=p),  # type: ignore[arg-type]
+            list_params(window, expand=["data.cash_balance"]),
+            _cash_of_customer,
         )
 
     def transfers(self, window: Window) -> Page[Transfer]:

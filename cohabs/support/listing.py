@@ -29,7 +29,7 @@ from cohabs.shared.stripe import listing
 from cohabs.shared.stripe.gateway import PAGE, Window
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import Page, SupportCalls
-from cohabs.support.objects import Account, Charge, Dispute, Intent, InvoicePayment
+from cohabs.support.objects import Account, CashBalance, Charge, Dispute, Intent, InvoicePayment
 from cohabs.support.rows import Payment, PaymentRows, Ref
 
 T = TypeVar("T", bound=listing.Listed)
@@ -213,7 +213,7 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
         def handled(f: Facts) -> bool:
             return bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
 
-        weighed = ahead.cash(ahead.invoices(weighed, handled), handled)
+        weighed = ahead.cash(ahead.invoices(weighed, handled), handled, len(rows.leases))
     by_id = {f.dispute.id: f for f in weighed}
     return [by_id.get(d.id) or Facts(d, None) for d in found]
 
@@ -368,10 +368,18 @@ class _Ahead:
             for f in facts
         ]
 
-    def cash(self, facts: list[Facts], handled: Callable[[Facts], bool]) -> list[Facts]:
-        """The cash balance of each tenant who may be asked to pay again: Stripe applies it to the request."""
-        wanted = {f.customer for f in facts if f.customer and f.dispute.money_withdrawn and not handled(f)}
-        found = self._read.each(self._calls.cash_balance, sorted(c for c in wanted if c)).result()
+    def cash(self, facts: list[Facts], handled: Callable[[Facts], bool], tenants: int) -> list[Facts]:
+        """The cash balance of each tenant who may be asked to pay again: Stripe applies it to the request.
+
+        Read in the customers list when its pages (about `tenants` customers) cost fewer requests than
+        asking for each balance; what the list did not show is asked for on its own.
+        """
+        wanted = {c for f in facts if (c := f.customer) and f.dispute.money_withdrawn and not handled(f)}
+        found: dict[str, CashBalance | None] = {}
+        if not a_few(len(wanted)) and math.ceil(tenants / PAGE) < len(wanted):
+            listed = self._read.windows(self._calls.cash_balances, [Window()]).result()
+            found = {c.customer: c for c in listed if c.shown and c.customer in wanted}
+        found |= self._read.each(self._calls.cash_balance, sorted(wanted - found.keys())).result()
         return [replace(f, cash=found[f.customer]) if f.customer in found else f for f in facts]
 
     def _numbers(self, paid: Sequence[InvoicePayment]) -> dict[str, str | None]:

@@ -385,6 +385,13 @@ class CashBalance:
     customer: str
     available: Mapping[str, int]  # currency -> minor units
     automatic: bool  # reconciliation_mode automatic: Stripe applies it to payments awaiting funding by itself
+    created: int = 0  # the customer's creation, where the customers list finds it
+    shown: bool = True  # False: a listed customer whose answer did not include its cash balance
+
+    @property
+    def id(self) -> str:
+        """The customer's id: the customers list's cursor."""
+        return self.customer
 
     def held(self, currency: str) -> int:
         return int(self.available.get(currency, 0))

@@ -181,15 +181,6 @@ def _refund_reasons(charge: Charge) -> list[Reason]:
     ]
 
 
-def settled_text(charge: Charge) -> str:
-    """The charge as the tenant paid it and, when it settled in another currency, as it reached the balance."""
-    paid = format_minor(charge.amount_captured, charge.currency)
-    settled = charge.settled
-    if settled is None or settled.currency == charge.currency:
-        return paid
-    return f"{paid}, settled as {format_minor(settled.amount, settled.currency)}"
-
-
 def _currency_reasons(charge: Charge, account: Account | None) -> list[Reason]:
     """A transfer funded by a charge must be in the currency the charge settled in (its balance transaction's).
 
@@ -208,8 +199,9 @@ def _currency_reasons(charge: Charge, account: Account | None) -> list[Reason]:
     converted = ""
     if settled.currency != charge.currency:
         converted = (
-            f"; it settled in the platform's balance as {settled_text(charge)}, so a transfer funded by it must be "
-            f"in {settled.currency.upper()}"
+            f"; it took {format_minor(charge.amount_captured, charge.currency)}, which settled in the platform's "
+            f"balance as {format_minor(settled.amount, settled.currency)}, so a transfer funded by it must be in "
+            f"{settled.currency.upper()}"
         )
     if account.default_currency is None:
         why = (

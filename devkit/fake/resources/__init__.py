@@ -33,6 +33,7 @@ class Resources:
         self.accounts = Accounts(store)
         self.charges = Charges(store, self.balance)
         self.payment_intents = PaymentIntents(store, self.customers, self.charges)
+        self.customers.cash_balance_of = self.payment_intents.cash_balance_of
         self.disputes = Disputes(store, self.balance)
         self.transfers = Transfers(store, self.balance)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .. import checks
+from ..checks import as_list
 from ..errors import StripeFailure, fail
 from ..routing import Route
 from ..store import Obj, Params, Store, new_id
@@ -16,6 +17,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 class Customers:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # The customer's cash_balance object, an includable field: shown only when `expand` asks for it.
+        self.cash_balance_of: Callable[[str], Obj] | None = None
 
     def routes(self) -> list[Route]:
         return [
@@ -55,10 +58,19 @@ class Customers:
         return customer
 
     def _list(self, params: Params) -> Obj:
-        return self._store.page("customers", params)
+        page = self._store.page("customers", params)
+        if "data.cash_balance" in as_list(params.get("expand")):
+            page = {**page, "data": [self._with_cash(c) for c in page["data"]]}
+        return page
 
     def _retrieve(self, ident: str, params: Params) -> Obj:
-        return self._store.retrieve("customers", ident)
+        found = self._store.retrieve("customers", ident)
+        return self._with_cash(found) if "cash_balance" in as_list(params.get("expand")) else found
+
+    def _with_cash(self, customer: Obj) -> Obj:
+        if self.cash_balance_of is None or customer.get("deleted"):
+            return customer
+        return {**customer, "cash_balance": self.cash_balance_of(customer["id"])}
 
     def _create(self, params: Params) -> Obj:
         checks.lengths(params, {"name": 256, "phone": 20, "description": 350})

@@ -199,6 +199,10 @@ class PaymentIntents:
     def _cash_balance(self, customer_id: str, params: Params) -> Obj:
         """GET /v1/customers/{id}/cash_balance: what the customer holds per currency, and how it is reconciled."""
         self._store.get("customers", customer_id)
+        return self.cash_balance_of(customer_id)
+
+    def cash_balance_of(self, customer_id: str) -> Obj:
+        """The customer's cash_balance object, as its own endpoint and an expanded customer show it."""
         held = {
             currency: amount for (customer, currency), amount in sorted(self.cash.items()) if customer == customer_id
         }
