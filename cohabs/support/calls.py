@@ -250,12 +250,17 @@ class SupportCalls:
         )
         return account_from(found.to_dict()) if found is not None else None
 
-    def platform(self) -> Account:
-        """The platform's own account: its country decides which connected accounts it can pay."""
+    def platform(self) -> Account | None:
+        """The platform's own account: its country decides which connected accounts it can pay.
+
+        None when the key may not read it (403): Stripe then decides, as before the tool looked.
+        """
         found = self.gateway.call(
-            RETRIEVE_PLATFORM, "retrieve the platform account", self._v1.accounts.retrieve_current
+            RETRIEVE_PLATFORM,
+            "retrieve the platform account",
+            _missing_is_none(lambda: self._v1.accounts.retrieve_current(), 403),
         )
-        return account_from(found.to_dict())
+        return account_from(found.to_dict()) if found is not None else None
 
     def cash_balance(self, customer: str) -> CashBalance | None:
         """The tenant's cash balance: Stripe applies it to a bank transfer request awaiting funding."""

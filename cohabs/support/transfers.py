@@ -665,5 +665,5 @@ def _account_state(account: Account | None) -> str:
     if account is None:
         return "no such account"
     currency = account.default_currency.upper() if account.default_currency else "no default currency"
-    where = f" in {account.country}" if account.country else ""
-    return f"account exists{where}, settles in {currency}, transfers capability {account.transfers or 'not said'}"
+    where = f", country {account.country}" if account.country else ""
+    return f"account exists, settles in {currency}, transfers capability {account.transfers or 'not said'}{where}"
