@@ -261,6 +261,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--invoiced", action="append", default=[], metavar="PAYMENT_ID", help="paid by invoice")
     group.add_argument("--dispute-status", default="needs_response")
     group.add_argument("--dispute-days", type=int, default=0, help="the disputes arrive over this many days up to now")
+    group.add_argument(
+        "--house-currency", action="append", default=[], metavar="HOUSE_ID:CUR", help="a house's currency (repeat)"
+    )
+    group.add_argument(
+        "--settle",
+        action="append",
+        default=[],
+        metavar="CUR:INTO:RATE",
+        help="charges in CUR settle in INTO at RATE, e.g. usd:eur:0.92 (repeat)",
+    )
+    group.add_argument(
+        "--prevented-withdrawn", action="store_true", help="a prevented dispute took the money (by default it did not)"
+    )
+    group.add_argument(
+        "--tenant-cash",
+        type=int,
+        default=0,
+        metavar="MINOR",
+        help="each disputed tenant already holds this cash balance",
+    )
 
 
 def seed_from_arguments(fake: FakeStripe, args: argparse.Namespace) -> list[str]:
@@ -296,7 +316,15 @@ def seed_from_arguments(fake: FakeStripe, args: argparse.Namespace) -> list[str]
         invoiced=args.invoiced,
         dispute_status=args.dispute_status,
         dispute_days=args.dispute_days,
+        currencies=dict(pair.split(":", 1) for pair in args.house_currency),
+        settlement={cur: (into, Decimal(rate)) for cur, into, rate in (s.split(":") for s in args.settle)},
+        dispute_withdraw=args.prevented_withdrawn,
     )
+    if args.tenant_cash:
+        for payment, charge in seeded.charges.items():
+            if payment in seeded.disputes:
+                found = fake.objects["charges"][charge]
+                seeded.payments.fund_cash_balance(found["customer"], args.tenant_cash, found["currency"])
     return [
         f"seeded from `{database}` on {settings.db_host}:{settings.db_port}: {len(seeded.accounts)} connected "
         f"accounts (not connected: {', '.join(sorted(seeded.missing_accounts)) or 'none'}), "
