@@ -201,7 +201,7 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
     flagged = [p for p in rows.payments if p.disputed and p.charge_id]
     with reads(readers) as read:
         listed = read.call(every_dispute, calls, len(flagged), readers)  # first: its pages follow each other
-        ahead = _Ahead(calls, read, known_dates(rows), flagged)
+        ahead = _Ahead(calls, read, known_dates(rows), flagged, len(rows.leases))
         found = listed.result()
         cases: dict[Dispute, Payment] = {}
         for dispute in found:
@@ -213,7 +213,7 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
         def handled(f: Facts) -> bool:
             return bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
 
-        weighed = ahead.cash(ahead.invoices(weighed, handled), handled, len(rows.leases))
+        weighed = ahead.cash(ahead.invoices(weighed, handled), handled)
     by_id = {f.dispute.id: f for f in weighed}
     return [by_id.get(d.id) or Facts(d, None) for d in found]
 
@@ -262,7 +262,9 @@ class _Ahead:
     read on its own.
     """
 
-    def __init__(self, calls: SupportCalls, read: Reads, known: Sequence[int], flagged: list[Payment]) -> None:
+    def __init__(
+        self, calls: SupportCalls, read: Reads, known: Sequence[int], flagged: list[Payment], tenants: int
+    ) -> None:
         self._calls = calls
         self._read = read
         self._known = known
@@ -275,6 +277,10 @@ class _Ahead:
         self._paid = read.windows(calls.invoice_payments, invoice_windows)
         self._vouching = bool(invoice_windows)
         self._vouched: set[str] = set()  # charges whose invoice payment the bounded list holds, if it has one
+        # The tenants' cash balances, in the customers list (about `tenants` customers) when its pages cost
+        # fewer requests than asking for each disputed tenant's balance.
+        listing_pays = not a_few(len(flagged)) and math.ceil(tenants / PAGE) < len(flagged)
+        self._cash = read.windows(calls.cash_balances, [Window()] if listing_pays else [])
 
     def charges(self, cases: dict[Dispute, Payment]) -> list[Facts]:
         wanted = {d.charge for d in cases if d.charge}
@@ -368,17 +374,14 @@ class _Ahead:
             for f in facts
         ]
 
-    def cash(self, facts: list[Facts], handled: Callable[[Facts], bool], tenants: int) -> list[Facts]:
+    def cash(self, facts: list[Facts], handled: Callable[[Facts], bool]) -> list[Facts]:
         """The cash balance of each tenant who may be asked to pay again: Stripe applies it to the request.
 
-        Read in the customers list when its pages (about `tenants` customers) cost fewer requests than
-        asking for each balance; what the list did not show is asked for on its own.
+        From the customers list read at the start, where it was worth it; what it did not show, each.
         """
         wanted = {c for f in facts if (c := f.customer) and f.dispute.money_withdrawn and not handled(f)}
-        found: dict[str, CashBalance | None] = {}
-        if not a_few(len(wanted)) and math.ceil(tenants / PAGE) < len(wanted):
-            listed = self._read.windows(self._calls.cash_balances, [Window()]).result()
-            found = {c.customer: c for c in listed if c.shown and c.customer in wanted}
+        found: dict[str, CashBalance | None] = {c.customer: c for c in self._cash.result() if c.shown}
+        found = {c: found[c] for c in wanted & found.keys()}
         found |= self._read.each(self._calls.cash_balance, sorted(wanted - found.keys())).result()
         return [replace(f, cash=found[f.customer]) if f.customer in found else f for f in facts]
 
