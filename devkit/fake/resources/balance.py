@@ -36,10 +36,7 @@ class Balance:
     def book_settled(
         self, currency: str, amount: int, kind: str, source: str, *, category: str | None = None, move: bool = True
     ) -> Obj:
-        """A balance transaction for money presented in `currency`, converted as the platform settles it.
-
-        A dispute's fee is left out: the fake books disputes' fees in the settlement currency as they are.
-        """
+        """A balance transaction for money presented in `currency`, converted as the platform settles it (no fee)."""
         moved, into, rate = self.settled(abs(amount), currency)
         signed = moved if amount >= 0 else -moved
         return self.book(into, signed, kind, source, category=category, move=move, exchange_rate=rate)

@@ -5,7 +5,8 @@ balance; with one, a succeeded charge with enough left untransferred, in the
 currency of the charge's balance transaction (the currency it settled in, not
 the one the customer paid in). Such a transfer joins the charge's transfer
 group: the charge's own, or `group_<PaymentIntent id>`, which Stripe then
-gives the charge too. Either way the destination needs its `transfers`
+gives the charge too (the fake keeps that group whatever the request names;
+support.py sends none). Either way the destination needs its `transfers`
 capability active. A reversal takes (part of) a transfer back: `reversed`
 turns true only once all of it is back.
 """
