@@ -23,6 +23,7 @@ class Problem(StrEnum):
     CANCELLED_IN_STRIPE = "cancelled_in_stripe"  # an ongoing lease whose subscription was cancelled in Stripe
     BILLING_DRIFT = "billing_drift"  # a live subscription bills another amount, currency or end than its lease
     STRAY = "stray"  # a Stripe object carrying cohabs metadata that no row stores
+    COPIED = "copied_customer"  # which customer Stripe's copy brought is the user's: a person decides
 
 
 class Drift(StrEnum):

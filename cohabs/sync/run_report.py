@@ -249,6 +249,9 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.BILLING_DRIFT: "Subscriptions billing otherwise than their lease: correct the lease, or the "
     "subscription in Stripe (the sync never re-prices one, that would prorate).",
     Problem.STRAY: "Stripe objects that no row stores: check each one, then cancel or delete it in Stripe.",
+    Problem.COPIED: "Users whose customer from Stripe's copy is not clear: write the right customer id for each "
+    "in a CSV (user_id or email, stripe_customer_id) and run again with `--customer-map FILE`; nothing is created "
+    "for them until then.",
 }
 
 
