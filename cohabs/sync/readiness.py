@@ -54,6 +54,7 @@ class Billable:
     emailable: bool
     end_behavior: str  # what the trial's end does without a payment method
     state: State
+    holds: str = ""  # what its customer holds instead of a default, when read (payment_methods.py)
 
     @property
     def money(self) -> str:
@@ -72,6 +73,8 @@ class Billable:
     def problem(self) -> str:
         """Why the first charge will not bring the rent, for a person; empty when it will."""
         first = f"tenant {self.tenant}, {self.money} a month, first charge {self.day}"
+        if self.holds:
+            first += f" ({self.holds})"
         if self.state is State.NO_PAYMENT_METHOD:
             return f"{first}: charged automatically with no payment method, the first invoice will fail"
         if self.state is State.STOPS:
