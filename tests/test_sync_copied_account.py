@@ -22,7 +22,7 @@ from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.helpers import query, restore
+from tests.helpers import cli, query, restore
 from tests.test_sync_collection import reported
 
 FAR, EXPIRED = (12, 2099), (1, 2020)
@@ -124,6 +124,21 @@ def test_copied_customers_are_linked_lone_cards_become_defaults_and_a_rerun_writ
     writes = len(fake.writes())
     again = sync_now(settings)
     assert len(fake.writes()) == writes and again.customer_changes == []
+
+    # A person decides with the copy's mapping: the user gets that copy, and its lone card becomes the default.
+    (tmp_path / "map.csv").write_text(f"email,stripe_customer_id\n{email[shared].upper()},{twins[1]['id']}\n")
+    code, stdout, _ = reported(settings, tmp_path, "--yes", "--customer-map", "map.csv")
+    assert code == 3 and "Customers changed so that tenants can pay (1)" in stdout  # the orphan lease remains
+    assert stored(settings, mysql_server, shared) == twins[1]["id"]
+    (card,) = fake.payments.payment_methods_of(twins[1]["id"])
+    assert fake.objects["customers"][twins[1]["id"]]["invoice_settings"]["default_payment_method"] == card["id"]
+    assert fake.objects["customers"][twins[0]["id"]]["metadata"] == {}
+    writes = len(fake.writes())
+    sync_now(settings)
+    assert len(fake.writes()) == writes
+    (tmp_path / "bad.csv").write_text("customer,who\ncus_1,x\n")
+    refused = cli(settings, tmp_path, "--dry-run", "--customer-map", "bad.csv")
+    assert refused.returncode == 1 and "needs a header" in refused.stdout + refused.stderr
 
 
 def test_an_account_an_earlier_version_linked_gets_nothing_new(

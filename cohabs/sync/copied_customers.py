@@ -140,7 +140,7 @@ def _by_email(user_id: str, found: Sequence[Remote], claimants: Sequence[User]) 
         return Decision(
             None, f"copied customer {found[0].id} has this email, which users {others} have too: a person decides whose"
         )
-    return Decision(found[0].id, f"copied customer {found[0].id} has this user's email: linked, our metadata added")
+    return Decision(found[0].id, f"copied customer {found[0].id} has this user's email and no other user's")
 
 
 def _has_customer(user: User, account: Account, ids: Collection[str]) -> bool:
@@ -171,18 +171,20 @@ def _apply_map(
     """The map's links (user -> customer), the users it leaves to a person, and the rows it could not use."""
     uses: list[tuple[MapRow, str]] = []  # (row, the user it names)
     notes: list[str] = []
+    decisions: dict[str, Decision] = {}
     for row in mapping:
         user_id, why = _user_of(row, users)
         problem = why or _customer_problem(row, account, user_id)
         if problem or user_id is None:
             notes.append(f"{row.says()}: {problem}; not used")
+            if user_id is not None and user_id not in linked:  # the map meant to decide: email does not
+                decisions[user_id] = Decision(None, f"{row.says()}: {problem}; a person corrects the map")
         elif user_id not in linked:
             uses.append((row, user_id))
         elif (found := account.find(Kind.USER, row.customer)) is None or found.link != user_id:
             notes.append(f"{row.says()}: user {user_id} is already linked to another customer; not used")
     mapped: dict[str, str] = {}
-    decisions: dict[str, Decision] = {}
-    for user_id in dict.fromkeys(user for _, user in uses):
+    for user_id in dict.fromkeys(user for _, user in uses if user not in decisions):
         mine = [row for row, user in uses if user == user_id]
         customers = {row.customer for row in mine}
         rivals = [(row, user) for row, user in uses if row.customer in customers and user != user_id]
@@ -190,7 +192,7 @@ def _apply_map(
         if len(customers) == 1 and not rivals and not holders:
             (customer,) = customers
             mapped[user_id] = customer
-            decisions[user_id] = Decision(customer, f"{mine[0].says()}: linked, our metadata added")
+            decisions[user_id] = Decision(customer, mine[0].says())
             continue
         lines = sorted({row.line for row in mine} | {row.line for row, _ in rivals})
         who = sorted(customers) + sorted({user for _, user in rivals}) + [f"stored by user {o}" for o in holders]

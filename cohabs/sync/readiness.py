@@ -68,7 +68,9 @@ class Billable:
         """How this tenant pays, with what it has: "charged automatically, no payment method"."""
         if self.method is Method.INVOICE:
             return self.method.says(self.days_until_due) + ("" if self.emailable else ", no email")
-        return self.method.says() + (", payment method on file" if self.can_pay else ", no payment method")
+        if self.can_pay:
+            return self.method.says() + ", payment method on file"
+        return self.method.says() + ", no payment method" + (f" ({self.holds})" if self.holds else "")
 
     def problem(self) -> str:
         """Why the first charge will not bring the rent, for a person; empty when it will."""

@@ -68,6 +68,8 @@ class Advice:
 def _sync_does(step: Step) -> str:
     if step.action is Action.CREATE:
         return "a sync creates its object and stores the new id"
+    if step.action is Action.ADOPT and "metadata" in (step.repair or {}):
+        return f"a sync links {step.stripe_id}: it stores the id and adds our metadata"
     if step.action is Action.ADOPT:
         return f"a sync stores {step.stripe_id}, which already links to this row"
     if step.cancel:
