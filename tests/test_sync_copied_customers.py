@@ -1,4 +1,4 @@
-"""Linking the customers Stripe's copy of payment data brought: pure planning, and the customer map.
+"""Linking the customers Stripe's copy of payment data brought, and their lone cards: pure planning, the map.
 
 A copied customer keeps its id and email but carries none of our metadata. A
 user is linked to one only when exactly one unlinked customer has its email
@@ -10,12 +10,14 @@ touched.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import pytest
 
 from cohabs.shared.errors import CannotRun
-from cohabs.sync.account import Account, Remote
+from cohabs.sync.account import Account, PaymentMethod, Remote
 from cohabs.sync.copied_customers import MapRow, Names, parse_customer_map
+from cohabs.sync.payment_methods import Holds, judge
 from cohabs.sync.plan import Action, Plan, Step, make_plan
 from cohabs.sync.problems import Problem
 from cohabs.sync.rows import Kind, Rows, User
@@ -148,3 +150,36 @@ def test_the_map_file_is_read_by_its_header() -> None:
     assert parse_customer_map("Email , Customer_ID\nada@x.com,cus_1\n", "m")[0].names == ((Names.EMAIL, "ada@x.com"),)
     with pytest.raises(CannotRun, match="needs a header"):
         parse_customer_map("cus_Old1,cus_New1\n", "map.csv")
+
+
+FIRST_CHARGE = datetime(2027, 3, 15)
+
+
+def card(ident: str, month: int, year: int) -> PaymentMethod:
+    return PaymentMethod(ident, "card", month, year)
+
+
+@pytest.mark.parametrize(
+    ("methods", "holds", "default"),
+    [
+        ([card("pm_1", 3, 2027)], Holds.ONE_CARD, "pm_1"),  # valid to the end of its expiry month
+        ([card("pm_1", 2, 2027)], Holds.EXPIRED, None),  # expires before the first charge
+        ([card("pm_1", 12, 2026), card("pm_2", 1, 2020)], Holds.EXPIRED, None),
+        ([card("pm_old", 1, 2020), card("pm_1", 12, 2030)], Holds.ONE_CARD, "pm_1"),  # one usable among expired
+        ([card("pm_1", 12, 2030), card("pm_2", 6, 2029)], Holds.SEVERAL, None),  # never one of several
+        ([card("pm_1", 12, 2030), PaymentMethod("pm_sepa", "sepa_debit")], Holds.SEVERAL, None),
+        ([PaymentMethod("pm_sepa", "sepa_debit")], Holds.NOT_A_CARD, None),
+        ([], Holds.NOTHING, None),
+    ],
+    ids=["one", "expired", "expired-only", "one-usable", "several", "card-and-debit", "debit", "none"],
+)
+def test_only_a_lone_usable_card_becomes_the_default(
+    methods: list[PaymentMethod], holds: Holds, default: str | None
+) -> None:
+    wallet = judge("cus_1", methods, FIRST_CHARGE)
+    assert (wallet.holds, wallet.default) == (holds, default)
+
+
+def test_a_card_expiring_in_december_is_valid_through_the_year_end() -> None:
+    assert card("pm_1", 12, 2026).usable_on(datetime(2026, 12, 31, 23))
+    assert not card("pm_1", 12, 2026).usable_on(datetime(2027, 1, 1))
