@@ -88,3 +88,20 @@ def test_attach_and_detach_move_a_card_and_a_detached_card_cannot_come_back(
     assert client.v1.customers.payment_methods.list(ada["id"]).data == []
     with pytest.raises(stripe.InvalidRequestError, match="may not be used again"):
         client.v1.payment_methods.attach(loose["id"], params={"customer": ada["id"]})
+
+
+def test_cards_made_over_http_or_from_test_payment_methods_attach_to_a_customer(
+    client: stripe.StripeClient, fake: FakeStripe
+) -> None:
+    ada = client.v1.customers.create(params={"email": "ada@example.com"})
+    made = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": "4242424242424242", "exp_month": 2, "exp_year": 2031}}
+    )
+    assert made.customer is None and made.card is not None and (made.card.exp_month, made.card.exp_year) == (2, 2031)
+    client.v1.payment_methods.attach(made.id, params={"customer": ada.id})
+    test_card = client.v1.payment_methods.attach("pm_card_visa", params={"customer": ada.id})
+    assert test_card.id != "pm_card_visa" and test_card.customer == ada.id
+    listed = client.v1.customers.payment_methods.list(ada.id).data
+    assert [pm.id for pm in listed] == [test_card.id, made.id]
+    with pytest.raises(stripe.InvalidRequestError, match="card"):
+        client.v1.payment_methods.create(params={"type": "card", "card": {"exp_month": 2}})

@@ -8,32 +8,20 @@ user has, and a rerun writes nothing.
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from cohabs.shared.clock import utc_now
 from cohabs.shared.settings import Settings
 from cohabs.sync.run import Options, World, run
 from cohabs.sync.run_report import Report
-from devkit.dumpgen import Dump, generate
+from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.helpers import cli, query, restore
+from tests.helpers import cli, query
 from tests.test_sync_collection import reported
 
 FAR, EXPIRED = (12, 2099), (1, 2020)
-
-
-@pytest.fixture
-def today(settings: Settings, fake: FakeStripe, tmp_path: Path) -> Dump:
-    fake.now = time.time
-    dump = generate(30, 12, 36, now=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
-    restore(settings, dump.write(tmp_path / "today.dump"))
-    return dump
 
 
 def sync_now(settings: Settings, **options: Any) -> Report:

@@ -1,6 +1,7 @@
 """Payment methods: the cards a customer saved, or that Stripe's copy of payment data brought with new ids.
 
-Listed per customer (`GET /v1/customers/{id}/payment_methods`, or
+Made from a card or a test token (`POST /v1/payment_methods`, or attaching
+`pm_card_visa`), listed per customer (`GET /v1/customers/{id}/payment_methods`, or
 `GET /v1/payment_methods?customer=…`), newest first like every list, with the
 `type` filter. Attaching and detaching move a payment method between
 customers; Stripe refuses to attach one that was detached (it may not be used
@@ -9,6 +10,7 @@ again), and detaching the customer's invoice default clears that default.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import fail
@@ -25,6 +27,7 @@ class PaymentMethods:
     def routes(self) -> list[Route]:
         return [
             Route("GET", "/v1/payment_methods", "PaymentMethodListParams", self._list),
+            Route("POST", "/v1/payment_methods", "PaymentMethodCreateParams", self._create),
             Route("GET", "/v1/payment_methods/{id}", "PaymentMethodRetrieveParams", self._retrieve),
             Route("POST", "/v1/payment_methods/{id}/attach", "PaymentMethodAttachParams", self._attach),
             Route("POST", "/v1/payment_methods/{id}/detach", "PaymentMethodDetachParams", self._detach),
@@ -99,7 +102,20 @@ class PaymentMethods:
             raise fail(f"No such PaymentMethod: '{ident}'", "resource_missing", status=404)
         return found
 
+    def _create(self, params: Params) -> Obj:
+        """A card from its number and expiry, or from a test token (expiring in December four years on)."""
+        if params.get("type") != "card":
+            raise fail("The fake makes card payment methods only: type=card.", "parameter_invalid")
+        card = params.get("card") or {}
+        if not card.get("token") and not (card.get("number") and card.get("exp_month") and card.get("exp_year")):
+            raise fail("Missing required param: card[number], card[exp_month] and card[exp_year], or card[token].")
+        year = int(card.get("exp_year") or datetime.fromtimestamp(self._store.now(), UTC).year + 4)
+        return self.add_card(None, exp_month=int(card.get("exp_month") or 12), exp_year=year)
+
     def _attach(self, ident: str, params: Params) -> Obj:
+        if ident.startswith("pm_card_") and ident not in self._store.objects[KIND]:
+            # Stripe's test payment methods (pm_card_visa…): attaching one makes a new card each time.
+            ident = self._create({"type": "card", "card": {"token": ident}})["id"]
         found = self._store.get(KIND, ident)
         customer = params.get("customer")
         if not customer:
