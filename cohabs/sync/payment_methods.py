@@ -31,7 +31,7 @@ DEFAULT_FIELD = "invoice_settings"  # what a user step's repair sets to make a c
 
 
 class Holds(StrEnum):
-    """What a customer without a default holds: a code, so advice never depends on wording."""
+    """What a customer charged automatically without a default holds."""
 
     ONE_CARD = "one_card"  # set as the default
     NOTHING = "nothing"
@@ -45,7 +45,7 @@ class Wallet:
     customer: str
     holds: Holds
     default: str | None  # the lone usable card, set as the default
-    says: str  # for a person: "only expired cards (pm_… 01/2020)"
+    says: str  # for a person: "only cards expired by 2027-01-05: pm_… 01/2020"
 
 
 def judge(customer: str, methods: Iterable[PaymentMethod], first_charge: datetime) -> Wallet:
@@ -98,7 +98,7 @@ def settle(
         if b.customer and b.customer in methods and _charged_without_default(b):
             first[b.customer] = min(b.first_charge, first.get(b.customer, b.first_charge))
     wallets = {customer: judge(customer, methods[customer], day) for customer, day in first.items()}
-    setting = _set_defaults(plan, wallets)
+    plan, setting = _set_defaults(plan, wallets)
     billable = []
     for b in readiness.billable:
         wallet = wallets.get(b.customer or "")
@@ -112,20 +112,20 @@ def settle(
     return plan, Readiness(billable)
 
 
-def _set_defaults(plan: Plan, wallets: Mapping[str, Wallet]) -> set[str]:
-    """The lone cards go into the repair of the user steps that link their customers; the customers set."""
+def _set_defaults(plan: Plan, wallets: Mapping[str, Wallet]) -> tuple[Plan, set[str]]:
+    """The lone cards in the repair of the user steps that link their customers: the new plan, the customers set."""
     if Kind.USER not in plan.active:
-        return set()
-    setting = set()
-    for index, step in enumerate(plan.steps[Kind.USER]):
+        return plan, set()
+    steps, setting = [], set()
+    for step in plan.steps[Kind.USER]:
         wallet = wallets.get(step.stripe_id or "")
-        if wallet is None or wallet.default is None or step.action not in (Action.KEEP, Action.ADOPT) or step.problem:
-            continue
-        repair = {**(step.repair or {}), DEFAULT_FIELD: {"default_payment_method": wallet.default}}
-        reason = "; ".join(filter(None, [step.reason, f"default payment method: {wallet.says}"]))
-        plan.steps[Kind.USER][index] = replace(step, repair=repair, reason=reason)
-        setting.add(wallet.customer)
-    return setting
+        if wallet and wallet.default and step.action in (Action.KEEP, Action.ADOPT) and not step.problem:
+            repair = {**(step.repair or {}), DEFAULT_FIELD: {"default_payment_method": wallet.default}}
+            reason = "; ".join(filter(None, [step.reason, f"default payment method: {wallet.says}"]))
+            step = replace(step, repair=repair, reason=reason)
+            setting.add(wallet.customer)
+        steps.append(step)
+    return replace(plan, steps={**plan.steps, Kind.USER: steps}), setting
 
 
 def customer_changes(plan: Plan) -> dict[str, str]:
