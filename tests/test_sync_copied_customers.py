@@ -89,9 +89,9 @@ def test_a_customer_linked_stored_or_matching_no_user_is_never_taken() -> None:
 
 def test_two_rows_storing_one_unlinked_customer_are_never_both_linked_to_it() -> None:
     users = [user("ada", stripe_id="cus_Same"), user("bob", stripe_id="cus_Same")]
-    steps = users_of(plan_of(users, [copied("cus_Same", "ada@example.com")]))
-    assert {s.action for s in steps.values()} == {Action.SKIP}
-    assert all(s.problem is Problem.COPIED for s in steps.values())
+    for link in (None, "a-deleted-user"):
+        steps = users_of(plan_of(users, [copied("cus_Same", "ada@example.com", link=link)]))
+        assert {(steps[u].action, steps[u].problem) for u in ("ada", "bob")} == {(Action.SKIP, Problem.COPIED)}
 
 
 def test_a_linked_user_keeps_its_customer_and_a_rerun_after_linking_keeps_it_too() -> None:

@@ -111,7 +111,7 @@ def copied_customers(users: Sequence[User], account: Account, mapping: Sequence[
     ids = {u.id for u in users}
     linked = {u.id for u in users if _has_customer(u, account, ids)}
     mapped, decisions, notes = _apply_map(users, account, mapping, stored, linked)
-    decisions.update(_shared_ids(stored, account))
+    decisions.update(_shared_ids(stored, account, ids))
     free = [
         c
         for c in account.by_id[Kind.USER].values()
@@ -150,11 +150,13 @@ def _has_customer(user: User, account: Account, ids: Collection[str]) -> bool:
     return kept or bool(account.linked_to(Kind.USER, user.id))
 
 
-def _shared_ids(stored: Mapping[str, list[str]], account: Account) -> Iterable[tuple[str, Decision]]:
-    """Users whose rows store one customer that names none of them: never linked to two users."""
+def _shared_ids(
+    stored: Mapping[str, list[str]], account: Account, ids: Collection[str]
+) -> Iterable[tuple[str, Decision]]:
+    """Users whose rows store one customer that names none of them (nor any row): never linked to two users."""
     for stripe_id, owners in stored.items():
         remote = account.find(Kind.USER, stripe_id)
-        if len(owners) > 1 and remote is not None and not remote.link:
+        if len(owners) > 1 and remote is not None and remote.link not in ids:
             for owner in owners:
                 others = ", ".join(o for o in owners if o != owner)
                 why = f"users {others} store {stripe_id} too: a customer is never linked to two users, a person decides"
