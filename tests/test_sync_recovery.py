@@ -10,7 +10,7 @@ import pytest
 
 from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import Window, make_gateway
-from cohabs.sync.account import Remote
+from cohabs.sync.account import PaymentMethod, Remote
 from cohabs.sync.calls import SyncCalls
 from cohabs.sync.execute import Result
 from cohabs.sync.rows import Kind
@@ -50,6 +50,9 @@ class CrashingCalls:
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         self.inner.update(kind, stripe_id, params, key)
+
+    def payment_methods(self, customer: str) -> list[PaymentMethod]:
+        return self.inner.payment_methods(customer)
 
 
 def crash_after(settings: Settings, objects: int) -> None:

@@ -7,14 +7,19 @@ shared gateway paces, retries and counts every request.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Protocol
 
 import stripe
 
 from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
-from cohabs.sync.account import Remote
+from cohabs.shared.stripe.pacing import Endpoint
+from cohabs.sync.account import PaymentMethod, Remote
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
 from cohabs.sync.rows import Kind
+
+# Stripe's list of one customer's payment methods: its own endpoint, its own budget.
+CUSTOMER_PAYMENT_METHODS = Endpoint("GET", "/v1/customers/{id}/payment_methods")
 
 
 class Calls(Protocol):
@@ -24,6 +29,7 @@ class Calls(Protocol):
     def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
     def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
+    def payment_methods(self, customer: str) -> list[PaymentMethod]: ...
 
 
 class SyncCalls:
@@ -81,3 +87,19 @@ class SyncCalls:
                 options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
             ),
         )
+
+    def payment_methods(self, customer: str) -> list[PaymentMethod]:
+        """Every payment method attached to `customer`, page after page (a customer has a handful)."""
+        found: list[PaymentMethod] = []
+        while True:
+            params: stripe.params.CustomerPaymentMethodListParams = {"limit": PAGE}
+            if found:
+                params["starting_after"] = found[-1].id
+            page = self._gateway.call(
+                CUSTOMER_PAYMENT_METHODS,
+                f"list the payment methods of customer {customer}",
+                partial(self._client.v1.customers.payment_methods.list, customer, params=params),
+            )
+            found += [PaymentMethod.of(obj.to_dict()) for obj in page.data]
+            if not page.has_more or not page.data:
+                return found
