@@ -115,6 +115,8 @@ def seed(
     dispute_days: int = 0,
     currencies: Mapping[str, str] | None = None,
     available: Mapping[str, int] | None = None,
+    settlement: Mapping[str, tuple[str, Decimal]] | None = None,
+    dispute_withdraw: bool | None = None,
 ) -> Seeded:
     """Fill `fake` with the Stripe side of `rows`.
 
@@ -128,9 +130,14 @@ def seed(
     currencies: house id → currency, "eur" for any other house (the houses are in Brussels).
     available: the platform's available balance per currency before the disputes withdraw theirs
         (0 by default: past payments were paid out).
+    settlement: presentment currency → (the currency the platform settles it in, the exchange rate);
+        by default every charge settles in its own currency.
+    dispute_withdraw: whether a `prevented` dispute took the money (by default it took nothing).
     """
     payments = fake.payments
     seeded = Seeded(payments)
+    for currency, (into, rate) in (settlement or {}).items():
+        payments.settle_in(currency, into, rate)
     houses = {h["id"]: h for h in rows.houses}
     leases = {lease["id"]: lease for lease in rows.leases}
     account_ids = [h["stripeAccountId"] for h in rows.houses if h.get("stripeAccountId")]
@@ -204,10 +211,12 @@ def seed(
         funded = fake.objects["charges"].get(seeded.charges.get(payment["id"], ""))
         if destination is None or funded is None:
             raise ValueError(f"payment {payment['id']} has no charge or no connected house account to transfer to")
+        settled = fake.objects["balance_transactions"][funded["balance_transaction"]]
         seeded.transfers[payment["id"]] = payments.create_transfer(
             {
-                "amount": str(funded["amount"]),
-                "currency": funded["currency"],
+                # In the currency the charge settled in, as Stripe requires of a transfer it funds.
+                "amount": str(settled["amount"]),
+                "currency": settled["currency"],
                 "destination": destination,
                 "source_transaction": funded["id"],
                 # A group in the style Stripe names a PaymentIntent's own (group_pi_…): not one support.py
@@ -226,7 +235,7 @@ def seed(
             # Today's incident by default; a wave of them over the last `dispute_days` days, never before its charge.
             ago = zlib.crc32(payment["id"].encode()) % (dispute_days * DAY) if dispute_days else 0
             when = max(fake.store.now() - ago, fake.objects["charges"][charge]["created"] + 1)
-            dispute = payments.open_dispute(charge, status=dispute_status, created=when)
+            dispute = payments.open_dispute(charge, status=dispute_status, created=when, withdraw=dispute_withdraw)
             seeded.disputes[payment["id"]] = dispute["id"]
     return seeded
 
@@ -252,6 +261,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--invoiced", action="append", default=[], metavar="PAYMENT_ID", help="paid by invoice")
     group.add_argument("--dispute-status", default="needs_response")
     group.add_argument("--dispute-days", type=int, default=0, help="the disputes arrive over this many days up to now")
+    group.add_argument(
+        "--house-currency", action="append", default=[], metavar="HOUSE_ID:CUR", help="a house's currency (repeat)"
+    )
+    group.add_argument(
+        "--settle",
+        action="append",
+        default=[],
+        metavar="CUR:INTO:RATE",
+        help="charges in CUR settle in INTO at RATE, e.g. usd:eur:0.92 (repeat)",
+    )
+    group.add_argument(
+        "--prevented-withdrawn", action="store_true", help="a prevented dispute took the money (by default it did not)"
+    )
+    group.add_argument(
+        "--tenant-cash",
+        type=int,
+        default=0,
+        metavar="MINOR",
+        help="each disputed tenant already holds this cash balance",
+    )
 
 
 def seed_from_arguments(fake: FakeStripe, args: argparse.Namespace) -> list[str]:
@@ -287,7 +316,15 @@ def seed_from_arguments(fake: FakeStripe, args: argparse.Namespace) -> list[str]
         invoiced=args.invoiced,
         dispute_status=args.dispute_status,
         dispute_days=args.dispute_days,
+        currencies=dict(pair.split(":", 1) for pair in args.house_currency),
+        settlement={cur: (into, Decimal(rate)) for cur, into, rate in (s.split(":") for s in args.settle)},
+        dispute_withdraw=args.prevented_withdrawn,
     )
+    if args.tenant_cash:
+        for payment, charge in seeded.charges.items():
+            if payment in seeded.disputes:
+                found = fake.objects["charges"][charge]
+                seeded.payments.fund_cash_balance(found["customer"], args.tenant_cash, found["currency"])
     return [
         f"seeded from `{database}` on {settings.db_host}:{settings.db_port}: {len(seeded.accounts)} connected "
         f"accounts (not connected: {', '.join(sorted(seeded.missing_accounts)) or 'none'}), "

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,12 @@ def _seed_from(settings: Settings, mysql_server: Server, fake: FakeStripe) -> Se
         return seed(fake, read_rows(conn))
     finally:
         conn.close()
+
+
+@pytest.fixture
+def today(settings: Settings, fake: FakeStripe, tmp_path: Path) -> Dump:
+    """Ongoing, future and ended leases dated from now, restored as users do; the fake on the same clock."""
+    fake.now = time.time
+    dump = generate(30, 12, 36, now=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+    restore(settings, dump.write(tmp_path / "today.dump"))
+    return dump

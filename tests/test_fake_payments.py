@@ -632,3 +632,27 @@ def test_a_row_holding_a_payment_intent_id_gets_that_payment_intent(
     [dispute] = client.v1.disputes.list(params={"payment_intent": "pi_3TestAAAAAAAAAA7ggggggg"}).data
     assert dispute.charge == seeded.charges["p-intent"] != "pi_3TestAAAAAAAAAA7ggggggg"
     assert client.v1.charges.retrieve(seeded.charges["p-intent"]).payment_intent == "pi_3TestAAAAAAAAAA7ggggggg"
+
+
+def test_the_emulator_seeds_round_3s_money_facts_from_its_arguments(mysql_server: Server, db_name: str) -> None:
+    support_database(mysql_server, db_name)
+    env = {**os.environ, "DB_HOST": mysql_server.host, "DB_PORT": str(mysql_server.port)}
+    env.update(DB_USER=mysql_server.user, DB_PASSWORD=mysql_server.password)
+    money = ["--dispute-status", "prevented", "--prevented-withdrawn", "--tenant-cash", "5000"]
+    money += ["--settle", "gbp:eur:1.17"]
+    command = [sys.executable, "-m", "devkit.fake_stripe", "--port", "0", "--seed-support", db_name, *money]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        assert "1 disputes" in process.stdout.readline()
+        client = stripe.StripeClient("sk_test_demo", base_addresses={"api": url}, max_network_retries=0)
+        [dispute] = client.v1.disputes.list().data
+        assert dispute.status == "prevented" and [t.amount for t in dispute.balance_transactions] == [-dispute.amount]
+        customer = client.v1.charges.retrieve(str(dispute.charge)).customer
+        held = client.v1.customers.cash_balance.retrieve(str(customer)).to_dict()["available"]
+        assert held == {dispute.currency: 5000}
+        assert client.v1.accounts.retrieve_current().country == "BE"
+    finally:
+        process.terminate()
+        process.wait()

@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 
 from cohabs.support import disputes, transfers
-from cohabs.support.objects import Account, Charge, Dispute, Intent, Transfer, intent_from
+from cohabs.support.objects import (
+    Account,
+    Charge,
+    Dispute,
+    Intent,
+    Settled,
+    Transfer,
+    Withdrawal,
+    dispute_from,
+    intent_from,
+    withdrawal_from,
+)
 from cohabs.support.plan import Action, Item, Plan, Problem, Settlement
 from cohabs.support.report import NEXT_STEPS, next_steps
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
@@ -65,7 +76,10 @@ def charge(name: str, amount: int, **fields: Any) -> Charge:
         "transfer_group": None,
         "created": 1_671_148_545,
     }
-    return Charge(**(values | fields))
+    values |= fields
+    # What reached the balance: the same money, unless a test says it settled otherwise.
+    values.setdefault("settled", Settled("txn_" + name, values["amount_captured"], values["currency"], None))
+    return Charge(**values)
 
 
 DISPUTE = Dispute(
@@ -226,7 +240,6 @@ def test_a_request_is_a_bank_transfer_when_only_the_customer_balance_can_pay_it(
         ("lost", Action.COLLECT, None),
         ("under_review", Action.COLLECT, None),
         ("won", Action.DONE, None),  # over, and the money came back: nothing owed, nobody needed
-        ("prevented", Action.DONE, None),
         ("warning_closed", Action.DONE, None),
         ("warning_needs_response", Action.REPORT, Problem.NOTHING_WITHDRAWN),  # may still become a chargeback
     ],
@@ -236,6 +249,40 @@ def test_only_a_dispute_that_withdrew_the_money_is_re_collected(
 ) -> None:
     (item,) = plan_disputes(rows_of(), disputes.Facts(replace(DISPUTE, status=status), charge("disputed", 150000)))
     assert (item.action, item.problem) == (action, problem)
+
+
+@pytest.mark.parametrize("status", ["prevented", "escalated_to_somewhere_new"])
+@pytest.mark.parametrize(
+    ("withdrawal", "action", "problem"),
+    [
+        (Withdrawal(150000, "eur"), Action.COLLECT, None),  # money left: re-collected as any lost payment
+        (Withdrawal(0, None), Action.DONE, None),  # no balance transaction: nothing left the balance
+        (Withdrawal(0, "eur"), Action.DONE, None),  # taken and given back
+        (None, Action.REPORT, Problem.MONEY_UNKNOWN),  # Stripe did not say: a person checks, nothing is guessed
+    ],
+)
+def test_a_status_that_does_not_say_where_the_money_is_is_decided_by_the_balance_transactions(
+    status: str, withdrawal: Withdrawal | None, action: Action, problem: Problem | None
+) -> None:
+    dispute = replace(DISPUTE, status=status, withdrawal=withdrawal)
+    (item,) = plan_disputes(rows_of(), disputes.Facts(dispute, charge("disputed", 150000)))
+    assert (item.action, item.problem) == (action, problem)
+    assert status in item.reason or action is Action.DONE
+    if action is Action.COLLECT:
+        assert "1,500.00 EUR withdrawn" in item.reason and "re-collected as a lost payment" in item.reason
+
+
+def test_the_money_a_dispute_took_is_read_from_its_balance_transactions() -> None:
+    taken = {"amount": -138000, "currency": "EUR", "fee": 2000}
+    back = {"amount": 138000, "currency": "eur", "fee": 0}
+    assert withdrawal_from([taken]) == Withdrawal(138000, "eur")
+    assert withdrawal_from([taken, back]) == Withdrawal(0, "eur")
+    assert withdrawal_from([]) == Withdrawal(0, None)
+    assert withdrawal_from(None) is None
+    shown = dispute_from(
+        {"id": "dp_9", "amount": 150000, "currency": "usd", "status": "prevented", "balance_transactions": [taken]}
+    )
+    assert shown.money_withdrawn and not shown.settled_without_loss and shown.withdrawal == Withdrawal(138000, "eur")
 
 
 def test_the_payment_intent_stands_in_for_a_charge_without_customer_or_description() -> None:
@@ -292,7 +339,6 @@ def test_paid_rent_goes_once_to_its_house_and_every_anomaly_is_reported() -> Non
             "currency": "eur",
             "destination": FLAGEY,
             "source_transaction": charge_id("py", f"paid-{n}"),
-            "transfer_group": f"cohabs-payment-{item.payment_id}",
             "description": "Rent Flagey 10, due 2022-12-15",
             "metadata": {
                 "cohabs_payment_id": item.payment_id,
@@ -300,6 +346,8 @@ def test_paid_rent_goes_once_to_its_house_and_every_anomaly_is_reported() -> Non
                 "cohabs_house_id": row_id("flagey"),
             },
         }
+        # Stripe puts a transfer made with source_transaction in its charge's group: the plan says which.
+        assert f"in transfer group group_pi_3Testpaid-{n}" in item.reason
     assert items[f"payment {row_id('paid-1')}"].action is Action.DONE
     assert problem("paid-1") is None
     assert [problem(n) for n in ("unpaid-1", "unpaid-2")] == [Problem.PAID_ZERO] * 2

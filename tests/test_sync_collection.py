@@ -14,32 +14,20 @@ import dataclasses
 import json
 import re
 import signal
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cohabs.shared.settings import Settings
-from devkit.dumpgen import Dump, generate
+from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
-from tests.helpers import cli, kill_when, query, restore, start_sync, sync
+from tests.helpers import cli, kill_when, query, start_sync, sync
 
 SEND_INVOICE = ("--collection-method", "send_invoice", "--days-until-due", "10")
 ENDED = ("canceled", "incomplete_expired")
 SWITCHED = ("collection_method", "days_until_due")
-
-
-@pytest.fixture
-def today(settings: Settings, fake: FakeStripe, tmp_path: Path) -> Dump:
-    """Ongoing, future and ended leases dated from now, restored as users do; the fake on the same clock."""
-    fake.now = time.time
-    dump = generate(30, 12, 36, now=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
-    restore(settings, dump.write(tmp_path / "today.dump"))
-    return dump
 
 
 def linked(settings: Settings, tmp_path: Path, *args: str) -> dict[str, Any]:

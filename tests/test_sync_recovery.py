@@ -10,7 +10,7 @@ import pytest
 
 from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.gateway import Window, make_gateway
-from cohabs.sync.account import Remote
+from cohabs.sync.account import PaymentMethod, Remote
 from cohabs.sync.calls import SyncCalls
 from cohabs.sync.execute import Result
 from cohabs.sync.previews import Preview
@@ -57,6 +57,9 @@ class CrashingCalls:
 
     def preview(self, subscription_id: str) -> Preview | None:
         return self.inner.preview(subscription_id)
+
+    def payment_methods(self, customer: str) -> list[PaymentMethod]:
+        return self.inner.payment_methods(customer)
 
 
 def crash_after(settings: Settings, objects: int) -> None:

@@ -5,6 +5,7 @@
     make bench ARGS="--users 20000 --rooms 5000 --leases 20000 --latency 0 --modes unlimited --reread 0"
     make bench ARGS="--modes live --reread-only --reread-shape burst"
     make bench ARGS="--support transfers --extra 300"   # only support.py, one or both commands
+    make bench ARGS="--modes live --reread 0 --copied"  # the sync after Stripe's copy (then support)
 
 Each sync runs `sync.py --yes` as its own process (so its peak memory is its
 own) against `devkit/fake_stripe.py` started with the mode's limits: live is
@@ -117,12 +118,14 @@ def t_min(counted: dict[str, Any], mode: str) -> float:
     return max(max(made.values(), default=0) / limits[1], sum(made.values()) / limits[0])
 
 
-def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace) -> Result:
+def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace, copied: list[str]) -> Result:
     database = f"relink_bench_{os.getpid()}"
     conn = server.connect()
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
     fake, url = start_fake(args.latency, mode)
+    if copied:
+        admin(url, "seed", {"copied": copied})  # Stripe's copy came first: a customer and a card per user
     env = {
         **database_env(server, database),
         "STRIPE_SECRET_KEY": KEYS["live" if mode == "live" else "test"],
@@ -305,6 +308,9 @@ def main() -> None:
         help="after each sync, time sync.py --verify (its previews); no support commands",
     )
     parser.add_argument(
+        "--copied", action="store_true", help="seed a copied customer with one card per user before each sync"
+    )
+    parser.add_argument(
         "--support", help="only these support commands (disputes, transfers, comma-separated), nothing else"
     )
     parser.add_argument("--extra", type=int, default=300, help="generated items of each support command's kind")
@@ -322,15 +328,18 @@ def main() -> None:
     try:
         if not args.reread_only:
             with tempfile.TemporaryDirectory() as scratch:
-                dump = generate(
+                generated = generate(
                     args.users, args.rooms, args.leases, now=datetime.now().replace(microsecond=0), seed=args.seed
-                ).write(Path(scratch) / "bench.dump")
+                )
+                dump = generated.write(Path(scratch) / "bench.dump")
+                copied = [u["email"] for u in generated.users] if args.copied else []
                 print(
                     f"dump: {args.users} users, {args.rooms} rooms, {args.leases} leases; {args.latency * 1000:.0f} ms"
+                    + ("; every user's customer and card copied into the account first" if copied else "")
                 )
                 print(HEADER)
                 for mode in modes:
-                    results.append(sync_once(server, dump, mode, args))
+                    results.append(sync_once(server, dump, mode, args, copied))
                     print(results[-1].line(), flush=True)
         if args.reread:
             print(

@@ -8,6 +8,7 @@ retrieved on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import stripe
@@ -16,6 +17,7 @@ from stripe.params import PaymentIntentCancelParams, PaymentIntentCreateParams, 
 from cohabs.shared.stripe.gateway import PAGE, Endpoint, StripeGateway, Window
 from cohabs.support.objects import (
     Account,
+    CashBalance,
     Charge,
     Dispute,
     Intent,
@@ -23,6 +25,7 @@ from cohabs.support.objects import (
     InvoicePayment,
     Transfer,
     account_from,
+    cash_balance_from,
     charge_from,
     dispute_from,
     intent_from,
@@ -46,6 +49,11 @@ LIST_INVOICES = Endpoint("GET", "/v1/invoices")
 RETRIEVE_INVOICE = Endpoint("GET", "/v1/invoices/{id}")
 LIST_ACCOUNTS = Endpoint("GET", "/v1/accounts")
 RETRIEVE_ACCOUNT = Endpoint("GET", "/v1/accounts/{id}")
+RETRIEVE_PLATFORM = Endpoint("GET", "/v1/account")
+RETRIEVE_CASH_BALANCE = Endpoint("GET", "/v1/customers/{id}/cash_balance")
+LIST_CUSTOMERS = Endpoint("GET", "/v1/customers")
+# A charge's balance transaction says the currency and amount it settled in: read with the charge, at no cost.
+SETTLED = "balance_transaction"
 LIST_TRANSFERS = Endpoint("GET", "/v1/transfers")
 CREATE_TRANSFER = Endpoint("POST", "/v1/transfers")
 
@@ -62,6 +70,14 @@ def _missing_is_none(request: Callable[[], T], *statuses: int) -> Callable[[], T
             raise
 
     return attempt
+
+
+def _cash_of_customer(obj: Mapping[str, Any]) -> CashBalance:
+    shown = obj.get("cash_balance")
+    created = int(obj.get("created") or 0)
+    if not isinstance(shown, Mapping):
+        return CashBalance(obj["id"], {}, True, created, shown=False)
+    return replace(cash_balance_from({**shown, "customer": obj["id"]}), created=created)
 
 
 def list_params(window: Window, **filters: Any) -> dict[str, Any]:
@@ -109,7 +125,7 @@ class SupportCalls:
             LIST_CHARGES,
             "list charges",
             lambda p: self._v1.charges.list(params=p),  # type: ignore[arg-type]
-            list_params(window),
+            list_params(window, expand=[f"data.{SETTLED}"]),
             charge_from,
         )
 
@@ -175,6 +191,19 @@ class SupportCalls:
             account_from,
         )
 
+    def cash_balances(self, window: Window) -> Page[CashBalance]:
+        """The customers' cash balances, read in the customers list (`cash_balance` is an includable field).
+
+        A customer the answer shows without it gets none here: it is then asked for on its own.
+        """
+        return self._page(
+            LIST_CUSTOMERS,
+            "list customers with their cash balance",
+            lambda p: self._v1.customers.list(params=p),  # type: ignore[arg-type]
+            list_params(window, expand=["data.cash_balance"]),
+            _cash_of_customer,
+        )
+
     def transfers(self, window: Window) -> Page[Transfer]:
         """Transfers to any connected account: where a charge already paid out is found."""
         return self._page(
@@ -191,7 +220,7 @@ class SupportCalls:
         found = self.gateway.call(
             RETRIEVE_CHARGE,
             f"retrieve charge {charge_id}",
-            _missing_is_none(lambda: self._v1.charges.retrieve(charge_id)),
+            _missing_is_none(lambda: self._v1.charges.retrieve(charge_id, params={"expand": [SETTLED]})),
         )
         return charge_from(found.to_dict()) if found is not None else None
 
@@ -220,6 +249,27 @@ class SupportCalls:
             _missing_is_none(lambda: self._v1.accounts.retrieve(account_id), 403),
         )
         return account_from(found.to_dict()) if found is not None else None
+
+    def platform(self) -> Account | None:
+        """The platform's own account: its country decides which connected accounts it can pay.
+
+        None when the key may not read it (403): Stripe then decides, as before the tool looked.
+        """
+        found = self.gateway.call(
+            RETRIEVE_PLATFORM,
+            "retrieve the platform account",
+            _missing_is_none(lambda: self._v1.accounts.retrieve_current(), 403),
+        )
+        return account_from(found.to_dict()) if found is not None else None
+
+    def cash_balance(self, customer: str) -> CashBalance | None:
+        """The tenant's cash balance: Stripe applies it to a bank transfer request awaiting funding."""
+        found = self.gateway.call(
+            RETRIEVE_CASH_BALANCE,
+            f"retrieve cash balance of {customer}",
+            _missing_is_none(lambda: self._v1.customers.cash_balance.retrieve(customer)),
+        )
+        return cash_balance_from(found.to_dict()) if found is not None else None
 
     # ----- writes ----------------------------------------------------------------
 

@@ -19,7 +19,16 @@ from stripe.params import (
 )
 
 from cohabs.shared.money import exponent, format_minor
-from cohabs.support.objects import DISPUTE_KEY, DISPUTED_PAYMENT_KEY, LEASE_KEY, PAYMENT_KEY, Charge, Dispute, Intent
+from cohabs.support.objects import (
+    DISPUTE_KEY,
+    DISPUTED_PAYMENT_KEY,
+    LEASE_KEY,
+    PAYMENT_KEY,
+    CashBalance,
+    Charge,
+    Dispute,
+    Intent,
+)
 from cohabs.support.plan import Action, Item, Job, Plan, Problem, Recollection
 from cohabs.support.rows import House, Lease, NewPayment, Payment, PaymentRows, Ref
 
@@ -55,6 +64,7 @@ class Facts:
     unnamed: tuple[Intent, ...] = ()
     # request id -> its charge, for paid requests of a dispute that gave the money back: was the tenant refunded?
     request_charges: Mapping[str, Charge] = field(default_factory=dict)
+    cash: CashBalance | None = None  # the tenant's cash balance, read before asking them to pay
 
     @property
     def customer(self) -> str | None:
@@ -447,18 +457,36 @@ def _request_without_row(case: _Case) -> Item | None:
 # Why a dispute over without a loss leaves nothing to re-collect.
 NO_LOSS = {
     "won": "the bank gave the money back",
-    "prevented": "it never took the money",
     "warning_closed": "an inquiry, closed without taking money",
 }
 
 
+def withdrawn_text(dispute: Dispute) -> str:
+    """What a dispute's balance transactions say of the money, for a status that does not say it."""
+    taken = dispute.withdrawal
+    if taken is None:
+        return "Stripe shows no balance transactions for it"
+    if not taken.amount:
+        return "its balance transactions show nothing withdrawn (or all of it given back)"
+    return f"its balance transactions show {format_minor(taken.amount, taken.currency or dispute.currency)} withdrawn"
+
+
 def _nothing_withdrawn(case: _Case) -> Item | None:
-    """No money left the balance: over for good (done), or an inquiry that may still become a chargeback."""
+    """No money left the balance: over for good (done), or an inquiry that may still become a chargeback.
+
+    `prevented` and any status the tool does not know are decided by the dispute's balance transactions.
+    """
     dispute = case.dispute
     if dispute.money_withdrawn:
         return None
+    if dispute.money_unknown:
+        reason = (
+            f"dispute status {dispute.status} does not say whether money left the balance, and "
+            f"{withdrawn_text(dispute)}: nothing is re-collected until a person checks it in Stripe"
+        )
+        return case.item(Action.REPORT, reason, Problem.MONEY_UNKNOWN)
     if dispute.settled_without_loss:
-        why = NO_LOSS.get(dispute.status, "no loss")
+        why = NO_LOSS.get(dispute.status) or withdrawn_text(dispute)
         return case.item(Action.DONE, f"dispute {dispute.status} ({why}): nothing to re-collect")
     return case.item(
         Action.REPORT,
@@ -556,14 +584,52 @@ def _request(case: _Case) -> Item:
             Action.REPORT, f"Stripe offers no bank transfer in {dispute.currency.upper()}", Problem.CURRENCY
         )
     notes = [] if payment.disputed else ["the row says disputed=0 although Stripe has this dispute (left as is)"]
+    if not dispute.known_status:
+        notes.append(f"dispute status {dispute.status}, and {withdrawn_text(dispute)}: re-collected as a lost payment")
+    cash, taken = cash_note(case.facts, dispute)
     reason = "; ".join(
         [
             f"request {format_minor(dispute.amount, dispute.currency)} by bank transfer as '{text}'",
             f"add row {case.new_id}, due {due_date(case.now, case.rules):%Y-%m-%d}",
             *notes,
+            *([cash] if cash else []),
         ]
     )
-    return case.item(Action.COLLECT, reason, collection=Recollection(dispute.id, params, _new_row(case)))
+    item = case.item(
+        Action.COLLECT,
+        reason,
+        Problem.CASH_BALANCE if cash else None,
+        collection=Recollection(dispute.id, params, _new_row(case)),
+    )
+    return replace(item, from_cash=taken)
+
+
+def cash_note(facts: Facts, dispute: Dispute) -> tuple[str, int]:
+    """What Stripe will take from the tenant's cash balance for the request, said aloud; "" when nothing.
+
+    Stripe applies a customer's available cash balance to a bank transfer request awaiting funding
+    (automatic reconciliation, its default): the request may be funded at once, in full or in part,
+    with money the tenant may have sent for something else.
+    """
+    cash = facts.cash
+    held = cash.held(dispute.currency) if cash is not None else 0
+    if cash is None or held <= 0:
+        return "", 0
+    money = format_minor(held, dispute.currency)
+    if not cash.automatic:
+        return (
+            f"the tenant already holds {money} in their cash balance; it is reconciled by hand (manual mode), so "
+            "Stripe takes none of it by itself: apply it to the request in the dashboard if it is for this rent",
+            0,
+        )
+    taken = min(held, dispute.amount)
+    left = dispute.amount - taken
+    funded = "funds it in full" if not left else f"leaves {format_minor(left, dispute.currency)} to pay"
+    return (
+        f"the tenant already holds {money} in their cash balance: Stripe takes {format_minor(taken, dispute.currency)} "
+        f"of it for this request at once, which {funded}; check that money was not sent for something else",
+        taken,
+    )
 
 
 def plan_disputes(

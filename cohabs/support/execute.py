@@ -128,6 +128,8 @@ class Executor:
         with self.rows.borrow() as conn:
             written = insert_copy(conn, self.tables, collection.row, charge_id=intent.id, due=due, now=self.now())
         note = f"row {collection.row.id} added, due {due:%Y-%m-%d}" if written else f"row {collection.row.id} was there"
+        if intent.status == "succeeded":
+            note += "; Stripe funded the request at once from the tenant's cash balance"
         return replace(
             item,
             stripe_id=intent.id,

@@ -29,7 +29,7 @@ from cohabs.shared.stripe import listing
 from cohabs.shared.stripe.gateway import PAGE, Window
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import Page, SupportCalls
-from cohabs.support.objects import Account, Charge, Dispute, Intent, InvoicePayment
+from cohabs.support.objects import Account, CashBalance, Charge, Dispute, Intent, InvoicePayment
 from cohabs.support.rows import Payment, PaymentRows, Ref
 
 T = TypeVar("T", bound=listing.Listed)
@@ -150,6 +150,7 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
     paid_by = [p for p in rows.payments if p.ref is Ref.PAYMENT_INTENT and p.charge_id]
     transfer_windows = around(known[:1], known, 2 * MARGIN, None) or [Window()]
     with reads(readers) as read:
+        platform = read.call(calls.platform)
         accounts = read.call(_accounts, calls, {h.account_id for h in rows.houses if h.account_id}, readers)
         listed = read.windows(calls.charges, if_cheaper(around(known, known, MARGIN, MARGIN), len(wanted)))
         sent = read.windows(calls.transfers, transfer_windows)
@@ -159,7 +160,7 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
         charges |= read.each(calls.charge, wanted - charges.keys()).result()
         earlier = read.windows(calls.transfers, _before(charges, transfer_windows[0]))
         found = sent.result() + earlier.result()
-        return transfers.PayoutFacts(accounts.result(), found, charges, intents)
+        return transfers.PayoutFacts(accounts.result(), found, charges, intents, platform.result())
 
 
 def _accounts(calls: SupportCalls, wanted: set[str], readers: int) -> dict[str, Account | None]:
@@ -200,7 +201,7 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
     flagged = [p for p in rows.payments if p.disputed and p.charge_id]
     with reads(readers) as read:
         listed = read.call(every_dispute, calls, len(flagged), readers)  # first: its pages follow each other
-        ahead = _Ahead(calls, read, known_dates(rows), flagged)
+        ahead = _Ahead(calls, read, known_dates(rows), flagged, len(rows.leases))
         found = listed.result()
         cases: dict[Dispute, Payment] = {}
         for dispute in found:
@@ -208,9 +209,11 @@ def read_disputes(calls: SupportCalls, rows: PaymentRows, id_width: int | None, 
             if len(matching) == 1:
                 cases[dispute] = matching[0]
         weighed = ahead.paid(ahead.requests(ahead.intents(ahead.charges(cases))))
-        weighed = ahead.invoices(
-            weighed, lambda f: bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
-        )
+
+        def handled(f: Facts) -> bool:
+            return bool(f.found) or disputes.new_payment_id(f.dispute.id, id_width) in present
+
+        weighed = ahead.cash(ahead.invoices(weighed, handled), handled)
     by_id = {f.dispute.id: f for f in weighed}
     return [by_id.get(d.id) or Facts(d, None) for d in found]
 
@@ -259,7 +262,9 @@ class _Ahead:
     read on its own.
     """
 
-    def __init__(self, calls: SupportCalls, read: Reads, known: Sequence[int], flagged: list[Payment]) -> None:
+    def __init__(
+        self, calls: SupportCalls, read: Reads, known: Sequence[int], flagged: list[Payment], tenants: int
+    ) -> None:
         self._calls = calls
         self._read = read
         self._known = known
@@ -272,6 +277,10 @@ class _Ahead:
         self._paid = read.windows(calls.invoice_payments, invoice_windows)
         self._vouching = bool(invoice_windows)
         self._vouched: set[str] = set()  # charges whose invoice payment the bounded list holds, if it has one
+        # The tenants' cash balances, in the customers list (about `tenants` customers) when its pages cost
+        # fewer requests than asking for each disputed tenant's balance.
+        listing_pays = not a_few(len(flagged)) and math.ceil(tenants / PAGE) < len(flagged)
+        self._cash = read.windows(calls.cash_balances, [Window()] if listing_pays else [])
 
     def charges(self, cases: dict[Dispute, Payment]) -> list[Facts]:
         wanted = {d.charge for d in cases if d.charge}
@@ -364,6 +373,17 @@ class _Ahead:
             else f
             for f in facts
         ]
+
+    def cash(self, facts: list[Facts], handled: Callable[[Facts], bool]) -> list[Facts]:
+        """The cash balance of each tenant who may be asked to pay again: Stripe applies it to the request.
+
+        From the customers list read at the start, where it was worth it; what it did not show, each.
+        """
+        wanted = {c for f in facts if (c := f.customer) and f.dispute.money_withdrawn and not handled(f)}
+        found: dict[str, CashBalance | None] = {c.customer: c for c in self._cash.result() if c.shown}
+        found = {c: found[c] for c in wanted & found.keys()}
+        found |= self._read.each(self._calls.cash_balance, sorted(wanted - found.keys())).result()
+        return [replace(f, cash=found[f.customer]) if f.customer in found else f for f in facts]
 
     def _numbers(self, paid: Sequence[InvoicePayment]) -> dict[str, str | None]:
         """Invoice id -> its number: an invoice is made before the payments that pay it."""

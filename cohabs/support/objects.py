@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from cohabs.shared.stripe.fields import expandable_id
@@ -16,10 +17,15 @@ LEASE_KEY = "cohabs_lease_id"
 HOUSE_KEY = "cohabs_house_id"
 
 # Statuses in which a dispute has taken the money out of the platform's balance. An inquiry
-# (warning_*) takes nothing; a won or prevented dispute gave it back or never took it.
+# (warning_*) takes nothing; a won dispute gave it back.
 MONEY_WITHDRAWN = frozenset({"needs_response", "under_review", "lost", "appeal_needs_response", "appeal_under_review"})
 # Statuses no dispute leaves, in which the platform keeps the money: nothing was taken, or it came back.
-SETTLED_WITHOUT_LOSS = frozenset({"won", "prevented", "warning_closed"})
+SETTLED_WITHOUT_LOSS = frozenset({"won", "warning_closed"})
+# Inquiries still open: nothing taken yet, but they may become a chargeback.
+INQUIRY_OPEN = frozenset({"warning_needs_response", "warning_under_review"})
+# Statuses whose name says where the money is. Any other (`prevented`, or one Stripe adds later) says
+# nothing about it: the dispute's balance transactions decide.
+KNOWN_STATUSES = MONEY_WITHDRAWN | SETTLED_WITHOUT_LOSS | INQUIRY_OPEN
 # PaymentIntent statuses in which a request can still be paid; succeeded and canceled are final.
 OPEN_INTENT = frozenset(
     {"requires_payment_method", "requires_confirmation", "requires_action", "processing", "requires_capture"}
@@ -32,6 +38,17 @@ def _metadata(obj: Mapping[str, Any]) -> Mapping[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """What a dispute's balance transactions moved: taken out of the platform's balance, net of what came back.
+
+    In the currency the balance moved in (the charge's settlement currency), fees left out.
+    """
+
+    amount: int  # taken and not given back; 0 when nothing was taken, or all of it came back
+    currency: str | None  # None when the dispute has no balance transaction at all
+
+
+@dataclass(frozen=True, slots=True)
 class Dispute:
     id: str
     amount: int
@@ -40,15 +57,42 @@ class Dispute:
     charge: str | None
     payment_intent: str | None
     created: int
+    withdrawal: Withdrawal | None = None  # None when Stripe's answer had no balance_transactions
+
+    @property
+    def known_status(self) -> bool:
+        """Its status alone says where the money is (prevented and statuses added later do not)."""
+        return self.status in KNOWN_STATUSES
 
     @property
     def money_withdrawn(self) -> bool:
-        return self.status in MONEY_WITHDRAWN
+        """The platform's balance is short of the disputed money: by the status, or else by the money moved."""
+        if self.known_status:
+            return self.status in MONEY_WITHDRAWN
+        return self.withdrawal is not None and self.withdrawal.amount > 0
 
     @property
     def settled_without_loss(self) -> bool:
-        """Over, and the platform kept the money: won, prevented, or an inquiry closed."""
-        return self.status in SETTLED_WITHOUT_LOSS
+        """Nothing more to happen and the platform kept the money: won, an inquiry closed, or (prevented, or a
+        status the tool does not know) nothing withdrawn by its balance transactions."""
+        if self.known_status:
+            return self.status in SETTLED_WITHOUT_LOSS
+        return self.withdrawal is not None and self.withdrawal.amount <= 0
+
+    @property
+    def money_unknown(self) -> bool:
+        """A status that says nothing of the money, and no balance transactions to tell: a person decides."""
+        return not self.known_status and self.withdrawal is None
+
+
+def withdrawal_from(transactions: Any) -> Withdrawal | None:
+    """Net of a dispute's balance transactions (withdrawn negative, reinstated positive), fees left out."""
+    if not isinstance(transactions, list):
+        return None
+    moved = [t for t in transactions if isinstance(t, Mapping)]
+    if not moved:
+        return Withdrawal(0, None)
+    return Withdrawal(max(0, -sum(int(t.get("amount") or 0) for t in moved)), str(moved[0].get("currency")).lower())
 
 
 def dispute_from(obj: Mapping[str, Any]) -> Dispute:
@@ -60,6 +104,7 @@ def dispute_from(obj: Mapping[str, Any]) -> Dispute:
         charge=expandable_id(obj.get("charge")),
         payment_intent=expandable_id(obj.get("payment_intent")),
         created=int(obj.get("created") or 0),
+        withdrawal=withdrawal_from(obj.get("balance_transactions")),
     )
 
 
@@ -79,6 +124,36 @@ class Charge:
     payment_intent: str | None
     transfer_group: str | None
     created: int
+    # Its balance transaction: what reached the platform's balance, in the currency it settled in. A transfer
+    # funded by the charge (source_transaction) must be in that currency. None when Stripe did not show it.
+    settled: Settled | None = None
+
+    @property
+    def group(self) -> str | None:
+        """The transfer group Stripe gives a transfer this charge funds: the charge's own, else `group_<pi>`."""
+        if self.transfer_group:
+            return self.transfer_group
+        return f"group_{self.payment_intent}" if self.payment_intent else None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A charge's balance transaction: the amount and currency its money reached the platform's balance in."""
+
+    id: str
+    amount: int  # gross, in `currency`, before Stripe's fee
+    currency: str
+    exchange_rate: Decimal | None  # set when the charge was converted: presentment currency -> settlement
+
+
+def settled_from(txn: Any) -> Settled | None:
+    """The expanded balance transaction of a charge; None when it is absent or not expanded."""
+    if not isinstance(txn, Mapping) or txn.get("amount") is None or not txn.get("currency"):
+        return None
+    rate = txn.get("exchange_rate")
+    return Settled(
+        str(txn.get("id")), int(txn["amount"]), str(txn["currency"]).lower(), Decimal(str(rate)) if rate else None
+    )
 
 
 def charge_from(obj: Mapping[str, Any]) -> Charge:
@@ -98,6 +173,7 @@ def charge_from(obj: Mapping[str, Any]) -> Charge:
         payment_intent=expandable_id(obj.get("payment_intent")),
         transfer_group=obj.get("transfer_group") or None,
         created=int(obj.get("created") or 0),
+        settled=settled_from(obj.get("balance_transaction")),
     )
 
 
@@ -281,6 +357,7 @@ class Account:
     default_currency: str | None
     transfers: str | None  # capabilities.transfers: active, inactive, pending; None when not said
     created: int = 0  # when it was connected: where the accounts list finds it
+    country: str | None = None  # where it is: separate charges and transfers need the platform's region
 
     @property
     def can_receive(self) -> bool:
@@ -297,6 +374,38 @@ def account_from(obj: Mapping[str, Any]) -> Account:
         default_currency=str(currency).lower() if currency else None,
         transfers=str(transfers) if transfers else None,
         created=int(obj.get("created") or 0),
+        country=str(obj["country"]).upper() if obj.get("country") else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CashBalance:
+    """A customer's cash balance: money they sent by bank transfer that no payment has taken yet."""
+
+    customer: str
+    available: Mapping[str, int]  # currency -> minor units
+    automatic: bool  # reconciliation_mode automatic: Stripe applies it to payments awaiting funding by itself
+    created: int = 0  # the customer's creation, where the customers list finds it
+    shown: bool = True  # False: a listed customer whose answer did not include its cash balance
+
+    @property
+    def id(self) -> str:
+        """The customer's id: the customers list's cursor."""
+        return self.customer
+
+    def held(self, currency: str) -> int:
+        return int(self.available.get(currency, 0))
+
+
+def cash_balance_from(obj: Mapping[str, Any]) -> CashBalance:
+    available = obj.get("available")
+    settings = obj.get("settings")
+    mode = settings.get("reconciliation_mode") if isinstance(settings, Mapping) else None
+    return CashBalance(
+        customer=str(obj.get("customer")),
+        available={str(c).lower(): int(a) for c, a in available.items()} if isinstance(available, Mapping) else {},
+        # Stripe's default is automatic; only an explicit manual mode leaves the money waiting for a reference.
+        automatic=mode != "manual",
     )
 
 

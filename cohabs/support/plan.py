@@ -45,6 +45,8 @@ class Problem(StrEnum):
     AMBIGUOUS_ROW = "ambiguous_row"  # several rows hold the disputed charge
     NO_DISPUTE = "no_dispute"  # a disputed=1 row that no dispute in Stripe matches
     NOTHING_WITHDRAWN = "nothing_withdrawn"  # an inquiry, a won or prevented dispute: no money to re-collect
+    MONEY_UNKNOWN = "money_unknown"  # prevented (or a status the tool does not know) with no balance transactions
+    CASH_BALANCE = "cash_balance"  # the tenant already holds money in their cash balance: Stripe applies it
     NO_CUSTOMER = "no_customer"  # the disputed charge names no customer to ask
     NO_DESCRIPTION = "no_description"  # neither an invoice number nor a charge description
     CURRENCY = "currency"  # no bank transfer in this currency
@@ -76,6 +78,8 @@ class Problem(StrEnum):
     REFUNDED_AFTER_TRANSFER = "refunded_after_transfer"  # the house holds rent the tenant got back
     CURRENCY_MISMATCH = "currency_mismatch"  # the charge is not in the currency the house's account settles in
     CANNOT_RECEIVE = "cannot_receive"  # the house's account lacks an active transfers capability
+    OTHER_REGION = "other_region"  # the house's account is outside the platform's region: no separate transfers
+    SETTLEMENT_UNKNOWN = "settlement_unknown"  # the charge's balance transaction (its settlement currency) is unknown
     RECOLLECTION_PAID = "recollection_paid"  # the tenant paid a re-collection; its row still says unpaid
     CHARGE_DISPUTED = "charge_disputed"
     AMOUNT_MISMATCH = "amount_mismatch"  # the row's amount is not what the charge took
@@ -142,6 +146,7 @@ class Item:
     settlement: Settlement | None = None  # a transfer reversed or a charge refunded in part
     instructions: PayInstructions | None = None  # what the tenant needs to pay a re-collection
     cancels: tuple[str, ...] = ()  # CANCEL: the unpaid requests to cancel
+    from_cash: int = 0  # COLLECT: what Stripe takes from the tenant's cash balance for the request (`currency`)
 
     @property
     def money(self) -> str:

@@ -114,6 +114,14 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.RECOLLECTION_PAID: "A tenant paid a re-collection: mark its row paid (paid = amount, pending 0, "
     "paymentDate), then run `{tool} transfers` again to pay the house.",
     Problem.CHARGE_DISPUTED: "Charges disputed in Stripe are never paid out: run `{tool} disputes`.",
+    Problem.MONEY_UNKNOWN: "A dispute's status does not say whether money left the balance and Stripe showed no "
+    "balance transactions for it: check the dispute in the dashboard; re-collect by hand only if money was taken.",
+    Problem.CASH_BALANCE: "The tenant already held money in their cash balance, and Stripe applies it to the new "
+    "request (the item says how much): check it was meant for this rent; if not, tell the tenant before they pay.",
+    Problem.OTHER_REGION: "A house's account is outside the platform's region, where separate transfers do not "
+    "work: nothing was sent; pay that house another way (a person decides how).",
+    Problem.SETTLEMENT_UNKNOWN: "Stripe did not show the charge's balance transaction, so the currency a transfer "
+    "of it must be in is unknown: check the charge in the dashboard; nothing was sent.",
 }
 
 
@@ -176,6 +184,14 @@ def pay_lines(item: Item, dry_run: bool) -> list[str]:
         lines += [f"Bank: {address.text}" for address in shown.addresses] or ["Bank: Stripe gave no bank details"]
         lines.append(f"Instructions: {shown.url}" if shown.url else "Instructions: Stripe gave no hosted page")
         return lines
+    if item.from_cash and item.currency:
+        taken = format_minor(item.from_cash, item.currency)
+        whole = item.amount is not None and item.from_cash >= item.amount
+        if dry_run or item.failed:
+            rest = "nothing more" if whole else f"the rest by bank transfer ({NOT_YET})"
+            return [f"Tenant pays: {taken} from their cash balance at once (Stripe applies it), then {rest}"]
+        if whole:
+            return [f"Tenant pays: nothing more: Stripe took {taken} from their cash balance for it"]
     if item.action is Action.COLLECT and dry_run:
         return [f"Tenant pays: {NOT_YET}"]
     if item.action in (Action.COLLECT, Action.RECORD, Action.WAIT) and not item.failed:
@@ -370,6 +386,7 @@ def _row(item: Item, dry_run: bool, privacy: Privacy) -> dict[str, Any]:
             {"paid": settled.paid, "back": settled.back, "owed": settled.owed, "how": settled.how} if settled else None
         ),
         "pay_instructions": _instructions_json(item.instructions),
+        "from_cash_balance": item.from_cash or None,  # in `currency`: what Stripe takes from the tenant's balance
         "stripe_state": privacy(item.stripe_state),
         "db_state": privacy(item.db_state),
         "reason": privacy(item.reason),

@@ -41,6 +41,7 @@ class PayoutFacts:
     transfers: Iterable[Transfer]  # every transfer since shortly before the rows' charges, to any account
     charges: Mapping[str, Charge | None]  # charge id -> the charge, None when Stripe does not know it
     intents: Mapping[str, Intent | None] = field(default_factory=dict)  # pi id -> the PaymentIntent
+    platform: Account | None = None  # the platform's own account: where it is decides whom it can pay
 
     def charge_of(self, payment: Payment) -> ChargeLookup:
         if payment.ref is Ref.PAYMENT_INTENT:
@@ -61,6 +62,31 @@ def fee_of(amount: int, rules: Rules) -> int:
     return int((Decimal(amount) * rules.fee_percent / 100).to_integral_value(rounding=ROUND_FLOOR))
 
 
+# Separate charges and transfers work only between a platform and an account in the same region (Stripe's
+# Connect docs: Australia, Brazil, Canada, Europe, Japan, Malaysia, New Zealand, Singapore, the US). Europe is
+# one region: the EEA, the UK, Switzerland and Gibraltar; every other country is its own.
+EUROPE = frozenset(
+    "AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IS IT LI LT LU LV MT NL NO PL PT RO SE SI SK".split()
+)
+
+
+def region(country: str | None) -> str | None:
+    if not country:
+        return None
+    return "Europe" if country.upper() in EUROPE else country.upper()
+
+
+def other_region(platform: Account | None, account: Account) -> str | None:
+    """Why the platform cannot pay this account by separate transfers; None when it can, or nobody says."""
+    home, there = region(platform.country if platform else None), region(account.country)
+    if home is None or there is None or home == there:
+        return None
+    return (
+        f"account {account.id} is in {account.country} ({there}), the platform in "
+        f"{platform.country if platform else '?'} ({home}): separate charges and transfers need both in one region"
+    )
+
+
 def _o_for_0(account: str, others: Iterable[str]) -> str | None:
     """Another account id that differs from this one only by the letter O against the digit 0."""
     folded = account.replace("O", "0")
@@ -68,10 +94,11 @@ def _o_for_0(account: str, others: Iterable[str]) -> str | None:
 
 
 class _Houses:
-    def __init__(self, rows: PaymentRows, accounts: Mapping[str, Account | None]) -> None:
+    def __init__(self, rows: PaymentRows, accounts: Mapping[str, Account | None], platform: Account | None) -> None:
         self.leases: Mapping[str, Lease] = {x.id: x for x in rows.leases}
         self.houses: Mapping[str, House] = {h.id: h for h in rows.houses}
         self.accounts = accounts
+        self.platform = platform
         self.by_account = {h.account_id: h for h in rows.houses if h.account_id}
         self.holders: dict[str, list[str]] = {}  # charge id -> the rows that hold it
         for payment in rows.payments:
@@ -155,25 +182,44 @@ def _refund_reasons(charge: Charge) -> list[Reason]:
 
 
 def _currency_reasons(charge: Charge, account: Account | None) -> list[Reason]:
-    """A transfer is made only in the currency the house's account settles in: Stripe converts any other."""
+    """A transfer funded by a charge must be in the currency the charge settled in (its balance transaction's).
+
+    It is made only when the tenant's currency, the settlement currency and the house account's currency are
+    one: otherwise Stripe converts somewhere on the way, and what the house gets is not the rent it is owed.
+    Such a charge is reported with both currencies and amounts, for a person to decide.
+    """
+    if charge.status != "succeeded":
+        return []  # no money settled: reported as a charge that did not succeed
+    settled = charge.settled
+    if settled is None:
+        why = f"Stripe did not show charge {charge.id}'s balance transaction: the currency it settled in is unknown"
+        return [(Problem.SETTLEMENT_UNKNOWN, why)]
     if account is None:
         return []  # no account: reported by the database checks
+    converted = ""
+    if settled.currency != charge.currency:
+        converted = (
+            f"; it took {format_minor(charge.amount_captured, charge.currency)}, which settled in the platform's "
+            f"balance as {format_minor(settled.amount, settled.currency)}, so a transfer funded by it must be in "
+            f"{settled.currency.upper()}"
+        )
     if account.default_currency is None:
-        return [
-            (
-                Problem.CURRENCY_MISMATCH,
-                f"account {account.id} names no default_currency: the currency it settles in is unknown, and the "
-                f"charge is in {charge.currency.upper()}",
-            )
-        ]
-    if charge.currency == account.default_currency:
+        why = (
+            f"account {account.id} names no default_currency: the currency it settles in is unknown, and the "
+            f"charge is in {charge.currency.upper()}{converted}"
+        )
+        return [(Problem.CURRENCY_MISMATCH, why)]
+    if charge.currency != account.default_currency:
+        why = f"charge {charge.id} is in {charge.currency.upper()}, but account {account.id} settles in "
+        why += f"{account.default_currency.upper()}{converted}"
+    elif converted:
+        why = f"charge {charge.id} is in {charge.currency.upper()} like account {account.id}{converted}"
+    else:
         return []
     return [
         (
             Problem.CURRENCY_MISMATCH,
-            f"charge {charge.id} is in {charge.currency.upper()}, but account {account.id} settles in "
-            f"{account.default_currency.upper()}: Stripe would convert the transfer, so the house would not get "
-            "the sum it is owed",
+            f"{why}: Stripe would convert the transfer, so the house would not get the sum it is owed",
         )
     ]
 
@@ -220,8 +266,14 @@ def _stripe_state(charge: Charge | None, done: Iterable[Transfer]) -> str:
         refunded = (
             f", {format_minor(charge.amount_refunded, charge.currency)} refunded" if charge.amount_refunded else ""
         )
+        settled = charge.settled
+        converted = (
+            f" (settled as {format_minor(settled.amount, settled.currency)})"
+            if settled is not None and settled.currency != charge.currency
+            else ""
+        )
         parts.append(
-            f"charge {charge.status}, {format_minor(charge.amount, charge.currency)}{refunded}"
+            f"charge {charge.status}, {format_minor(charge.amount, charge.currency)}{converted}{refunded}"
             + (", disputed" if charge.disputed else "")
         )
     transfers = [f"{t.id} to {t.destination}{_reversal(t)}" for t in done]
@@ -239,14 +291,17 @@ def _reversal(transfer: Transfer) -> str:
 
 
 def transfer_params(payment: Payment, lease: Lease, house: House, charge: Charge, amount: int) -> TransferCreateParams:
-    assert house.account_id is not None
+    """A transfer funded by the charge, in the currency the charge settled in.
+
+    No transfer_group is sent: Stripe puts a transfer made with source_transaction in the charge's group
+    (`Charge.group`: the charge's own, else the `group_<PaymentIntent id>` it generates for both).
+    """
+    assert house.account_id is not None and charge.settled is not None
     return {
         "amount": amount,
-        "currency": charge.currency,
+        "currency": charge.settled.currency,
         "destination": house.account_id,
         "source_transaction": charge.id,
-        # The charge's own group when it has one, else one per payment: either way the pair is tied.
-        "transfer_group": charge.transfer_group or f"cohabs-payment-{payment.id}",
         "description": f"Rent {house.name}" + (f", due {payment.due:%Y-%m-%d}" if payment.due else ""),
         "metadata": {PAYMENT_KEY: payment.id, LEASE_KEY: lease.id, HOUSE_KEY: house.id},
     }
@@ -312,7 +367,8 @@ def _case(
     source = charge.id if charge else payment.charge_id if payment.ref is Ref.CHARGE else None
     # A transfer of this rent names its charge, or this row in its metadata (ours always do both).
     done = list({t.id: t for t in [*sent.get(source or "", []), *sent.get(payment.id, [])]}.values())
-    groups = {charge.transfer_group if charge else None, f"cohabs-payment-{payment.id}"} - {None}
+    # The charge's group as Stripe shows it, and the one earlier versions of this tool chose for the payment.
+    groups = {charge.group if charge else None, f"cohabs-payment-{payment.id}"} - {None}
     unclear = [t for group in sorted(str(g) for g in groups) for t in unsourced.get(group, [])]
     # The charge's currency; for a payment without one, the currency its house's account settles in.
     currency = charge.currency if charge else account.default_currency if account else None
@@ -480,6 +536,13 @@ def _cannot_receive(case: _Case) -> Item | None:
     return _with(case.item, Action.REPORT, [_capability_reason(account, house)])
 
 
+def _other_region(case: _Case) -> Item | None:
+    """An account outside the platform's region cannot take a separate transfer: named before any attempt."""
+    account = case.account
+    why = other_region(case.houses.platform, account) if account is not None else None
+    return _with(case.item, Action.REPORT, [(Problem.OTHER_REGION, why)]) if why else None
+
+
 def _capability_reason(account: Account, house: House) -> Reason:
     return (
         Problem.CANNOT_RECEIVE,
@@ -499,27 +562,28 @@ CHECKS: tuple[Check, ...] = (
     _transfer_unclear,  # a transfer in its charge's group names no charge: it may be this rent
     _stripe_says_no,  # every reason its charge gives is reported together (currency and refunds included)
     _cannot_receive,  # the house's account cannot take a transfer yet
+    _other_region,  # the house's account is outside the platform's region
 )
 
 
 def _transfer(case: _Case) -> Item:
-    """No check settled it: pay the house the charge's amount (the row's, in the account's currency), less the fee."""
+    """No check settled it: pay the house what the charge settled as (in the account's currency), less the fee."""
     lease, house, charge = case.lease, case.house, case.found.charge
     assert lease is not None and house is not None  # _database_says_no reports a payment without them
-    assert charge is not None  # _stripe_says_no reports a missing charge, one in another currency or amount
-    amount = charge.amount_captured
+    assert charge is not None and charge.settled is not None  # _stripe_says_no: missing, unsettled, currencies
+    amount, currency = charge.settled.amount, charge.settled.currency  # the charge's own: _currency_reasons
     fee = fee_of(amount, case.rules)
     net = amount - fee
     if net <= 0:
         return _with(case.item, Action.REPORT, [(Problem.BAD_AMOUNT, f"the fee leaves {net} to transfer")])
     fee_text = (
-        f" ({format_minor(amount, charge.currency)} less a {case.rules.fee_percent}% fee of "
-        f"{format_minor(fee, charge.currency)})"
+        f" ({format_minor(amount, currency)} less a {case.rules.fee_percent}% fee of {format_minor(fee, currency)})"
         if fee
         else " (the full payment)"
     )
     payout = Payout(case.payment.id, transfer_params(case.payment, lease, house, charge, net))
-    reason = f"transfer {format_minor(net, charge.currency)}{fee_text} from {charge.id} to {house.name}"
+    group = f"transfer group {charge.group}" if charge.group else "the transfer group Stripe gives it"
+    reason = f"transfer {format_minor(net, currency)}{fee_text} from {charge.id} to {house.name}, in {group}"
     return _with(case.item, Action.TRANSFER, [], reason, amount=net, payout=payout)
 
 
@@ -546,7 +610,7 @@ def _with(
 
 
 def plan_transfers(rows: PaymentRows, facts: PayoutFacts, rules: Rules) -> Plan:
-    houses = _Houses(rows, facts.accounts)
+    houses = _Houses(rows, facts.accounts, facts.platform)
     sent: dict[str, list[Transfer]] = {}
     unsourced: dict[str, list[Transfer]] = {}  # transfer group -> the transfers in it that name no charge
     for transfer in facts.transfers:
@@ -572,6 +636,9 @@ def _house_item(house: House, houses: _Houses, has_payments: bool) -> Item | Non
     account = houses.account_of(house)
     if account is not None and not account.can_receive:
         reasons.append(_capability_reason(account, house))
+    far = other_region(houses.platform, account) if account is not None else None
+    if far:
+        reasons.append((Problem.OTHER_REGION, far))
     rents = [x.rent_amount for x in houses.leases.values() if x.house_id == house.id and x.rent_amount]
     rent = sum(rents, Decimal(0)) if rents else None
     if not has_payments:
@@ -598,4 +665,5 @@ def _account_state(account: Account | None) -> str:
     if account is None:
         return "no such account"
     currency = account.default_currency.upper() if account.default_currency else "no default currency"
-    return f"account exists, settles in {currency}, transfers capability {account.transfers or 'not said'}"
+    where = f", country {account.country}" if account.country else ""
+    return f"account exists, settles in {currency}, transfers capability {account.transfers or 'not said'}{where}"

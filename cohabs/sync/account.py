@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from cohabs.sync.rows import Kind
 
@@ -52,6 +53,32 @@ class Remote:
         if self.anchor_day and not resets:
             return self.anchor_day
         return datetime.fromtimestamp(self.trial_end if resets and self.trial_end else self.anchor, UTC).day
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethod:
+    """The fields of a customer's payment method the choice needs."""
+
+    id: str
+    type: str
+    exp_month: int | None = None  # cards only
+    exp_year: int | None = None
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> PaymentMethod:
+        card = obj.get("card") or {}
+        return cls(str(obj["id"]), str(obj.get("type")), card.get("exp_month"), card.get("exp_year"))
+
+    @property
+    def expiry(self) -> str:
+        return f"{self.exp_month:02d}/{self.exp_year}" if self.exp_month and self.exp_year else "no expiry"
+
+    def usable_on(self, day: datetime) -> bool:
+        """A card is valid until the end of its expiry month: usable if that is not before `day`."""
+        if self.type != "card" or not self.exp_month or not self.exp_year:
+            return False
+        month_after = datetime(self.exp_year + self.exp_month // 12, self.exp_month % 12 + 1, 1)
+        return day.replace(tzinfo=None) < month_after
 
 
 @dataclass

@@ -8,6 +8,7 @@ shared gateway paces, retries and counts every request.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Protocol
 
 import stripe
@@ -15,7 +16,7 @@ import stripe
 from cohabs.shared.stripe.fields import expandable_id, value_at
 from cohabs.shared.stripe.gateway import PAGE, Counters, RowFailed, StripeGateway, Window
 from cohabs.shared.stripe.pacing import Endpoint
-from cohabs.sync.account import Remote
+from cohabs.sync.account import PaymentMethod, Remote
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
 from cohabs.sync.previews import UPCOMING_NONE, Preview
 from cohabs.sync.rows import Kind
@@ -23,6 +24,8 @@ from cohabs.sync.rows import Kind
 PREVIEW_INVOICE = Endpoint("POST", "/v1/invoices/create_preview")  # its own endpoint, its own budget
 LIST_INVOICES = Endpoint("GET", "/v1/invoices")
 UPDATE_INVOICE = Endpoint("POST", "/v1/invoices/{id}")
+# Stripe's list of one customer's payment methods: its own endpoint, its own budget.
+CUSTOMER_PAYMENT_METHODS = Endpoint("GET", "/v1/customers/{id}/payment_methods")
 
 
 class Calls(Protocol):
@@ -34,6 +37,7 @@ class Calls(Protocol):
     def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> str | None: ...
     def resume_collection(self, customer: str, cancelled: str) -> list[str]: ...
     def preview(self, subscription_id: str) -> Preview | None: ...
+    def payment_methods(self, customer: str) -> list[PaymentMethod]: ...
 
 
 class SyncCalls:
@@ -149,6 +153,22 @@ class SyncCalls:
                 options={"idempotency_key": f"cohabs-relink:collect:{invoice}:{cancelled}"},
             ),
         )
+
+    def payment_methods(self, customer: str) -> list[PaymentMethod]:
+        """Every payment method attached to `customer`, page after page (a customer has a handful)."""
+        found: list[PaymentMethod] = []
+        while True:
+            params: stripe.params.CustomerPaymentMethodListParams = {"limit": PAGE}
+            if found:
+                params["starting_after"] = found[-1].id
+            page = self._gateway.call(
+                CUSTOMER_PAYMENT_METHODS,
+                f"list the payment methods of customer {customer}",
+                partial(self._client.v1.customers.payment_methods.list, customer, params=params),
+            )
+            found += [PaymentMethod.of(obj.to_dict()) for obj in page.data]
+            if not page.has_more or not page.data:
+                return found
 
 
 def _subscription_of(invoice: Mapping[str, Any]) -> str | None:

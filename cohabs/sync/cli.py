@@ -36,6 +36,7 @@ from cohabs.shared.reports import JsonReport, Privacy, Provenance
 from cohabs.shared.secret_key import guard_key
 from cohabs.shared.settings import COLLECTION_METHODS, MAX_DAYS_UNTIL_DUE, Settings
 from cohabs.shared.stopping import stop_on_signals
+from cohabs.sync.copied_customers import parse_customer_map
 from cohabs.sync.progress import Progress
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Confirm, Options, World, run
@@ -126,6 +127,12 @@ def exit_code(report: Report) -> Exit:
     type=click.IntRange(1, MAX_DAYS_UNTIL_DUE),
     help="send_invoice: days a tenant has to pay each invoice [env DAYS_UNTIL_DUE].",
 )
+@click.option(
+    "--customer-map",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV deciding which customer Stripe's copy brought is whose: a stripe_customer_id column, and "
+    "old_customer_id, user_id or email.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the counts and the rows not synced.")
 @click.option("--verbose", "-v", is_flag=True, help="Print a line for every row.")
 @click.option(
@@ -154,6 +161,7 @@ def main(
     include_emails: bool,
     collection_method: str | None,
     days_until_due: int | None,
+    customer_map: Path | None,
 ) -> None:
     """Link every user, room and lease to the fresh Stripe account, safely re-runnable.
 
@@ -189,6 +197,9 @@ def main(
         if endpoint_rate_limit is not None:
             settings = dataclasses.replace(settings, endpoint_rate_limit=endpoint_rate_limit)
         settings = _collection(settings, collection_method, days_until_due)
+        mapping = (
+            parse_customer_map(customer_map.read_text(encoding="utf-8-sig"), str(customer_map)) if customer_map else ()
+        )
         notice = guard_key(settings, writes=not (dry_run or verify), allow_live=live)
         if notice:
             say(notice)
@@ -203,14 +214,14 @@ def main(
         files: Callable[[Provenance], list[Path]]
         data: Callable[[Provenance], JsonReport]
         if verify:
-            audit = audit_account(settings, world, previews=not no_previews).scrubbed(privacy)
+            audit = audit_account(settings, world, mapping, previews=not no_previews).scrubbed(privacy)
             lines = render_audit(audit, provenance)
             files = partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy)
             data = partial(audit_json, audit, privacy=privacy)
             code = Exit.OK if audit.clean else Exit.ATTENTION
         else:
             with stop_on_signals(world.stop):
-                report = run(settings, options, world).scrubbed(privacy)
+                report = run(settings, dataclasses.replace(options, customer_map=mapping), world).scrubbed(privacy)
             lines = render(report, 0 if quiet else 2 if verbose else 1, target=provenance.target)
             files = partial(write_reports, report, folder=REPORTS, privacy=privacy)
             data = partial(report_json, report, privacy=privacy)

@@ -8,7 +8,7 @@ keep (verify.py), so the sync, the dry run and the audit cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +30,7 @@ from cohabs.sync.billing import (
     Terms,
     terms_for,
 )
+from cohabs.sync.copied_customers import NOTHING_COPIED, Copied, MapRow, copied_customers
 from cohabs.sync.kinds import LINK_KEYS
 from cohabs.sync.limits import (
     MAX_NAME,
@@ -259,10 +260,16 @@ def _kept(
     return Step(kind, row_id, label, action, stripe_id, stale_id, reason, repair=repair or None, notes=notes)
 
 
-def plan_user(user: User, account: Account, rows: Collection[str]) -> Step:
+def plan_user(user: User, account: Account, rows: Collection[str], copied: Copied = NOTHING_COPIED) -> Step:
     link = _link(Kind.USER, user.id, user.stripe_id, account, rows)
-    action, stripe_id, stale_id, reason = link
     label = user.email or user.id
+    decision = copied.decide(user.id, needs_one=link[0] is Action.CREATE)
+    if decision is not None:
+        why = "; ".join(filter(None, [link[3], decision.reason]))
+        if decision.customer is None:  # nothing is created for the user until a person decides
+            return Step(Kind.USER, user.id, label, Action.SKIP, stale_id=link[2], reason=why, problem=Problem.COPIED)
+        link = (Action.ADOPT, decision.customer, link[2], why)
+    action, stripe_id, stale_id, reason = link
     problem = email_problem(user.email)
     params, notes = customer_params(user)
     if action is not Action.CREATE:
@@ -708,24 +715,18 @@ def make_plan(
     hints: Mapping[tuple[Kind, str], str] | None = None,
     limit: int | None = None,
     collection: CollectionChoice = UNCHOSEN,
+    customer_map: Sequence[MapRow] = (),
 ) -> Plan:
     plan = Plan()
-    ids = {
-        Kind.USER: {u.id for u in rows.users},
-        Kind.ROOM: {r.id for r in rows.rooms},
-        Kind.LEASE: {x.id for x in rows.leases},
-    }
-    for user in rows.users:
-        plan.steps[Kind.USER].append(plan_user(user, account, ids[Kind.USER]))
+    ids = {kind: {r.id for r in found} for kind, found in _by_kind(rows).items()}
+    copied = copied_customers(rows.users, account, customer_map)
+    plan.steps[Kind.USER] = [plan_user(user, account, ids[Kind.USER], copied) for user in rows.users]
     currencies, currency_notes = room_currencies(rows.leases, hubs, default_currency)
-    for room in rows.rooms:
-        plan.steps[Kind.ROOM].append(
-            plan_room(
-                room, account, currencies.get(room.id, default_currency), currency_notes.get(room.id), ids[Kind.ROOM]
-            )
-        )
     labels = room_labels(rows.rooms)
-    plan.steps[Kind.ROOM] = [replace(s, label=labels[s.row_id]) for s in plan.steps[Kind.ROOM]]
+    for room in rows.rooms:
+        currency = currencies.get(room.id, default_currency)
+        step = plan_room(room, account, currency, currency_notes.get(room.id), ids[Kind.ROOM])
+        plan.steps[Kind.ROOM].append(replace(step, label=labels[room.id]))
     users = {s.row_id: s for s in plan.steps[Kind.USER]}
     rooms = {s.row_id: s for s in plan.steps[Kind.ROOM]}
     ctx = _Leases(account, users, rooms, hubs, hints or {}, collection)
@@ -736,15 +737,7 @@ def make_plan(
         plan.steps[Kind.LEASE].append(step)
     plan.steps[Kind.LEASE] = ctx.in_currency_order(plan.steps[Kind.LEASE])
     _strays(plan, account, ids)
-    by_email: dict[str, list[str]] = {}
-    for user in rows.users:
-        if user.email:
-            by_email.setdefault(user.email.lower(), []).append(user.id)
-    plan.notes += [
-        f"users {', '.join(owners)} share the email {email}: each gets its own customer; check they are not one person"
-        for email, owners in by_email.items()
-        if len(owners) > 1
-    ]
+    plan.notes += [*copied.notes, *_shared_emails(rows.users, copied.contested)]
     plan.active = frozenset(kinds)
     if Kind.LEASE in kinds:
         plan.steps[Kind.LEASE] = [
@@ -753,6 +746,23 @@ def make_plan(
     if limit is not None:
         _canary(plan, limit)
     return plan
+
+
+def _by_kind(rows: Rows) -> dict[Kind, Sequence[User | Room | Lease]]:
+    return {Kind.USER: rows.users, Kind.ROOM: rows.rooms, Kind.LEASE: rows.leases}
+
+
+def _shared_emails(users: Sequence[User], contested: Collection[str]) -> list[str]:
+    """Users sharing an email each get their own customer; one the copy brought is settled by a person instead."""
+    by_email: dict[str, list[str]] = {}
+    for user in users:
+        if user.email and user.email.strip().casefold() not in contested:
+            by_email.setdefault(user.email.lower(), []).append(user.id)
+    return [
+        f"users {', '.join(owners)} share the email {email}: each gets its own customer; check they are not one person"
+        for email, owners in by_email.items()
+        if len(owners) > 1
+    ]
 
 
 def _canary(plan: Plan, limit: int) -> None:

@@ -23,6 +23,7 @@ class Problem(StrEnum):
     CANCELLED_IN_STRIPE = "cancelled_in_stripe"  # an ongoing lease whose subscription was cancelled in Stripe
     BILLING_DRIFT = "billing_drift"  # a live subscription bills another amount, currency or end than its lease
     STRAY = "stray"  # a Stripe object carrying cohabs metadata that no row stores
+    COPIED = "copied_customer"  # which customer Stripe's copy brought is the user's: a person decides
 
 
 class Drift(StrEnum):
@@ -45,6 +46,7 @@ class Drift(StrEnum):
     ROW_INVALID = "row_invalid"  # the linked row cannot be billed as it stands (amount, hub, dates)
     DETAILS = "details"  # a customer's name, email or phone differ from the row
     COLLECTION = "collection"  # a subscription that still bills collects otherwise than the method chosen
+    NO_DEFAULT = "no_default"  # a customer charged automatically has one usable card, not yet its default
     # A tenant who cannot pay yet (readiness.State): linked as it should be, waiting for a person.
     NO_PAYMENT_METHOD = "no_payment_method"  # charged automatically with nothing to charge
     STOPS_AT_TRIAL_END = "stops_at_trial_end"  # and the trial's end pauses or cancels the subscription

@@ -54,6 +54,7 @@ class Billable:
     emailable: bool
     end_behavior: str  # what the trial's end does without a payment method
     state: State
+    holds: str = ""  # what its customer holds instead of a default, when read (payment_methods.py)
 
     @property
     def money(self) -> str:
@@ -67,11 +68,15 @@ class Billable:
         """How this tenant pays, with what it has: "charged automatically, no payment method"."""
         if self.method is Method.INVOICE:
             return self.method.says(self.days_until_due) + ("" if self.emailable else ", no email")
-        return self.method.says() + (", payment method on file" if self.can_pay else ", no payment method")
+        if self.can_pay:
+            return self.method.says() + ", payment method on file"
+        return self.method.says() + ", no payment method" + (f" ({self.holds})" if self.holds else "")
 
     def problem(self) -> str:
         """Why the first charge will not bring the rent, for a person; empty when it will."""
         first = f"tenant {self.tenant}, {self.money} a month, first charge {self.day}"
+        if self.holds:
+            first += f" ({self.holds})"
         if self.state is State.NO_PAYMENT_METHOD:
             return f"{first}: charged automatically with no payment method, the first invoice will fail"
         if self.state is State.STOPS:

@@ -18,15 +18,16 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
-from cohabs.sync import db, listing
+from cohabs.sync import db, listing, payment_methods
 from cohabs.sync.account import Account
 from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.calls import Calls, SyncCalls
+from cohabs.sync.copied_customers import MapRow
 from cohabs.sync.execute import Executor
 from cohabs.sync.ledger import Ledger
 from cohabs.sync.plan import Action, Plan, make_plan
 from cohabs.sync.previews import preview_all
-from cohabs.sync.readiness import assess
+from cohabs.sync.readiness import Readiness, assess
 from cohabs.sync.rows import Kind, Rows
 from cohabs.sync.run_report import Report, outcomes_from_plan, remaining_from_plan
 from cohabs.sync.schema import Schema, check_id_columns
@@ -41,6 +42,7 @@ class Options:
     live: bool = False
     workers: int | None = None
     limit: int | None = None
+    customer_map: tuple[MapRow, ...] = ()  # --customer-map: which copied customer is whose
 
 
 Confirm = Callable[[Report], bool]  # shown the plan as a report, says go or not
@@ -77,6 +79,28 @@ def read_account(calls: Calls, echo: Callable[[str], None], settings: Settings) 
     return account
 
 
+def with_defaults(
+    plan: Plan,
+    account: Account,
+    rows: Rows,
+    ledger: Ledger,
+    calls: Calls | None,
+    settings: Settings,
+    *,
+    as_planned: bool,
+) -> tuple[Plan, Readiness]:
+    """The plan with each lone usable card made its customer's default, and how tenants pay (payment_methods.py)."""
+    readiness = assess(plan, account, rows, ledger, as_planned=as_planned)
+    wanted = payment_methods.wanting(readiness)
+    if calls is None or not wanted:
+        return plan, readiness
+    try:
+        found = listing.read_payment_methods(calls, wanted, readers(settings))
+    except RowFailed as exc:
+        raise unreadable(exc, settings) from None
+    return payment_methods.settle(plan, readiness, found, as_planned=as_planned)
+
+
 def dangling(conn: mysql.Connection, schema: Schema, rows: Rows) -> dict[tuple[Kind, str], str]:
     """Hints for lease references that match no row (see db.diagnose)."""
     users = {u.id for u in rows.users}
@@ -90,7 +114,9 @@ def dangling(conn: mysql.Connection, schema: Schema, rows: Rows) -> dict[tuple[K
     return hints
 
 
-def verify(settings: Settings, world: World, previews: bool = True) -> AuditReport:
+def verify(
+    settings: Settings, world: World, customer_map: tuple[MapRow, ...] = (), previews: bool = True
+) -> AuditReport:
     """Read-only: compare every row with the account, and say who fixes each finding; nothing is written.
 
     With `previews`, Stripe is also asked for the next invoice of every subscription that bills (one request
@@ -120,10 +146,11 @@ def verify(settings: Settings, world: World, previews: bool = True) -> AuditRepo
         now=now,
         hints=hints,
         collection=collection,
+        customer_map=customer_map,
     )
     # Whether tenants can pay is read from the account as it is: a switch the sync would make is not made yet.
     ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
-    readiness = assess(plan, account, rows, ledger, as_planned=False)
+    plan, readiness = with_defaults(plan, account, rows, ledger, calls, settings, as_planned=False)
     findings = audit(plan, account)
     if previews:
         wanted = billing_subscriptions(plan, account)
@@ -198,9 +225,11 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             hints=dangling(conn, schema, rows),
             limit=options.limit,
             collection=collection,
+            customer_map=options.customer_map,
         )
         kinds = tuple(k for k in Kind if k in options.kinds)
         ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
+        plan, readiness = with_defaults(plan, account, rows, ledger, calls, settings, as_planned=True)
         preview = Report(
             True,
             outcomes_from_plan(plan, account.read),
@@ -212,7 +241,8 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             kinds=kinds,
             collection=collection,
             switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
-            readiness=assess(plan, account, rows, ledger, as_planned=True),
+            readiness=readiness,
+            customers=payment_methods.customer_changes(plan),
         )
         if options.dry_run:
             return preview

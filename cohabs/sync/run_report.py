@@ -80,6 +80,7 @@ class Report:
     collection: CollectionChoice = field(default_factory=CollectionChoice)
     switches: dict[str, Switch] = field(default_factory=dict)  # lease id -> its collection switch, as planned
     readiness: Readiness = field(default_factory=Readiness)  # as the plan leaves the account
+    customers: dict[str, str] = field(default_factory=dict)  # user id -> a copied customer linked, a default set
 
     @cached_property
     def ready(self) -> Readiness:
@@ -93,6 +94,15 @@ class Report:
             (o, self.switches[o.row_id])
             for o in self.outcomes
             if o.kind is Kind.LEASE and o.row_id in self.switches and o.synced
+        ]
+
+    @cached_property
+    def customer_changes(self) -> list[tuple[Outcome, str]]:
+        """Customers this run linked from Stripe's copy, or gave their lone card as default (a plan: would)."""
+        return [
+            (o, self.customers[o.row_id])
+            for o in self.outcomes
+            if o.kind is Kind.USER and o.row_id in self.customers and o.synced
         ]
 
     @cached_property
@@ -249,6 +259,9 @@ NEXT_STEPS: dict[Problem, str] = {
     Problem.BILLING_DRIFT: "Subscriptions billing otherwise than their lease: correct the lease, or the "
     "subscription in Stripe (the sync never re-prices one, that would prorate).",
     Problem.STRAY: "Stripe objects that no row stores: check each one, then cancel or delete it in Stripe.",
+    Problem.COPIED: "Users whose customer from Stripe's copy is not clear: write the right customer id for each "
+    "in a CSV (user_id or email, stripe_customer_id) and run again with `--customer-map FILE`; nothing is created "
+    "for them until then.",
 }
 
 
@@ -324,6 +337,7 @@ def render(report: Report, verbosity: int = 1, target: str = "", heading: Headin
     for kind in report.kinds:
         yield f"  {kind.value:8}" + "".join(f"{report.counts[kind][r]:>16}" for r in columns)
     yield from _switch_lines(report, verbosity)
+    yield from _customer_lines(report, verbosity)
     yield from _person_lines(report)
     if verbosity >= 2:
         yield from ("", "Rows:")
@@ -366,6 +380,19 @@ def _switch_lines(report: Report, verbosity: int) -> Iterator[str]:
     if verbosity:
         for o, switch in report.switched:
             yield f"  lease {o.row_id} ({o.label}) -> {o.stripe_id}: {switch.was} → {switch.becomes}"
+
+
+def _customer_lines(report: Report, verbosity: int) -> Iterator[str]:
+    """Customers from Stripe's copy linked, and lone cards made the default: each one shown."""
+    if not report.customer_changes:
+        return
+    verb = "would be changed" if report.dry_run else "changed"
+    yield from (
+        "",
+        click.style(f"Customers {verb} so that tenants can pay ({len(report.customer_changes)}):", bold=True),
+    )
+    if verbosity:
+        yield from (f"  user {o.row_id} ({o.label}): {said}" for o, said in report.customer_changes)
 
 
 def collection_line(collection: CollectionChoice) -> str:

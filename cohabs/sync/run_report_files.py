@@ -184,6 +184,7 @@ def billable_json(b: Billable) -> dict[str, Any]:
         "collection_method": b.method.value,
         "days_until_due": b.days_until_due,
         "payment_method": b.can_pay,
+        "holds": b.holds or None,  # what its customer holds instead of a default, when the sync read it
         "emailable": b.emailable,
         "trial_end_without_payment_method": b.end_behavior,
         "state": b.state.value,

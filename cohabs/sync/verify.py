@@ -18,6 +18,7 @@ from datetime import datetime
 from cohabs.sync.account import Account
 from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.kinds import LINK_KEYS
+from cohabs.sync.payment_methods import DEFAULT_FIELD
 from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step, bills
 from cohabs.sync.previews import Preview, judge
 from cohabs.sync.problems import Drift, Problem
@@ -87,11 +88,13 @@ def _finding(step: Step, account: Account) -> Finding:
         return Finding(step.kind, step.row_id, step.label, step.reason, step.drift or Drift.ROW_INVALID)
     # Kept, with something a sync sets right: said in the present tense, not as the plan's to-do.
     repair = dict(step.repair or {})
-    fields = sorted(repair.keys() - {"metadata"} - COLLECTION_FIELDS)
+    fields = sorted(repair.keys() - {"metadata", DEFAULT_FIELD} - COLLECTION_FIELDS)
+    default = (repair.get(DEFAULT_FIELD) or {}).get("default_payment_method")
     said = [
         f"{step.stripe_id} does not link back to this row ({LINK_KEYS[step.kind]} was changed)"
         if "metadata" in repair
         else "",
+        f"{step.stripe_id} has no default payment method but one usable card, {default}" if default else "",
         f"{step.stripe_id} has another {', '.join(fields)} than the row" if fields else "",
         f"{step.stripe_id} is {step.switch.was}, not {step.switch.becomes} as chosen" if step.switch else "",
         f"the lease is over but {step.stripe_id} is not cancelled" if step.cancel else "",
@@ -104,7 +107,9 @@ def _kept_drift(step: Step, repair: dict[str, object]) -> Drift:
         return Drift.NOT_CANCELLED
     if "metadata" in repair:
         return Drift.LINKED_ELSEWHERE
-    return Drift.DETAILS if repair.keys() - COLLECTION_FIELDS else Drift.COLLECTION
+    if repair.keys() - COLLECTION_FIELDS - {DEFAULT_FIELD}:
+        return Drift.DETAILS
+    return Drift.NO_DEFAULT if DEFAULT_FIELD in repair else Drift.COLLECTION
 
 
 def _link_drift(step: Step, account: Account) -> Drift:

@@ -19,6 +19,7 @@ import click
 
 from cohabs.shared import reports as reporting
 from cohabs.shared.reports import Code, JsonReport, Privacy, Provenance, md_table, md_text
+from cohabs.sync.payment_methods import DEFAULT_FIELD
 from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step
 from cohabs.sync.problems import Drift
 from cohabs.sync.readiness import Billable, Readiness
@@ -73,13 +74,16 @@ class Advice:
 def _sync_does(step: Step) -> str:
     if step.action is Action.CREATE:
         return "a sync creates its object and stores the new id"
+    if step.action is Action.ADOPT and "metadata" in (step.repair or {}):
+        return f"a sync links {step.stripe_id}: it stores the id and adds our metadata"
     if step.action is Action.ADOPT:
         return f"a sync stores {step.stripe_id}, which already links to this row"
     if step.cancel:
         return "a sync cancels it (no invoice, no proration)"
-    fields = sorted((step.repair or {}).keys() - {"metadata"} - COLLECTION_FIELDS)
+    fields = sorted((step.repair or {}).keys() - {"metadata", DEFAULT_FIELD} - COLLECTION_FIELDS)
     does = [
         f"sets its {', '.join(fields)} again from the row" if fields else "",
+        "makes its one usable card the default payment method" if DEFAULT_FIELD in (step.repair or {}) else "",
         f"switches it to {step.switch.becomes} (no amount changes, nothing is prorated)" if step.switch else "",
     ]
     return "a sync " + (" and ".join(filter(None, does)) or "sets the object's link again")

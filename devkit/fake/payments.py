@@ -1,5 +1,5 @@
 """The payment side of the fake as tests and seeding drive it: past payments, disputes moving on, the balance,
-payment methods tenants add and trials that end.
+payment methods tenants add (or Stripe's copy between accounts brings) and trials that end.
 
 What `support.py` reads and writes is served through HTTP like every other
 resource; these are the moves Stripe makes on its own (a cardholder disputes,
@@ -8,7 +8,8 @@ the network decides) and the history an account already has.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from .recorded import Recorded
@@ -89,6 +90,19 @@ class Payments:
     def create_transfer(self, params: Params, *, created: int | None = None) -> Obj:
         return self._resources.transfers.create(params, created=created)
 
+    def settle_in(self, currency: str, into: str, rate: Decimal) -> None:
+        """Charges in `currency` reach the platform's balance converted into `into` at `rate` (from now on)."""
+        self._resources.balance.settle_in(currency, into, rate)
+
+    @property
+    def platform(self) -> Obj:
+        """The platform's own account (GET /v1/account): a test may move its `country`."""
+        return self._resources.accounts.platform
+
+    def reconcile_by_hand(self, customer: str) -> None:
+        """The customer's cash balance is reconciled manually: only a transfer quoting a reference pays a request."""
+        self._resources.payment_intents.manual.add(customer)
+
     def set_transfers_capability(self, account: str, status: str) -> Obj:
         """The account's `transfers` capability: active, inactive or pending (Stripe refuses transfers unless active)."""
         with self._store.lock:
@@ -105,6 +119,26 @@ class Payments:
     def collect_invoices(self) -> list[Obj]:
         """Stripe's automatic collection: open invoices still collected are paid when the tenant can pay."""
         return self._resources.invoices.collect()
+
+    def add_copied_customer(
+        self,
+        email: str | None,
+        name: str | None = None,
+        *,
+        cards: Sequence[tuple[int, int]] = (),
+        ident: str | None = None,
+    ) -> Obj:
+        """A customer as Stripe's copy of payment data between accounts brings it: its id kept (or a new one),
+        none of our metadata, no default, and each card (exp_month, exp_year) a payment method with a new id."""
+        with self._store.lock:
+            customer = self._resources.customers.add(name, {}, email=email, ident=ident)
+            for month, year in cards:
+                self._resources.payment_methods.add_card(customer["id"], exp_month=month, exp_year=year)
+            return customer
+
+    def payment_methods_of(self, customer: str) -> list[Obj]:
+        """The customer's payment methods, oldest first."""
+        return self._resources.payment_methods.attached(customer)
 
     def end_trials(self) -> list[Obj]:
         """Trials that ended by the fake's clock, as Stripe ends them (Subscriptions.end_trials); those moved."""
@@ -127,9 +161,15 @@ class Payments:
             return self._resources.payment_intents.fund_cash_balance(customer, params)
 
     def open_dispute(
-        self, charge_id: str, status: str = "needs_response", reason: str = "fraudulent", created: int | None = None
+        self,
+        charge_id: str,
+        status: str = "needs_response",
+        reason: str = "fraudulent",
+        created: int | None = None,
+        withdraw: bool | None = None,
     ) -> Obj:
-        return self._resources.disputes.open(charge_id, status, reason, created)
+        """`withdraw`: whether a prevented dispute took the money (only its balance transactions say)."""
+        return self._resources.disputes.open(charge_id, status, reason, created, withdraw)
 
     def set_dispute_status(self, dispute_id: str, status: str) -> Obj:
         return self._resources.disputes.set_status(dispute_id, status)

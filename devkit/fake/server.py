@@ -123,11 +123,18 @@ class FakeStripe:
         since: int | None = None,
         until: int | None = None,
         seed: int = 0,
+        copied: list[str] | None = None,
     ) -> dict[str, int]:
         """Put objects straight into the account, created at random seconds in [since, until) (the past year
-        by default): an account built over time, without the requests. Returns the count per kind."""
+        by default): an account built over time, without the requests. Returns the count per kind.
+
+        `copied`: emails of customers Stripe's copy of payment data brought, one card each and no metadata.
+        """
         counts = {"customers": customers, "products": products, "subscriptions": subscriptions}
-        return backfill(self.store, counts, since=since, until=until, seed=seed)
+        made = backfill(self.store, counts, since=since, until=until, seed=seed)
+        for email in copied or ():
+            self.payments.add_copied_customer(email, cards=[(12, 2099)])
+        return {**made, "copied": len(copied or ())}
 
     def inject(self, *faults: Fault) -> None:
         with self._lock:

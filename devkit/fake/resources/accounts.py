@@ -15,11 +15,24 @@ class Accounts:
         # Stripe answers 403 `account_invalid` for an account the platform cannot reach; 404 lets a test
         # check that the tool also copes with emulators that answer `resource_missing`.
         self.unknown_account_status = 403
+        # The platform's own account (GET /v1/account): its country decides which accounts it can pay.
+        self.platform: Obj = {
+            "id": "acct_1FakePlatform00",
+            "object": "account",
+            "type": "standard",
+            "country": "BE",
+            "default_currency": "eur",
+            "capabilities": {"card_payments": "active", "transfers": "active"},
+            "charges_enabled": True,
+            "payouts_enabled": True,
+            "metadata": {},
+        }
 
     def routes(self) -> list[Route]:
         return [
             Route("GET", "/v1/accounts", "AccountListParams", self._list),
             Route("GET", "/v1/accounts/{id}", "AccountRetrieveParams", self._retrieve),
+            Route("GET", "/v1/account", "AccountRetrieveCurrentParams", lambda params: self.platform),
         ]
 
     def add(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 from ..routing import Route
 from ..store import Obj, Params, Store
 
@@ -16,6 +18,28 @@ class Balance:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.available: dict[str, int] = {}
+        # Presentment currency -> (the currency the platform settles it in, the exchange rate). A currency not
+        # named settles as it is, as for a platform with a bank account in that currency.
+        self.settlement: dict[str, tuple[str, Decimal]] = {}
+
+    def settle_in(self, currency: str, into: str, rate: Decimal) -> None:
+        """Charges in `currency` reach the balance converted into `into` (a platform without a `currency` account)."""
+        self.settlement[currency] = (into, rate)
+
+    def settled(self, amount: int, currency: str) -> tuple[int, str, Decimal | None]:
+        """`amount` of `currency` as it reaches the balance: amount, currency and the rate (None when not converted)."""
+        into, rate = self.settlement.get(currency, (currency, Decimal(1)))
+        if into == currency:
+            return amount, currency, None
+        return int((Decimal(amount) * rate).to_integral_value(rounding=ROUND_HALF_EVEN)), into, rate
+
+    def book_settled(
+        self, currency: str, amount: int, kind: str, source: str, *, category: str | None = None, move: bool = True
+    ) -> Obj:
+        """A balance transaction for money presented in `currency`, converted as the platform settles it (no fee)."""
+        moved, into, rate = self.settled(abs(amount), currency)
+        signed = moved if amount >= 0 else -moved
+        return self.book(into, signed, kind, source, category=category, move=move, exchange_rate=rate)
 
     def routes(self) -> list[Route]:
         return [
@@ -34,6 +58,7 @@ class Balance:
         fee: int = 0,
         category: str | None = None,
         move: bool = True,
+        exchange_rate: Decimal | None = None,
     ) -> Obj:
         """A balance transaction: `amount` (signed) minus `fee` moves the available balance (unless past history)."""
         if move:
@@ -48,7 +73,7 @@ class Balance:
                 "balance_type": "payments",
                 "currency": currency,
                 "description": None,
-                "exchange_rate": None,
+                "exchange_rate": float(exchange_rate) if exchange_rate is not None else None,
                 "fee": fee,
                 "fee_details": [{"amount": fee, "currency": currency, "type": "stripe_fee"}] if fee else [],
                 "net": amount - fee,

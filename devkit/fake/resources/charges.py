@@ -57,7 +57,8 @@ class Charges:
             ident,
         )
         if succeeded:
-            charge["balance_transaction"] = self._balance.book(
+            # The balance moves in the currency the platform settles the charge's currency in.
+            charge["balance_transaction"] = self._balance.book_settled(
                 intent["currency"], intent["amount"], "charge", ident, move=move
             )["id"]
         return charge
@@ -72,7 +73,7 @@ class Charges:
                 raise ValueError(f"{charge_id} has {left} left to refund, not {amount}")
             charge["amount_refunded"] += amount
             charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
-            self._balance.book(charge["currency"], -amount, "refund", charge_id)
+            self._balance.book_settled(charge["currency"], -amount, "refund", charge_id)
             return charge
 
     def _list(self, params: Params) -> Obj:

@@ -1,7 +1,10 @@
 """Disputes: a cardholder's bank takes a charge back; the money leaves the balance, with a fee.
 
 An inquiry (the `warning_…` statuses) takes nothing until it becomes a
-chargeback; a won dispute returns the amount but not the fee. Answering or
+chargeback; a won dispute returns the amount but not the fee. A `prevented`
+dispute may or may not have taken the money (`open(..., withdraw=...)`): only
+its balance transactions tell, as at Stripe. The money moves in the currency
+the platform settles the charge in. Answering or
 closing one is modelled because the SDK has the routes: the tool must never
 send them, and the request log lets a test prove it.
 """
@@ -34,9 +37,18 @@ class Disputes:
         ]
 
     def open(
-        self, charge_id: str, status: str = "needs_response", reason: str = "fraudulent", created: int | None = None
+        self,
+        charge_id: str,
+        status: str = "needs_response",
+        reason: str = "fraudulent",
+        created: int | None = None,
+        withdraw: bool | None = None,
     ) -> Obj:
-        """The cardholder's bank disputes a charge: a chargeback takes amount + fee from the balance."""
+        """The cardholder's bank disputes a charge: a chargeback takes amount + fee from the balance.
+
+        `withdraw` says whether the money left for a status that does not say it (prevented); by default a
+        prevented dispute took nothing.
+        """
         if status not in DISPUTE_STATUSES:
             raise ValueError(f"dispute status {status!r}")
         with self._store.lock:
@@ -48,7 +60,7 @@ class Disputes:
             charge["disputed"] = True
             when = self._store.now() if created is None else created
             dispute = self._store.add("disputes", "dp", _shape(charge, status, reason, when))
-            if status not in INQUIRY:
+            if status not in INQUIRY and (withdraw if status == "prevented" else True):
                 self._withdraw(dispute)
             if status == "won":
                 self._reinstate(dispute)
@@ -68,15 +80,18 @@ class Disputes:
             return dispute
 
     def _withdraw(self, dispute: Obj) -> None:
-        fee = DISPUTE_FEES.get(dispute["currency"], 1500)
-        txn = self._balance.book(dispute["currency"], -dispute["amount"], "adjustment", dispute["id"], fee, "dispute")
+        amount, currency, rate = self._balance.settled(dispute["amount"], dispute["currency"])
+        fee = DISPUTE_FEES.get(currency, 1500)
+        txn = self._balance.book(currency, -amount, "adjustment", dispute["id"], fee, "dispute", exchange_rate=rate)
         dispute["balance_transactions"].append(public(txn))
 
     def _reinstate(self, dispute: Obj) -> None:
-        # A won dispute returns the amount; the fee stays with Stripe.
-        txn = self._balance.book(
-            dispute["currency"], dispute["amount"], "adjustment", dispute["id"], 0, "dispute_reversal"
-        )
+        # A won dispute returns what was withdrawn; the fee stays with Stripe. Nothing withdrawn, nothing back.
+        taken = -sum(t["amount"] for t in dispute["balance_transactions"])
+        if taken <= 0:
+            return
+        currency = dispute["balance_transactions"][0]["currency"]
+        txn = self._balance.book(currency, taken, "adjustment", dispute["id"], 0, "dispute_reversal")
         dispute["balance_transactions"].append(public(txn))
 
     def _list(self, params: Params) -> Obj:

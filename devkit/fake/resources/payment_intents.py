@@ -38,6 +38,7 @@ class PaymentIntents:
         self._customers = customers
         self._charges = charges
         self.cash: dict[tuple[str, str], int] = {}  # (customer, currency) → cash balance
+        self.manual: set[str] = set()  # customers whose cash balance is reconciled by hand (by reference only)
 
     def routes(self) -> list[Route]:
         return [
@@ -46,6 +47,7 @@ class PaymentIntents:
             Route("GET", "/v1/payment_intents/{id}", "PaymentIntentRetrieveParams", self._retrieve),
             Route("POST", "/v1/payment_intents/{id}/confirm", "PaymentIntentConfirmParams", self._confirm_route),
             Route("POST", "/v1/payment_intents/{id}/cancel", "PaymentIntentCancelParams", self._cancel),
+            Route("GET", "/v1/customers/{id}/cash_balance", "CustomerCashBalanceRetrieveParams", self._cash_balance),
             Route(
                 "POST",
                 "/v1/test_helpers/customers/{id}/fund_cash_balance",
@@ -194,6 +196,27 @@ class PaymentIntents:
             },
         )
 
+    def _cash_balance(self, customer_id: str, params: Params) -> Obj:
+        """GET /v1/customers/{id}/cash_balance: what the customer holds per currency, and how it is reconciled."""
+        self._store.get("customers", customer_id)
+        return self.cash_balance_of(customer_id)
+
+    def cash_balance_of(self, customer_id: str) -> Obj:
+        """The customer's cash_balance object, as its own endpoint and an expanded customer show it."""
+        held = {
+            currency: amount for (customer, currency), amount in sorted(self.cash.items()) if customer == customer_id
+        }
+        return {
+            "object": "cash_balance",
+            "available": held or None,
+            "customer": customer_id,
+            "livemode": False,
+            "settings": {
+                "reconciliation_mode": "manual" if customer_id in self.manual else "automatic",
+                "using_merchant_default": customer_id not in self.manual,
+            },
+        }
+
     def fund_cash_balance(self, customer_id: str, params: Params) -> Obj:
         """Stripe's test helper: a bank transfer from the customer arrives in their cash balance."""
         self._customers.named(customer_id)
@@ -233,6 +256,9 @@ class PaymentIntents:
             "payment_intents",
             lambda p: p["customer"] == customer and p["currency"] == currency and p["status"] == "requires_action",
         )
+        if customer in self.manual:
+            # Manual reconciliation: only a transfer quoting a payment's reference goes to it by itself.
+            waiting = [p for p in waiting if reference is not None and p.get("_reference") == reference]
         cash = self.cash.get(key, 0)
         # Stable sorts: oldest first among equals, as made first among the same second.
         waiting.sort(key=lambda p: p["created"])

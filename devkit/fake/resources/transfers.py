@@ -1,9 +1,14 @@
 """Transfers to connected accounts: paid from the platform's balance, or funded by a charge.
 
 Without `source_transaction` a transfer needs the platform's available
-balance; with one, a succeeded charge with enough left untransferred. Either
-way the destination needs its `transfers` capability active. A reversal takes
-(part of) a transfer back: `reversed` turns true only once all of it is back.
+balance; with one, a succeeded charge with enough left untransferred, in the
+currency of the charge's balance transaction (the currency it settled in, not
+the one the customer paid in). Such a transfer joins the charge's transfer
+group: the charge's own, or `group_<PaymentIntent id>`, which Stripe then
+gives the charge too (the fake keeps that group whatever the request names;
+support.py sends none). Either way the destination needs its `transfers`
+capability active. A reversal takes (part of) a transfer back: `reversed`
+turns true only once all of it is back.
 """
 
 from __future__ import annotations
@@ -50,8 +55,9 @@ class Transfers:
                     "insufficient_capabilities_for_transfer",
                 )
             source = params.get("source_transaction")
+            group = params.get("transfer_group")
             if source:
-                self._check_source(source, currency, amount)
+                group = self._check_source(source, currency, amount)
             elif self._balance.available.get(currency, 0) < amount:
                 raise fail(
                     "You have insufficient funds in your Stripe account for this transfer. Your available "
@@ -59,10 +65,11 @@ class Transfers:
                     "source_transaction is funded by its charge instead.",
                     "balance_insufficient",
                 )
-            return self._make(params, currency, amount, created)
+            return self._make(params, currency, amount, created, group)
 
-    def _check_source(self, source: str, currency: str, amount: int) -> None:
-        """A transfer funded by a charge: a succeeded one, in the same currency, with `amount` left to transfer."""
+    def _check_source(self, source: str, currency: str, amount: int) -> str | None:
+        """A transfer funded by a charge: a succeeded one, in the currency it settled in, with `amount` left to
+        transfer. Returns the transfer group the transfer joins (see the module's docstring)."""
         charge = self._store.objects["charges"].get(source)
         if charge is None:
             raise fail(f"No such charge: '{source}'", "resource_missing")
@@ -72,22 +79,27 @@ class Transfers:
                 "fund a transfer.",
                 "parameter_invalid",
             )
-        if charge["currency"] != currency:
+        settled = self._store.objects["balance_transactions"][charge["balance_transaction"]]
+        if settled["currency"] != currency:
             raise fail(
-                f"The currency of source_transaction {source} ({charge['currency']}) must be the same as the "
-                f"transfer currency ({currency}).",
+                f"The currency of source_transaction {source}'s balance transaction ({settled['currency']}) must "
+                f"be the same as the transfer currency ({currency}).",
                 "parameter_invalid",
             )
+        refunded, _, _ = self._balance.settled(charge["amount_refunded"], charge["currency"])
         taken = sum(t["amount"] - t["amount_reversed"] for t in self.of_charge(source))
-        left = charge["amount"] - charge["amount_refunded"] - taken
+        left = settled["amount"] - refunded - taken
         if amount > left:
             raise fail(
                 f"The transfer amount ({amount}) exceeds what source_transaction {source} has left to "
                 f"transfer ({left}).",
                 "parameter_invalid",
             )
+        if not charge["transfer_group"] and charge["payment_intent"]:
+            charge["transfer_group"] = f"group_{charge['payment_intent']}"
+        return str(charge["transfer_group"]) if charge["transfer_group"] else None
 
-    def _make(self, params: Params, currency: str, amount: int, created: int | None) -> Obj:
+    def _make(self, params: Params, currency: str, amount: int, created: int | None, group: str | None) -> Obj:
         ident = new_id("tr")
         return self._store.add(
             "transfers",
@@ -115,7 +127,7 @@ class Transfers:
                 "reversed": False,
                 "source_transaction": params.get("source_transaction"),
                 "source_type": "card",
-                "transfer_group": params.get("transfer_group"),
+                "transfer_group": group,
             },
             ident,
         )
