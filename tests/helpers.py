@@ -419,6 +419,17 @@ class Clock:
         return self.now.replace(tzinfo=UTC).timestamp()
 
 
+@contextlib.contextmanager
+def fake_on(clock: Clock) -> Iterator[FakeStripe]:
+    """A fake Stripe on the test's own clock, for tests that move time (the `fake` fixture's is fixed)."""
+    stripe_fake = FakeStripe(now=clock.timestamp)
+    stripe_fake.start()
+    try:
+        yield stripe_fake
+    finally:
+        stripe_fake.stop()
+
+
 def sync_at(settings: Settings, clock: Clock) -> Report:
     """One in-process sync with the test's own clock."""
     return run(settings, Options(), World(echo=lambda text: None, now=lambda: clock.now, sleep=lambda seconds: None))

@@ -14,7 +14,7 @@ from cohabs.shared.settings import Settings
 from devkit.dumpgen import HUBS, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.helpers import Clock, query, restore, sync_at
+from tests.helpers import Clock, fake_on, query, restore, sync_at
 
 DEC_1 = datetime(2026, 12, 1, 8, 0)
 
@@ -26,12 +26,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fake(clock: Clock) -> Iterator[FakeStripe]:
-    stripe_fake = FakeStripe(now=clock.timestamp)
-    stripe_fake.start()
-    try:
+    with fake_on(clock) as stripe_fake:
         yield stripe_fake
-    finally:
-        stripe_fake.stop()
 
 
 def test_a_tenant_with_two_leases_keeps_paying_the_later_one_when_the_other_is_cancelled(

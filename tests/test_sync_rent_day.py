@@ -18,7 +18,7 @@ import stripe
 from cohabs.shared.settings import Settings
 from devkit.dumpgen import HUBS, Dump, generate
 from devkit.fake_stripe import FakeStripe
-from tests.helpers import TEST_KEY, Clock, restore, sync_at
+from tests.helpers import TEST_KEY, Clock, fake_on, restore, sync_at
 
 FEB_10 = datetime(2027, 2, 10, 9, 30)  # 2027 is not a leap year: the 29th, 30th and 31st are all clamped to the 28th
 
@@ -30,12 +30,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fake(clock: Clock) -> Iterator[FakeStripe]:
-    stripe_fake = FakeStripe(now=clock.timestamp)
-    stripe_fake.start()
-    try:
+    with fake_on(clock) as stripe_fake:
         yield stripe_fake
-    finally:
-        stripe_fake.stop()
 
 
 def day(text: str) -> datetime:
