@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from stripe.params import SubscriptionCreateParamsBillingCycleAnchorConfig
+
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.money import InvalidAmount, to_minor
 from cohabs.sync.rows import Lease
@@ -120,7 +122,7 @@ class Terms:
     why: str
     rent_day: int | None = None  # the day of month it bills on (clamped in shorter months); None: it never bills
 
-    def anchor_config(self) -> dict[str, int] | None:
+    def anchor_config(self) -> SubscriptionCreateParamsBillingCycleAnchorConfig | None:
         """Stripe's billing_cycle_anchor_config: the rent day, at the trial end's time, so the two coincide."""
         if self.rent_day is None or self.first_charge is None:
             return None

@@ -96,12 +96,7 @@ class Billing:
         }
         config = self.terms.anchor_config()
         if config is not None:
-            params["billing_cycle_anchor_config"] = {
-                "day_of_month": config["day_of_month"],
-                "hour": config["hour"],
-                "minute": config["minute"],
-                "second": config["second"],
-            }
+            params["billing_cycle_anchor_config"] = config
         if self.collection.method is Method.INVOICE and self.collection.days_until_due is not None:
             params["days_until_due"] = self.collection.days_until_due
         if self.terms.cancel_at is not None:
