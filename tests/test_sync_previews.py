@@ -147,4 +147,4 @@ def test_verify_names_a_lease_whose_billing_day_was_changed_in_stripe_afterwards
     assert checked.returncode == 3, checked.stdout
     assert f"lease {lease}" in checked.stdout or lease in checked.stdout
     assert "bills on day" in checked.stdout and "rent day" in checked.stdout
-    assert "Stripe keeps a subscription's billing day" in checked.stdout
+    assert "Stripe keeps a subscription's billing day" in checked.stdout, checked.stdout

@@ -16,6 +16,8 @@ import pytest
 import stripe
 
 from cohabs.shared.settings import Settings
+from cohabs.sync.billing import REPLACED_FOR_RENT_DAY
+from cohabs.sync.run import World, verify
 from devkit.dumpgen import HUBS, Dump, generate
 from devkit.fake_stripe import FakeStripe
 from tests.helpers import TEST_KEY, Clock, fake_on, restore, sync_at
@@ -216,3 +218,64 @@ def test_a_preview_of_a_subscription_that_bills_no_more_is_invoice_upcoming_none
         client(fake).v1.invoices.create_preview(params={"subscription": subscription["id"]})
     assert refused.value.code == "invoice_upcoming_none"
     assert "invoices" not in fake.objects or len(fake.all("invoices")) == 1  # the preview stored nothing
+
+
+# ----- subscriptions an earlier version made on the clamped day -------------------------------------------
+
+
+def as_an_earlier_version_made_it(subscription: dict[str, Any]) -> None:
+    """No anchor config: the anchor is the trial end, a clamped date, and its day is kept."""
+    subscription["billing_cycle_anchor_config"] = None
+    subscription["trial_settings"]["end_behavior"]["billing_cycle_anchor"] = "now"
+
+
+def test_an_earlier_versions_subscription_on_the_28th_is_replaced_in_its_free_period_nobody_charged(
+    settings: Settings, fake: FakeStripe, clock: Clock, tmp_path: Path
+) -> None:
+    short_month_dump(tmp_path, settings)
+    sync_at(settings, clock)
+    old = by_lease(fake)["d31"]
+    as_an_earlier_version_made_it(old)
+    clock.now = FEB_10
+    assert [d for d, _, _ in invoices(fake, clock, old["id"], 2)] == ["02-28", "03-28"]
+    clock.now = FEB_10
+    audit = verify(settings, World(echo=lambda text: None, now=lambda: clock.now, sleep=lambda s: None))
+    finding, advice = next((f, a) for f, a in audit.findings if f.row_id == "d31")
+    assert (finding.drift.value, advice.remedy.value) == ("wrong_day", "sync")
+
+    report = sync_at(settings, clock)
+
+    (line,) = [o for o in report.outcomes if o.row_id == "d31"]
+    new = by_lease(fake)["d31"]
+    assert new["id"] != old["id"] and line.stripe_id == new["id"]
+    assert old["status"] == "canceled" and old["_cancel_params"] == {"invoice_now": "false", "prorate": "false"}
+    assert {i["amount_due"] for i in fake.all("invoices")} == {0}  # nobody charged
+    assert invoices(fake, clock, new["id"], 2) == [("02-28", "03-31", 83100), ("03-31", "04-30", 83100)]
+    clock.now = FEB_10
+    again = sync_at(settings, clock)
+    assert [o.result.value for o in again.outcomes if o.row_id == "d31"] == ["kept"]
+
+
+def test_a_replacement_stopped_after_the_cancel_is_finished_by_the_next_run_and_a_billed_one_goes_to_a_person(
+    settings: Settings, fake: FakeStripe, clock: Clock, tmp_path: Path
+) -> None:
+    short_month_dump(tmp_path, settings)
+    sync_at(settings, clock)
+    subscriptions = by_lease(fake)
+    # d30: the run cancelled it (with its mark) and stopped before the new one existed.
+    as_an_earlier_version_made_it(subscriptions["d30"])
+    subscriptions["d30"].update(status="canceled", canceled_at=clock.timestamp())
+    subscriptions["d30"]["cancellation_details"]["comment"] = REPLACED_FOR_RENT_DAY
+    # d29: on the 28th, and its trial is over: it has billed, so a person decides.
+    as_an_earlier_version_made_it(subscriptions["d29"])
+    subscriptions["d29"]["status"] = "active"
+
+    report = sync_at(settings, clock)
+
+    lines = {o.row_id: o for o in report.outcomes}
+    assert lines["d30"].synced and by_lease(fake)["d30"]["status"] == "trialing"
+    assert by_lease(fake)["d30"]["billing_cycle_anchor_config"]["day_of_month"] == 30
+    assert (
+        not lines["d29"].synced and "bills on day 28 of the month but the lease's rent day is 29" in lines["d29"].detail
+    )
+    assert by_lease(fake)["d29"]["status"] == "active"

@@ -37,7 +37,10 @@ class Remote:
     # Subscriptions: what fixes the day of month it bills on (billing.py says why the sync sets all three).
     anchor: int | None = None  # billing_cycle_anchor
     anchor_day: int | None = None  # billing_cycle_anchor_config.day_of_month
-    anchor_at_trial_end: str | None = None  # trial_settings.end_behavior.billing_cycle_anchor: now (default), unchanged
+    anchor_at_trial_end: str | None = None
+    cancel_comment: str | None = (
+        None  # cancellation_details.comment: the sync's own marks why it cancelled  # trial_settings.end_behavior.billing_cycle_anchor: now (default), unchanged
+    )
 
     def billing_day(self) -> int | None:
         """The day of month Stripe bills it on (clamped in shorter months), by its documented rules."""

@@ -111,6 +111,9 @@ UNCHOSEN = CollectionChoice()  # no method named: new subscriptions charge autom
 # What the trial's end does to the anchor: `unchanged` keeps the configured rent day (Stripe's default, `now`,
 # would reset the anchor to the trial end, whose day is the clamped one).
 ANCHOR_KEPT = "unchanged"
+# Kept by Stripe as the cancellation's comment of a subscription the sync replaced because it billed on another
+# day than the rent day, still in its free period: a run that stopped before the new one was stored finds it so.
+REPLACED_FOR_RENT_DAY = "cohabs-relink: replaced by a subscription that bills on the rent day"
 
 
 @dataclass(frozen=True, slots=True)

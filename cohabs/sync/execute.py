@@ -25,7 +25,7 @@ from cohabs.shared.scheduler import Lane, Shape, Then, run_side_by_side
 from cohabs.shared.stopping import StopFlag, Stopped
 from cohabs.shared.stripe.gateway import RowFailed, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
-from cohabs.sync.billing import Mode
+from cohabs.sync.billing import REPLACED_FOR_RENT_DAY, Mode
 from cohabs.sync.calls import Calls
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
 from cohabs.sync.plan import Action, Billing, Plan, Step
@@ -209,8 +209,10 @@ class Executor:
         if step.action is Action.SKIP:
             return _outcome(step, Result.SKIPPED, detail=step.reason, problem=step.problem)
         if step.action is Action.CREATE:
+            replaced = self._replace(step)
             stripe_id = self._create(step)
-            created = _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason)
+            detail = "; ".join(filter(None, [step.reason, replaced]))
+            created = _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, detail)
             if step.billing is not None and step.billing.terms.mode is Mode.ENDED:
                 return Then(Cancel(step, stripe_id, created))
             return created
@@ -252,6 +254,15 @@ class Executor:
             return _outcome(task.step, Result.FAILED, detail=detail, problem=problem_of(exc))
         resumed = self._resume_collection(customer, task.stripe_id)
         return replace(task.outcome, detail="; ".join(filter(None, [task.outcome.detail, resumed])))
+
+    def _replace(self, step: Step) -> str:
+        """Cancel the subscription a new one replaces (billed on another day, nothing billed yet), marked so that
+        a run stopped before the new one is stored finishes the replacement."""
+        old = step.billing.replaces if step.billing else None
+        if not old:
+            return ""
+        customer = self.calls.cancel_subscription(old, REPLACED_FOR_RENT_DAY)
+        return "; ".join(filter(None, [f"cancelled {old}", self._resume_collection(customer, old)]))
 
     def _resume_collection(self, customer: str | None, cancelled: str) -> str:
         """Keep the tenant's other rent collected: Stripe stops collecting all a customer's finalized invoices

@@ -49,6 +49,7 @@ def _subscription(obj: Mapping[str, Any]) -> dict[str, Any]:
         "anchor": obj.get("billing_cycle_anchor"),
         "anchor_day": value_at(obj, "billing_cycle_anchor_config", "day_of_month"),
         "anchor_at_trial_end": value_at(obj, "trial_settings", "end_behavior", "billing_cycle_anchor"),
+        "cancel_comment": value_at(obj, "cancellation_details", "comment"),
     }
 
 

@@ -22,6 +22,7 @@ from cohabs.sync.account import CUSTOMER_DETAILS, Account, Remote
 from cohabs.sync.billing import (
     ANCHOR_KEPT,
     CREATE_INVOICE,
+    REPLACED_FOR_RENT_DAY,
     UNCHOSEN,
     CollectionChoice,
     InvalidLease,
@@ -71,6 +72,8 @@ class Billing:
     collection: CollectionChoice = UNCHOSEN
     # The tenant's leases in another currency whose subscriptions this run cancels: this one is made after them.
     after: tuple[str, ...] = ()
+    # A subscription of this lease's that bills on another day, still in its free period: cancelled first.
+    replaces: str | None = None
 
     def params(self, customer: str, product: str) -> SubscriptionCreateParams:
         params: SubscriptionCreateParams = {
@@ -381,6 +384,12 @@ def _weigh(lease: Lease, account: Account, rows: Collection[str], now: datetime)
         candidates = [r for r in linked if live(r)]
         cancelled = [r for r in linked if not live(r)]
     link = _link(Kind.LEASE, lease.id, lease.stripe_id, account, rows, candidates)
+    stored = account.find(Kind.LEASE, link[1] or "")
+    if link[0] is Action.KEEP and stored and not live(stored) and stored.cancel_comment == REPLACED_FOR_RENT_DAY:
+        # A run cancelled it to replace it, and stopped before the new one was stored: finished now.
+        why = f"{stored.id} was cancelled to bill on the rent day"
+        found = candidates or []
+        link = (Action.ADOPT, found[0].id, stored.id, why) if found else (Action.CREATE, None, stored.id, why)
     if link[0] is Action.CREATE and cancelled:
         # It is what the new one replaces, so the request's key differs from the one that made it.
         why = f"{cancelled[-1].id} is {cancelled[-1].status} and the row no longer stores it: a new one replaces it"
@@ -500,6 +509,8 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
         ctx.active.setdefault(tenant, []).append(_Active(remote.currency, lease.id, weighed.ongoing, linked=True))
     ended = weighed.terms is not None and weighed.terms.mode is Mode.ENDED
     found += _billing_issues(weighed, remote, ctx)
+    if action is Action.KEEP and _made_on_a_clamped_day(remote, found):
+        return _replacement(weighed, remote, label, ctx)
     cancel = ended and live(remote) and not found
     problems = {issue.problem for issue in found}
     if action is Action.ADOPT and problems:
@@ -529,6 +540,24 @@ def _linked_lease(weighed: _Weighed, label: str, ctx: _Leases) -> Step:
         return replace(kept, cancel=cancel, bills=live(remote))
     texts = [kept.reason, *(i.text for i in found), f"{remote.id} is left as it is until a person decides"]
     return replace(kept, reason="; ".join(filter(None, texts)), problem=found[0].problem, drift=found[0].drift)
+
+
+def _made_on_a_clamped_day(remote: Remote, found: list[Issue]) -> bool:
+    """An earlier version's subscription on another day than the rent day (it set no anchor config: its trial
+    ended on a clamped date), still in its free period: nothing billed, so the sync may replace it. One whose
+    anchor config someone changed is theirs to settle, as every change made in Stripe."""
+    wrong_day = bool(found) and {i.drift for i in found} == {Drift.WRONG_DAY}
+    return wrong_day and remote.status == "trialing" and remote.anchor_day is None
+
+
+def _replacement(weighed: _Weighed, remote: Remote, label: str, ctx: _Leases) -> Step:
+    """Cancelled and made again on the rent day, its trial ending on the same date, so nobody is charged."""
+    day = remote.billing_day()
+    why = f"{remote.id} bills on day {day} of the month, not on the rent day: replaced while nothing is billed yet"
+    step = _new_lease(replace(weighed, link=(Action.CREATE, None, remote.id, why)), label, ctx)
+    if step.billing is None:
+        return step
+    return replace(step, billing=replace(step.billing, replaces=remote.id), drift=Drift.WRONG_DAY)
 
 
 def _link_issues(lease: Lease, remote: Remote, ctx: _Leases) -> list[Issue]:
@@ -672,6 +701,7 @@ def _strays(plan: Plan, account: Account, rows: Mapping[Kind, Collection[str]]) 
     """Objects carrying a cohabs link that no row keeps: listed, never touched (a person checks them)."""
     for kind in Kind:
         kept = {s.stripe_id for s in plan.steps[kind] if s.stripe_id}
+        kept |= {s.billing.replaces for s in plan.steps[kind] if s.billing and s.billing.replaces}  # cancelled first
         stored = {s.row_id: s.stripe_id for s in plan.steps[kind]}
         for remote in sorted(account.by_id[kind].values(), key=lambda r: (r.created, r.id)):
             if not remote.link or remote.id in kept or (kind is Kind.LEASE and not live(remote)):

@@ -82,7 +82,8 @@ def _finding(step: Step, account: Account) -> Finding:
     if step.problem is Problem.STRAY:
         return Finding(step.kind, None, step.row_id, step.reason, Drift.UNCLAIMED)
     if step.action is not Action.KEEP:
-        text = f"not linked: {step.reason or 'no Stripe id stored'}"
+        replacing = step.billing is not None and step.billing.replaces
+        text = step.reason if replacing else f"not linked: {step.reason or 'no Stripe id stored'}"
         return Finding(step.kind, step.row_id, step.label, text, step.drift or _link_drift(step, account))
     if step.problem is not None:
         return Finding(step.kind, step.row_id, step.label, step.reason, step.drift or Drift.ROW_INVALID)

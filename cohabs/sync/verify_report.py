@@ -72,6 +72,8 @@ class Advice:
 
 
 def _sync_does(step: Step) -> str:
+    if step.action is Action.CREATE and step.billing is not None and step.billing.replaces:
+        return "a sync cancels it (nothing billed yet) and links one that bills on the rent day, nobody charged"
     if step.action is Action.CREATE:
         return "a sync creates its object and stores the new id"
     if step.action is Action.ADOPT and "metadata" in (step.repair or {}):
