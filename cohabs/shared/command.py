@@ -33,6 +33,7 @@ from cohabs.shared.cli import (
     stop_exit,
 )
 from cohabs.shared.clock import utc_now
+from cohabs.shared.errors import AccountUnreadable
 from cohabs.shared.reports import (
     JsonReport,
     Privacy,
@@ -43,7 +44,7 @@ from cohabs.shared.reports import (
 )
 from cohabs.shared.secret_key import guard_key
 from cohabs.shared.settings import DEFAULT_ENDPOINT_RATE, Settings, default_rate
-from cohabs.shared.stopping import StopFlag, Stopped, stop_on_signals
+from cohabs.shared.stopping import StopFlag, Stopped, StopReason, stop_on_signals
 
 F = TypeVar("F", bound=Callable[..., Any])
 REPORTS = Path("reports")  # where every run's reports go, relative to where it runs
@@ -198,6 +199,8 @@ def _run(ctx: click.Context, habits: Habits, command: Command, body: Body, start
             outcome = body(invocation)
     except Stopped as exc:
         outcome = stopped_before_any_change(invocation, command, exc)
+    except AccountUnreadable as exc:
+        outcome = stopped_before_any_change(invocation, command, Stopped(StopReason.UNREACHABLE, str(exc)))
     for line in outcome.lines:
         click.echo(line)
     save_reports(provenance.finish(utc_now()), outcome.files, outcome.data, habits.report_path)
