@@ -27,7 +27,7 @@ from pymysql.cursors import Cursor
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
 from cohabs.support import run as support_run
-from cohabs.support.plan import Job
+from cohabs.support.items import Job
 from cohabs.sync.execute import Outcome
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Options, World, run

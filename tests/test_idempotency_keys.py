@@ -18,7 +18,7 @@ import stripe
 
 from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.idempotency import MAX_KEYS, KeyHistory, idempotency_key
-from cohabs.support.plan import Action, Job
+from cohabs.support.items import Action, Job
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server

@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from cohabs.shared.settings import Settings
-from cohabs.support.plan import Action, Job
+from cohabs.support.items import Action, Job
 from devkit.fake.limits import route_of
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server

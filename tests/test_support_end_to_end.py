@@ -9,7 +9,7 @@ import pytest
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
-from cohabs.support.plan import Action, Job
+from cohabs.support.items import Action, Job
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
 from devkit.support_account import Seeded

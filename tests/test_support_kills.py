@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cohabs.shared.settings import Settings
 from cohabs.support import cli as support_cli
-from cohabs.support.plan import Job
+from cohabs.support.items import Job
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
 from devkit.support_account import Seeded

@@ -13,7 +13,7 @@ import pytest
 
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
-from cohabs.support.plan import Action, Job, Problem, Settlement
+from cohabs.support.items import Action, Job, Problem, Settlement
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
 from devkit.support_account import Seeded

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from cohabs.support import disputes, transfers
+from cohabs.support.items import Action, Item, Plan, Problem, Settlement
 from cohabs.support.objects import Account, Charge, Dispute, Intent, Transfer, intent_from
-from cohabs.support.plan import Action, Item, Plan, Problem, Settlement
 from cohabs.support.report import NEXT_STEPS, next_steps
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
 from cohabs.support.run import SupportRun

@@ -7,7 +7,7 @@ from collections import Counter
 from cohabs.shared.scheduler import Queues
 from cohabs.support.calls import CANCEL_INTENT, CREATE_INTENT
 from cohabs.support.execute import shape
-from cohabs.support.plan import Action, Item, Job, Plan
+from cohabs.support.items import Action, Item, Job, Plan
 
 
 def test_a_cancel_goes_first_and_the_requests_wait_for_it() -> None:

@@ -24,7 +24,7 @@ from cohabs.shared.command import (
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import Provenance
 from cohabs.support import disputes, transfers
-from cohabs.support.plan import WRITES, Action, Item, Job, Plan
+from cohabs.support.items import WRITES, Action, Item, Job, Plan
 from cohabs.support.report import render, report_json, totals_lines, write_reports
 from cohabs.support.run import Options, World, run
 

@@ -20,8 +20,8 @@ from stripe.params import (
 
 from cohabs.shared.clock import from_unix
 from cohabs.shared.money import exponent, format_minor
+from cohabs.support.items import Action, Item, Job, Plan, Problem, Recollection
 from cohabs.support.objects import DISPUTE_KEY, DISPUTED_PAYMENT_KEY, LEASE_KEY, PAYMENT_KEY, Charge, Dispute, Intent
-from cohabs.support.plan import Action, Item, Job, Plan, Problem, Recollection
 from cohabs.support.rows import House, Lease, NewPayment, Payment, PaymentRows, Ref
 
 # Bank transfers Stripe can fund a customer balance with, per currency.

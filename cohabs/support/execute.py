@@ -28,8 +28,8 @@ from cohabs.shared.stripe.gateway import RowFailed, StoredFailure, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
 from cohabs.support.calls import CANCEL_INTENT, CREATE_INTENT, CREATE_TRANSFER, SupportCalls
 from cohabs.support.disputes import Rules, due_date
+from cohabs.support.items import WRITES, Action, Item, Job, Payout, Plan, Problem, Recollection
 from cohabs.support.objects import Intent
-from cohabs.support.plan import WRITES, Action, Item, Job, Payout, Plan, Problem, Recollection
 from cohabs.support.tables import RowConflict, Tables, insert_copy
 
 T = TypeVar("T")

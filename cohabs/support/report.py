@@ -25,8 +25,8 @@ from cohabs.shared.reports import (
     provenance_markdown,
     write_report_set,
 )
+from cohabs.support.items import WRITES, Action, Item, Job, Plan, Problem
 from cohabs.support.objects import PayInstructions
-from cohabs.support.plan import WRITES, Action, Item, Job, Plan, Problem
 from cohabs.support.run import SupportRun
 
 # How an action reads before (dry run) and after (a run) it happens.

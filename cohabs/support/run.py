@@ -17,10 +17,10 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag, StopReason
 from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
-from cohabs.support import disputes, listing, transfers
+from cohabs.support import account_read, disputes, transfers
 from cohabs.support.calls import SupportCalls
 from cohabs.support.execute import Executor
-from cohabs.support.plan import Item, Job, Plan
+from cohabs.support.items import Item, Job, Plan
 from cohabs.support.rows import PaymentRows
 from cohabs.support.tables import Tables, load, read_tables
 
@@ -112,6 +112,6 @@ def _plan(
 ) -> Plan:
     if job is Job.DISPUTES:
         width = tables.width("payments", "id")
-        facts = listing.read_disputes(calls, rows, width, readers)
+        facts = account_read.read_disputes(calls, rows, width, readers)
         return disputes.plan_disputes(rows, facts, now=now, rules=options.disputes, id_width=width)
-    return transfers.plan_transfers(rows, listing.read_payouts(calls, rows, readers), options.transfers)
+    return transfers.plan_transfers(rows, account_read.read_payouts(calls, rows, readers), options.transfers)

@@ -13,8 +13,8 @@ from decimal import ROUND_FLOOR, Decimal
 from stripe.params import TransferCreateParams
 
 from cohabs.shared.money import InvalidAmount, format_minor, to_minor
+from cohabs.support.items import Action, Item, Job, Payout, Plan, Problem, Settlement
 from cohabs.support.objects import HOUSE_KEY, LEASE_KEY, PAYMENT_KEY, Account, Charge, Intent, Transfer
-from cohabs.support.plan import Action, Item, Job, Payout, Plan, Problem, Settlement
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref
 
 Reason = tuple[Problem, str]

@@ -18,7 +18,7 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
-from cohabs.sync import db, listing
+from cohabs.sync import account_read, db
 from cohabs.sync.account import Account
 from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.calls import Calls, SyncCalls
@@ -69,7 +69,7 @@ def check_key(settings: Settings, options: Options) -> None:
 def read_account(calls: Calls, echo: Callable[[str], None], settings: Settings) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
     try:
-        account = Account.of(listing.read_all(calls, tuple(Kind), readers(settings)))
+        account = Account.of(account_read.read_all(calls, tuple(Kind), readers(settings)))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
     echo(f"  {account.size()} objects found.")
