@@ -24,7 +24,7 @@ from cohabs.shared.command import (
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import Provenance
 from cohabs.support import disputes, transfers
-from cohabs.support.items import WRITES, Action, Item, Job, Plan
+from cohabs.support.items import WRITES, Action, Incident, Item, Plan
 from cohabs.support.report import render, report_json, totals_lines, write_reports
 from cohabs.support.run import Options, World, run
 
@@ -42,8 +42,8 @@ EPILOG = epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its 
 INTERRUPTED = "interrupted: run again to finish; what was made is found again, never made twice"
 F = TypeVar("F", bound=Callable[..., Any])
 QUESTIONS = {
-    Job.DISPUTES: "Send these payment requests",
-    Job.TRANSFERS: "Make these transfers to the houses' accounts",
+    Incident.DISPUTES: "Send these payment requests",
+    Incident.TRANSFERS: "Make these transfers to the houses' accounts",
 }
 
 
@@ -109,7 +109,7 @@ def disputes_command(
 ) -> None:
     """Ask tenants whose payment was disputed to pay again, by bank transfer, and record it in a new row."""
     rules = disputes.Rules(bank_country=bank_country, due_days=due_days, cancel_won=cancel_won_requests)
-    _run(ctx, Job.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **shared)
+    _run(ctx, Incident.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **shared)
 
 
 @main.command("transfers", epilog=EPILOG)
@@ -125,29 +125,29 @@ def disputes_command(
 def transfers_command(ctx: click.Context, /, platform_fee: Decimal, **shared: Any) -> None:
     """Pay each settled rent payment out to its house's connected account, once."""
     rules = transfers.Rules(fee_percent=platform_fee)
-    _run(ctx, Job.TRANSFERS, lambda options: dataclasses.replace(options, transfers=rules), **shared)
+    _run(ctx, Incident.TRANSFERS, lambda options: dataclasses.replace(options, transfers=rules), **shared)
 
 
 def _run(
-    ctx: click.Context, job: Job, rules: Callable[[Options], Options], database: str | None, **shared: Any
+    ctx: click.Context, incident: Incident, rules: Callable[[Options], Options], database: str | None, **shared: Any
 ) -> None:
     habits = Habits(**shared)
     options = rules(Options(dry_run=habits.dry_run, live=habits.live))
     command = Command(
-        name=f"support {job.value}" + (" (dry run)" if habits.dry_run else ""),
-        prefix=f"support-{job.value}-{'plan' if habits.dry_run else 'run'}",
+        name=f"support {incident.value}" + (" (dry run)" if habits.dry_run else ""),
+        prefix=f"support-{incident.value}-{'plan' if habits.dry_run else 'run'}",
         writes=not habits.dry_run,
         interrupted=INTERRUPTED,
         # Support's own database, never DB_NAME: that is the sync's, whose `leases` has another shape.
         configure=lambda settings: dataclasses.replace(settings, db_name=database or settings.support_db_name),
     )
-    run_command(ctx, habits, command, partial(_support, job, options))
+    run_command(ctx, habits, command, partial(_support, incident, options))
 
 
-def _support(job: Job, options: Options, invocation: Invocation) -> Outcome:
+def _support(incident: Incident, options: Options, invocation: Invocation) -> Outcome:
     privacy, provenance = invocation.privacy, invocation.provenance
     world = World(echo=invocation.echo, confirm=_confirm(provenance, invocation.consent), stop=invocation.stop)
-    done = run(job, invocation.settings, options, world)
+    done = run(incident, invocation.settings, options, world)
     lines = render(done, provenance.target, invocation.habits.detail, tool=provenance.tool)
     if done.stopped:
         code = stop_exit(done.stopped)
@@ -175,7 +175,7 @@ def _confirm(provenance: Provenance, given: Consent) -> Callable[[Plan], bool]:
 
     def ask(plan: Plan) -> bool:
         changes = show(plan)
-        question = QUESTIONS[plan.job]
+        question = QUESTIONS[plan.incident]
         if any(i.action is Action.CANCEL for i in changes):
             question = "Cancel and send these payment requests"
         return click.confirm(

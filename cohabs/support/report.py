@@ -25,7 +25,7 @@ from cohabs.shared.reports import (
     provenance_markdown,
     write_report_set,
 )
-from cohabs.support.items import WRITES, Action, Item, Job, Plan, Problem
+from cohabs.support.items import WRITES, Action, Incident, Item, Plan, Problem
 from cohabs.support.objects import PayInstructions
 from cohabs.support.run import SupportRun
 
@@ -48,7 +48,7 @@ STYLES: dict[Action, dict[str, Any]] = {
     Action.DONE: {"dim": True},
     Action.REPORT: {"fg": "yellow", "bold": True},
 }
-TITLES = {Job.DISPUTES: "Disputed payments", Job.TRANSFERS: "Rent transfers to houses"}
+TITLES = {Incident.DISPUTES: "Disputed payments", Incident.TRANSFERS: "Rent transfers to houses"}
 
 # Advice per problem; `{tool}` is the command as the person ran it (`python support.py`, `cohabs-support`).
 NEXT_STEPS: dict[Problem, str] = {
@@ -216,7 +216,7 @@ def render(run: SupportRun, target: str = "", verbosity: int = 1, *, tool: str =
     """
     plan, dry = run.plan, run.dry_run
     title = "plan (dry run: nothing was changed)" if dry else "run (changes made in Stripe and the database)"
-    yield click.style(f"{TITLES[plan.job]}: {title}", bold=True)
+    yield click.style(f"{TITLES[plan.incident]}: {title}", bold=True)
     if target:
         yield f"Target: {target}"
     sections = grouped(plan)
@@ -244,7 +244,7 @@ def next_steps(run: SupportRun, tool: str) -> list[str]:
     """Advice for every problem found, then what to run next, naming the command as the person ran it."""
     found = {p for i in run.plan.items if i.problem for p in (i.problem, *i.more)}
     steps = [advice.format(tool=tool) for problem, advice in NEXT_STEPS.items() if problem in found]
-    command = f"{tool} {run.plan.job.value}"
+    command = f"{tool} {run.plan.incident.value}"
     if run.dry_run:
         steps.append(f"Read the plan, then run `{command}` to apply it.")
     else:
@@ -297,7 +297,7 @@ def markdown(run: SupportRun, provenance: Provenance, privacy: Privacy) -> Itera
     """A report to paste into a ticket: what needs a person first, what to send tenants, then every item."""
     plan, dry = run.plan, run.dry_run
     what = "dry run (nothing was changed)" if dry else "run (changes made)"
-    yield from (f"# {TITLES[plan.job]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
+    yield from (f"# {TITLES[plan.incident]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     sections = grouped(plan)
     yield from ("", "## Summary", "", f"**{md_text(headline(run))}**", "")
@@ -380,7 +380,7 @@ def _row(item: Item, dry_run: bool, privacy: Privacy) -> dict[str, Any]:
 def report_json(run: SupportRun, provenance: Provenance, privacy: Privacy) -> JsonReport:
     plan = run.plan
     fields = {
-        "job": plan.job.value,
+        "incident": plan.incident.value,
         "mode": "dry-run" if run.dry_run else "run",
         "totals": {"requested": plan.totals(Action.COLLECT), "paid": plan.totals(Action.TRANSFER)},
         "notes": plan.notes,
@@ -453,7 +453,7 @@ def _csv_rows(run: SupportRun, privacy: Privacy) -> Iterator[list[object]]:
 
 def write_reports(run: SupportRun, provenance: Provenance, *, folder: Path, privacy: Privacy) -> list[Path]:
     """Markdown for a ticket, JSON for machines, CSV of the items, under one stem no other run holds."""
-    prefix = f"support-{run.plan.job.value}-{'plan' if run.dry_run else 'run'}"
+    prefix = f"support-{run.plan.incident.value}-{'plan' if run.dry_run else 'run'}"
     return write_report_set(
         folder,
         prefix,

@@ -20,7 +20,7 @@ from cohabs.shared.stripe.listing import readers
 from cohabs.support import account_read, disputes, transfers
 from cohabs.support.calls import SupportCalls
 from cohabs.support.execute import Executor
-from cohabs.support.items import Item, Job, Plan
+from cohabs.support.items import Incident, Item, Plan
 from cohabs.support.rows import PaymentRows
 from cohabs.support.tables import Tables, load, read_tables
 
@@ -61,12 +61,12 @@ class SupportRun:
     stop_detail: str = ""
 
 
-def run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:
+def run(incident: Incident, settings: Settings, options: Options, world: World) -> SupportRun:
     with mysql_errors():
-        return _run(job, settings, options, world)
+        return _run(incident, settings, options, world)
 
 
-def _run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:
+def _run(incident: Incident, settings: Settings, options: Options, world: World) -> SupportRun:
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     require_key(settings, "support reads the Stripe account, even in a dry run")
     started = world.clock()
@@ -79,9 +79,9 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
         )
         gateway = world.gateway or make_gateway(settings, world)
         calls = SupportCalls(gateway)
-        world.echo(f"Reading the Stripe account ({job.value})…")
+        world.echo(f"Reading the Stripe account ({incident.value})…")
         try:
-            plan = _plan(job, calls, rows, tables, options, world.now(), readers(settings))
+            plan = _plan(incident, calls, rows, tables, options, world.now(), readers(settings))
         except RowFailed as exc:
             raise unreadable(exc, settings) from None
         done = SupportRun(plan, options.dry_run)
@@ -108,9 +108,15 @@ def _carry_out(
 
 
 def _plan(
-    job: Job, calls: SupportCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime, readers: int
+    incident: Incident,
+    calls: SupportCalls,
+    rows: PaymentRows,
+    tables: Tables,
+    options: Options,
+    now: datetime,
+    readers: int,
 ) -> Plan:
-    if job is Job.DISPUTES:
+    if incident is Incident.DISPUTES:
         width = tables.width("payments", "id")
         facts = account_read.read_disputes(calls, rows, width, readers)
         return disputes.plan_disputes(rows, facts, now=now, rules=options.disputes, id_width=width)
