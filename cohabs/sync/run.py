@@ -22,7 +22,7 @@ from cohabs.sync import account_read, db
 from cohabs.sync.account import Account
 from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.calls import Calls, SyncCalls
-from cohabs.sync.execute import Executor
+from cohabs.sync.execute import Executor, Outcome
 from cohabs.sync.ledger import Ledger
 from cohabs.sync.plan import Action, Plan, make_plan
 from cohabs.sync.readiness import assess
@@ -138,7 +138,6 @@ def run(settings: Settings, options: Options, world: World) -> Report:
 
 def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
-    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     started = world.clock()
     with mysql.session(settings, None if options.dry_run else db.LOCK, "sync") as conn:
         schema = db.read_schema(conn)
@@ -147,55 +146,15 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         world.echo(
             f"Database {settings.db_name}: {len(rows.users)} users, {len(rows.rooms)} rooms, {len(rows.leases)} leases."
         )
-        calls = world.calls
-        if calls is None and settings.stripe_key:
-            calls = SyncCalls(make_gateway(settings, world))
-        if calls is not None:
-            account = read_account(calls, world.echo, settings)
-        else:
-            world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
-            account = Account(read=False)
+        calls, account = _read_stripe(settings, world)
         check_id_columns(schema, options.kinds, account.by_id)
-        now = world.now()
-        plan = make_plan(
-            rows,
-            account,
-            hubs=settings.hub_currencies,
-            default_currency=settings.default_currency,
-            now=now,
-            kinds=options.kinds,
-            hints=dangling(conn, schema, rows),
-            limit=options.limit,
-            collection=collection,
-        )
-        kinds = tuple(k for k in Kind if k in options.kinds)
-        ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
-        preview = Report(
-            True,
-            outcomes_from_plan(plan, account.read),
-            ledger,
-            plan.notes,
-            remaining=remaining_from_plan(plan, account.read),
-            database_rows=database_rows(rows),
-            account_read=account.read,
-            kinds=kinds,
-            collection=collection,
-            switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
-            readiness=assess(plan, account, rows, ledger, as_planned=True),
-        )
+        plan, preview = _preview(settings, options, world.now(), rows, account, dangling(conn, schema, rows))
         if options.dry_run:
             return preview
         if changes(plan) and not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert calls is not None
-        writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
-        totals = {k: len(plan.steps[k]) for k in kinds}
-        tick = world.progress(totals) if world.progress else (lambda kind: None)
-        try:
-            executor = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick, stop=world.stop)
-            outcomes = executor.run(plan)
-        finally:
-            writer.close()
+        outcomes = _carry_out(settings, options, world, schema, plan, calls)
         counters = getattr(calls, "counters", None)
         return dataclasses.replace(
             preview,
@@ -207,3 +166,66 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             stopped=world.stop.reason,
             stop_detail=world.stop.detail,
         )
+
+
+def _read_stripe(settings: Settings, world: World) -> tuple[Calls | None, Account]:
+    """The account as it is; without a key (a dry run may have none), an empty account nothing was read from."""
+    calls = world.calls
+    if calls is None and settings.stripe_key:
+        calls = SyncCalls(make_gateway(settings, world))
+    if calls is None:
+        world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
+        return None, Account(read=False)
+    return calls, read_account(calls, world.echo, settings)
+
+
+def _preview(
+    settings: Settings,
+    options: Options,
+    now: datetime,
+    rows: Rows,
+    account: Account,
+    hints: dict[tuple[Kind, str], str],
+) -> tuple[Plan, Report]:
+    """The plan, and the report a dry run prints: what a real run shows before it asks."""
+    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
+    plan = make_plan(
+        rows,
+        account,
+        hubs=settings.hub_currencies,
+        default_currency=settings.default_currency,
+        now=now,
+        kinds=options.kinds,
+        hints=hints,
+        limit=options.limit,
+        collection=collection,
+    )
+    ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
+    preview = Report(
+        True,
+        outcomes_from_plan(plan, account.read),
+        ledger,
+        plan.notes,
+        remaining=remaining_from_plan(plan, account.read),
+        database_rows=database_rows(rows),
+        account_read=account.read,
+        kinds=tuple(k for k in Kind if k in options.kinds),
+        collection=collection,
+        switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
+        readiness=assess(plan, account, rows, ledger, as_planned=True),
+    )
+    return plan, preview
+
+
+def _carry_out(
+    settings: Settings, options: Options, world: World, schema: Schema, plan: Plan, calls: Calls
+) -> list[Outcome]:
+    """The plan's steps side by side, each id written through its own pool of connections."""
+    writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
+    totals = {k: len(plan.steps[k]) for k in Kind if k in options.kinds}
+    tick = world.progress(totals) if world.progress else (lambda kind: None)
+    try:
+        executor = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick, stop=world.stop)
+        return executor.run(plan)
+    finally:
+        writer.close()
