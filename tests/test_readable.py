@@ -30,4 +30,3 @@ def test_no_function_in_the_package_is_longer_than_about_50_lines() -> None:
     long = {name: lines for name, lines in lengths.items() if lines > LONGEST and name not in SHORTENING}
     assert not long, f"functions over {LONGEST} lines (split them): {long}"
     assert max(lengths.values()) > 0 and ("cohabs/sync/cli.py", "main") in lengths
-
