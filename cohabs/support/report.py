@@ -209,13 +209,20 @@ def _item_lines(item: Item, dry: bool, tool: str, verbosity: int = 1) -> Iterato
     yield from (f"    {line}" for line in pay_lines(item, dry))
 
 
+def _title(plan: Plan, changed: str) -> str:
+    """A run's title: a rerun that had nothing to do does not claim changes."""
+    return changed if plan.writes() else "run (nothing needed changing)"
+
+
 def render(run: SupportRun, target: str = "", verbosity: int = 1, *, tool: str = "support.py") -> Iterator[str]:
     """Text for a terminal (click strips the colours in a pipe): what needs a person first, the routine last.
 
     Verbosity 0 shows only what needs a person; 2 adds each item's Stripe id.
     """
     plan, dry = run.plan, run.dry_run
-    title = "plan (dry run: nothing was changed)" if dry else "run (changes made in Stripe and the database)"
+    title = (
+        "plan (dry run: nothing was changed)" if dry else _title(plan, "run (changes made in Stripe and the database)")
+    )
     yield click.style(f"{TITLES[plan.incident]}: {title}", bold=True)
     if target:
         yield f"Target: {target}"
@@ -296,7 +303,7 @@ def _pay_markdown(item: Item, dry: bool) -> Iterator[str]:
 def markdown(run: SupportRun, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
     """A report to paste into a ticket: what needs a person first, what to send tenants, then every item."""
     plan, dry = run.plan, run.dry_run
-    what = "dry run (nothing was changed)" if dry else "run (changes made)"
+    what = "dry run (nothing was changed)" if dry else _title(plan, "run (changes made)")
     yield from (f"# {TITLES[plan.incident]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     sections = grouped(plan)

@@ -213,6 +213,7 @@ def _preview(
         collection=collection,
         switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
         readiness=assess(plan, account, rows, ledger, as_planned=True),
+        writes=changes(plan),
     )
     return plan, preview
 

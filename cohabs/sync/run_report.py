@@ -55,6 +55,7 @@ class Heading(StrEnum):
     TO_APPLY = "Plan to apply (nothing is changed before you answer)"
     NOT_APPLIED = "Plan (not applied: nothing was changed)"
     DONE = "Sync report: changes made"
+    UNCHANGED = "Sync report: nothing needed changing"
 
 
 # Subscriptions this run makes (or would make), against those Stripe already held.
@@ -80,6 +81,7 @@ class Report:
     collection: CollectionChoice = field(default_factory=CollectionChoice)
     switches: dict[str, Switch] = field(default_factory=dict)  # lease id -> its collection switch, as planned
     readiness: Readiness = field(default_factory=Readiness)  # as the plan leaves the account
+    writes: bool = True  # whether the plan writes anything (False: a rerun that had nothing to change)
 
     @cached_property
     def ready(self) -> Readiness:
@@ -314,7 +316,7 @@ def render(report: Report, verbosity: int = 1, target: str = "", heading: Headin
     What needs a person comes first, each group under its advice; routine changes are counts
     (every row with -v, and in the Markdown report).
     """
-    title = heading or (Heading.DRY_RUN if report.dry_run else Heading.DONE)
+    title = heading or (Heading.DRY_RUN if report.dry_run else Heading.DONE if report.writes else Heading.UNCHANGED)
     yield click.style(title.value, bold=True)
     if target:
         yield f"Target: {target}"

@@ -61,9 +61,13 @@ def _result(o: Outcome) -> str:
     return o.result.replace("_", " ")
 
 
+def _done(report: Report) -> str:
+    return "Sync (changes made)" if report.writes else "Sync (nothing needed changing)"
+
+
 def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
     """A report to paste into a ticket: where it ran, what needs a person, the money, the routine, what next."""
-    what = "Dry run (nothing was changed)" if report.dry_run else "Sync (changes made)"
+    what = "Dry run (nothing was changed)" if report.dry_run else _done(report)
     yield from (f"# Stripe relink — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     yield from ("", "## Summary", "", f"**{md_text(report.headline())}**", "")
