@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+from cohabs.shared.cli import Exit
+from cohabs.shared.reports import Provenance
 from cohabs.shared.settings import Settings
+from cohabs.support.cli import exit_code as support_exit_code
+from cohabs.support.cli import question
+from cohabs.support.items import Action, Incident, Item, Plan, Problem
+from cohabs.support.run import SupportRun
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.support_account import Seeded
 from tests.helpers import cli, support_cli
+from tests.helpers import support as support_run
 
 
 def _newest(folder: Path, pattern: str) -> Path:
@@ -35,3 +43,24 @@ def test_a_support_rerun_that_changed_nothing_is_not_titled_changes_made(
     assert "run (nothing needed changing)" in again.stdout and "changes made" not in again.stdout
     markdown = _newest(tmp_path / "reports", "support-transfers-run-*.md").read_text()
     assert markdown.startswith("# Rent transfers to houses — run (nothing needed changing)")
+
+
+def test_the_transfers_prompt_says_what_it_will_write(settings: Settings, fake: FakeStripe, seeded: Seeded) -> None:
+    preview = support_run(settings, Incident.TRANSFERS, dry_run=True)
+    provenance = Provenance.of(settings, "support transfers", (), datetime(2026, 1, 1), tool="support.py")
+    asked = question(preview.plan, provenance)
+    transfers = sum(1 for item in preview.plan.items if item.action is Action.TRANSFER)
+    assert transfers > 0
+    assert asked == (
+        f"Make {transfers} transfer(s) to the houses' connected accounts in the TEST Stripe account "
+        f"(key {provenance.stripe_key})? The database is only read."
+    )
+
+
+def test_transfers_exits_0_when_only_re_collections_wait_for_the_tenant() -> None:
+    waiting = Item("payment p1", Action.WAIT, reason="re-collection of dispute dp_1 waits for the tenant's transfer")
+    done = Item("payment p2", Action.DONE, reason="paid out before")
+    run = SupportRun(Plan(Incident.TRANSFERS, [waiting, done]), dry_run=False)
+    assert support_exit_code(run) is Exit.OK
+    run.plan.items.append(Item("payment p3", Action.REPORT, problem=Problem.NO_ROW))
+    assert support_exit_code(run) is Exit.ATTENTION
