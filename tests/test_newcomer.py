@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import click
+
 from cohabs.shared.cli import Exit
 from cohabs.shared.reports import Provenance
 from cohabs.shared.settings import Settings
+from cohabs.shared.stopping import StopReason
 from cohabs.support.cli import exit_code as support_exit_code
 from cohabs.support.cli import question
 from cohabs.support.items import Action, Incident, Item, Plan, Problem
 from cohabs.support.run import SupportRun
+from cohabs.sync.execute import Outcome as SyncOutcome
+from cohabs.sync.execute import Result
+from cohabs.sync.problems import Problem as SyncProblem
+from cohabs.sync.rows import Kind
+from cohabs.sync.run_report import Report, render
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.support_account import Seeded
@@ -64,3 +72,22 @@ def test_transfers_exits_0_when_only_re_collections_wait_for_the_tenant() -> Non
     assert support_exit_code(run) is Exit.OK
     run.plan.items.append(Item("payment p3", Action.REPORT, problem=Problem.NO_ROW))
     assert support_exit_code(run) is Exit.ATTENTION
+
+
+def test_what_needs_a_person_comes_before_thousands_of_rows_a_stop_left() -> None:
+    left = [
+        SyncOutcome(Kind.USER, f"u{n}", f"user {n}", Result.NOT_FINISHED, problem=SyncProblem.NOT_FINISHED)
+        for n in range(3_200)
+    ]
+    decisions = [
+        SyncOutcome(Kind.LEASE, f"l{n}", f"lease {n}", Result.SKIPPED, problem=SyncProblem.MISSING_REFERENCE)
+        for n in range(10)
+    ]
+    report = Report(False, [*left, *decisions], stopped=StopReason.INTERRUPTED, stop_detail="interrupted (Ctrl-C)")
+    lines = [click.unstyle(line) for line in render(report, 1)]
+    person = lines.index("Needs a person (10 row(s)):")
+    (later,) = [n for n, line in enumerate(lines) if line.startswith("Not finished (3200 row(s)):")]
+    assert person < later
+    assert not any("u17" in line for line in lines), "rows a stop left are counted, not listed, on the console"
+    assert sum(len(rows) for _, rows in report.for_a_person()) == 10
+    assert len(lines) < 60

@@ -121,6 +121,7 @@ SECTIONS = {
     "attention": ("Needs a person", "Needs a person"),
     "changes": ("Changes planned", "Changes made"),
     "waiting": ("Waiting for the tenant's bank transfer", "Waiting for the tenant's bank transfer"),
+    "not_finished": ("Not finished", "Not finished: the run stopped before them, run again to finish"),
     "done": ("Done before", "Done before"),
 }
 NOT_YET = (
@@ -151,7 +152,9 @@ def grouped(plan: Plan) -> dict[str, list[Item]]:
     """The items by section, in the order a reviewer reads them: what needs a person first."""
     sections: dict[str, list[Item]] = {name: [] for name in SECTIONS}
     for item in plan.items:
-        if item.attention:
+        if item.problem is Problem.NOT_FINISHED:  # a rerun finishes it: after what a person must decide
+            sections["not_finished"].append(item)
+        elif item.attention:
             sections["attention"].append(item)
         elif item.action in WRITES:
             sections["changes"].append(item)
@@ -227,7 +230,7 @@ def render(run: SupportRun, target: str = "", verbosity: int = 1, *, tool: str =
     if target:
         yield f"Target: {target}"
     sections = grouped(plan)
-    for name in ("attention", "changes", "waiting") if verbosity else ("attention",):
+    for name in ("attention", "changes", "waiting", "not_finished") if verbosity else ("attention",):
         if sections[name]:
             yield from ("", click.style(f"{SECTIONS[name][0 if dry else 1]} ({len(sections[name])})", bold=True))
             for item in sections[name]:

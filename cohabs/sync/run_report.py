@@ -118,11 +118,19 @@ class Report:
         """Rows that were not simply created or kept."""
         return [o for o in self.outcomes if o.result not in (Result.CREATED, Result.KEPT) or o.detail]
 
+    def not_finished(self) -> list[Outcome]:
+        """Rows a stop left undone: a rerun finishes them, nobody need decide anything."""
+        return [o for o in self.outcomes if o.result is Result.NOT_FINISHED]
+
     def for_a_person(self) -> list[tuple[str, list[Outcome]]]:
-        """The rows not synced, grouped under the advice for their problem: what a reviewer reads first."""
+        """The rows not synced, grouped under the advice for their problem: what a reviewer reads first.
+
+        Rows a stop left undone are not here, however many: they need a rerun, not a person (not_finished).
+        """
         groups: dict[Problem | None, list[Outcome]] = {}
         for outcome in self.unsynced:
-            groups.setdefault(outcome.problem, []).append(outcome)
+            if outcome.result is not Result.NOT_FINISHED:
+                groups.setdefault(outcome.problem, []).append(outcome)
         order = list(NEXT_STEPS)
         ranked = sorted(groups.items(), key=lambda group: order.index(group[0]) if group[0] in order else len(order))
         return [(NEXT_STEPS.get(problem, "") if problem else "", rows) for problem, rows in ranked]
@@ -332,6 +340,7 @@ def render(report: Report, verbosity: int = 1, target: str = "", heading: Headin
         yield from (row_line(o) for o in report.outcomes)
     elif verbosity and report.routine():
         yield from ("", f"Routine: {report.routine_counts()} (each row: -v, or the Markdown report).")
+    yield from _not_finished_lines(report, verbosity)
     if verbosity:
         yield from _money_lines(report, verbosity)
         yield from readiness_lines(report.ready, verbosity, report.collection)
@@ -419,6 +428,16 @@ def _person_lines(report: Report) -> Iterator[str]:
         if advice:
             yield f"  → {advice}"
         yield from ("  " + row_line(o) for o in rows)
+
+
+def _not_finished_lines(report: Report, verbosity: int) -> Iterator[str]:
+    """After what needs a person: the rows a stop left, counted (each row with -v, and in the Markdown report)."""
+    left = report.not_finished()
+    if not left:
+        return
+    yield from ("", click.style(f"Not finished ({len(left)} row(s)): {NEXT_STEPS[Problem.NOT_FINISHED]}", bold=True))
+    if verbosity >= 2:
+        yield from ("  " + row_line(o) for o in left)
 
 
 def lease_ids(report: Report) -> list[str]:

@@ -26,9 +26,10 @@ from cohabs.shared.reports import (
 from cohabs.sync.billing import CREATE_INVOICE, CollectionChoice
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import LeaseMoney, Ledger, RoomPrice
+from cohabs.sync.problems import Problem
 from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import LINKED, NEW, Report, collection_line, money_split, next_steps
+from cohabs.sync.run_report import LINKED, NEW, NEXT_STEPS, Report, collection_line, money_split, next_steps
 
 DECISIONS = [
     "Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
@@ -102,6 +103,12 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
         yield "Synced, with nothing to decide; each line says what was done and why."
         yield ""
         yield from _rows_table(routine)
+    left = report.not_finished()
+    if left:
+        yield from ("", f"## Not finished ({len(left)} row(s))", "")
+        yield f"{md_text(NEXT_STEPS[Problem.NOT_FINISHED])}"
+        yield ""
+        yield from _rows_table(left)
     if report.remaining:
         yield from ("", "## Left for the full run", "")
         yield "What a run without --limit/--only will do with the rows this run left alone:"
