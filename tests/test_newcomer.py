@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -20,10 +21,10 @@ from cohabs.sync.execute import Result
 from cohabs.sync.problems import Problem as SyncProblem
 from cohabs.sync.rows import Kind
 from cohabs.sync.run_report import Report, render
-from devkit.dumpgen import Dump
+from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.support_account import Seeded
-from tests.helpers import cli, support_cli
+from tests.helpers import NOW, cli, restore, support_cli, sync
 from tests.helpers import support as support_run
 
 
@@ -91,3 +92,25 @@ def test_what_needs_a_person_comes_before_thousands_of_rows_a_stop_left() -> Non
     assert not any("u17" in line for line in lines), "rows a stop left are counted, not listed, on the console"
     assert sum(len(rows) for _, rows in report.for_a_person()) == 10
     assert len(lines) < 60
+
+
+def test_verify_on_hundreds_of_unready_tenants_fits_a_screen(settings: Settings, tmp_path: Path) -> None:
+    dump = generate(600, 100, 600, now=NOW)
+    restore(settings, dump.write(tmp_path / "many.dump"))
+    sync(settings)  # a fresh account: no tenant has a payment method
+    normal = cli(settings, tmp_path, "--verify")
+    assert normal.returncode == 3, normal.stderr
+    unready = int(re.findall(r"(\d+) subscription\(s\) whose tenant cannot pay yet", normal.stdout)[-1])
+    assert unready >= 150
+    lines = normal.stdout.splitlines()
+    assert len(lines) < 60, normal.stdout
+    assert re.search(
+        r"^  \d{4}-\d\d(-\d\d)?: \d+ subscription\(s\), .* cannot pay yet \([\d,.]+ [A-Z]{3}", normal.stdout, re.M
+    )
+    assert "-v, or the Markdown report" in normal.stdout
+    markdown = _newest(tmp_path / "reports", "verify-*.md").read_text()
+    assert markdown.count("| no: ") >= unready, "the list of tenants goes in the report"
+    quiet = cli(settings, tmp_path, "--verify", "-q")
+    assert quiet.returncode == 3
+    assert len(quiet.stdout.splitlines()) <= 4, quiet.stdout
+    assert f"{unready} subscription(s) whose tenant cannot pay yet" in quiet.stdout

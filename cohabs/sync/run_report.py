@@ -395,23 +395,40 @@ def collection_line(collection: CollectionChoice) -> str:
 def readiness_lines(
     ready: Readiness, verbosity: int, collection: CollectionChoice | None = None, mark: str = ""
 ) -> Iterator[str]:
-    """Every subscription that will bill, by first charge date; at the normal level only who cannot pay yet.
+    """Every subscription that will bill, by first charge date: counts and money on a line per date; each
+    tenant only with -v (the Markdown report lists them), so that 400 tenants are still one screen.
 
     `mark` tags each tenant who cannot pay yet (--verify: `[person]`).
     """
     yield from ("", "How tenants pay, by first charge date:")
     if collection is not None:
         yield f"  {collection_line(collection)}"
-    for day, items in ready.by_date():
+    for day, items in _periods(ready, verbosity):
         unready = [b for b in items if b.state is not State.READY]
-        can = f"{len(unready)} cannot pay yet" if unready else "all can pay"
+        can = f"{len(unready)} cannot pay yet ({monthly(unready)})" if unready else "all can pay"
         yield f"  {day}: {len(items)} subscription(s), {monthly(items)}: {can}"
-        for b in items if verbosity >= 2 else unready:
+        for b in items if verbosity >= 2 else ():
             tag = f"{mark} " if mark and b.state is not State.READY else ""
             yield f"    {tag}{billable_line(b)}"
+    if ready.unready() and verbosity < 2:
+        yield "  Each tenant who cannot pay yet: -v, or the Markdown report."
     unready_now = ready.unready()
     for sentence in ready.summary():
         yield click.style(f"  {sentence}", fg="yellow" if unready_now else "green")
+
+
+SCREEN_DATES = 12  # more first charge dates than this are shown by month, unless -v asks for every tenant
+
+
+def _periods(ready: Readiness, verbosity: int) -> list[tuple[str, list[Billable]]]:
+    """The first charge dates, or their months when there are too many dates to read at once."""
+    days = list(ready.by_date())
+    if verbosity >= 2 or len(days) <= SCREEN_DATES:
+        return days
+    months: dict[str, list[Billable]] = {}
+    for day, items in days:
+        months.setdefault(day[:7], []).extend(items)
+    return list(months.items())
 
 
 def billable_line(b: Billable) -> str:
