@@ -25,6 +25,11 @@ from cohabs.support.rows import PaymentRows
 from cohabs.support.tables import Tables, load, read_tables
 
 LOCK = "cohabs-support"  # the MySQL lock a support run holds on its database
+# How support's database is made when it does not exist: its own dump, into its own setting.
+RESTORE = (
+    "restore support's dump first: ./restore_dump.sh --support path/to/cohabs_support_challenge.dump "
+    "(it restores into SUPPORT_DB_NAME), or name the database that holds it with --database"
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def _run(incident: Incident, settings: Settings, options: Options, world: World)
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     require_key(settings, "support reads the Stripe account, even in a dry run")
     started = world.clock()
-    with mysql.session(settings, None if options.dry_run else LOCK, "support run") as conn:
+    with mysql.session(settings, None if options.dry_run else LOCK, "support run", RESTORE) as conn:
         tables = read_tables(conn)
         rows = load(conn, tables)
         world.echo(

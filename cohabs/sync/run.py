@@ -93,7 +93,7 @@ def verify(settings: Settings, world: World) -> AuditReport:
     """Read-only: compare every row with the account, and say who fixes each finding; nothing is written."""
     guard_key(settings, writes=False, allow_live=False)
     require_key(settings, "--verify reads the Stripe account")
-    with mysql_errors(), mysql.session(settings, None, "verify") as conn:
+    with mysql_errors(), mysql.session(settings, None, "verify", db.RESTORE) as conn:
         schema = db.read_schema(conn)
         rows = db.load_rows(conn, schema)
         hints = dangling(conn, schema, rows)
@@ -139,7 +139,7 @@ def run(settings: Settings, options: Options, world: World) -> Report:
 def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
     started = world.clock()
-    with mysql.session(settings, None if options.dry_run else db.LOCK, "sync") as conn:
+    with mysql.session(settings, None if options.dry_run else db.LOCK, "sync", db.RESTORE) as conn:
         schema = db.read_schema(conn)
         db.check_writable(conn, schema, options.kinds)
         rows = db.load_rows(conn, schema)
