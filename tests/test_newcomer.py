@@ -152,3 +152,13 @@ def test_objects_the_sync_did_not_make_are_said_to_be_someone_elses(
     client.v1.customers.create({"name": "a house's tenant, made by support"})
     done = cli(settings, tmp_path, "--dry-run")
     assert "(1 without the sync's cohabs_* metadata: not the sync's, such as support's)" in done.stderr
+
+
+def test_the_plan_says_what_the_default_collection_means_for_the_first_rent(
+    settings: Settings, restored: Dump, tmp_path: Path
+) -> None:
+    plan = cli(settings, tmp_path, "--dry-run")
+    said = " ".join(plan.stdout.split())
+    assert "No method was chosen, so the default applies" in said and "first rent invoice fails" in said
+    chosen = cli(settings, tmp_path, "--dry-run", "--collection-method", "send_invoice", "--days-until-due", "7")
+    assert "No method was chosen" not in chosen.stdout
