@@ -12,8 +12,9 @@ from typing import Any, Protocol
 import stripe
 
 from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
+from cohabs.shared.stripe.idempotency import action_key
 from cohabs.sync.account import Remote
-from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE, KINDS
 from cohabs.sync.rows import Kind
 
 
@@ -78,6 +79,6 @@ class SyncCalls:
             lambda: self._client.v1.subscriptions.cancel(
                 subscription_id,
                 params=params,
-                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
+                options={"idempotency_key": action_key(KEY_NAMESPACE, "cancel", subscription_id)},
             ),
         )
