@@ -13,9 +13,10 @@ from typing import Any, Protocol
 import stripe
 
 from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
+from cohabs.shared.stripe.idempotency import action_key
 from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import PaymentMethod, Remote
-from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE, KINDS
 from cohabs.sync.rows import Kind
 
 # Stripe's list of one customer's payment methods: its own endpoint, its own budget.
@@ -84,7 +85,7 @@ class SyncCalls:
             lambda: self._client.v1.subscriptions.cancel(
                 subscription_id,
                 params=params,
-                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
+                options={"idempotency_key": action_key(KEY_NAMESPACE, "cancel", subscription_id)},
             ),
         )
 
