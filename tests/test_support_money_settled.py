@@ -7,8 +7,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 from cohabs.support import disputes, transfers
-from cohabs.support.objects import Account, CashBalance, Settled, cash_balance_from, charge_from
-from cohabs.support.plan import Action, Item, Problem
+from cohabs.support.items import Action, Item, Problem
+from cohabs.support.objects import CashBalance, Settled, StripeAccount, cash_balance_from, charge_from
 from cohabs.support.report import pay_lines
 from devkit.support_dump import row_id
 from tests.test_support_planning import (
@@ -42,7 +42,7 @@ def test_a_charge_settled_in_another_currency_is_reported_with_both_currencies_a
 
     # A house in the tenant's currency gets nothing either: the transfer would be in EUR, converted back.
     facts = account_for(rows_of(), x=USD_IN_EUR)
-    facts = replace(facts, accounts={**facts.accounts, FLAGEY: Account(FLAGEY, "usd", "active")})
+    facts = replace(facts, accounts={**facts.accounts, FLAGEY: StripeAccount(FLAGEY, "usd", "active")})
     item = plan_paid_2(facts)
     assert (item.action, item.problem, item.payout) == (Action.REPORT, Problem.CURRENCY_MISMATCH, None)
     assert "is in USD like account acct_1TestFlagey10xyz; it took 880.00 USD, which settled in" in item.reason
@@ -83,9 +83,9 @@ def test_the_charge_reads_its_expanded_balance_transaction_and_its_group() -> No
 def test_an_account_outside_the_platforms_region_is_named_before_any_transfer() -> None:
     rows = rows_of()
     facts = account_for(rows)
-    far = Account(FLAGEY, "eur", "active", country="US")
+    far = StripeAccount(FLAGEY, "eur", "active", country="US")
     facts = replace(
-        facts, accounts={**facts.accounts, FLAGEY: far}, platform=Account("acct_p", "eur", None, country="BE")
+        facts, accounts={**facts.accounts, FLAGEY: far}, platform=StripeAccount("acct_p", "eur", None, country="BE")
     )
     plan = transfers.plan_transfers(rows, facts, transfers.Rules())
     assert plan.totals(Action.TRANSFER) == {}

@@ -13,7 +13,7 @@ import pytest
 import stripe
 
 from cohabs.shared.settings import Settings
-from cohabs.support.plan import Action, Job, Problem
+from cohabs.support.items import Action, Incident, Problem
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
 from devkit.support_account import Seeded, read_rows, seed
@@ -102,7 +102,7 @@ def test_a_house_account_outside_the_platforms_region_is_named_and_never_sent_to
 
 
 def ours_after(settings: Settings, fake: FakeStripe) -> list[dict[str, Any]]:
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.TRANSFERS)
     return ours(fake, "transfers")
 
 
@@ -110,7 +110,7 @@ def test_a_transfer_stripe_refuses_is_never_counted_as_done(
     settings: Settings, fake: FakeStripe, seeded: Seeded
 ) -> None:
     fake.inject(Fault("status", "POST", "/v1/transfers", count=3, status=400, code="parameter_invalid"))
-    outcome = support(settings, Job.TRANSFERS)
+    outcome = support(settings, Incident.TRANSFERS)
     assert ours(fake, "transfers") == []
     refused = [i for i in outcome.plan.items if i.payment_id in ELIGIBLE]
     assert [(i.action, i.problem, i.failed) for i in refused] == [(Action.REPORT, Problem.STRIPE, True)] * 3
@@ -127,7 +127,7 @@ def test_a_prevented_dispute_is_re_collected_only_when_its_balance_transactions_
     seeded = seed_with(settings, mysql_server, fake, dispute_status="prevented", dispute_withdraw=withdrawn)
     (dispute_id,) = seeded.disputes.values()
     assert bool(fake.objects["disputes"][dispute_id]["balance_transactions"]) is withdrawn
-    outcome = support(settings, Job.DISPUTES)
+    outcome = support(settings, Incident.DISPUTES)
     (item,) = [i for i in outcome.plan.items if i.subject == f"dispute {dispute_id}"]
     if withdrawn:
         assert item.action is Action.COLLECT and "1,500.00 EUR withdrawn" in item.reason
@@ -170,7 +170,7 @@ def test_many_tenants_cash_balances_are_read_in_the_customers_list(
 ) -> None:
     customer = many_seeded.customers[many_data.payment("disputed")["leaseId"]]
     many_seeded.payments.fund_cash_balance(customer, 20000, "eur")
-    plan = support(settings, Job.DISPUTES, dry_run=True).plan
+    plan = support(settings, Incident.DISPUTES, dry_run=True).plan
     asked = [r.path for r in fake.requests if r.method == "GET" and "customers" in r.path]
     assert asked == ["/v1/customers"]  # one page of customers, each with its cash balance; none asked alone
     held = [i for i in plan.items if i.problem is Problem.CASH_BALANCE]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, IntEnum
@@ -17,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from dotenv import load_dotenv
+from dotenv.parser import parse_stream
 
 from cohabs import __version__
 from cohabs.shared.errors import CannotRun
@@ -74,16 +76,24 @@ PROJECT = Path(__file__).resolve().parents[2]  # the checkout holding sync.py, s
 
 @dataclass(frozen=True)
 class Environment:
-    """The settings a run uses, and the `.env` they came from (None: the environment and defaults only)."""
+    """The `.env` a run read (None: the environment and defaults only), and the settings it gives."""
 
-    settings: Settings
     env_file: Path | None
     looked: tuple[Path, ...]
+    twice: tuple[str, ...] = ()  # names the `.env` sets more than once (its last value is the one used)
+
+    @property
+    def settings(self) -> Settings:
+        """Read after `describe()` is said: a refused setting (a malformed key) still names where it came from."""
+        return load_settings(os.environ)
 
     def describe(self) -> str:
         """The line every run starts with: which `.env` it read, or that it read none."""
         if self.env_file is not None:
-            return f"Settings: {self.env_file} (the environment wins over it)"
+            twice = (
+                f"; it sets {', '.join(self.twice)} more than once, and its last value is used" if self.twice else ""
+            )
+            return f"Settings: {self.env_file} (the environment wins over it){twice}"
         places = " or ".join(str(path) for path in self.looked)
         return f"Settings: no .env ({places}): the environment and defaults only"
 
@@ -97,19 +107,50 @@ def load_environment(folder: Path | None = None) -> Environment:
     """Settings from the environment, then the first `.env` found (the environment wins)."""
     looked = env_files(folder)
     found = next((path for path in looked if path.is_file()), None)
-    if found is not None:
-        load_dotenv(found, override=False)
-    return Environment(load_settings(os.environ), found, looked)
+    if found is None:
+        return Environment(None, looked)
+    load_dotenv(found, override=False)
+    return Environment(found, looked, repeated(dotenv_names(found)))
 
 
-def invoked_as(ctx: click.Context) -> str:
-    """The command as the person typed it: `python sync.py` for a script, else its own name (`cohabs-relink`).
+def dotenv_names(path: Path) -> list[str]:
+    """The names a `.env` sets, in order, as often as it sets them."""
+    with path.open(encoding="utf-8") as text:
+        return [binding.key for binding in parse_stream(text) if binding.key]
 
-    click names the program once, from sys.argv[0] (or `python -m <module>`);
-    --version, the reports' provenance and their advice all say it this way.
+
+def repeated(names: Iterable[str]) -> tuple[str, ...]:
+    counts = Counter(names)
+    return tuple(name for name, n in counts.items() if n > 1)
+
+
+def command_name(ctx: click.Context) -> str:
+    """The command's own name, as --version says it: `python sync.py` for a script, else `cohabs-relink`.
+
+    click names the program once, from sys.argv[0] (or `python -m <module>`).
     """
     name = ctx.find_root().info_name or Path(sys.argv[0]).name
     return f"python {name}" if name.endswith(".py") else name
+
+
+def invoked_as(ctx: click.Context) -> str:
+    """The command as the person would type it again: the reports' provenance and their advice say it this way.
+
+    A script is named with the Python that ran it when that is the project's own (`.venv/bin/python sync.py`,
+    as the README runs it), else `python sync.py`; an installed command by its own name (`cohabs-relink`).
+    """
+    name = command_name(ctx)
+    return name.replace("python ", f"{interpreter()} ", 1) if name.startswith("python ") else name
+
+
+def interpreter(cwd: Path | None = None) -> str:
+    """The Python to name in advice: the project's own (.venv/bin/python) when it lives below where the person
+    is, as the README runs it; else `python`."""
+    try:
+        inside = Path(sys.executable).relative_to((cwd or Path.cwd()).resolve())
+    except ValueError:
+        return "python"
+    return str(inside)
 
 
 def options_used(ctx: click.Context) -> tuple[str, ...]:
@@ -162,7 +203,7 @@ def say(text: str) -> None:
     click.echo(redact(text), err=True)
 
 
-def run_command(body: Callable[[], Exit], interrupted: str = "interrupted") -> NoReturn:
+def exit_with(body: Callable[[], Exit], interrupted: str = "interrupted") -> NoReturn:
     """Run a command's body and exit with its code; the project's errors become exit 1 with their message."""
     try:
         code = body()
@@ -183,22 +224,12 @@ def version_option(f: F) -> F:
 
     def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         if value and not ctx.resilient_parsing:
-            click.echo(f"{invoked_as(ctx)} {__version__}")
+            click.echo(f"{command_name(ctx)} {__version__}")
             ctx.exit()
 
     return click.option(
         "--version", is_flag=True, expose_value=False, is_eager=True, callback=show, help="Show the version and exit."
     )(f)
-
-
-def live_option(f: F) -> F:
-    return click.option(
-        "--live", is_flag=True, help="Allow a live key (sk_live_/rk_live_) to write. Read-only runs do not need it."
-    )(f)
-
-
-def yes_option(f: F) -> F:
-    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")(f)
 
 
 def emails_option(f: F) -> F:

@@ -38,7 +38,7 @@ _ADVICE = {
     1142: "the MySQL user may not do this on that table: GRANT SELECT, UPDATE on it to DB_USER, then rerun",
     1143: "the MySQL user may not update that column: GRANT UPDATE on it to DB_USER, then rerun",
     1146: "a table is missing: restore the dump (./restore_dump.sh), then rerun",
-    1288: "the table is a view MySQL cannot update: point DB_NAME at the database holding the real tables, then rerun",
+    1288: "the table is a view MySQL cannot update: use the database holding the real tables, then rerun",
     1348: "that column of the view is computed and cannot be updated: use the real table, then rerun",
     1356: "a view refers to tables or columns that no longer exist: recreate it or use the real tables, then rerun",
     1406: "an id is longer than its column: widen the column (varchar(255)), then rerun",
@@ -74,8 +74,11 @@ def mysql_failed(exc: BaseException, where: str = "") -> CannotRun:
     )
 
 
-def connect(settings: Settings) -> Connection:
-    """The run's first connection: a failure here is named for its cause (no server, no database, the login)."""
+def connect(settings: Settings, restore: str = "") -> Connection:
+    """The run's first connection: a failure here is named for its cause (no server, no database, the login).
+
+    `restore` is how this job's database is made, for when it does not exist: each job names its own dump.
+    """
     where = f"{settings.db_host}:{settings.db_port}"
     try:
         conn = _open(settings)
@@ -84,7 +87,7 @@ def connect(settings: Settings) -> Connection:
         if code == 1049:
             raise CannotRun(
                 f"database `{settings.db_name}` does not exist on MySQL at {where} — "
-                "restore the dump first: ./restore_dump.sh path/to/cohabs_onboarding.dump"
+                + (restore or "restore its dump first: ./restore_dump.sh --database NAME path/to/file.dump")
             ) from None
         if code in UNREACHABLE:
             raise CannotRun(
@@ -226,10 +229,24 @@ def when(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def acquire_lock(conn: Connection, owner: str, db_name: str, what: str) -> None:
-    """Hold a server-side lock for the life of `conn`: a second `what` on the same database is refused, not raced.
+@contextlib.contextmanager
+def session(settings: Settings, lock: str | None, what: str, restore: str = "") -> Iterator[Connection]:
+    """A run's own connection, holding the lock `lock` names while inside (None: a read-only run takes none)."""
+    conn = connect(settings, restore)
+    try:
+        with run_lock(conn, lock, settings.db_name, what) if lock else contextlib.nullcontext():
+            yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def run_lock(conn: Connection, owner: str, db_name: str, what: str) -> Iterator[None]:
+    """Hold a server-side lock while inside: a second `what` on the same database is refused, not raced.
 
     `owner` names the job that holds it (`cohabs-relink`, `cohabs-support`): the two never wait for each other.
+    The lock is given back on the way out: the server frees it on disconnect only once it has seen the
+    disconnect, which a run started right after this one could beat.
     """
     name = lock_name(owner, db_name)
     with conn.cursor() as cur:
@@ -240,17 +257,16 @@ def acquire_lock(conn: Connection, owner: str, db_name: str, what: str) -> None:
             f"another {what} is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
             "wait for it to finish, then run again"
         )
+    try:
+        yield
+    finally:
+        # A connection already gone has nothing left to free.
+        with contextlib.suppress(pymysql.err.Error), conn.cursor() as cur:
+            cur.execute("DO RELEASE_LOCK(%s)", [name])
 
 
 def lock_name(owner: str, db_name: str) -> str:
     return f"{owner}:{db_name}"[:64]
-
-
-def release_lock(conn: Connection, owner: str, db_name: str) -> None:
-    """Give the lock back now: the server frees it on disconnect only once it has seen the disconnect, which a
-    run started right after this one could beat. A connection already gone has nothing left to free."""
-    with contextlib.suppress(pymysql.err.Error), conn.cursor() as cur:
-        cur.execute("DO RELEASE_LOCK(%s)", [lock_name(owner, db_name)])
 
 
 @contextlib.contextmanager

@@ -16,13 +16,13 @@ from stripe.params import PaymentIntentCancelParams, PaymentIntentCreateParams, 
 
 from cohabs.shared.stripe.gateway import PAGE, Endpoint, StripeGateway, Window
 from cohabs.support.objects import (
-    Account,
     CashBalance,
     Charge,
     Dispute,
     Intent,
     Invoice,
     InvoicePayment,
+    StripeAccount,
     Transfer,
     account_from,
     cash_balance_from,
@@ -181,7 +181,7 @@ class SupportCalls:
             invoice_from,
         )
 
-    def accounts(self, window: Window) -> Page[Account]:
+    def accounts(self, window: Window) -> Page[StripeAccount]:
         """The platform's connected accounts."""
         return self._page(
             LIST_ACCOUNTS,
@@ -240,7 +240,7 @@ class SupportCalls:
         )
         return invoice_from(found.to_dict()) if found is not None else None
 
-    def account(self, account_id: str) -> Account | None:
+    def account(self, account_id: str) -> StripeAccount | None:
         """The connected account (its currency and transfers capability), None when it does not exist."""
         # Stripe answers 404 for an id it does not know, and 403 for an account not connected to this platform.
         found = self.gateway.call(
@@ -250,7 +250,7 @@ class SupportCalls:
         )
         return account_from(found.to_dict()) if found is not None else None
 
-    def platform(self) -> Account | None:
+    def platform(self) -> StripeAccount | None:
         """The platform's own account: its country decides which connected accounts it can pay.
 
         None when the key may not read it (403): Stripe then decides, as before the tool looked.

@@ -350,8 +350,8 @@ def transfer_from(obj: Mapping[str, Any]) -> Transfer:
 
 
 @dataclass(frozen=True, slots=True)
-class Account:
-    """A house's connected account: the currency it settles in, and whether it can receive transfers."""
+class StripeAccount:
+    """A Stripe account as support reads it: a house's connected account, or the platform's own (where it is)."""
 
     id: str
     default_currency: str | None
@@ -365,11 +365,11 @@ class Account:
         return self.transfers in (None, "active")
 
 
-def account_from(obj: Mapping[str, Any]) -> Account:
+def account_from(obj: Mapping[str, Any]) -> StripeAccount:
     capabilities = obj.get("capabilities")
     transfers = capabilities.get("transfers") if isinstance(capabilities, Mapping) else None
     currency = obj.get("default_currency")
-    return Account(
+    return StripeAccount(
         id=obj["id"],
         default_currency=str(currency).lower() if currency else None,
         transfers=str(transfers) if transfers else None,

@@ -15,9 +15,10 @@ import stripe
 
 from cohabs.shared.stripe.fields import expandable_id, value_at
 from cohabs.shared.stripe.gateway import PAGE, Counters, RowFailed, StripeGateway, Window
+from cohabs.shared.stripe.idempotency import action_key
 from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import PaymentMethod, Remote
-from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE, KINDS
 from cohabs.sync.previews import UPCOMING_NONE, Preview
 from cohabs.sync.rows import Kind
 
@@ -95,7 +96,7 @@ class SyncCalls:
             lambda: self._client.v1.subscriptions.cancel(
                 subscription_id,
                 params=params,
-                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
+                options={"idempotency_key": action_key(KEY_NAMESPACE, "cancel", subscription_id)},
             ),
         )
         return expandable_id(cancelled.customer)

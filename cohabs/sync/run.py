@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,12 +18,12 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
-from cohabs.sync import db, listing, payment_methods
+from cohabs.sync import account_read, db, payment_methods
 from cohabs.sync.account import Account
 from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.calls import Calls, SyncCalls
 from cohabs.sync.copied_customers import MapRow
-from cohabs.sync.execute import Executor
+from cohabs.sync.execute import Executor, Outcome
 from cohabs.sync.ledger import Ledger
 from cohabs.sync.plan import Action, Plan, make_plan
 from cohabs.sync.previews import preview_all
@@ -31,7 +31,7 @@ from cohabs.sync.readiness import Readiness, assess
 from cohabs.sync.rows import Kind, Rows
 from cohabs.sync.run_report import Report, outcomes_from_plan, remaining_from_plan
 from cohabs.sync.schema import Schema, check_id_columns
-from cohabs.sync.verify import audit, billing_subscriptions, judged
+from cohabs.sync.verify import Finding, audit, billing_subscriptions, judged
 from cohabs.sync.verify_report import AuditReport
 
 
@@ -72,10 +72,13 @@ def check_key(settings: Settings, options: Options) -> None:
 def read_account(calls: Calls, echo: Callable[[str], None], settings: Settings) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
     try:
-        account = Account.of(listing.read_all(calls, tuple(Kind), readers(settings)))
+        account = Account.of(account_read.read_all(calls, tuple(Kind), readers(settings)))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
-    echo(f"  {account.size()} objects found.")
+    others = sum(1 for objects in account.by_id.values() for remote in objects.values() if not remote.link)
+    # A seeded emulator, or an account support also uses, holds customers the sync never made: say whose.
+    mine = f" ({others} without the sync's cohabs_* metadata: not the sync's, such as support's)" if others else ""
+    echo(f"  {account.size()} objects found{mine}.")
     return account
 
 
@@ -95,7 +98,7 @@ def with_defaults(
     if calls is None or not wanted:
         return plan, readiness
     try:
-        found = listing.read_payment_methods(calls, wanted, readers(settings))
+        found = account_read.read_payment_methods(calls, wanted, readers(settings))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
     return payment_methods.settle(plan, readiness, found, as_planned=as_planned)
@@ -124,44 +127,39 @@ def verify(
     """
     guard_key(settings, writes=False, allow_live=False)
     require_key(settings, "--verify reads the Stripe account")
-    with mysql_errors():
-        conn = mysql.connect(settings)
-        try:
-            schema = db.read_schema(conn)
-            rows = db.load_rows(conn, schema)
-            hints = dangling(conn, schema, rows)
-        finally:
-            conn.close()
-    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
+    with mysql_errors(), mysql.session(settings, None, "verify", db.RESTORE) as conn:
+        schema = db.read_schema(conn)
+        rows = db.load_rows(conn, schema)
+        hints = dangling(conn, schema, rows)
     calls = world.calls or SyncCalls(make_gateway(settings, world))
     account = read_account(calls, world.echo, settings)
     # The plan a sync would make now is the one definition of correct: what it would not simply keep is a
     # finding, and it says who settles each one.
     now = world.now()
-    plan = make_plan(
-        rows,
-        account,
-        hubs=settings.hub_currencies,
-        default_currency=settings.default_currency,
-        now=now,
-        hints=hints,
-        collection=collection,
-        customer_map=customer_map,
-    )
+    plan = plan_now(settings, Options(customer_map=customer_map), now, rows, account, hints)
     # Whether tenants can pay is read from the account as it is: a switch the sync would make is not made yet.
     ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
     plan, readiness = with_defaults(plan, account, rows, ledger, calls, settings, as_planned=False)
     findings = audit(plan, account)
     if previews:
-        wanted = billing_subscriptions(plan, account)
-        world.echo(f"Asking Stripe for the next invoice of {len(wanted)} subscription(s)…")
-        try:
-            asked = preview_all(wanted, calls.preview, workers(settings))
-        except RowFailed as exc:
-            raise unreadable(exc, settings) from None
-        leases = {lease.id: lease for lease in rows.leases}
-        findings += judged(plan, leases, asked, settings.hub_currencies, collection, now)
+        findings += _judged_by_stripe(settings, world, calls, plan, (account, rows), now)
     return AuditReport.of(findings, plan, database_rows(rows), account.size(), readiness)
+
+
+def _judged_by_stripe(
+    settings: Settings, world: World, calls: Calls, plan: Plan, read: tuple[Account, Rows], now: datetime
+) -> list[Finding]:
+    """Stripe's preview of each billing subscription's next invoice, held to its lease (previews.py)."""
+    account, rows = read
+    wanted = billing_subscriptions(plan, account)
+    world.echo(f"Asking Stripe for the next invoice of {len(wanted)} subscription(s)…")
+    try:
+        asked = preview_all(wanted, calls.preview, workers(settings))
+    except RowFailed as exc:
+        raise unreadable(exc, settings) from None
+    leases = {lease.id: lease for lease in rows.leases}
+    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
+    return judged(plan, leases, asked, settings.hub_currencies, collection, now)
 
 
 def invoiced(account: Account) -> dict[str, frozenset[str]]:
@@ -193,77 +191,23 @@ def run(settings: Settings, options: Options, world: World) -> Report:
 
 def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
-    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     started = world.clock()
-    conn = mysql.connect(settings)
-    try:
-        if not options.dry_run:
-            mysql.acquire_lock(conn, db.LOCK, settings.db_name, "sync")
+    with mysql.session(settings, None if options.dry_run else db.LOCK, "sync", db.RESTORE) as conn:
         schema = db.read_schema(conn)
         db.check_writable(conn, schema, options.kinds)
         rows = db.load_rows(conn, schema)
         world.echo(
             f"Database {settings.db_name}: {len(rows.users)} users, {len(rows.rooms)} rooms, {len(rows.leases)} leases."
         )
-        calls = world.calls
-        if calls is None and settings.stripe_key:
-            calls = SyncCalls(make_gateway(settings, world))
-        if calls is not None:
-            account = read_account(calls, world.echo, settings)
-        else:
-            world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
-            account = Account(read=False)
+        calls, account = _read_stripe(settings, world)
         check_id_columns(schema, options.kinds, account.by_id)
-        now = world.now()
-        plan = make_plan(
-            rows,
-            account,
-            hubs=settings.hub_currencies,
-            default_currency=settings.default_currency,
-            now=now,
-            kinds=options.kinds,
-            hints=dangling(conn, schema, rows),
-            limit=options.limit,
-            collection=collection,
-            customer_map=options.customer_map,
-        )
-        kinds = tuple(k for k in Kind if k in options.kinds)
-        ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
-        plan, readiness = with_defaults(plan, account, rows, ledger, calls, settings, as_planned=True)
-        preview = Report(
-            True,
-            outcomes_from_plan(plan, account.read),
-            ledger,
-            plan.notes,
-            remaining=remaining_from_plan(plan, account.read),
-            database_rows=database_rows(rows),
-            account_read=account.read,
-            kinds=kinds,
-            collection=collection,
-            switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
-            readiness=readiness,
-            customers=payment_methods.customer_changes(plan),
-        )
+        plan, preview = _preview(settings, options, world.now(), rows, (calls, account), dangling(conn, schema, rows))
         if options.dry_run:
             return preview
         if changes(plan) and not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert calls is not None
-        writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
-        totals = {k: len(plan.steps[k]) for k in kinds}
-        tick = world.progress(totals) if world.progress else (lambda kind: None)
-        try:
-            executor = Executor(
-                calls,
-                writer,
-                workers=options.workers or workers(settings),
-                tick=tick,
-                stop=world.stop,
-                invoiced=invoiced(account),
-            )
-            outcomes = executor.run(plan)
-        finally:
-            writer.close()
+        outcomes = _carry_out(settings, options, world, schema, plan, (calls, invoiced(account)))
         counters = getattr(calls, "counters", None)
         return dataclasses.replace(
             preview,
@@ -275,7 +219,100 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             stopped=world.stop.reason,
             stop_detail=world.stop.detail,
         )
+
+
+def _read_stripe(settings: Settings, world: World) -> tuple[Calls | None, Account]:
+    """The account as it is; without a key (a dry run may have none), an empty account nothing was read from."""
+    calls = world.calls
+    if calls is None and settings.stripe_key:
+        calls = SyncCalls(make_gateway(settings, world))
+    if calls is None:
+        world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
+        return None, Account(read=False)
+    return calls, read_account(calls, world.echo, settings)
+
+
+def plan_now(
+    settings: Settings,
+    options: Options,
+    now: datetime,
+    rows: Rows,
+    account: Account,
+    hints: dict[tuple[Kind, str], str],
+) -> Plan:
+    """The plan a run makes (or --verify compares with): the settings' hubs, currency and collection choice."""
+    return make_plan(
+        rows,
+        account,
+        hubs=settings.hub_currencies,
+        default_currency=settings.default_currency,
+        now=now,
+        kinds=options.kinds,
+        hints=hints,
+        limit=options.limit,
+        collection=CollectionChoice.of(settings.collection_method, settings.days_until_due),
+        customer_map=options.customer_map,
+    )
+
+
+def _preview(
+    settings: Settings,
+    options: Options,
+    now: datetime,
+    rows: Rows,
+    stripe: tuple[Calls | None, Account],
+    hints: dict[tuple[Kind, str], str],
+) -> tuple[Plan, Report]:
+    """The plan, and the report a dry run prints: what a real run shows before it asks."""
+    calls, account = stripe
+    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
+    plan = plan_now(settings, options, now, rows, account, hints)
+    ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
+    plan, readiness = with_defaults(plan, account, rows, ledger, calls, settings, as_planned=True)
+    preview = Report(
+        True,
+        outcomes_from_plan(plan, account.read),
+        ledger,
+        plan.notes,
+        remaining=remaining_from_plan(plan, account.read),
+        database_rows=database_rows(rows),
+        account_read=account.read,
+        kinds=tuple(k for k in Kind if k in options.kinds),
+        collection=collection,
+        switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
+        readiness=readiness,
+        customers=payment_methods.customer_changes(plan),
+        writes=changes(plan),
+    )
+    return plan, preview
+
+
+def _carry_out(
+    settings: Settings,
+    options: Options,
+    world: World,
+    schema: Schema,
+    plan: Plan,
+    stripe: tuple[Calls, Mapping[str, frozenset[str]]],
+) -> list[Outcome]:
+    """The plan's steps side by side, each id written through its own pool of connections.
+
+    `stripe` is the calls, and each customer's subscriptions past their trial (the ones a cancel may stop
+    collecting, see Executor.invoiced).
+    """
+    calls, invoiced_by = stripe
+    writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
+    totals = {k: len(plan.steps[k]) for k in Kind if k in options.kinds}
+    tick = world.progress(totals) if world.progress else (lambda kind: None)
+    try:
+        executor = Executor(
+            calls,
+            writer,
+            workers=options.workers or workers(settings),
+            tick=tick,
+            stop=world.stop,
+            invoiced=invoiced_by,
+        )
+        return executor.run(plan)
     finally:
-        if not options.dry_run:
-            mysql.release_lock(conn, db.LOCK, settings.db_name)
-        conn.close()
+        writer.close()

@@ -26,9 +26,10 @@ from cohabs.shared.reports import (
 from cohabs.sync.billing import CREATE_INVOICE, CollectionChoice
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import LeaseMoney, Ledger, RoomPrice
+from cohabs.sync.problems import Problem
 from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import LINKED, NEW, Report, collection_line, money_split, next_steps
+from cohabs.sync.run_report import LINKED, NEW, NEXT_STEPS, Report, collection_line, money_split, next_steps
 
 DECISIONS = [
     "Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
@@ -61,11 +62,27 @@ def _result(o: Outcome) -> str:
     return o.result.replace("_", " ")
 
 
+def _done(report: Report) -> str:
+    return "Sync (changes made)" if report.writes else "Sync (nothing needed changing)"
+
+
 def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
     """A report to paste into a ticket: where it ran, what needs a person, the money, the routine, what next."""
-    what = "Dry run (nothing was changed)" if report.dry_run else "Sync (changes made)"
+    what = "Dry run (nothing was changed)" if report.dry_run else _done(report)
     yield from (f"# Stripe relink — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
+    yield from _summary(report)
+    yield from _for_a_person(report)
+    yield from _switches(report)
+    yield from _money(report)
+    yield from readiness_markdown(report.ready, report.collection)
+    yield from _decisions(report)
+    yield from _further_down(report)
+    yield from ("", "## What to do next", "")
+    yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
+
+
+def _summary(report: Report) -> Iterator[str]:
     yield from ("", "## Summary", "", f"**{md_text(report.headline())}**", "")
     yield from md_table(["", *(r.replace("_", " ") for r in report.columns)], _counts(report))
     if report.remaining:
@@ -78,10 +95,9 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
             "",
             f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.",
         )
-    yield from _for_a_person(report)
-    yield from _switches(report)
-    yield from _money(report)
-    yield from readiness_markdown(report.ready, report.collection)
+
+
+def _decisions(report: Report) -> Iterator[str]:
     yield from ("", "## Decisions taken", "")
     yield from (f"- {line}" for line in DECISIONS)
     yield f"- {md_text(collection_line(report.collection))}"
@@ -92,12 +108,22 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     notes = Counter(n for o in report.outcomes for n in o.notes)
     yield from (f"- {md_text(note)}: {count} row(s)." for note, count in sorted(notes.items()))
     yield from (f"- {md_text(note)}." for note in report.notes)
+
+
+def _further_down(report: Report) -> Iterator[str]:
+    """What needs nobody's decision: the routine changes, the rows a stop left, the rows left for a full run."""
     routine = report.routine()
     if routine:
         yield from ("", "## Routine changes", "")
         yield "Synced, with nothing to decide; each line says what was done and why."
         yield ""
         yield from _rows_table(routine)
+    left = report.not_finished()
+    if left:
+        yield from ("", f"## Not finished ({len(left)} row(s))", "")
+        yield f"{md_text(NEXT_STEPS[Problem.NOT_FINISHED])}"
+        yield ""
+        yield from _rows_table(left)
     if report.remaining:
         yield from ("", "## Left for the full run", "")
         yield "What a run without --limit/--only will do with the rows this run left alone:"
@@ -106,8 +132,6 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
             ["kind", "row", "label", "the full run", "detail"],
             ([o.kind.singular, Code(o.row_id), o.label, FULL_RUN[o.result], o.detail] for o in report.remaining),
         )
-    yield from ("", "## What to do next", "")
-    yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
 
 
 def _rows_table(rows: list[Outcome]) -> Iterator[str]:

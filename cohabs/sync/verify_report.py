@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from cohabs.shared import reports as reporting
-from cohabs.shared.reports import Code, JsonReport, Privacy, Provenance, md_table, md_text
+from cohabs.shared.reports import Code, JsonReport, Ours, Privacy, Provenance, md_table, md_text
 from cohabs.sync.payment_methods import DEFAULT_FIELD
 from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step
 from cohabs.sync.problems import Drift
@@ -218,10 +218,14 @@ def _where(finding: Finding) -> str:
     return f"{finding.kind.singular} object"
 
 
-def render(audit: AuditReport, provenance: Provenance) -> Iterator[str]:
+def render(audit: AuditReport, provenance: Provenance, verbosity: int = 1) -> Iterator[str]:
+    """The console: with -q (0) only the verdict and its counts; the readiness list is in the Markdown report."""
     yield click.style("Verify (read-only: nothing was changed)", bold=True)
     yield f"Target: {provenance.target}"
     yield audit.checked()
+    if verbosity == 0:
+        yield click.style(audit.headline(), fg="green" if audit.clean else "red", bold=True)
+        return
     yield ""
     for finding, advice in audit.findings:
         tag = click.style(f"[{advice.remedy}]", fg="yellow" if advice.remedy is Remedy.SYNC else "red", bold=True)
@@ -229,7 +233,7 @@ def render(audit: AuditReport, provenance: Provenance) -> Iterator[str]:
         yield f"      → {advice.what}"
     if audit.readiness.billable:
         person = click.style(f"[{Remedy.PERSON}]", fg="red", bold=True)
-        yield from readiness_lines(audit.readiness, 1, mark=person)
+        yield from readiness_lines(audit.readiness, verbosity, mark=person)
     if not audit.clean:
         yield ""
         yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))
@@ -248,7 +252,7 @@ def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> It
         yield from md_table(
             ["kind", "row", "label", "finding", "who", "what to do"],
             (
-                [f.kind.singular, Code(f.row_id or ""), f.label, f.problem, a.remedy.value, a.what]
+                [f.kind.singular, Code(f.row_id or ""), f.label, f.problem, a.remedy.value, Ours(a.what)]
                 for f, a in audit.findings
             ),
         )
@@ -258,7 +262,7 @@ def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> It
             yield from ("", "Each tenant who cannot pay yet is a finding for a person:", "")
             yield from md_table(
                 ["finding", "lease", "what to do"],
-                ([f.problem, Code(f.row_id or ""), a.what] for f, a in audit.unready),
+                ([f.problem, Code(f.row_id or ""), Ours(a.what)] for f, a in audit.unready),
             )
     yield from ("", "## What to do next", "")
     yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))

@@ -21,15 +21,15 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from cohabs.shared.clock import to_unix
 from cohabs.shared.stripe import listing
 from cohabs.shared.stripe.gateway import PAGE, Window
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import Page, SupportCalls
-from cohabs.support.objects import Account, CashBalance, Charge, Dispute, Intent, InvoicePayment
+from cohabs.support.objects import CashBalance, Charge, Dispute, Intent, InvoicePayment, StripeAccount
 from cohabs.support.rows import Payment, PaymentRows, Ref
 
 T = TypeVar("T", bound=listing.Listed)
@@ -48,14 +48,9 @@ EACH = 16  # single retrieves in flight at once; the gateway paces them
 FEW = 8  # objects named from the start that are retrieved side by side rather than listed
 
 
-def stamp(moment: datetime) -> int:
-    """A database datetime (naive, UTC) as Stripe's seconds."""
-    return int(moment.replace(tzinfo=UTC).timestamp())
-
-
 def dates_of(payments: Iterable[Payment]) -> list[int]:
     """When the rows say their payments were made (paid, else due), sorted; rows without a date left out."""
-    return sorted(stamp(when) for p in payments if (when := p.paid_at or p.due) is not None)
+    return sorted(to_unix(when) for p in payments if (when := p.paid_at or p.due) is not None)
 
 
 def cut(low: int | None, high: int | None, known: Sequence[int]) -> list[Window]:
@@ -163,11 +158,11 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
         return transfers.PayoutFacts(accounts.result(), found, charges, intents, platform.result())
 
 
-def _accounts(calls: SupportCalls, wanted: set[str], readers: int) -> dict[str, Account | None]:
+def _accounts(calls: SupportCalls, wanted: set[str], readers: int) -> dict[str, StripeAccount | None]:
     """The houses' connected accounts: a few asked for each at once; many listed, those not listed asked after."""
     if a_few(len(wanted)):
         return _each(calls.account, sorted(wanted))
-    found: dict[str, Account | None] = {
+    found: dict[str, StripeAccount | None] = {
         a.id: a for a in _windows(calls.accounts, [Window()], readers) if a.id in wanted
     }
     return found | _each(calls.account, sorted(wanted - found.keys()))
