@@ -52,6 +52,7 @@ class PaymentIntents:
                 CustomerFundCashBalanceParams,
                 self.fund_cash_balance,
             ),
+            Route("GET", "/v1/customers/{id}/cash_balance", "CustomerCashBalanceRetrieveParams", self._cash_balance),
         ]
 
     # ----- past payments ---------------------------------------------------------
@@ -193,6 +194,18 @@ class PaymentIntents:
                 "type": kind,
             },
         )
+
+    def _cash_balance(self, customer_id: str, params: Params) -> Obj:
+        """GET /v1/customers/{id}/cash_balance: what the customer holds, per currency (`available`)."""
+        self._customers.named(customer_id)
+        held = {currency: amount for (owner, currency), amount in self.cash.items() if owner == customer_id}
+        return {
+            "object": "cash_balance",
+            "available": held or None,
+            "customer": customer_id,
+            "livemode": False,
+            "settings": {"reconciliation_mode": "automatic", "using_merchant_default": True},
+        }
 
     def fund_cash_balance(self, customer_id: str, params: Params) -> Obj:
         """Stripe's test helper: a bank transfer from the customer arrives in their cash balance."""
