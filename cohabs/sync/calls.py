@@ -11,10 +11,14 @@ from typing import Any, Protocol
 
 import stripe
 
+from cohabs.shared.errors import CannotRun
 from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
+from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import Remote
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
 from cohabs.sync.rows import Kind
+
+ACCOUNT = Endpoint("GET", "/v1/account")
 
 
 class Calls(Protocol):
@@ -24,6 +28,7 @@ class Calls(Protocol):
     def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote: ...
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None: ...
     def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None: ...
+    def account_id(self) -> str | None: ...
 
 
 class SyncCalls:
@@ -66,6 +71,17 @@ class SyncCalls:
             lambda: description.update(self._client, stripe_id, params, key),
             key=key,
         )
+
+    def account_id(self) -> str | None:
+        """The account the key belongs to (`acct_…`), which a report names so that `--undo` acts only there.
+
+        None when a restricted key may not read it: the sync goes on, and its report cannot be undone.
+        """
+        try:
+            account = self._gateway.call(ACCOUNT, "read the account", self._client.v1.accounts.retrieve_current)
+        except CannotRun:
+            return None
+        return str(account.id)
 
     def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> None:
         """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason."""

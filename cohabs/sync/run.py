@@ -195,6 +195,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         if changes(plan) and not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert calls is not None
+        stripe_account = calls.account_id()  # the report names it: `--undo` acts on this account only
         writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
         totals = {k: len(plan.steps[k]) for k in kinds}
         tick = world.progress(totals) if world.progress else (lambda kind: None)
@@ -213,6 +214,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             seconds=world.clock() - started,
             stopped=world.stop.reason,
             stop_detail=world.stop.detail,
+            stripe_account=stripe_account,
         )
     finally:
         if not options.dry_run:

@@ -80,6 +80,7 @@ class Report:
     collection: CollectionChoice = field(default_factory=CollectionChoice)
     switches: dict[str, Switch] = field(default_factory=dict)  # lease id -> its collection switch, as planned
     readiness: Readiness = field(default_factory=Readiness)  # as the plan leaves the account
+    stripe_account: str | None = None  # the account a real run wrote to (`acct_…`), None where it was not read
 
     @cached_property
     def ready(self) -> Readiness:
