@@ -13,6 +13,8 @@ the account's requests per second and each endpoint's (a method and a route,
 over a sliding second) and optionally the requests in flight, answering 429
 with the limiter's name in `Stripe-Rate-Limited-Reason` and no `Retry-After`
 unless asked for one. Lists filter on `created` and page with cursors.
+Payment methods are listed per customer, and an invoice default must be a
+payment method attached to that customer, as at Stripe.
 
 Faithful where support.py's money decisions depend on it: a bank-transfer
 PaymentIntent waits for the customer's cash balance; a transfer needs the

@@ -1,5 +1,5 @@
 """The payment side of the fake as tests and seeding drive it: past payments, disputes moving on, the balance,
-payment methods tenants add and trials that end.
+payment methods tenants add (or Stripe's copy between accounts brings) and trials that end.
 
 What `support.py` reads and writes is served through HTTP like every other
 resource; these are the moves Stripe makes on its own (a cardholder disputes,
@@ -8,7 +8,7 @@ the network decides) and the history an account already has.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .recorded import Recorded
@@ -101,6 +101,26 @@ class Payments:
     def give_payment_method(self, customer: str, *, as_source: bool = False) -> str:
         """A tenant saves a way to pay: the customer's invoice default (or its legacy default source); its id."""
         return self._resources.customers.give_payment_method(customer, as_source=as_source)
+
+    def add_copied_customer(
+        self,
+        email: str | None,
+        name: str | None = None,
+        *,
+        cards: Sequence[tuple[int, int]] = (),
+        ident: str | None = None,
+    ) -> Obj:
+        """A customer as Stripe's copy of payment data between accounts brings it: its id kept (or a new one),
+        none of our metadata, no default, and each card (exp_month, exp_year) a payment method with a new id."""
+        with self._store.lock:
+            customer = self._resources.customers.add(name, {}, email=email, ident=ident)
+            for month, year in cards:
+                self._resources.payment_methods.add_card(customer["id"], exp_month=month, exp_year=year)
+            return customer
+
+    def payment_methods_of(self, customer: str) -> list[Obj]:
+        """The customer's payment methods, oldest first."""
+        return self._resources.payment_methods.attached(customer)
 
     def end_trials(self) -> list[Obj]:
         """Trials that ended by the fake's clock, as Stripe ends them (Subscriptions.end_trials); those moved."""

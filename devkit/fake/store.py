@@ -24,6 +24,7 @@ Params = dict[str, Any]
 
 KINDS = (
     "customers",
+    "payment_methods",
     "products",
     "prices",
     "subscriptions",
@@ -42,7 +43,8 @@ ID_CHARS = string.ascii_letters + string.digits
 # Characters after the prefix, as Stripe issues them today (cus_NffrFeUfNV2Hib, sub_1MowQVLkdIwHu7ixeRlqHVzs):
 # 24 unless listed. An id column sized on shorter ones would fail late.
 ID_LENGTHS = {"cus": 14, "prod": 14, "si": 14}
-NOUNS = {"balance_transactions": "balance transaction"}  # how "No such …" names a kind; else the kind less its s
+# How "No such …" names a kind; else the kind less its s.
+NOUNS = {"balance_transactions": "balance transaction", "payment_methods": "PaymentMethod"}
 _COMPARE: dict[str, Callable[[int, int], bool]] = {
     "gt": operator.gt,
     "gte": operator.ge,

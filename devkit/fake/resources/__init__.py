@@ -1,7 +1,7 @@
 """The resources the fake serves, each a module on the one store.
 
-The sync's: customers, products (with prices), subscriptions (with their first
-invoice). The payment side's: connected accounts, charges, PaymentIntents
+The sync's: customers (with their payment methods), products (with prices),
+subscriptions (with their first invoice). The payment side's: connected accounts, charges, PaymentIntents
 (with the customer's cash balance), disputes, transfers, invoice payments and
 the balance. A resource reads other kinds through the store and calls another
 resource only through its public methods.
@@ -18,6 +18,7 @@ from .customers import Customers
 from .disputes import Disputes
 from .invoices import Invoices
 from .payment_intents import PaymentIntents
+from .payment_methods import PaymentMethods
 from .products import Products
 from .subscriptions import Subscriptions
 from .transfers import Transfers
@@ -25,7 +26,8 @@ from .transfers import Transfers
 
 class Resources:
     def __init__(self, store: Store) -> None:
-        self.customers = Customers(store)
+        self.payment_methods = PaymentMethods(store)
+        self.customers = Customers(store, self.payment_methods)
         self.products = Products(store)
         self.invoices = Invoices(store)
         self.subscriptions = Subscriptions(store, self.customers, self.products, self.invoices)
@@ -39,6 +41,7 @@ class Resources:
     def routes(self) -> list[Route]:
         return [
             *self.customers.routes(),
+            *self.payment_methods.routes(),
             *self.products.routes(),
             *self.subscriptions.routes(),
             *self.invoices.routes(),

@@ -9,13 +9,15 @@ from .. import checks
 from ..errors import StripeFailure, fail
 from ..routing import Route
 from ..store import Obj, Params, Store, new_id
+from .payment_methods import PaymentMethods
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Customers:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, payment_methods: PaymentMethods) -> None:
         self._store = store
+        self._payment_methods = payment_methods
 
     def routes(self) -> list[Route]:
         return [
@@ -26,19 +28,32 @@ class Customers:
             Route("DELETE", "/v1/customers/{id}", None, self._delete),
         ]
 
-    def add(self, name: str, metadata: Mapping[str, str], currency: str | None = None) -> Obj:
-        """A customer put straight into the account, as seeding makes them."""
-        return self._store.add("customers", "cus", _shape(name=name, metadata=dict(metadata), currency=currency))
+    def add(
+        self,
+        name: str | None,
+        metadata: Mapping[str, str],
+        currency: str | None = None,
+        *,
+        email: str | None = None,
+        ident: str | None = None,
+        created: int | None = None,
+    ) -> Obj:
+        """A customer put straight into the account, as seeding (or Stripe's copy between accounts) makes them."""
+        fields = _shape(name=name, email=email, metadata=dict(metadata), currency=currency)
+        if created is not None:
+            fields["created"] = created
+        return self._store.add("customers", "cus", fields, ident)
 
     def give_payment_method(self, ident: str, *, as_source: bool = False) -> str:
-        """A tenant adds a way to pay (a test's move): the invoice default, or a legacy default source."""
+        """A tenant adds a way to pay (a test's move): a card made its invoice default, or a legacy default source."""
         customer = self.named(ident)
-        method = new_id("card" if as_source else "pm")
-        customer.setdefault("_payment_methods", []).append(method)
         if as_source:
+            method = new_id("card")
+            customer.setdefault("_sources", []).append(method)
             customer["default_source"] = method
         else:
-            customer.setdefault("invoice_settings", {})["default_payment_method"] = method
+            method = self._payment_methods.add_card(ident)["id"]
+            customer["invoice_settings"]["default_payment_method"] = method
         return method
 
     def can_pay(self, ident: str) -> bool:
@@ -83,12 +98,17 @@ class Customers:
             customer["default_source"] = self._owned(customer, params["default_source"], "source")
         return customer
 
-    @staticmethod
-    def _owned(customer: Obj, ident: str, noun: str) -> str:
-        """A payment method named in an update: it must be attached to this customer."""
-        if ident not in customer.get("_payment_methods", ()):
-            raise fail(f"No such {noun}: '{ident}'", "resource_missing")
-        return str(ident)
+    def _owned(self, customer: Obj, ident: str, noun: str) -> str:
+        """A payment method named in an update: it must be attached to this customer (a legacy source counts)."""
+        if ident in customer.get("_sources", ()) or self._payment_methods.is_attached(ident, customer["id"]):
+            return str(ident)
+        if noun == "PaymentMethod" and ident in self._store.objects["payment_methods"]:
+            raise fail(
+                f"The customer does not have a payment method with the ID {ident}. "
+                "The payment method must be attached to the customer.",
+                "resource_missing",
+            )
+        raise fail(f"No such {noun}: '{ident}'", "resource_missing")
 
     def _delete(self, ident: str, params: Params) -> Obj:
         customer = self._store.get("customers", ident)
@@ -123,5 +143,5 @@ def _shape(
         "invoice_settings": {"default_payment_method": None, "custom_fields": None, "footer": None},
         "default_source": None,
         "deleted": False,
-        "_payment_methods": [],  # attached by a test (give_payment_method): what an update may name
+        "_sources": [],  # legacy card sources a test gave (give_payment_method): an update may name them too
     }
