@@ -74,11 +74,15 @@ PROJECT = Path(__file__).resolve().parents[2]  # the checkout holding sync.py, s
 
 @dataclass(frozen=True)
 class Environment:
-    """The settings a run uses, and the `.env` they came from (None: the environment and defaults only)."""
+    """The `.env` a run read (None: the environment and defaults only), and the settings it gives."""
 
-    settings: Settings
     env_file: Path | None
     looked: tuple[Path, ...]
+
+    @property
+    def settings(self) -> Settings:
+        """Read after `describe()` is said: a refused setting (a malformed key) still names where it came from."""
+        return load_settings(os.environ)
 
     def describe(self) -> str:
         """The line every run starts with: which `.env` it read, or that it read none."""
@@ -99,7 +103,7 @@ def load_environment(folder: Path | None = None) -> Environment:
     found = next((path for path in looked if path.is_file()), None)
     if found is not None:
         load_dotenv(found, override=False)
-    return Environment(load_settings(os.environ), found, looked)
+    return Environment(found, looked)
 
 
 def invoked_as(ctx: click.Context) -> str:
@@ -162,7 +166,7 @@ def say(text: str) -> None:
     click.echo(redact(text), err=True)
 
 
-def run_command(body: Callable[[], Exit], interrupted: str = "interrupted") -> NoReturn:
+def exit_with(body: Callable[[], Exit], interrupted: str = "interrupted") -> NoReturn:
     """Run a command's body and exit with its code; the project's errors become exit 1 with their message."""
     try:
         code = body()
@@ -189,16 +193,6 @@ def version_option(f: F) -> F:
     return click.option(
         "--version", is_flag=True, expose_value=False, is_eager=True, callback=show, help="Show the version and exit."
     )(f)
-
-
-def live_option(f: F) -> F:
-    return click.option(
-        "--live", is_flag=True, help="Allow a live key (sk_live_/rk_live_) to write. Read-only runs do not need it."
-    )(f)
-
-
-def yes_option(f: F) -> F:
-    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")(f)
 
 
 def emails_option(f: F) -> F:

@@ -17,3 +17,7 @@ class LockedError(CannotRun):
 
 class WriteRefused(Exception):
     """MySQL refused one row's id (the connection is fine): that row fails, the run goes on."""
+
+
+class AccountUnreadable(CannotRun):
+    """Stripe could not be read before any change: a stop like Stripe going away mid-run, reported the same way."""

@@ -226,10 +226,24 @@ def when(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def acquire_lock(conn: Connection, owner: str, db_name: str, what: str) -> None:
-    """Hold a server-side lock for the life of `conn`: a second `what` on the same database is refused, not raced.
+@contextlib.contextmanager
+def session(settings: Settings, lock: str | None, what: str) -> Iterator[Connection]:
+    """A run's own connection, holding the lock `lock` names while inside (None: a read-only run takes none)."""
+    conn = connect(settings)
+    try:
+        with run_lock(conn, lock, settings.db_name, what) if lock else contextlib.nullcontext():
+            yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def run_lock(conn: Connection, owner: str, db_name: str, what: str) -> Iterator[None]:
+    """Hold a server-side lock while inside: a second `what` on the same database is refused, not raced.
 
     `owner` names the job that holds it (`cohabs-relink`, `cohabs-support`): the two never wait for each other.
+    The lock is given back on the way out: the server frees it on disconnect only once it has seen the
+    disconnect, which a run started right after this one could beat.
     """
     name = lock_name(owner, db_name)
     with conn.cursor() as cur:
@@ -240,17 +254,16 @@ def acquire_lock(conn: Connection, owner: str, db_name: str, what: str) -> None:
             f"another {what} is running against database `{db_name}` (it holds the MySQL lock {name!r}); "
             "wait for it to finish, then run again"
         )
+    try:
+        yield
+    finally:
+        # A connection already gone has nothing left to free.
+        with contextlib.suppress(pymysql.err.Error), conn.cursor() as cur:
+            cur.execute("DO RELEASE_LOCK(%s)", [name])
 
 
 def lock_name(owner: str, db_name: str) -> str:
     return f"{owner}:{db_name}"[:64]
-
-
-def release_lock(conn: Connection, owner: str, db_name: str) -> None:
-    """Give the lock back now: the server frees it on disconnect only once it has seen the disconnect, which a
-    run started right after this one could beat. A connection already gone has nothing left to free."""
-    with contextlib.suppress(pymysql.err.Error), conn.cursor() as cur:
-        cur.execute("DO RELEASE_LOCK(%s)", [lock_name(owner, db_name)])
 
 
 @contextlib.contextmanager

@@ -20,8 +20,8 @@ DEFAULT_CURRENCY = "eur"
 STRIPE_API = "https://api.stripe.com"
 # Stripe's documented limits, requests/s: the account's (live, sandbox) and each endpoint's, in both modes.
 LIVE_RATE, TEST_RATE, ENDPOINT_RATE = 100.0, 25.0, 25.0
-# The defaults run a little under them: clocks and networks jitter, and a 429 costs more than the margin.
-MARGIN = 0.97
+# The defaults run a little under them: clocks and networks jitter, and a 429 costs more than the headroom.
+RATE_HEADROOM = 0.97
 # How the sync's subscriptions collect (sync only): Stripe's two collection methods.
 COLLECTION_METHODS = ("charge_automatically", "send_invoice")
 MAX_DAYS_UNTIL_DUE = 365  # the tool's bound: a longer term for rent is a typo, not a choice
@@ -64,16 +64,20 @@ class Settings:
     @property
     def effective_rate(self) -> float:
         """Requests per second for the whole account."""
-        if self.rate_limit is not None:
-            return self.rate_limit
-        return (LIVE_RATE if self.live else TEST_RATE) * MARGIN
+        return self.rate_limit if self.rate_limit is not None else default_rate(live=self.live)
 
     @property
     def endpoint_rate(self) -> float:
         """Requests per second for each endpoint (method and route)."""
-        if self.endpoint_rate_limit is not None:
-            return self.endpoint_rate_limit
-        return ENDPOINT_RATE * MARGIN
+        return self.endpoint_rate_limit if self.endpoint_rate_limit is not None else DEFAULT_ENDPOINT_RATE
+
+
+def default_rate(*, live: bool) -> float:
+    """The account's budget when no limit is set: what --help shows, and what a run uses."""
+    return (LIVE_RATE if live else TEST_RATE) * RATE_HEADROOM
+
+
+DEFAULT_ENDPOINT_RATE = ENDPOINT_RATE * RATE_HEADROOM
 
 
 def key_mode(key: str | None) -> str | None:

@@ -6,41 +6,28 @@ import dataclasses
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from cohabs.shared.cli import (
-    NO_CONSENT,
-    SETTINGS,
-    Consent,
-    Exit,
-    consent,
-    epilog,
-    honour_no_color,
-    invoked_as,
-    live_option,
-    load_environment,
-    options_used,
+from cohabs.shared.cli import NO_CONSENT, SETTINGS, Consent, Exit, epilog, stop_exit, version_option
+from cohabs.shared.command import (
+    REPORTS,
+    Command,
+    Habits,
+    Invocation,
+    Outcome,
+    rate_options,
     run_command,
-    save_reports,
-    say,
-    stop_exit,
-    version_option,
-    yes_option,
+    run_options,
 )
-from cohabs.shared.clock import utc_now
 from cohabs.shared.errors import CannotRun
-from cohabs.shared.reports import Privacy, Provenance
-from cohabs.shared.secret_key import guard_key
-from cohabs.shared.stopping import stop_on_signals
+from cohabs.shared.reports import Provenance
 from cohabs.support import disputes, transfers
 from cohabs.support.plan import WRITES, Action, Item, Job, Plan
 from cohabs.support.report import render, report_json, totals_lines, write_reports
 from cohabs.support.run import Options, World, run
 
-REPORTS = Path("reports")
 MEANINGS = {
     Exit.OK: "all done: nothing needs a person",
     Exit.CANNOT_RUN: "could not run (configuration, database login, Stripe key, lock, not confirmed), or Stripe "
@@ -53,6 +40,7 @@ MEANINGS = {
 CONFIGURATION = ("SUPPORT_DB_NAME (or --database; never DB_NAME, the sync's)", *SETTINGS)
 EPILOG = epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan.")
 INTERRUPTED = "interrupted: run again to finish; what was made is found again, never made twice"
+F = TypeVar("F", bound=Callable[..., Any])
 QUESTIONS = {
     Job.DISPUTES: "Send these payment requests",
     Job.TRANSFERS: "Make these transfers to the houses' accounts",
@@ -70,35 +58,19 @@ def _percent(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
     return percent
 
 
-def common(command: Callable[..., None]) -> Callable[..., None]:
-    """The habits both commands share with sync.py."""
-    habits: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
-        click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to Stripe or the database."),
-        yes_option,
-        live_option,
-        click.option(
-            "--database",
-            metavar="NAME",
-            help="The database with houses, leases, payments [default: env SUPPORT_DB_NAME, else cohabs_support].",
-        ),
-        click.option(
-            "--rate-limit",
-            type=click.FloatRange(min=0.1),
-            help="Stripe requests per second [default: 23.75 test, 95 live; env STRIPE_RATE_LIMIT].",
-        ),
-        click.option(
-            "--report",
-            "report_path",
-            type=click.Path(dir_okay=False, writable=True, path_type=Path),
-            help="Also write the JSON report to this file.",
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="Print only the items that need a person, and the totals."),
-        click.option("--verbose", "-v", is_flag=True, help="Print every item with the Stripe id it made or found."),
-        click.pass_context,
-    ]
-    for decorate in reversed(habits):
-        command = decorate(command)
-    return command
+def support_options(f: F) -> F:
+    """The options both support commands take: the shared ones, and support's own database."""
+    f = click.option(
+        "--database",
+        metavar="NAME",
+        help="The database with houses, leases, payments [default: env SUPPORT_DB_NAME, else cohabs_support].",
+    )(f)
+    f = rate_options(f)
+    f = run_options(
+        quiet="Print only the items that need a person, and the totals.",
+        verbose="Print every item with the Stripe id it made or found.",
+    )(f)
+    return click.pass_context(f)  # type: ignore[return-value]
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,13 +103,13 @@ def main() -> None:
     help="Cancel the unpaid payment request of a dispute that gave the money back (won) since it was made. "
     "A paid one is never refunded by the tool: it is reported.",
 )
-@common
+@support_options
 def disputes_command(
-    ctx: click.Context, bank_country: str, due_days: int, cancel_won_requests: bool, **habits: Any
+    ctx: click.Context, /, bank_country: str, due_days: int, cancel_won_requests: bool, **shared: Any
 ) -> None:
     """Ask tenants whose payment was disputed to pay again, by bank transfer, and record it in a new row."""
     rules = disputes.Rules(bank_country=bank_country, due_days=due_days, cancel_won=cancel_won_requests)
-    _run(ctx, Job.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **habits)
+    _run(ctx, Job.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **shared)
 
 
 @main.command("transfers", epilog=EPILOG)
@@ -149,68 +121,44 @@ def disputes_command(
     metavar="PERCENT",
     help="Keep this share of each payment on the platform (rounded down to the cent); 0 pays houses in full.",
 )
-@common
-def transfers_command(ctx: click.Context, platform_fee: Decimal, **habits: Any) -> None:
+@support_options
+def transfers_command(ctx: click.Context, /, platform_fee: Decimal, **shared: Any) -> None:
     """Pay each settled rent payment out to its house's connected account, once."""
     rules = transfers.Rules(fee_percent=platform_fee)
-    _run(ctx, Job.TRANSFERS, lambda options: dataclasses.replace(options, transfers=rules), **habits)
+    _run(ctx, Job.TRANSFERS, lambda options: dataclasses.replace(options, transfers=rules), **shared)
 
 
 def _run(
-    ctx: click.Context,
-    job: Job,
-    rules: Callable[[Options], Options],
-    *,
-    dry_run: bool,
-    yes: bool,
-    live: bool,
-    database: str | None,
-    rate_limit: float | None,
-    report_path: Path | None,
-    quiet: bool,
-    verbose: bool,
+    ctx: click.Context, job: Job, rules: Callable[[Options], Options], database: str | None, **shared: Any
 ) -> None:
-    if quiet and verbose:
-        raise click.UsageError("--quiet and --verbose exclude each other")
-    started = utc_now()
-    privacy = Privacy()
-    tool = invoked_as(ctx)
-    options = rules(Options(dry_run=dry_run, live=live))
-
-    def body() -> Exit:
-        environment = load_environment()
-        honour_no_color(ctx)
-        say(environment.describe())
+    habits = Habits(**shared)
+    options = rules(Options(dry_run=habits.dry_run, live=habits.live))
+    command = Command(
+        name=f"support {job.value}" + (" (dry run)" if habits.dry_run else ""),
+        prefix=f"support-{job.value}-{'plan' if habits.dry_run else 'run'}",
+        writes=not habits.dry_run,
+        interrupted=INTERRUPTED,
         # Support's own database, never DB_NAME: that is the sync's, whose `leases` has another shape.
-        settings = dataclasses.replace(environment.settings, db_name=database or environment.settings.support_db_name)
-        if rate_limit is not None:
-            settings = dataclasses.replace(settings, rate_limit=rate_limit)
-        notice = guard_key(settings, writes=not dry_run, allow_live=live)
-        if notice:
-            say(notice)
-        command = f"support {job.value}" + (" (dry run)" if dry_run else "")
-        provenance = Provenance.of(
-            settings, command, options_used(ctx), started, tool=tool, env_file=environment.env_file
-        )
-        world = World(
-            echo=(lambda text: None) if quiet else (lambda text: say(privacy(text))),
-            confirm=_confirm(provenance, consent(yes)),
-        )
-        with stop_on_signals(world.stop):
-            done = run(job, settings, options, world)
-        for line in render(done, provenance.target, 0 if quiet else 2 if verbose else 1, tool=tool):
-            click.echo(privacy(line))
-        save_reports(
-            provenance.finish(utc_now()),
-            partial(write_reports, done, folder=REPORTS, privacy=privacy),
-            partial(report_json, done, privacy=privacy),
-            report_path,
-        )
-        if done.stopped:
-            return stop_exit(done.stopped)
-        return Exit.ATTENTION if any(i.attention for i in done.plan.items) else Exit.OK
+        configure=lambda settings: dataclasses.replace(settings, db_name=database or settings.support_db_name),
+    )
+    run_command(ctx, habits, command, partial(_support, job, options))
 
-    run_command(body, INTERRUPTED)
+
+def _support(job: Job, options: Options, invocation: Invocation) -> Outcome:
+    privacy, provenance = invocation.privacy, invocation.provenance
+    world = World(echo=invocation.echo, confirm=_confirm(provenance, invocation.consent), stop=invocation.stop)
+    done = run(job, invocation.settings, options, world)
+    lines = render(done, provenance.target, invocation.habits.detail, tool=provenance.tool)
+    if done.stopped:
+        code = stop_exit(done.stopped)
+    else:
+        code = Exit.ATTENTION if any(i.attention for i in done.plan.items) else Exit.OK
+    return Outcome(
+        (privacy(line) for line in lines),
+        partial(write_reports, done, folder=REPORTS, privacy=privacy),
+        partial(report_json, done, privacy=privacy),
+        code,
+    )
 
 
 def _confirm(provenance: Provenance, given: Consent) -> Callable[[Plan], bool]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from stripe.params import (
     PaymentIntentCreateParamsPaymentMethodOptionsCustomerBalanceBankTransfer,
 )
 
+from cohabs.shared.clock import from_unix
 from cohabs.shared.money import exponent, format_minor
 from cohabs.support.objects import DISPUTE_KEY, DISPUTED_PAYMENT_KEY, LEASE_KEY, PAYMENT_KEY, Charge, Dispute, Intent
 from cohabs.support.plan import Action, Item, Job, Plan, Problem, Recollection
@@ -62,11 +63,6 @@ class Facts:
         if self.charge is not None and self.charge.customer:
             return self.charge.customer
         return self.intent.customer if self.intent is not None else None
-
-
-def from_timestamp(seconds: int) -> datetime:
-    """A Stripe timestamp as the naive UTC datetime the database holds."""
-    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
 def new_payment_id(dispute_id: str, width: int | None) -> str:
@@ -436,7 +432,7 @@ def _request_without_row(case: _Case) -> Item | None:
     return case.item(
         Action.RECORD,
         f"request {first.id} exists (an earlier run stopped before its row): add row {case.new_id}, "
-        f"due {due_date(from_timestamp(first.created), case.rules):%Y-%m-%d}{case.extra_requests}",
+        f"due {due_date(from_unix(first.created), case.rules):%Y-%m-%d}{case.extra_requests}",
         Problem.DUPLICATE_REQUEST if case.extra_requests else None,
         collection=Recollection(case.dispute.id, None, _new_row(case), existing=first),
         stripe_id=first.id,

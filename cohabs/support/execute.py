@@ -20,13 +20,14 @@ from typing import Any, TypeVar
 import pymysql
 from stripe.params import PaymentIntentCancelParams
 
+from cohabs.shared.clock import from_unix
 from cohabs.shared.mysql import Pool, mysql_failed
 from cohabs.shared.scheduler import Lane, Shape, run_side_by_side
 from cohabs.shared.stopping import StopFlag, Stopped
 from cohabs.shared.stripe.gateway import RowFailed, StoredFailure, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
 from cohabs.support.calls import CANCEL_INTENT, CREATE_INTENT, CREATE_TRANSFER, SupportCalls
-from cohabs.support.disputes import Rules, due_date, from_timestamp
+from cohabs.support.disputes import Rules, due_date
 from cohabs.support.objects import Intent
 from cohabs.support.plan import WRITES, Action, Item, Job, Payout, Plan, Problem, Recollection
 from cohabs.support.tables import RowConflict, Tables, insert_copy
@@ -124,7 +125,7 @@ class Executor:
             intent = create_once(
                 Job.DISPUTES, collection.dispute_id, params, lambda key: self.calls.create_intent(params, key)
             )
-        due = due_date(from_timestamp(intent.created), self.rules)
+        due = due_date(from_unix(intent.created), self.rules)
         with self.rows.borrow() as conn:
             written = insert_copy(conn, self.tables, collection.row, charge_id=intent.id, due=due, now=self.now())
         note = f"row {collection.row.id} added, due {due:%Y-%m-%d}" if written else f"row {collection.row.id} was there"

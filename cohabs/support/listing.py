@@ -21,10 +21,10 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from cohabs.shared.clock import to_unix
 from cohabs.shared.stripe import listing
 from cohabs.shared.stripe.gateway import PAGE, Window
 from cohabs.support import disputes, transfers
@@ -48,14 +48,9 @@ EACH = 16  # single retrieves in flight at once; the gateway paces them
 FEW = 8  # objects named from the start that are retrieved side by side rather than listed
 
 
-def stamp(moment: datetime) -> int:
-    """A database datetime (naive, UTC) as Stripe's seconds."""
-    return int(moment.replace(tzinfo=UTC).timestamp())
-
-
 def dates_of(payments: Iterable[Payment]) -> list[int]:
     """When the rows say their payments were made (paid, else due), sorted; rows without a date left out."""
-    return sorted(stamp(when) for p in payments if (when := p.paid_at or p.due) is not None)
+    return sorted(to_unix(when) for p in payments if (when := p.paid_at or p.due) is not None)
 
 
 def cut(low: int | None, high: int | None, known: Sequence[int]) -> list[Window]:

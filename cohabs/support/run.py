@@ -70,10 +70,7 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     require_key(settings, "support reads the Stripe account, even in a dry run")
     started = world.clock()
-    conn = mysql.connect(settings)
-    try:
-        if not options.dry_run:
-            mysql.acquire_lock(conn, LOCK, settings.db_name, "support run")
+    with mysql.session(settings, None if options.dry_run else LOCK, "support run") as conn:
         tables = read_tables(conn)
         rows = load(conn, tables)
         world.echo(
@@ -96,10 +93,6 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
         done.requests, done.throttled = gateway.counters.requests, gateway.counters.throttled
         done.seconds = world.clock() - started
         return done
-    finally:
-        if not options.dry_run:
-            mysql.release_lock(conn, LOCK, settings.db_name)
-        conn.close()
 
 
 def _carry_out(

@@ -4,38 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
 from functools import partial
-from pathlib import Path
+from typing import Any
 
 import click
 
-from cohabs.shared.cli import (
-    NO_CONSENT,
-    SETTINGS,
-    Consent,
-    Exit,
-    consent,
-    emails_option,
-    epilog,
-    honour_no_color,
-    invoked_as,
-    live_option,
-    load_environment,
-    options_used,
+from cohabs.shared.cli import NO_CONSENT, SETTINGS, Consent, Exit, emails_option, epilog, stop_exit, version_option
+from cohabs.shared.command import (
+    REPORTS,
+    Command,
+    Habits,
+    Invocation,
+    Outcome,
+    rate_options,
     run_command,
-    save_reports,
-    say,
-    stop_exit,
-    version_option,
-    yes_option,
+    run_options,
 )
-from cohabs.shared.clock import utc_now
 from cohabs.shared.errors import CannotRun
-from cohabs.shared.reports import JsonReport, Privacy, Provenance
-from cohabs.shared.secret_key import guard_key
+from cohabs.shared.reports import Privacy, Provenance
 from cohabs.shared.settings import COLLECTION_METHODS, MAX_DAYS_UNTIL_DUE, Settings
-from cohabs.shared.stopping import stop_on_signals
 from cohabs.sync.progress import Progress
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Confirm, Options, World, run
@@ -44,8 +31,6 @@ from cohabs.sync.run_report import Heading, Report, render
 from cohabs.sync.run_report_files import report_json, write_reports
 from cohabs.sync.verify_report import audit_json, write_audit_reports
 from cohabs.sync.verify_report import render as render_audit
-
-REPORTS = Path("reports")
 
 MEANINGS = {
     Exit.OK: "all done: every row is linked (--verify: nothing to fix, every tenant can pay)",
@@ -77,30 +62,13 @@ def exit_code(report: Report) -> Exit:
     epilog=epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan."),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to Stripe or the database.")
+@run_options(quiet="Print only the counts and the rows not synced.", verbose="Print a line for every row.")
+@rate_options
 @click.option(
     "--only",
     type=click.Choice([k.value for k in Kind]),
     multiple=True,
     help="Sync only these kinds (repeatable). Leases need their users and rooms linked already.",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Also write the JSON report to this file.",
-)
-@live_option
-@yes_option
-@click.option(
-    "--rate-limit",
-    type=click.FloatRange(min=0.1),
-    help="Stripe requests per second for the account [default: 24.25 test, 97 live; env STRIPE_RATE_LIMIT].",
-)
-@click.option(
-    "--endpoint-rate-limit",
-    type=click.FloatRange(min=0.1),
-    help="Stripe requests per second for each endpoint [default: 24.25; env STRIPE_ENDPOINT_RATE_LIMIT].",
 )
 @click.option(
     "--limit",
@@ -120,8 +88,6 @@ def exit_code(report: Report) -> Exit:
     type=click.IntRange(1, MAX_DAYS_UNTIL_DUE),
     help="send_invoice: days a tenant has to pay each invoice [env DAYS_UNTIL_DUE].",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print only the counts and the rows not synced.")
-@click.option("--verbose", "-v", is_flag=True, help="Print a line for every row.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -132,86 +98,77 @@ def exit_code(report: Report) -> Exit:
 @click.pass_context
 def main(
     ctx: click.Context,
-    dry_run: bool,
+    /,
     only: tuple[str, ...],
-    report_path: Path | None,
-    live: bool,
-    yes: bool,
-    rate_limit: float | None,
-    endpoint_rate_limit: float | None,
     limit: int | None,
     verify: bool,
-    quiet: bool,
-    verbose: bool,
     concurrency: int | None,
     include_emails: bool,
     collection_method: str | None,
     days_until_due: int | None,
+    **shared: Any,
 ) -> None:
     """Link every user, room and lease to the fresh Stripe account, safely re-runnable.
 
     Run with --dry-run first to read the plan, then --limit 5 for a canary, then without either to sync.
     """
-    if quiet and verbose:
-        raise click.UsageError("--quiet and --verbose exclude each other")
+    habits = Habits(**shared)
     if verify:
-        clash = [flag for flag, given in (("--dry-run", dry_run), ("--limit", limit), ("--only", only)) if given]
+        given = (("--dry-run", habits.dry_run), ("--limit", limit), ("--only", only))
+        clash = [flag for flag, was in given if was]
         if clash:
             raise click.UsageError(f"--verify reads everything and writes nothing: drop {', '.join(clash)}")
-    started = utc_now()
-    privacy = Privacy(include_emails)
-    tool = invoked_as(ctx)
-    command = "verify" if verify else "dry run" if dry_run else "sync"
+    command = Command(
+        name="verify" if verify else "dry run" if habits.dry_run else "sync",
+        prefix="verify" if verify else "plan" if habits.dry_run else "sync",
+        writes=not (habits.dry_run or verify),
+        interrupted=INTERRUPTED,
+        configure=lambda settings: _collection(settings, collection_method, days_until_due),
+        privacy=Privacy(include_emails),
+    )
+    if verify:
+        run_command(ctx, habits, command, _audit)
     options = Options(
-        dry_run=dry_run,
+        dry_run=habits.dry_run,
         kinds=frozenset(Kind(k) for k in only) if only else frozenset(Kind),
-        live=live,
+        live=habits.live,
         workers=concurrency,
         limit=limit,
     )
+    run_command(ctx, habits, command, partial(_sync, options))
 
-    def body() -> Exit:
-        environment = load_environment()
-        honour_no_color(ctx)
-        say(environment.describe())
-        settings = environment.settings
-        if rate_limit is not None:
-            settings = dataclasses.replace(settings, rate_limit=rate_limit)
-        if endpoint_rate_limit is not None:
-            settings = dataclasses.replace(settings, endpoint_rate_limit=endpoint_rate_limit)
-        settings = _collection(settings, collection_method, days_until_due)
-        notice = guard_key(settings, writes=not (dry_run or verify), allow_live=live)
-        if notice:
-            say(notice)
-        provenance = Provenance.of(
-            settings, command, options_used(ctx), started, tool=tool, env_file=environment.env_file
-        )
-        world = World(
-            echo=(lambda text: None) if quiet else (lambda text: say(privacy(text))),
-            confirm=_confirm(provenance, privacy, consent(yes)),
-            progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
-        )
-        files: Callable[[Provenance], list[Path]]
-        data: Callable[[Provenance], JsonReport]
-        if verify:
-            audit = audit_account(settings, world).scrubbed(privacy)
-            lines = render_audit(audit, provenance)
-            files = partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy)
-            data = partial(audit_json, audit, privacy=privacy)
-            code = Exit.OK if audit.clean else Exit.ATTENTION
-        else:
-            with stop_on_signals(world.stop):
-                report = run(settings, options, world).scrubbed(privacy)
-            lines = render(report, 0 if quiet else 2 if verbose else 1, target=provenance.target)
-            files = partial(write_reports, report, folder=REPORTS, privacy=privacy)
-            data = partial(report_json, report, privacy=privacy)
-            code = exit_code(report)
-        for line in lines:
-            click.echo(line)
-        save_reports(provenance.finish(utc_now()), files, data, report_path)
-        return code
 
-    run_command(body, INTERRUPTED)
+def _world(invocation: Invocation, confirm: Confirm | None = None) -> World:
+    quiet = invocation.habits.quiet
+    return World(
+        echo=invocation.echo,
+        confirm=confirm or (lambda preview: True),
+        progress=(lambda totals: Progress(sys.stderr, totals).tick) if sys.stderr.isatty() and not quiet else None,
+        stop=invocation.stop,
+    )
+
+
+def _audit(invocation: Invocation) -> Outcome:
+    privacy = invocation.privacy
+    audit = audit_account(invocation.settings, _world(invocation)).scrubbed(privacy)
+    return Outcome(
+        render_audit(audit, invocation.provenance),
+        partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy),
+        partial(audit_json, audit, privacy=privacy),
+        Exit.OK if audit.clean else Exit.ATTENTION,
+    )
+
+
+def _sync(options: Options, invocation: Invocation) -> Outcome:
+    privacy, provenance = invocation.privacy, invocation.provenance
+    world = _world(invocation, _confirm(provenance, privacy, invocation.consent))
+    report = run(invocation.settings, options, world).scrubbed(privacy)
+    return Outcome(
+        render(report, invocation.habits.detail, target=provenance.target),
+        partial(write_reports, report, folder=REPORTS, privacy=privacy),
+        partial(report_json, report, privacy=privacy),
+        exit_code(report),
+    )
 
 
 def _collection(settings: Settings, method: str | None, days: int | None) -> Settings:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from cohabs.shared.clock import from_unix
 from cohabs.shared.money import to_major
 from cohabs.sync.account import Account, Remote
 from cohabs.sync.billing import CREATE_INVOICE, STOPPING_END_BEHAVIORS, Method
@@ -255,7 +256,7 @@ def _linked(
     trial_end = subscription.trial_end if subscription.status == "trialing" else None
     trialing = trial_end is not None
     # Stripe's own date while its trial runs; after it, the lease's next rent date.
-    first = datetime.fromtimestamp(trial_end, UTC).replace(tzinfo=None) if trial_end else money.first_charge
+    first = from_unix(trial_end) if trial_end else money.first_charge
     if first is None or subscription.amount is None or not subscription.currency:
         return None
     repair: Mapping[str, object] = step.repair or {}

@@ -93,14 +93,10 @@ def verify(settings: Settings, world: World) -> AuditReport:
     """Read-only: compare every row with the account, and say who fixes each finding; nothing is written."""
     guard_key(settings, writes=False, allow_live=False)
     require_key(settings, "--verify reads the Stripe account")
-    with mysql_errors():
-        conn = mysql.connect(settings)
-        try:
-            schema = db.read_schema(conn)
-            rows = db.load_rows(conn, schema)
-            hints = dangling(conn, schema, rows)
-        finally:
-            conn.close()
+    with mysql_errors(), mysql.session(settings, None, "verify") as conn:
+        schema = db.read_schema(conn)
+        rows = db.load_rows(conn, schema)
+        hints = dangling(conn, schema, rows)
     collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     calls = world.calls or SyncCalls(make_gateway(settings, world))
     account = read_account(calls, world.echo, settings)
@@ -144,10 +140,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
     collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     started = world.clock()
-    conn = mysql.connect(settings)
-    try:
-        if not options.dry_run:
-            mysql.acquire_lock(conn, db.LOCK, settings.db_name, "sync")
+    with mysql.session(settings, None if options.dry_run else db.LOCK, "sync") as conn:
         schema = db.read_schema(conn)
         db.check_writable(conn, schema, options.kinds)
         rows = db.load_rows(conn, schema)
@@ -216,7 +209,3 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             stop_detail=world.stop.detail,
             stripe_account=stripe_account,
         )
-    finally:
-        if not options.dry_run:
-            mysql.release_lock(conn, db.LOCK, settings.db_name)
-        conn.close()

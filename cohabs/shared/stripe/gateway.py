@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 import stripe
 
-from cohabs.shared.errors import CannotRun
+from cohabs.shared.errors import AccountUnreadable, CannotRun
 from cohabs.shared.settings import Settings, mask_key, redact
 from cohabs.shared.stopping import StopFlag, Stopped, StopReason
 from cohabs.shared.stripe.http import ObservingClient, Reachability, network_reason
@@ -134,10 +134,12 @@ def make_gateway(settings: Settings, world: Timing) -> StripeGateway:
     )
 
 
-def unreadable(exc: RowFailed, settings: Settings) -> CannotRun:
+def unreadable(exc: RowFailed, settings: Settings) -> AccountUnreadable:
     """The account could not be read before any change: say so, and where the calls went."""
     check = "check STRIPE_API_BASE (or unset it to use Stripe)" if settings.stripe_api_base else "check the network"
-    return CannotRun(f"could not read the Stripe account, so nothing was changed: {exc}; {check}, then run again")
+    return AccountUnreadable(
+        f"could not read the Stripe account, so nothing was changed: {exc}; {check}, then run again"
+    )
 
 
 class StripeGateway:
