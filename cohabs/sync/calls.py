@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import stripe
 
 from cohabs.shared.errors import CannotRun
-from cohabs.shared.stripe.gateway import PAGE, Counters, StripeGateway, Window
+from cohabs.shared.stripe.gateway import PAGE, Counters, StoredFailure, StripeGateway, Window
 from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import Remote
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
@@ -54,13 +54,22 @@ class SyncCalls:
         )
 
     def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote:
+        """Create, for a row the account read found nothing linked to.
+
+        A success Stripe replays from an earlier run is then that run's object gone since (an undone run's
+        customer deleted, its product archived): its key is passed like an earlier run's stored error, and
+        the next key makes the object anew.
+        """
         description = KINDS[kind]
-        return self._gateway.call(
+        made = self._gateway.call(
             description.create_endpoint,
             f"create {description.stripe_object}",
             lambda: description.create(self._client, params, key),
             key=key,
         )
+        if self._gateway.made_earlier(key):
+            raise StoredFailure(f"{made.id} was made by an earlier run under this key and is gone since", True, True)
+        return made
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         """Set fields again on an object that drifted (its link metadata, a customer's details)."""

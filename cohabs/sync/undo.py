@@ -24,7 +24,7 @@ from cohabs.shared.scheduler import run_side_by_side as side_by_side
 from cohabs.shared.secret_key import guard_key, require_key
 from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import Stopped
-from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway
+from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
 from cohabs.sync import db, listing
 from cohabs.sync.account import Remote
@@ -76,14 +76,11 @@ def _undo(
         stripe_mode=settings.mode or "none",
         stripe_account=account,
     )
-    conn = mysql.connect(settings)
-    try:
-        if not options.dry_run:
-            mysql.acquire_lock(conn, db.LOCK, settings.db_name, "sync or undo")
+    # The sync's lock: an undo and a sync never change the same database at once.
+    with mysql.session(settings, None if options.dry_run else db.LOCK, "sync or undo") as conn:
         schema = db.read_schema(conn)
-        rows = _rows_now(conn, schema)
         world.echo(f"Undoing {record.path}: {len(record.made)} object(s) that run created.")
-        plan = plan_undo(record, read_now(record, gateway, settings, rows, world))
+        plan = plan_undo(record, read_now(record, gateway, settings, _rows_now(conn, schema), world))
         preview = UndoReport(record, plan, dry_run=True)
         if options.dry_run:
             return preview
@@ -94,19 +91,15 @@ def _undo(
             outcomes = execute(plan, UndoCalls(gateway), clearer, options.workers or workers(settings), world)
         finally:
             clearer.close()
-        return dataclasses.replace(
-            preview,
-            dry_run=False,
-            outcomes=tuple(outcomes),
-            requests=gateway.counters.requests,
-            seconds=world.clock() - started,
-            stopped=world.stop.reason,
-            stop_detail=world.stop.detail,
-        )
-    finally:
-        if not options.dry_run:
-            mysql.release_lock(conn, db.LOCK, settings.db_name)
-        conn.close()
+    return dataclasses.replace(
+        preview,
+        dry_run=False,
+        outcomes=tuple(outcomes),
+        requests=gateway.counters.requests,
+        seconds=world.clock() - started,
+        stopped=world.stop.reason,
+        stop_detail=world.stop.detail,
+    )
 
 
 def _rows_now(conn: Connection, schema: Schema) -> dict[tuple[Kind, str], str | None]:
@@ -130,7 +123,7 @@ def read_now(
     try:
         found = listing.read_all(SyncCalls(gateway), (Kind.USER, Kind.LEASE), readers(settings))
     except RowFailed as exc:
-        raise CannotRun(f"could not read the Stripe account: {exc}") from None
+        raise unreadable(exc, settings) from None
     customers = {r.id: r for r in found if r.kind is Kind.USER}
     subscriptions = {r.id: r for r in found if r.kind is Kind.LEASE}
     mine = {m.stripe_id for m in record.made}

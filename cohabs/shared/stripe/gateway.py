@@ -227,6 +227,10 @@ class StripeGateway:
             return result
         raise RowFailed(f"{what}: still rate limited (429) after {THROTTLE_RETRIES} retries")
 
+    def made_earlier(self, key: str) -> bool:
+        """Whether a keyed request's success was an earlier run's, replayed (idempotency.KeyHistory)."""
+        return self._history.made_earlier(key)
+
     def _backoff(self, attempt: int, exc: stripe.StripeError) -> float:
         retry_after = _header(exc, "Retry-After")
         try:

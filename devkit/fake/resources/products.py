@@ -56,7 +56,8 @@ class Products:
         )
 
     def _list(self, params: Params) -> Obj:
-        return self._store.page("products", params)
+        wanted = params.get("active")
+        return self._store.page("products", params, lambda p: wanted is None or p["active"] == (wanted == "true"))
 
     def _retrieve(self, ident: str, params: Params) -> Obj:
         return self._store.retrieve("products", ident)
