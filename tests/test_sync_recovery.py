@@ -51,6 +51,9 @@ class CrashingCalls:
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         self.inner.update(kind, stripe_id, params, key)
 
+    def account_id(self) -> str | None:
+        return self.inner.account_id()
+
 
 def crash_after(settings: Settings, objects: int) -> None:
     world = World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)

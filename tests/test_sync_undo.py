@@ -243,6 +243,8 @@ def test_undo_on_the_command_line_asks_and_writes_its_reports(
     assert refused.returncode == 1 and "--yes" in refused.stderr
     done = cli(settings, tmp_path, "--undo", "run.json", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "reports").glob("undo*.json")) == ["undo", "undo", "undo"]
+    written = sorted(p.name.rsplit("-", 2)[0] for p in (tmp_path / "reports").glob("undo*.json"))
+    assert written == ["undo", "undo-plan"]  # the refused one changed nothing and wrote nothing
+    assert "77 object(s) undone" not in done.stderr and "undone, 0 already undone." in done.stdout
     missing = cli(settings, tmp_path, "--undo", "nothing.json", "--yes")
     assert missing.returncode == 1 and "no report at nothing.json" in missing.stderr

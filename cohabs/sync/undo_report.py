@@ -97,8 +97,9 @@ class UndoReport:
 
 def intro(report: UndoReport) -> str:
     r = report.record
+    when = f"{r.started[:19].replace('T', ' ')} UTC" if r.started else "unknown time"
     return (
-        f"The run of {r.started or 'unknown time'} ({r.tool}) created {len(r.made)} object(s); the {r.left_alone} "
+        f"The run of {when} ({r.tool}) created {len(r.made)} object(s); the {r.left_alone} "
         "it only kept or adopted, and everything other runs made, are not touched."
     )
 
@@ -117,8 +118,8 @@ def row_line(o: UndoOutcome, dry_run: bool) -> str:
     )
 
 
-def render(report: UndoReport, verbosity: int = 1) -> Iterator[str]:
-    heading = "Undo plan (dry run: nothing was changed)" if report.dry_run else "Undo report: changes made"
+def render(report: UndoReport, verbosity: int = 1, heading: str = "") -> Iterator[str]:
+    heading = heading or ("Undo plan (dry run: nothing was changed)" if report.dry_run else "Undo report: changes made")
     yield from ("", click.style(heading, bold=True), intro(report))
     for (kind, result), n in sorted(counts(report).items()):
         yield f"  {kind}: {n} {result.replace('_', ' ')}"
