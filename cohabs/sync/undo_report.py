@@ -149,19 +149,19 @@ def markdown(report: UndoReport, provenance: Provenance, privacy: Privacy) -> It
     yield md_text(f"Report undone: {report.record.path}. {intro(report)}")
     if report.having(Done.LEFT):
         yield from ("", "## Needs a person", "", md_text(PERSON), "")
-        yield from _table(report.having(Done.LEFT))
+        yield from _table(report.having(Done.LEFT), privacy)
     yield from ("", "## Every object the run created", "")
-    yield from _table(report.lines)
+    yield from _table(report.lines, privacy)
 
 
-def _table(lines: list[UndoOutcome]) -> Iterator[str]:
+def _table(lines: list[UndoOutcome], privacy: Privacy) -> Iterator[str]:
     return md_table(
         ["kind", "row", "label", "Stripe id", "undo", "result", "row cleared", "detail"],
         (
             [
                 o.step.made.kind.singular,
                 Code(o.step.made.row_id),
-                o.step.made.label,
+                privacy(o.step.made.label),
                 Code(o.step.made.stripe_id),
                 WHAT[o.step.act],
                 o.result.replace("_", " "),
@@ -185,15 +185,15 @@ def undo_json(report: UndoReport, provenance: Provenance, privacy: Privacy) -> J
         "stripe": {"requests": report.requests},
         "seconds": round(report.seconds, 3),
     }
-    return JsonReport.of(provenance, privacy, head, (_row(o) for o in report.lines))
+    return JsonReport.of(provenance, privacy, head, (_row(o, privacy) for o in report.lines))
 
 
-def _row(o: UndoOutcome) -> dict[str, Any]:
+def _row(o: UndoOutcome, privacy: Privacy) -> dict[str, Any]:
     made = o.step.made
     return {
         "kind": made.kind.singular,
         "row_id": made.row_id,
-        "label": made.label,
+        "label": privacy(made.label),
         "stripe_id": made.stripe_id,
         "action": o.step.act.value,
         "result": o.result.value,
