@@ -211,8 +211,10 @@ class RowClearer:
     def clear(self, kind: Kind, row_id: str, stripe_id: str) -> bool:
         """True when the row was cleared; False when it holds something else now (left as it is)."""
         table = self._schema[kind]
-        column, key = quote(table.columns["stripe_id"]), quote(table.columns["id"])
-        sql = f"UPDATE {quote(table.name)} SET {column} = NULL WHERE {key} = %s AND {column} = %s"  # noqa: S608
+        sql = (
+            f"UPDATE {quote(table.name)} SET {quote(table.columns['stripe_id'])} = NULL "  # noqa: S608 (schema names)
+            f"WHERE {quote(table.columns['id'])} = %s AND {quote(table.columns['stripe_id'])} = %s"
+        )
         with self._pool.borrow() as conn, conn.cursor() as cur:
             return bool(cur.execute(sql, [row_id, stripe_id]))
 
