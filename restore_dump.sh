@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Restore a mysqldump into a database, creating the database if needed, never over tables without consent.
-#   ./restore_dump.sh [--database NAME] [--replace] [DUMP]
-# DUMP defaults to ../shared/dumps/cohabs_onboarding.dump beside the project (where the README keeps the dumps).
-# The database is --database, else DB_NAME from the environment, else from the project's .env.
+#   ./restore_dump.sh [--support] [--database NAME] [--replace] [DUMP]
+# DUMP defaults to ../shared/dumps/cohabs_onboarding.dump beside the project (--support: cohabs_support_challenge.dump).
+# The database is --database, else DB_NAME (--support: SUPPORT_DB_NAME) from the environment, else the project's .env.
 # Connection settings come from the environment, then the project's .env: DB_HOST, DB_PORT, DB_USER, DB_PASSWORD.
 set -euo pipefail
 
@@ -10,12 +10,13 @@ die() { echo "restore_dump.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,6s/^# \{0,1\}//p' "$0"; }
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-database="" replace=0 dump=""
+database="" replace=0 dump="" support=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --database) [ $# -ge 2 ] || die "--database needs a name"; database="$2"; shift 2 ;;
     --database=*) database="${1#*=}"; shift ;;
     --replace) replace=1; shift ;;
+    --support) support=1; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [ -z "$dump" ] || die "one dump at a time (got '$dump' and '$1')"; dump="$1"; shift ;;
@@ -30,7 +31,7 @@ if [ -f "$env_file" ]; then
     key="${line%%=*}"; value="${line#*=}"
     key="${key//[[:space:]]/}"
     value="${value%\"}"; value="${value#\"}"; value="${value%\'}"; value="${value#\'}"
-    [[ "$key" =~ ^DB_[A-Z_]+$ ]] || continue
+    [[ "$key" =~ ^(DB_[A-Z_]+|SUPPORT_DB_NAME)$ ]] || continue
     [ -n "${!key+x}" ] || export "$key=$value"
   done < "$env_file"
   echo "settings: $env_file (the environment wins over it)"
@@ -41,8 +42,14 @@ DB_HOST="${DB_HOST:-127.0.0.1}"
 DB_PORT="${DB_PORT:-3306}"
 DB_USER="${DB_USER:-root}"
 DB_PASSWORD="${DB_PASSWORD:-}"
-DB_NAME="${database:-${DB_NAME:-cohabs_onboarding}}"
-DUMP="${dump:-$here/../shared/dumps/cohabs_onboarding.dump}"
+if [ "$support" -eq 1 ]; then
+  # Support's own database and dump: its `leases` has another shape than the sync's.
+  DB_NAME="${database:-${SUPPORT_DB_NAME:-cohabs_support}}"
+  DUMP="${dump:-$here/../shared/dumps/cohabs_support_challenge.dump}"
+else
+  DB_NAME="${database:-${DB_NAME:-cohabs_onboarding}}"
+  DUMP="${dump:-$here/../shared/dumps/cohabs_onboarding.dump}"
+fi
 
 [ -f "$DUMP" ] || die "dump file not found: $DUMP (pass its path: ./restore_dump.sh path/to/file.dump)"
 [[ "$DB_NAME" =~ ^[A-Za-z0-9_]+$ ]] || die "the database name may hold only letters, digits and _ (got '$DB_NAME')"

@@ -27,7 +27,7 @@ from pymysql.cursors import Cursor
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
 from cohabs.support import run as support_run
-from cohabs.support.plan import Job
+from cohabs.support.items import Incident
 from cohabs.sync.execute import Outcome
 from cohabs.sync.rows import Kind
 from cohabs.sync.run import Options, World, run
@@ -107,10 +107,10 @@ def sync(settings: Settings, **options: Any) -> Report:
     return run(settings, Options(**options), world)
 
 
-def support(settings: Settings, job: Job, **options: Any) -> support_run.SupportRun:
+def support(settings: Settings, incident: Incident, **options: Any) -> support_run.SupportRun:
     """One in-process support run on the tests' clock, no prompts, no output."""
     world = support_run.World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)
-    return support_run.run(job, settings, support_run.Options(**options), world)
+    return support_run.run(incident, settings, support_run.Options(**options), world)
 
 
 def own_env_file(cwd: Path) -> Path:
@@ -182,7 +182,7 @@ def start_sync(settings: Settings, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True)
 
 
-def start_support(settings: Settings, cwd: Path, job: Job, **env: str) -> subprocess.Popen[str]:
+def start_support(settings: Settings, cwd: Path, incident: Incident, **env: str) -> subprocess.Popen[str]:
     environment = {
         **db_env(settings),
         "STRIPE_SECRET_KEY": settings.stripe_key or "",
@@ -190,7 +190,7 @@ def start_support(settings: Settings, cwd: Path, job: Job, **env: str) -> subpro
         "STRIPE_RATE_LIMIT": "500",
         **env,
     }
-    command = [sys.executable, str(ROOT / "support.py"), job.value, "--yes"]
+    command = [sys.executable, str(ROOT / "support.py"), incident.value, "--yes"]
     return subprocess.Popen(
         command, cwd=cwd, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True
     )

@@ -18,7 +18,7 @@ import stripe
 
 from cohabs.shared.settings import Settings
 from cohabs.shared.stripe.idempotency import MAX_KEYS, KeyHistory, idempotency_key
-from cohabs.support.plan import Action, Job
+from cohabs.support.items import Action, Incident
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
@@ -115,10 +115,10 @@ def test_the_ledger_tells_an_earlier_runs_stored_500_from_this_runs() -> None:
     assert [k for k in ("old", "ours", "lost", "throttled") if history.inherited(k)] == ["old", "throttled"]
 
 
-def earlier_support_key(job: Job, subject: str, params: Any) -> str:
+def earlier_support_key(incident: Incident, subject: str, params: Any) -> str:
     """The first key support sent before the one builder: a 16-character digest and `:0`."""
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"cohabs-support:{job.value}:{subject}:{digest}:0"
+    return f"cohabs-support:{incident.value}:{subject}:{digest}:0"
 
 
 def posts(fake: FakeStripe, since: int, *paths: str) -> list[str]:
@@ -128,19 +128,19 @@ def posts(fake: FakeStripe, since: int, *paths: str) -> list[str]:
 def test_transfers_an_earlier_version_made_under_its_keys_are_found_never_made_again(
     settings: Settings, fake: FakeStripe, seeded: Seeded
 ) -> None:
-    planned = support(settings, Job.TRANSFERS, dry_run=True).plan
+    planned = support(settings, Incident.TRANSFERS, dry_run=True).plan
     payouts = [i.payout for i in planned.items if i.action is Action.TRANSFER and i.payout is not None]
     assert sorted(p.payment_id for p in payouts) == sorted(ELIGIBLE)
     client = stripe.StripeClient(TEST_KEY, base_addresses={"api": fake.url})
     made = {}
     for payout in payouts:
-        earlier = earlier_support_key(Job.TRANSFERS, payout.payment_id, payout.params)
+        earlier = earlier_support_key(Incident.TRANSFERS, payout.payment_id, payout.params)
         assert earlier != idempotency_key("cohabs-support", f"transfers:{payout.payment_id}", payout.params)
         transfer = client.v1.transfers.create(params=payout.params, options={"idempotency_key": earlier})
         made[payout.payment_id] = transfer.id
     since = len(fake.requests)
 
-    outcome = support(settings, Job.TRANSFERS)
+    outcome = support(settings, Incident.TRANSFERS)
 
     assert posts(fake, since, "/v1/transfers") == []
     done = {i.payment_id: i for i in outcome.plan.items if i.action is Action.DONE}
@@ -153,19 +153,19 @@ def test_transfers_an_earlier_version_made_under_its_keys_are_found_never_made_a
 def test_a_request_an_earlier_version_made_under_its_key_is_recorded_never_made_again(
     settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded
 ) -> None:
-    planned = support(settings, Job.DISPUTES, dry_run=True).plan
+    planned = support(settings, Incident.DISPUTES, dry_run=True).plan
     (item,) = [i for i in planned.items if i.action is Action.COLLECT]
     collection = item.collection
     assert collection is not None and collection.params is not None
-    earlier = earlier_support_key(Job.DISPUTES, collection.dispute_id, collection.params)
+    earlier = earlier_support_key(Incident.DISPUTES, collection.dispute_id, collection.params)
     assert earlier != idempotency_key("cohabs-support", f"disputes:{collection.dispute_id}", collection.params)
     # As an earlier version left it when stopped between the request and its row.
     client = stripe.StripeClient(TEST_KEY, base_addresses={"api": fake.url})
     request = client.v1.payment_intents.create(params=collection.params, options={"idempotency_key": earlier})
     since = len(fake.requests)
 
-    (recorded,) = support(settings, Job.DISPUTES).plan.items
-    (done,) = support(settings, Job.DISPUTES).plan.items
+    (recorded,) = support(settings, Incident.DISPUTES).plan.items
+    (done,) = support(settings, Incident.DISPUTES).plan.items
 
     assert posts(fake, since, "/v1/payment_intents") == []
     assert (recorded.action, recorded.stripe_id) == (Action.RECORD, request.id)

@@ -10,7 +10,7 @@ from cohabs.shared.settings import Settings
 from devkit import support_dump
 from devkit.dumpgen import Dump
 from devkit.mysql import Server
-from tests.helpers import ROOT, db_env, query
+from tests.helpers import ROOT, db_env, query, support_cli
 
 
 def test_restore_dump_says_what_is_missing() -> None:
@@ -98,3 +98,26 @@ def test_database_names_the_target_whatever_db_name_says(
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{other}`")
         conn.close()
+
+
+def test_support_restores_into_its_own_setting_and_its_hint_names_its_dump(
+    settings: Settings, mysql_server: Server, tmp_path: Path
+) -> None:
+    support = support_dump.generate().write(tmp_path / "support.dump")
+    own = f"{settings.db_name}_own_support"
+    try:
+        env = {**db_env(settings), "SUPPORT_DB_NAME": own}
+        command = [str(ROOT / "restore_dump.sh"), "--support", str(support)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert f"into {own} on" in done.stdout and "houseId" in columns(mysql_server, own, "leases")
+    finally:
+        conn = mysql_server.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{own}`")
+        conn.close()
+    gone = support_cli(settings, tmp_path, "transfers", "--dry-run", SUPPORT_DB_NAME=own)
+    assert gone.returncode == 1
+    assert f"database `{own}` does not exist" in gone.stderr
+    assert "./restore_dump.sh --support path/to/cohabs_support_challenge.dump" in gone.stderr
+    assert "SUPPORT_DB_NAME" in gone.stderr and "--database" in gone.stderr and "onboarding" not in gone.stderr

@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from cohabs.shared.settings import Settings
-from cohabs.support.plan import Action, Job
+from cohabs.support.items import Action, Incident
 from devkit.fake.limits import route_of
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
@@ -32,7 +32,7 @@ def reads(fake: FakeStripe) -> Counter[str]:
 def test_many_disputes_are_read_in_a_few_lists_and_each_is_re_collected_once(
     settings: Settings, mysql_server: Server, fake: FakeStripe, many_seeded: Seeded, many_data: SupportDump
 ) -> None:
-    plan = support(settings, Job.DISPUTES, dry_run=True).plan
+    plan = support(settings, Incident.DISPUTES, dry_run=True).plan
     planned = reads(fake)
     assert fake.writes() == [] and plan.totals(Action.COLLECT) != {}
     assert [i.action for i in plan.items].count(Action.COLLECT) == len(many_seeded.disputes) == 41
@@ -41,18 +41,18 @@ def test_many_disputes_are_read_in_a_few_lists_and_each_is_re_collected_once(
     assert planned["GET /v1/invoice_payments"] <= 3 and sum(planned.values()) <= 12, planned
 
     fake.requests.clear()
-    done = support(settings, Job.DISPUTES)
+    done = support(settings, Incident.DISPUTES)
     assert set(reads(fake)) == set(planned)  # the dry run read as the run does
     assert [i.action for i in done.plan.items].count(Action.COLLECT) == 41 and not any(
         i.failed for i in done.plan.items
     )
     assert_requested_once(settings, mysql_server, fake, many_seeded, many_data)
     writes = len(fake.writes())
-    again = support(settings, Job.DISPUTES)
+    again = support(settings, Incident.DISPUTES)
     assert len(fake.writes()) == writes and {i.action for i in again.plan.items} == {Action.WAIT}  # for the tenants
     # The transfers command reads the 41 re-collections' PaymentIntents (their rows hold pi_ ids) in a list too.
     fake.requests.clear()
-    waiting = support(settings, Job.TRANSFERS)
+    waiting = support(settings, Incident.TRANSFERS)
     assert reads(fake)["GET /v1/payment_intents/{id}"] == 0 and reads(fake)["GET /v1/payment_intents"] <= 2
     assert [i.action for i in waiting.plan.items].count(Action.WAIT) == 41
 
@@ -60,14 +60,14 @@ def test_many_disputes_are_read_in_a_few_lists_and_each_is_re_collected_once(
 def test_many_payments_are_read_in_a_few_lists_and_each_is_transferred_once(
     settings: Settings, mysql_server: Server, fake: FakeStripe, many_seeded: Seeded, many_data: SupportDump
 ) -> None:
-    done = support(settings, Job.TRANSFERS)
+    done = support(settings, Incident.TRANSFERS)
     read = reads(fake)
     assert read["GET /v1/charges/{id}"] == 0 and read["GET /v1/charges"] <= 2 and read["GET /v1/transfers"] <= 2, read
     assert read["GET /v1/accounts/{id}"] == 3 and not read["GET /v1/accounts"]  # three houses: asked at once
     assert len([i for i in done.plan.items if i.action is Action.TRANSFER]) == len(owed(many_data, many_seeded)) == 43
     assert_transferred_once(fake, many_seeded, many_data)
     writes = len(fake.writes())
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.TRANSFERS)
     assert len(fake.writes()) == writes
 
 
@@ -77,7 +77,7 @@ def test_rows_dated_far_from_their_charges_are_read_one_by_one_and_never_paid_tw
     # The rows say 2025 where Stripe dated the charges and the transfer already made in 2022: the bounded
     # lists hold none of them, so each charge is retrieved, and the transfers are read from before the oldest.
     moved(settings, mysql_server, years=3)
-    done = support(settings, Job.TRANSFERS)
+    done = support(settings, Incident.TRANSFERS)
     assert reads(fake)["GET /v1/charges/{id}"] > 40
     (already,) = many_seeded.transfers
     assert [i.action for i in done.plan.items if i.payment_id == already] == [Action.DONE]
@@ -90,12 +90,12 @@ def test_requests_made_before_the_rows_say_the_disputes_began_are_found_again(
     # The rows are dated after today: the PaymentIntents listed ahead (from the disputed rows' dates) begin
     # after the disputes, and what the run made today lies before them.
     moved(settings, mysql_server, years=5)
-    support(settings, Job.DISPUTES)
+    support(settings, Incident.DISPUTES)
     made = len(ours(fake, "payment_intents"))
     assert made == 41
     # A kill between the requests and their rows, as far as the database knows.
     query(settings, mysql_server, "DELETE FROM payments WHERE comment LIKE 'Created from the dispute ID%%'")
-    again = support(settings, Job.DISPUTES)
+    again = support(settings, Incident.DISPUTES)
     assert len(ours(fake, "payment_intents")) == made
     assert [i.action for i in again.plan.items].count(Action.RECORD) == 41
     assert len(payments(settings, mysql_server)) == len(many_data.payments) + 41
@@ -107,7 +107,7 @@ def test_an_invoice_found_in_the_bounded_list_names_its_request(
     payment = next(p for p in many_data.payments if p["disputed"] and p["id"] != many_data.payment("disputed")["id"])
     intent = many_seeded.intents[payment["id"]]
     invoice = many_seeded.payments.add_invoice(intent, number="CH-2022-0301")
-    support(settings, Job.DISPUTES)
+    support(settings, Incident.DISPUTES)
     assert reads(fake)["GET /v1/invoice_payments"] <= 3  # the list, not one request per dispute
     (request,) = [
         r
@@ -139,7 +139,7 @@ def test_a_bank_transfer_request_made_by_hand_since_the_dispute_is_seen_in_the_b
             "confirm": True,
         }
     )
-    done = support(settings, Job.DISPUTES)
+    done = support(settings, Incident.DISPUTES)
     (item,) = [i for i in done.plan.items if i.payment_id == payment["id"]]
     assert str(item.problem) == "maybe_handled" and by_hand.id in item.reason
     assert len(ours(fake, "payment_intents")) == 40
@@ -161,7 +161,7 @@ def test_many_houses_accounts_are_listed_and_only_those_not_listed_are_asked_for
             f"House {n}",
             account,
         )
-    done = support(settings, Job.TRANSFERS)
+    done = support(settings, Incident.TRANSFERS)
     read = reads(fake)
     assert read["GET /v1/accounts"] == 1 and read["GET /v1/accounts/{id}"] == 2  # the look-alike and the new one
     missing = {i.account for i in done.plan.items if "account_missing" in (i.problem, *i.more)}

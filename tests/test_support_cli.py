@@ -115,8 +115,10 @@ def test_a_terminal_run_shows_the_changes_and_asks_first(
     environment = {**db_env(settings), "STRIPE_SECRET_KEY": TEST_KEY, "STRIPE_API_BASE": fake.url}
     done = on_a_terminal(answer, [sys.executable, str(ROOT / "support.py"), "disputes"], tmp_path, environment)
     assert "requested from tenants: 1,500.00 EUR" in done.stdout
-    assert "Send these payment requests in the TEST Stripe account (key sk_test_…abcd)" in done.stdout
-    assert f"write to database `{settings.db_name}` on {settings.db_host}:{settings.db_port}?" in done.stdout
+    assert "Send 1 payment request(s) in the TEST Stripe account (key sk_test_…abcd)" in done.stdout
+    assert f"add 1 `payments` row(s) to database `{settings.db_name}` on {settings.db_host}:{settings.db_port}?" in (
+        done.stdout
+    )
     assert done.returncode == code, done.stdout + done.stderr
     assert len(ours(fake, "payment_intents")) == (1 if answer.startswith("y") else 0)
 

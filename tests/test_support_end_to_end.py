@@ -9,7 +9,7 @@ import pytest
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
-from cohabs.support.plan import Action, Job
+from cohabs.support.items import Action, Incident
 from devkit.fake_stripe import FakeStripe, Fault
 from devkit.mysql import Server
 from devkit.support_account import Seeded
@@ -29,8 +29,8 @@ def test_a_dry_run_reads_only_and_puts_the_money_on_paper(
     settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded
 ) -> None:
     before = payments(settings, mysql_server)
-    collect = support(settings, Job.DISPUTES, dry_run=True)
-    pay = support(settings, Job.TRANSFERS, dry_run=True)
+    collect = support(settings, Incident.DISPUTES, dry_run=True)
+    pay = support(settings, Incident.TRANSFERS, dry_run=True)
 
     assert fake.writes() == [] and payments(settings, mysql_server) == before
     assert collect.plan.totals(Action.COLLECT) == {"eur": 150000}
@@ -52,7 +52,7 @@ def test_a_dispute_is_re_collected_once_by_bank_transfer_and_recorded_in_a_new_r
     settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, support_data: SupportDump
 ) -> None:
     before = payments(settings, mysql_server)
-    outcome = support(settings, Job.DISPUTES)
+    outcome = support(settings, Incident.DISPUTES)
 
     (request,) = ours(fake, "payment_intents")
     disputed = support_data.payment("disputed")
@@ -78,7 +78,7 @@ def test_a_dispute_is_re_collected_once_by_bank_transfer_and_recorded_in_a_new_r
     assert seeded.payments.dispute_writes() == []  # never closed, accepted or answered
 
     writes = len(fake.writes())
-    again = support(settings, Job.DISPUTES)
+    again = support(settings, Incident.DISPUTES)
     assert len(fake.writes()) == writes
     assert [i.action for i in again.plan.items] == [Action.WAIT]  # for the tenant's bank transfer
 
@@ -88,7 +88,7 @@ def test_the_invoice_number_names_the_request_when_the_payment_paid_an_invoice(
 ) -> None:
     intent = fake.objects["charges"][seeded.charges[row_id("disputed")]]["payment_intent"]
     invoice = seeded.payments.add_invoice(intent, number="CH-2022-0042")
-    support(settings, Job.DISPUTES)
+    support(settings, Incident.DISPUTES)
     (request,) = ours(fake, "payment_intents")
     assert request["description"] == f"INVOICE - {invoice['number']}"
 
@@ -97,7 +97,7 @@ def test_each_settled_payment_is_transferred_once_to_its_house(
     settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded
 ) -> None:
     before = payments(settings, mysql_server)
-    outcome = support(settings, Job.TRANSFERS)
+    outcome = support(settings, Incident.TRANSFERS)
 
     made = ours(fake, "transfers")
     assert sorted(t["metadata"]["cohabs_payment_id"] for t in made) == sorted(ELIGIBLE)
@@ -113,7 +113,7 @@ def test_each_settled_payment_is_transferred_once_to_its_house(
     assert {i.payment_id for i in outcome.plan.items if i.action is Action.DONE} == {row_id("paid-1")}
 
     writes = len(fake.writes())
-    again = support(settings, Job.TRANSFERS)
+    again = support(settings, Incident.TRANSFERS)
     assert len(fake.writes()) == writes
     assert again.plan.totals(Action.TRANSFER) == {}
 
@@ -124,8 +124,8 @@ def test_a_won_dispute_and_a_refunded_charge_move_no_money(
     (dispute_id,) = seeded.disputes.values()
     seeded.payments.set_dispute_status(dispute_id, "won")
     seeded.payments.refund(seeded.charges[row_id("paid-2")], 100)
-    collect = support(settings, Job.DISPUTES)
-    pay = support(settings, Job.TRANSFERS)
+    collect = support(settings, Incident.DISPUTES)
+    pay = support(settings, Incident.TRANSFERS)
     assert ours(fake, "payment_intents") == []
     assert [(i.action, i.problem) for i in collect.plan.items] == [(Action.DONE, None)]  # nothing is owed
     assert sorted(t["metadata"]["cohabs_payment_id"] for t in ours(fake, "transfers")) == sorted(ELIGIBLE[1:])
@@ -138,8 +138,8 @@ def test_a_lost_answer_is_replayed_under_the_same_key_and_makes_one_object(
 ) -> None:
     # Stripe made the object and the answer was lost; the SDK's retry gets it replayed under the same key.
     fake.inject(Fault("drop", "POST", "/v1/payment_intents"), Fault("drop", "POST", "/v1/transfers"))
-    support(settings, Job.DISPUTES)
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.DISPUTES)
+    support(settings, Incident.TRANSFERS)
     assert_each_once(settings, mysql_server, fake, seeded)
     keys = [r.idempotency_key for r in fake.writes() if r.path == "/v1/payment_intents"]
     assert len(keys) == 2 and len(set(keys)) == 1
@@ -153,12 +153,12 @@ def test_a_stored_500_fails_its_item_for_one_run_and_the_next_run_makes_or_finds
         Fault("stored", "POST", "/v1/payment_intents", work=work, should_retry="false"),
         Fault("stored", "POST", "/v1/transfers", work=work, should_retry="false"),
     )
-    first = [*support(settings, Job.DISPUTES).plan.items, *support(settings, Job.TRANSFERS).plan.items]
+    first = [*support(settings, Incident.DISPUTES).plan.items, *support(settings, Incident.TRANSFERS).plan.items]
     failed = [i for i in first if i.failed]
     assert [str(i.problem) for i in failed] == ["stripe", "stripe"] and all("500" in i.reason for i in failed)
 
-    support(settings, Job.DISPUTES)
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.DISPUTES)
+    support(settings, Incident.TRANSFERS)
     assert_each_once(settings, mysql_server, fake, seeded)
     keys = [r.idempotency_key or "" for r in fake.writes() if r.path == "/v1/payment_intents"]
     # Found by the listing when Stripe made it; else the stored 500 moves the request to its next key.
@@ -171,5 +171,5 @@ def test_an_unreadable_account_stops_before_any_change(
 ) -> None:
     fake.inject(Fault("status", "GET", "/v1/transfers", count=50, status=500))
     with pytest.raises(CannotRun, match="could not read the Stripe account, so nothing was changed"):
-        support(settings, Job.TRANSFERS)
+        support(settings, Incident.TRANSFERS)
     assert fake.writes() == []

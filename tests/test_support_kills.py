@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cohabs.shared.settings import Settings
 from cohabs.support import cli as support_cli
-from cohabs.support.plan import Job
+from cohabs.support.items import Incident
 from devkit.fake_stripe import FakeStripe, Recorded
 from devkit.mysql import Server
 from devkit.support_account import Seeded
@@ -39,22 +39,22 @@ def finish_and_check(settings: Settings, server: Server, fake: FakeStripe, seede
     """The next runs finish the work; one more run after them sends no write at all."""
     fake.hook = None
     lock_released(settings, server, "cohabs-support")
-    support(settings, Job.DISPUTES)
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.DISPUTES)
+    support(settings, Incident.TRANSFERS)
     assert_each_once(settings, server, fake, seeded)
     writes = len(fake.writes())
-    support(settings, Job.DISPUTES)
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.DISPUTES)
+    support(settings, Incident.TRANSFERS)
     assert len(fake.writes()) == writes
 
 
 @pytest.mark.parametrize(
-    ("job", "stage", "path", "nth"),
+    ("incident", "stage", "path", "nth"),
     [
-        (Job.DISPUTES, "received", "/v1/payment_intents", 1),  # before the call: Stripe never saw it
-        (Job.DISPUTES, "processed", "/v1/payment_intents", 1),  # the request exists, its row was never written
-        (Job.TRANSFERS, "received", "/v1/transfers", 1),
-        (Job.TRANSFERS, "processed", "/v1/transfers", 2),  # one transfer reported, the next made but unheard of
+        (Incident.DISPUTES, "received", "/v1/payment_intents", 1),  # before the call: Stripe never saw it
+        (Incident.DISPUTES, "processed", "/v1/payment_intents", 1),  # the request exists, its row was never written
+        (Incident.TRANSFERS, "received", "/v1/transfers", 1),
+        (Incident.TRANSFERS, "processed", "/v1/transfers", 2),  # one transfer reported, the next made but unheard of
     ],
 )
 def test_a_kill_around_a_stripe_call_is_finished_by_the_next_run(
@@ -63,7 +63,7 @@ def test_a_kill_around_a_stripe_call_is_finished_by_the_next_run(
     fake: FakeStripe,
     seeded: Seeded,
     tmp_path: Path,
-    job: Job,
+    incident: Incident,
     stage: str,
     path: str,
     nth: int,
@@ -75,7 +75,7 @@ def test_a_kill_around_a_stripe_call_is_finished_by_the_next_run(
             seen.append(request)
         return len(seen) == nth
 
-    process = start_support(settings, tmp_path, job)
+    process = start_support(settings, tmp_path, incident)
     fake.hook = kill_when(fake, process, moment)
     assert process.wait(timeout=120) == -signal.SIGKILL
     finish_and_check(settings, mysql_server, fake, seeded)
@@ -85,7 +85,9 @@ def test_a_kill_inside_the_row_insert_is_finished_by_the_next_run(
     settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
 ) -> None:
     with writes_held(mysql_server, settings.db_name, "payments", "INSERT") as holder:
-        kill_inside_the_write(holder, settings.db_name, "payments", start_support(settings, tmp_path, Job.DISPUTES))
+        kill_inside_the_write(
+            holder, settings.db_name, "payments", start_support(settings, tmp_path, Incident.DISPUTES)
+        )
     assert len(fake.all("payment_intents")) > len(seeded.charges)  # the request was made, its row rolled back
     finish_and_check(settings, mysql_server, fake, seeded)
 
@@ -107,17 +109,19 @@ def finish_many(settings: Settings, server: Server, fake: FakeStripe, seeded: Se
     """The next runs finish both jobs, each thing made once; one more run sends no write."""
     fake.hook = None
     lock_released(settings, server, "cohabs-support")
-    for job in (Job.DISPUTES, Job.TRANSFERS):
-        support(settings, job)
+    for incident in (Incident.DISPUTES, Incident.TRANSFERS):
+        support(settings, incident)
     assert_requested_once(settings, server, fake, seeded, dump)
     assert_transferred_once(fake, seeded, dump)
     writes = len(fake.writes())
-    for job in (Job.DISPUTES, Job.TRANSFERS):
-        support(settings, job)
+    for incident in (Incident.DISPUTES, Incident.TRANSFERS):
+        support(settings, incident)
     assert len(fake.writes()) == writes
 
 
-@pytest.mark.parametrize(("job", "path"), [(Job.DISPUTES, "/v1/payment_intents"), (Job.TRANSFERS, "/v1/transfers")])
+@pytest.mark.parametrize(
+    ("incident", "path"), [(Incident.DISPUTES, "/v1/payment_intents"), (Incident.TRANSFERS, "/v1/transfers")]
+)
 def test_a_kill_with_many_items_in_flight_is_finished_by_the_next_run(
     settings: Settings,
     mysql_server: Server,
@@ -125,11 +129,11 @@ def test_a_kill_with_many_items_in_flight_is_finished_by_the_next_run(
     many_seeded: Seeded,
     many_data: SupportDump,
     tmp_path: Path,
-    job: Job,
+    incident: Incident,
     path: str,
 ) -> None:
     fake.latency = 0.05  # requests take a while, so that many are under way when the kill lands
-    process = start_support(settings, tmp_path, job)
+    process = start_support(settings, tmp_path, incident)
     fake.hook = kill_when(fake, process, nth_write(path, 20, "processed"))
     assert process.wait(timeout=120) == -signal.SIGKILL
     made = [r for r in fake.writes() if r.path == path]
@@ -153,7 +157,7 @@ def test_a_signal_lets_the_items_under_way_finish_reports_the_rest_and_the_next_
     reason: str,
 ) -> None:
     # 20 requests a second: the signal lands with a few items under way and most not started.
-    process = start_support(settings, tmp_path, Job.TRANSFERS, STRIPE_RATE_LIMIT="20")
+    process = start_support(settings, tmp_path, Incident.TRANSFERS, STRIPE_RATE_LIMIT="20")
     moment = nth_write("/v1/transfers", 10)
 
     def hook(stage: str, request: Recorded) -> None:

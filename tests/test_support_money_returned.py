@@ -13,7 +13,7 @@ import pytest
 
 from cohabs.shared.settings import Settings
 from cohabs.support import disputes
-from cohabs.support.plan import Action, Job, Problem, Settlement
+from cohabs.support.items import Action, Incident, Problem, Settlement
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
 from devkit.support_account import Seeded
@@ -58,7 +58,7 @@ def test_a_dispute_over_without_a_loss_before_any_request_asks_nothing(
         fake.objects["disputes"][dispute_id]["status"] = status
     else:
         win(seeded, status)
-    (item,) = support(settings, Job.DISPUTES).plan.items
+    (item,) = support(settings, Incident.DISPUTES).plan.items
     assert (item.action, item.problem) == (Action.DONE, None) and status in item.reason
     assert fake.writes() == []
 
@@ -66,12 +66,12 @@ def test_a_dispute_over_without_a_loss_before_any_request_asks_nothing(
 def test_a_dispute_won_after_its_unpaid_request_is_reported_on_every_run_then_canceled_only_when_asked(
     settings: Settings, mysql_server: Server, fake: FakeStripe, seeded: Seeded, tmp_path: Path
 ) -> None:
-    support(settings, Job.DISPUTES)
+    support(settings, Incident.DISPUTES)
     win(seeded)
     writes = len(fake.writes())
 
     for _ in range(2):  # every run, until someone acts
-        (item,) = support(settings, Job.DISPUTES).plan.items
+        (item,) = support(settings, Incident.DISPUTES).plan.items
         assert (item.action, item.problem) == (Action.REPORT, Problem.RETURNED_UNPAID)
         assert "cancel it" in item.reason and the_request(fake)["id"] in item.reason
     shown = support_cli(settings, tmp_path, "disputes", "--yes")
@@ -81,7 +81,7 @@ def test_a_dispute_won_after_its_unpaid_request_is_reported_on_every_run_then_ca
     assert dry.stdout.index("Changes planned (1)") < dry.stdout.index("[will cancel]")
     assert len(fake.writes()) == writes
 
-    canceled = support(settings, Job.DISPUTES, disputes=disputes.Rules(cancel_won=True))
+    canceled = support(settings, Incident.DISPUTES, disputes=disputes.Rules(cancel_won=True))
     (item,) = canceled.plan.items
     assert (item.action, item.failed, item.problem) == (Action.CANCEL, False, None)
     request = the_request(fake)
@@ -89,7 +89,7 @@ def test_a_dispute_won_after_its_unpaid_request_is_reported_on_every_run_then_ca
     assert [r.path for r in fake.writes()[writes:]] == [f"/v1/payment_intents/{request['id']}/cancel"]
 
     writes = len(fake.writes())
-    (after,) = support(settings, Job.DISPUTES, disputes=disputes.Rules(cancel_won=True)).plan.items
+    (after,) = support(settings, Incident.DISPUTES, disputes=disputes.Rules(cancel_won=True)).plan.items
     assert (after.action, after.problem) == (Action.DONE, None) and "canceled" in after.reason
     assert len(fake.writes()) == writes  # a rerun sends no write
     assert len(payments(settings, mysql_server)) == 13  # the row the request made stays; nothing else is written
@@ -98,31 +98,31 @@ def test_a_dispute_won_after_its_unpaid_request_is_reported_on_every_run_then_ca
 def test_a_dispute_won_after_the_tenant_paid_is_reported_until_refunded_and_never_refunded_by_the_tool(
     settings: Settings, fake: FakeStripe, seeded: Seeded, support_data: SupportDump
 ) -> None:
-    support(settings, Job.DISPUTES)
+    support(settings, Incident.DISPUTES)
     tenant_pays(seeded, support_data, fake)
     assert the_request(fake)["status"] == "succeeded"
-    (paid,) = support(settings, Job.DISPUTES).plan.items
+    (paid,) = support(settings, Incident.DISPUTES).plan.items
     assert (paid.action, paid.problem) == (Action.DONE, None)  # re-collected: nothing left to do
     win(seeded)
     writes = len(fake.writes())
 
     for _ in range(2):
-        (item,) = support(settings, Job.DISPUTES, disputes=disputes.Rules(cancel_won=True)).plan.items
+        (item,) = support(settings, Incident.DISPUTES, disputes=disputes.Rules(cancel_won=True)).plan.items
         assert (item.action, item.problem) == (Action.REPORT, Problem.RETURNED_PAID)
         assert "the tenant paid request" in item.reason and "refund them" in item.reason
     assert len(fake.writes()) == writes  # neither canceled nor refunded
 
     seeded.payments.refund(the_request(fake)["latest_charge"])  # a person refunds the tenant in the dashboard
-    (item,) = support(settings, Job.DISPUTES).plan.items
+    (item,) = support(settings, Incident.DISPUTES).plan.items
     assert (item.action, item.problem) == (Action.DONE, None) and "paid and refunded" in item.reason
 
 
 def test_a_dispute_lost_after_its_request_keeps_the_request_waiting(
     settings: Settings, fake: FakeStripe, seeded: Seeded
 ) -> None:
-    support(settings, Job.DISPUTES)
+    support(settings, Incident.DISPUTES)
     win(seeded, "lost")  # closed against the platform: the money stays withdrawn, the re-collection stands
-    (item,) = support(settings, Job.DISPUTES).plan.items
+    (item,) = support(settings, Incident.DISPUTES).plan.items
     assert (item.action, item.problem) == (Action.WAIT, None)
 
 
@@ -173,7 +173,7 @@ def test_a_partial_reversal_and_a_partial_refund_are_reported_with_their_amounts
     assert (line["paid"], line["reversed_or_refunded"], line["owed"]) == ("880.00", "300.00", "300.00")
 
     writes = len(fake.writes())
-    again = support(settings, Job.TRANSFERS)
+    again = support(settings, Incident.TRANSFERS)
     assert len(fake.writes()) == writes  # a rerun sends no write: nothing is ever topped up
     reversed_item = next(i for i in again.plan.items if i.payment_id == row_id("paid-1"))
     assert reversed_item.settlement == Settlement(88000, 30000, 30000, "reversed")
@@ -198,7 +198,7 @@ def test_a_transfer_refused_for_a_capability_then_fixed_is_made_once_under_the_n
             seeded.payments.set_transfers_capability(flagey, "inactive")
 
     fake.hook = capability_lost
-    first = support(settings, Job.TRANSFERS)
+    first = support(settings, Incident.TRANSFERS)
     fake.hook = None
     failed = [i for i in first.plan.items if i.failed]
     assert len(failed) == len(ELIGIBLE) and ours(fake, "transfers") == []
@@ -207,13 +207,13 @@ def test_a_transfer_refused_for_a_capability_then_fixed_is_made_once_under_the_n
 
     # Still not fixed: the account read says so, nothing is sent, and the house's account is named.
     since = len(fake.requests)
-    blocked = support(settings, Job.TRANSFERS)
+    blocked = support(settings, Incident.TRANSFERS)
     assert posted(fake, "/v1/transfers", since) == []
     assert {i.problem for i in blocked.plan.items if i.payment_id in ELIGIBLE} == {Problem.CANNOT_RECEIVE}
 
     seeded.payments.set_transfers_capability(flagey, "active")  # fixed, within the day the refusals are kept
     since = len(fake.requests)
-    fixed = support(settings, Job.TRANSFERS)
+    fixed = support(settings, Incident.TRANSFERS)
     assert not any(i.failed for i in fixed.plan.items)
     keys = [r.idempotency_key or "" for r in posted(fake, "/v1/transfers", since)]
     assert sorted(k.rsplit(":", 1)[-1] for k in keys if k.endswith(":1")) == ["1"] * len(ELIGIBLE)
@@ -223,9 +223,9 @@ def test_a_transfer_refused_for_a_capability_then_fixed_is_made_once_under_the_n
     )
 
     writes = len(fake.writes())
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.TRANSFERS)
     assert len(fake.writes()) == writes  # a rerun sends no write
-    support(settings, Job.DISPUTES)
+    support(settings, Incident.DISPUTES)
     assert_each_once(settings, mysql_server, fake, seeded)
 
 
@@ -235,19 +235,19 @@ def test_a_request_refused_twice_then_fixed_is_made_once_and_the_report_says_whi
     refused = Fault("stored", "POST", "/v1/payment_intents", count=2, status=400, code="customer_tax_location_invalid")
     fake.inject(refused)
 
-    (first,) = support(settings, Job.DISPUTES).plan.items
+    (first,) = support(settings, Incident.DISPUTES).plan.items
     assert first.failed and not first.replayed and "replay" not in first.reason
-    (second,) = support(settings, Job.DISPUTES).plan.items  # k0 replays the first refusal; k1 is refused anew
+    (second,) = support(settings, Incident.DISPUTES).plan.items  # k0 replays the first refusal; k1 is refused anew
     assert second.failed and "a new answer; 1 earlier key(s) only replayed answers Stripe stored" in second.reason
-    (third,) = support(settings, Job.DISPUTES).plan.items  # fixed: k0 and k1 replay, k2 makes the request
+    (third,) = support(settings, Incident.DISPUTES).plan.items  # fixed: k0 and k1 replay, k2 makes the request
     assert (third.action, third.failed) == (Action.COLLECT, False)
 
     keys = [(r.idempotency_key or "").split(":")[4:] for r in posted(fake, "/v1/payment_intents")]
     assert keys == [[], [], ["1"], [], ["1"], ["2"]]
     writes = len(fake.writes())
-    (again,) = support(settings, Job.DISPUTES).plan.items
+    (again,) = support(settings, Incident.DISPUTES).plan.items
     assert again.action is Action.WAIT and len(fake.writes()) == writes
-    support(settings, Job.TRANSFERS)
+    support(settings, Incident.TRANSFERS)
     assert_each_once(settings, mysql_server, fake, seeded)
 
 
@@ -256,7 +256,7 @@ def test_an_error_replayed_within_the_run_is_said_to_be_a_replay(
 ) -> None:
     # A 500 the SDK retries: its retries meet the answer Stripe stored for the key.
     fake.inject(Fault("stored", "POST", "/v1/payment_intents"))
-    (item,) = support(settings, Job.DISPUTES).plan.items
+    (item,) = support(settings, Incident.DISPUTES).plan.items
     assert item.failed and item.replayed
     assert "this answer is a replay of the one Stripe stored for the key earlier in this run" in item.reason
 

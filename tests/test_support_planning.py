@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from cohabs.support import disputes, transfers
-from cohabs.support.objects import Account, Charge, Dispute, Intent, Transfer, intent_from
-from cohabs.support.plan import Action, Item, Plan, Problem, Settlement
+from cohabs.support.items import Action, Item, Plan, Problem, Settlement
+from cohabs.support.objects import Charge, ConnectedAccount, Dispute, Intent, Transfer, intent_from
 from cohabs.support.report import NEXT_STEPS, next_steps
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref, ref_of, stripe_id
 from cohabs.support.run import SupportRun
@@ -266,7 +266,11 @@ def account_for(rows: PaymentRows, **charges: Charge | None) -> transfers.Payout
     found: dict[str, Charge | None] = {charge_id("py", f"paid-{n}"): charge(f"paid-{n}", 88000) for n in range(1, 5)}
     found |= {c.id if c else k: c for k, c in charges.items()}
     done = [Transfer("tr_old", 88000, "eur", FLAGEY, charge_id("py", "paid-1"), 1_671_200_000)]
-    accounts = {FLAGEY: Account(FLAGEY, "eur", "active"), PARVIS: Account(PARVIS, "eur", "active"), LOUIS: None}
+    accounts = {
+        FLAGEY: ConnectedAccount(FLAGEY, "eur", "active"),
+        PARVIS: ConnectedAccount(PARVIS, "eur", "active"),
+        LOUIS: None,
+    }
     return transfers.PayoutFacts(accounts, done, found)
 
 
@@ -540,7 +544,7 @@ def test_a_charge_is_paid_out_only_in_the_currency_its_house_settles_in() -> Non
     assert "is in USD, but account acct_1TestFlagey10xyz settles in EUR" in item.reason
 
     unknown = account_for(rows)
-    unknown = replace(unknown, accounts={**unknown.accounts, FLAGEY: Account(FLAGEY, None, "active")})
+    unknown = replace(unknown, accounts={**unknown.accounts, FLAGEY: ConnectedAccount(FLAGEY, None, "active")})
     plan = transfers.plan_transfers(rows, unknown, transfers.Rules())
     assert plan.totals(Action.TRANSFER) == {}
     assert all(i.problem is Problem.CURRENCY_MISMATCH for i in plan.items if i.payment_id in ELIGIBLE_NAMES)
@@ -552,7 +556,7 @@ ELIGIBLE_NAMES = {row_id(f"paid-{n}") for n in (2, 3, 4)}
 def test_an_account_that_cannot_receive_transfers_gets_none_and_is_named() -> None:
     rows = rows_of()
     account = account_for(rows)
-    account = replace(account, accounts={**account.accounts, FLAGEY: Account(FLAGEY, "eur", "inactive")})
+    account = replace(account, accounts={**account.accounts, FLAGEY: ConnectedAccount(FLAGEY, "eur", "inactive")})
     plan = transfers.plan_transfers(rows, account, transfers.Rules())
     items = by_subject(plan)
     assert plan.totals(Action.TRANSFER) == {}

@@ -7,12 +7,12 @@ from collections import Counter
 from cohabs.shared.scheduler import Queues
 from cohabs.support.calls import CANCEL_INTENT, CREATE_INTENT
 from cohabs.support.execute import shape
-from cohabs.support.plan import Action, Item, Job, Plan
+from cohabs.support.items import Action, Incident, Item, Plan
 
 
 def test_a_cancel_goes_first_and_the_requests_wait_for_it() -> None:
     plan = Plan(
-        Job.DISPUTES,
+        Incident.DISPUTES,
         [
             Item("dispute dp_won", Action.CANCEL, cancels=("pi_won",)),
             *(Item(f"dispute dp_{n}", Action.COLLECT) for n in range(3)),

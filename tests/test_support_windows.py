@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from cohabs.shared.stripe.gateway import Window
-from cohabs.support.listing import DAY, PART, PARTS, around, cut, if_cheaper, rest_of
+from cohabs.support.account_read import DAY, PART, PARTS, around, cut, if_cheaper, rest_of
 from cohabs.support.objects import Dispute
 
 T0 = 1_650_000_000

@@ -16,9 +16,9 @@ from cohabs.shared.stripe.gateway import StripeGateway, Window, make_client
 from cohabs.shared.stripe.listing import next_windows
 from cohabs.shared.stripe.pacing import Pacer
 from cohabs.sync.account import Remote
+from cohabs.sync.account_read import read_all
 from cohabs.sync.calls import SyncCalls
 from cohabs.sync.kinds import KINDS
-from cohabs.sync.listing import read_all
 from cohabs.sync.rows import Kind
 from devkit.fake_stripe import FakeStripe, Recorded
 from tests.helpers import TEST_KEY

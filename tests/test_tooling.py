@@ -6,12 +6,16 @@ import importlib
 import os
 import re
 import tomllib
+from datetime import datetime
+from pathlib import Path
 
 import click
 import pytest
 
 from cohabs import __version__
 from cohabs.shared.settings import Settings
+from devkit.dumpgen import generate
+from devkit.mysql import Server
 from tests.helpers import ROOT, db_env
 from tools import demo
 
@@ -52,3 +56,40 @@ def test_the_readme_names_where_the_dump_is_and_what_the_emulator_accepts() -> N
     example = (ROOT / ".env.example").read_text()
     assert "DB_PASSWORD=\n" in example and "no password" in example
     assert os.path.join("devkit", "fake_stripe.py") in readme and "sk_test_" in readme
+
+
+def _tables(server: Server, database: str) -> set[str]:
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [database])
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def test_the_demo_keeps_a_database_that_holds_a_table_it_did_not_make(
+    mysql_server: Server, db_name: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dump = generate(6, 3, 6, now=datetime(2025, 1, 1)).write(tmp_path / "demo.dump")
+    env = demo.demo_env(mysql_server, db_name)
+    demo.restore_fresh(mysql_server, dump, env, db_name)  # an empty database: restored, and marked as the demo's
+    assert _tables(mysql_server, db_name) == {"users", "rooms", "leases", demo.MARKER}
+    demo.restore_fresh(mysql_server, dump, env, db_name)  # the demo's own: dropped and restored again
+    conn = mysql_server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db_name}`.`invoices_2024` (id INT)")
+    conn.close()
+    with pytest.raises(SystemExit) as stopped:
+        demo.restore_fresh(mysql_server, dump, env, db_name)
+    assert stopped.value.code == 1
+    assert "invoices_2024" in _tables(mysql_server, db_name)
+    assert "holds tables the demo did not make (invoices_2024); nothing was dropped" in capfd.readouterr().err
+    # A database someone restored by hand, without the demo's marker, is not the demo's either.
+    conn = mysql_server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"DROP TABLE `{db_name}`.`invoices_2024`, `{db_name}`.`{demo.MARKER}`")
+    conn.close()
+    with pytest.raises(SystemExit):
+        demo.restore_fresh(mysql_server, dump, env, db_name)
+    assert "users" in _tables(mysql_server, db_name)

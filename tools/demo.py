@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -105,18 +106,48 @@ def demo_env(server: Server, database: str, variable: str = "DB_NAME") -> dict[s
     }
 
 
+MARKER = "cohabs_demo_made_this"  # a table the demo leaves in its database: proof it may drop that database
+
+
+def dump_tables(dump: Path) -> set[str]:
+    """The tables a dump creates, read from its DDL."""
+    with dump.open(encoding="utf-8", errors="replace") as text:
+        return {found.group(1) for line in text if (found := re.match(r"CREATE TABLE `([^`]+)`", line))}
+
+
 def restore_fresh(server: Server, dump: Path, env: dict[str, str], database: str) -> None:
-    """Drop the demo database and restore `dump` into it, as users do (restore_dump.sh --database)."""
+    """Restore `dump` into the demo database, as users do (restore_dump.sh --database).
+
+    The database is dropped first only when the demo made it: it holds the demo's marker and no table
+    the dump does not make. Any other database with tables is left as it is, and the demo stops.
+    """
     conn = server.connect()
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    conn.close()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [database])
+            present = {row[0] for row in cur.fetchall()}
+            foreign = present - dump_tables(dump) - {MARKER}
+            if present and (MARKER not in present or foreign):
+                fail(
+                    f"database `{database}` on {server.host}:{server.port} holds tables the demo did not make "
+                    f"({', '.join(sorted(foreign or present))}); nothing was dropped. "
+                    "Run the demo on another database: --database NAME (make demo ARGS='--database NAME')"
+                )
+            cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    finally:
+        conn.close()
     heading("Restore the dump")
     restore = [str(ROOT / "restore_dump.sh"), "--database", database, str(dump)]
     click.echo(f"$ ./restore_dump.sh --database {database} {dump}")
     restored = subprocess.run(restore, cwd=ROOT, env=env)
     if restored.returncode != 0:
         fail(f"restore_dump.sh exited {restored.returncode}")
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{database}`.`{MARKER}` (id INT) COMMENT 'make demo made this database'")
+    finally:
+        conn.close()
 
 
 def main() -> None:

@@ -34,11 +34,11 @@ _LOST = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
 
 # What to do next, by MySQL error number, for the errors a restored database produces.
 _ADVICE = {
-    1054: "a column the sync reads or writes is not there: check the table against the dump's schema, then rerun",
+    1054: "a column the run reads or writes is not there: check the table against the dump's schema, then rerun",
     1142: "the MySQL user may not do this on that table: GRANT SELECT, UPDATE on it to DB_USER, then rerun",
     1143: "the MySQL user may not update that column: GRANT UPDATE on it to DB_USER, then rerun",
     1146: "a table is missing: restore the dump (./restore_dump.sh), then rerun",
-    1288: "the table is a view MySQL cannot update: point DB_NAME at the database holding the real tables, then rerun",
+    1288: "the table is a view MySQL cannot update: use the database holding the real tables, then rerun",
     1348: "that column of the view is computed and cannot be updated: use the real table, then rerun",
     1356: "a view refers to tables or columns that no longer exist: recreate it or use the real tables, then rerun",
     1406: "an id is longer than its column: widen the column (varchar(255)), then rerun",
@@ -74,8 +74,11 @@ def mysql_failed(exc: BaseException, where: str = "") -> CannotRun:
     )
 
 
-def connect(settings: Settings) -> Connection:
-    """The run's first connection: a failure here is named for its cause (no server, no database, the login)."""
+def connect(settings: Settings, restore: str = "") -> Connection:
+    """The run's first connection: a failure here is named for its cause (no server, no database, the login).
+
+    `restore` is how this job's database is made, for when it does not exist: each job names its own dump.
+    """
     where = f"{settings.db_host}:{settings.db_port}"
     try:
         conn = _open(settings)
@@ -84,7 +87,7 @@ def connect(settings: Settings) -> Connection:
         if code == 1049:
             raise CannotRun(
                 f"database `{settings.db_name}` does not exist on MySQL at {where} — "
-                "restore the dump first: ./restore_dump.sh path/to/cohabs_onboarding.dump"
+                + (restore or "restore its dump first: ./restore_dump.sh --database NAME path/to/file.dump")
             ) from None
         if code in UNREACHABLE:
             raise CannotRun(
@@ -227,9 +230,9 @@ def when(value: Any) -> datetime | None:
 
 
 @contextlib.contextmanager
-def session(settings: Settings, lock: str | None, what: str) -> Iterator[Connection]:
+def session(settings: Settings, lock: str | None, what: str, restore: str = "") -> Iterator[Connection]:
     """A run's own connection, holding the lock `lock` names while inside (None: a read-only run takes none)."""
-    conn = connect(settings)
+    conn = connect(settings, restore)
     try:
         with run_lock(conn, lock, settings.db_name, what) if lock else contextlib.nullcontext():
             yield conn

@@ -15,8 +15,8 @@ from stripe.params import PaymentIntentCancelParams, PaymentIntentCreateParams, 
 
 from cohabs.shared.stripe.gateway import PAGE, Endpoint, StripeGateway, Window
 from cohabs.support.objects import (
-    Account,
     Charge,
+    ConnectedAccount,
     Dispute,
     Intent,
     Invoice,
@@ -165,7 +165,7 @@ class SupportCalls:
             invoice_from,
         )
 
-    def accounts(self, window: Window) -> Page[Account]:
+    def accounts(self, window: Window) -> Page[ConnectedAccount]:
         """The platform's connected accounts."""
         return self._page(
             LIST_ACCOUNTS,
@@ -211,7 +211,7 @@ class SupportCalls:
         )
         return invoice_from(found.to_dict()) if found is not None else None
 
-    def account(self, account_id: str) -> Account | None:
+    def account(self, account_id: str) -> ConnectedAccount | None:
         """The connected account (its currency and transfers capability), None when it does not exist."""
         # Stripe answers 404 for an id it does not know, and 403 for an account not connected to this platform.
         found = self.gateway.call(

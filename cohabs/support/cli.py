@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -24,9 +25,9 @@ from cohabs.shared.command import (
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import Provenance
 from cohabs.support import disputes, transfers
-from cohabs.support.plan import WRITES, Action, Item, Job, Plan
+from cohabs.support.items import WRITES, Action, Incident, Item, Plan
 from cohabs.support.report import render, report_json, totals_lines, write_reports
-from cohabs.support.run import Options, World, run
+from cohabs.support.run import Options, SupportRun, World, run
 
 MEANINGS = {
     Exit.OK: "all done: nothing needs a person",
@@ -41,10 +42,6 @@ CONFIGURATION = ("SUPPORT_DB_NAME (or --database; never DB_NAME, the sync's)", *
 EPILOG = epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan.")
 INTERRUPTED = "interrupted: run again to finish; what was made is found again, never made twice"
 F = TypeVar("F", bound=Callable[..., Any])
-QUESTIONS = {
-    Job.DISPUTES: "Send these payment requests",
-    Job.TRANSFERS: "Make these transfers to the houses' accounts",
-}
 
 
 def _percent(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
@@ -109,7 +106,7 @@ def disputes_command(
 ) -> None:
     """Ask tenants whose payment was disputed to pay again, by bank transfer, and record it in a new row."""
     rules = disputes.Rules(bank_country=bank_country, due_days=due_days, cancel_won=cancel_won_requests)
-    _run(ctx, Job.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **shared)
+    _run(ctx, Incident.DISPUTES, lambda options: dataclasses.replace(options, disputes=rules), **shared)
 
 
 @main.command("transfers", epilog=EPILOG)
@@ -125,40 +122,64 @@ def disputes_command(
 def transfers_command(ctx: click.Context, /, platform_fee: Decimal, **shared: Any) -> None:
     """Pay each settled rent payment out to its house's connected account, once."""
     rules = transfers.Rules(fee_percent=platform_fee)
-    _run(ctx, Job.TRANSFERS, lambda options: dataclasses.replace(options, transfers=rules), **shared)
+    _run(ctx, Incident.TRANSFERS, lambda options: dataclasses.replace(options, transfers=rules), **shared)
 
 
 def _run(
-    ctx: click.Context, job: Job, rules: Callable[[Options], Options], database: str | None, **shared: Any
+    ctx: click.Context, incident: Incident, rules: Callable[[Options], Options], database: str | None, **shared: Any
 ) -> None:
     habits = Habits(**shared)
     options = rules(Options(dry_run=habits.dry_run, live=habits.live))
     command = Command(
-        name=f"support {job.value}" + (" (dry run)" if habits.dry_run else ""),
-        prefix=f"support-{job.value}-{'plan' if habits.dry_run else 'run'}",
+        name=f"support {incident.value}" + (" (dry run)" if habits.dry_run else ""),
+        prefix=f"support-{incident.value}-{'plan' if habits.dry_run else 'run'}",
         writes=not habits.dry_run,
         interrupted=INTERRUPTED,
         # Support's own database, never DB_NAME: that is the sync's, whose `leases` has another shape.
         configure=lambda settings: dataclasses.replace(settings, db_name=database or settings.support_db_name),
     )
-    run_command(ctx, habits, command, partial(_support, job, options))
+    run_command(ctx, habits, command, partial(_support, incident, options))
 
 
-def _support(job: Job, options: Options, invocation: Invocation) -> Outcome:
+def _support(incident: Incident, options: Options, invocation: Invocation) -> Outcome:
     privacy, provenance = invocation.privacy, invocation.provenance
     world = World(echo=invocation.echo, confirm=_confirm(provenance, invocation.consent), stop=invocation.stop)
-    done = run(job, invocation.settings, options, world)
+    done = run(incident, invocation.settings, options, world)
     lines = render(done, provenance.target, invocation.habits.detail, tool=provenance.tool)
-    if done.stopped:
-        code = stop_exit(done.stopped)
-    else:
-        code = Exit.ATTENTION if any(i.attention for i in done.plan.items) else Exit.OK
     return Outcome(
         (privacy(line) for line in lines),
         partial(write_reports, done, folder=REPORTS, privacy=privacy),
         partial(report_json, done, privacy=privacy),
-        code,
+        exit_code(done),
     )
+
+
+def exit_code(done: SupportRun) -> Exit:
+    """3 only when an item needs a person: re-collections waiting for the tenant's transfer are counted, not asked."""
+    if done.stopped:
+        return stop_exit(done.stopped)
+    return Exit.ATTENTION if any(item.attention for item in done.plan.items) else Exit.OK
+
+
+def question(plan: Plan, provenance: Provenance) -> str:
+    """The prompt names each write the run will make, where: Stripe's, and the database's when there are any."""
+    account = f"the {provenance.stripe_mode.upper()} Stripe account (key {provenance.stripe_key})"
+    count = Counter(item.action for item in plan.items if item.action in WRITES)
+    if plan.incident is Incident.TRANSFERS:
+        return f"Make {count[Action.TRANSFER]} transfer(s) to the houses' connected accounts in {account}? The database is only read."
+    stripe = [
+        f"{verb} {count[action]} {what}"
+        for verb, action, what in (
+            ("cancel", Action.CANCEL, "unpaid payment request(s)"),
+            ("send", Action.COLLECT, "payment request(s)"),
+        )
+        if count[action]
+    ]
+    rows = count[Action.COLLECT] + count[Action.RECORD]
+    database = f"add {rows} `payments` row(s) to database `{provenance.database}` on {provenance.db_host}"
+    said = " and ".join(stripe) + f" in {account}" if stripe else ""
+    sentence = said + (", and " if said else "") + database if rows else said
+    return sentence[:1].upper() + sentence[1:] + "?"
 
 
 def _confirm(provenance: Provenance, given: Consent) -> Callable[[Plan], bool]:
@@ -174,15 +195,8 @@ def _confirm(provenance: Provenance, given: Consent) -> Callable[[Plan], bool]:
         return changes
 
     def ask(plan: Plan) -> bool:
-        changes = show(plan)
-        question = QUESTIONS[plan.job]
-        if any(i.action is Action.CANCEL for i in changes):
-            question = "Cancel and send these payment requests"
-        return click.confirm(
-            f"\n{question} in the {provenance.stripe_mode.upper()} Stripe account "
-            f"(key {provenance.stripe_key}) and write to database `{provenance.database}` on {provenance.db_host}?",
-            default=False,
-        )
+        show(plan)
+        return click.confirm(f"\n{question(plan, provenance)}", default=False)
 
     def refuse(plan: Plan) -> bool:
         show(plan)

@@ -20,8 +20,8 @@ from stripe.params import (
 
 from cohabs.shared.clock import from_unix
 from cohabs.shared.money import exponent, format_minor
+from cohabs.support.items import Action, Incident, Item, Plan, Problem, Recollection
 from cohabs.support.objects import DISPUTE_KEY, DISPUTED_PAYMENT_KEY, LEASE_KEY, PAYMENT_KEY, Charge, Dispute, Intent
-from cohabs.support.plan import Action, Item, Job, Plan, Problem, Recollection
 from cohabs.support.rows import House, Lease, NewPayment, Payment, PaymentRows, Ref
 
 # Bank transfers Stripe can fund a customer balance with, per currency.
@@ -566,7 +566,7 @@ def plan_disputes(
     rows: PaymentRows, facts: Iterable[Facts], *, now: datetime, rules: Rules, id_width: int | None
 ) -> Plan:
     context = _Context(rows)
-    plan = Plan(Job.DISPUTES)
+    plan = Plan(Incident.DISPUTES)
     explained: set[str] = set()
     for one in sorted(facts, key=lambda f: (f.dispute.created, f.dispute.id)):
         item = plan_dispute(one, context, now=now, rules=rules, id_width=id_width)

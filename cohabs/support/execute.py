@@ -1,6 +1,6 @@
-"""Carrying out a support plan: items side by side within Stripe's budgets, each its own job.
+"""Carrying out a support plan: items side by side within Stripe's budgets, each its own task.
 
-An item's requests stay in order inside its job: its create, then for a dispute
+An item's requests stay in order inside its task: its create, then for a dispute
 its row, on a connection of a small pool (PyMySQL connections are not
 thread-safe). Items run in parallel on the shared scheduler, which gives each
 endpoint its share of the workers; the gateway paces every request and handles
@@ -28,8 +28,8 @@ from cohabs.shared.stripe.gateway import RowFailed, StoredFailure, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
 from cohabs.support.calls import CANCEL_INTENT, CREATE_INTENT, CREATE_TRANSFER, SupportCalls
 from cohabs.support.disputes import Rules, due_date
+from cohabs.support.items import WRITES, Action, Incident, Item, Payout, Plan, Problem, Recollection
 from cohabs.support.objects import Intent
-from cohabs.support.plan import WRITES, Action, Item, Job, Payout, Plan, Problem, Recollection
 from cohabs.support.tables import RowConflict, Tables, insert_copy
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ KEY_NAMESPACE = "cohabs-support"  # support's idempotency keys start with it
 Task = tuple[int, Item]  # an item to carry out, and its place in the plan
 
 
-def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T]) -> T:
+def create_once(incident: Incident, subject: str, params: Any, create: Callable[[str], T]) -> T:
     """Create one object under the item's key sequence (see gateway.send_keyed).
 
     The plan read the account first and found nothing for this item; an error
@@ -45,23 +45,23 @@ def create_once(job: Job, subject: str, params: Any, create: Callable[[str], T])
     read decides: the object, if Stripe made it, or the next key.
     """
     return send_keyed(
-        lambda attempt: idempotency_key(KEY_NAMESPACE, f"{job.value}:{subject}", params, None, attempt), create
+        lambda attempt: idempotency_key(KEY_NAMESPACE, f"{incident.value}:{subject}", params, None, attempt), create
     )
 
 
 LANES = {Action.CANCEL: CANCEL_INTENT, Action.COLLECT: CREATE_INTENT, Action.TRANSFER: CREATE_TRANSFER}
 
 
-def _lane(job: Task) -> Lane:
+def _lane(task: Task) -> Lane:
     """The endpoint an item's first request goes to: an item that only records its row makes none."""
-    return LANES.get(job[1].action)
+    return LANES.get(task[1].action)
 
 
 def shape(plan: Plan) -> Shape[Task]:
     """Items by their endpoint; cancels first, as the plan lists them: every other item waits for them."""
     cancels = [n for n, item in enumerate(plan.items) if item.action is Action.CANCEL]
     return Shape(
-        lane=_lane, name=lambda job: job[0], needs=lambda job: () if job[1].action is Action.CANCEL else cancels
+        lane=_lane, name=lambda task: task[0], needs=lambda task: () if task[1].action is Action.CANCEL else cancels
     )
 
 
@@ -77,8 +77,8 @@ class Executor:
 
     def run(self, plan: Plan) -> list[Item]:
         """The plan's items as they ended, in the plan's order; those the run stopped before say so."""
-        jobs = [(n, item) for n, item in enumerate(plan.items) if item.action in WRITES]
-        done = dict(run_side_by_side(jobs, self._guarded, shape(plan), workers=self.workers, stop=self.stop))
+        tasks = [(n, item) for n, item in enumerate(plan.items) if item.action in WRITES]
+        done = dict(run_side_by_side(tasks, self._guarded, shape(plan), workers=self.workers, stop=self.stop))
         return [
             done.get(n) or (self._not_finished(item) if item.action in WRITES else item)
             for n, item in enumerate(plan.items)
@@ -93,8 +93,8 @@ class Executor:
             problem=Problem.NOT_FINISHED,
         )
 
-    def _guarded(self, job: Task) -> tuple[int, Item] | None:
-        n, item = job
+    def _guarded(self, task: Task) -> tuple[int, Item] | None:
+        n, item = task
         try:
             return n, self._one(item)
         except Stopped:
@@ -123,7 +123,7 @@ class Executor:
             assert collection.params is not None
             params = collection.params
             intent = create_once(
-                Job.DISPUTES, collection.dispute_id, params, lambda key: self.calls.create_intent(params, key)
+                Incident.DISPUTES, collection.dispute_id, params, lambda key: self.calls.create_intent(params, key)
             )
         due = due_date(from_unix(intent.created), self.rules)
         with self.rows.borrow() as conn:
@@ -145,11 +145,17 @@ class Executor:
         # "duplicate": the platform has the money back, so the request would take it a second time.
         params: PaymentIntentCancelParams = {"cancellation_reason": "duplicate"}
         return create_once(
-            Job.DISPUTES, f"cancel:{intent_id}", params, lambda key: self.calls.cancel_intent(intent_id, params, key)
+            Incident.DISPUTES,
+            f"cancel:{intent_id}",
+            params,
+            lambda key: self.calls.cancel_intent(intent_id, params, key),
         )
 
     def _transfer(self, item: Item, payout: Payout) -> Item:
         transfer = create_once(
-            Job.TRANSFERS, payout.payment_id, payout.params, lambda key: self.calls.create_transfer(payout.params, key)
+            Incident.TRANSFERS,
+            payout.payment_id,
+            payout.params,
+            lambda key: self.calls.create_transfer(payout.params, key),
         )
         return replace(item, stripe_id=transfer.id, reason=f"{item.reason}. Done: {transfer.id}")

@@ -274,7 +274,7 @@ def transfer_from(obj: Mapping[str, Any]) -> Transfer:
 
 
 @dataclass(frozen=True, slots=True)
-class Account:
+class ConnectedAccount:
     """A house's connected account: the currency it settles in, and whether it can receive transfers."""
 
     id: str
@@ -288,11 +288,11 @@ class Account:
         return self.transfers in (None, "active")
 
 
-def account_from(obj: Mapping[str, Any]) -> Account:
+def account_from(obj: Mapping[str, Any]) -> ConnectedAccount:
     capabilities = obj.get("capabilities")
     transfers = capabilities.get("transfers") if isinstance(capabilities, Mapping) else None
     currency = obj.get("default_currency")
-    return Account(
+    return ConnectedAccount(
         id=obj["id"],
         default_currency=str(currency).lower() if currency else None,
         transfers=str(transfers) if transfers else None,

@@ -25,8 +25,8 @@ from cohabs.shared.reports import (
     provenance_markdown,
     write_report_set,
 )
+from cohabs.support.items import WRITES, Action, Incident, Item, Plan, Problem
 from cohabs.support.objects import PayInstructions
-from cohabs.support.plan import WRITES, Action, Item, Job, Plan, Problem
 from cohabs.support.run import SupportRun
 
 # How an action reads before (dry run) and after (a run) it happens.
@@ -48,7 +48,7 @@ STYLES: dict[Action, dict[str, Any]] = {
     Action.DONE: {"dim": True},
     Action.REPORT: {"fg": "yellow", "bold": True},
 }
-TITLES = {Job.DISPUTES: "Disputed payments", Job.TRANSFERS: "Rent transfers to houses"}
+TITLES = {Incident.DISPUTES: "Disputed payments", Incident.TRANSFERS: "Rent transfers to houses"}
 
 # Advice per problem; `{tool}` is the command as the person ran it (`python support.py`, `cohabs-support`).
 NEXT_STEPS: dict[Problem, str] = {
@@ -121,6 +121,7 @@ SECTIONS = {
     "attention": ("Needs a person", "Needs a person"),
     "changes": ("Changes planned", "Changes made"),
     "waiting": ("Waiting for the tenant's bank transfer", "Waiting for the tenant's bank transfer"),
+    "not_finished": ("Not finished", "Not finished: the run stopped before them, run again to finish"),
     "done": ("Done before", "Done before"),
 }
 NOT_YET = (
@@ -151,7 +152,9 @@ def grouped(plan: Plan) -> dict[str, list[Item]]:
     """The items by section, in the order a reviewer reads them: what needs a person first."""
     sections: dict[str, list[Item]] = {name: [] for name in SECTIONS}
     for item in plan.items:
-        if item.attention:
+        if item.problem is Problem.NOT_FINISHED:  # a rerun finishes it: after what a person must decide
+            sections["not_finished"].append(item)
+        elif item.attention:
             sections["attention"].append(item)
         elif item.action in WRITES:
             sections["changes"].append(item)
@@ -209,18 +212,25 @@ def _item_lines(item: Item, dry: bool, tool: str, verbosity: int = 1) -> Iterato
     yield from (f"    {line}" for line in pay_lines(item, dry))
 
 
+def _title(plan: Plan, changed: str) -> str:
+    """A run's title: a rerun that had nothing to do does not claim changes."""
+    return changed if plan.writes() else "run (nothing needed changing)"
+
+
 def render(run: SupportRun, target: str = "", verbosity: int = 1, *, tool: str = "support.py") -> Iterator[str]:
     """Text for a terminal (click strips the colours in a pipe): what needs a person first, the routine last.
 
     Verbosity 0 shows only what needs a person; 2 adds each item's Stripe id.
     """
     plan, dry = run.plan, run.dry_run
-    title = "plan (dry run: nothing was changed)" if dry else "run (changes made in Stripe and the database)"
-    yield click.style(f"{TITLES[plan.job]}: {title}", bold=True)
+    title = (
+        "plan (dry run: nothing was changed)" if dry else _title(plan, "run (changes made in Stripe and the database)")
+    )
+    yield click.style(f"{TITLES[plan.incident]}: {title}", bold=True)
     if target:
         yield f"Target: {target}"
     sections = grouped(plan)
-    for name in ("attention", "changes", "waiting") if verbosity else ("attention",):
+    for name in ("attention", "changes", "waiting", "not_finished") if verbosity else ("attention",):
         if sections[name]:
             yield from ("", click.style(f"{SECTIONS[name][0 if dry else 1]} ({len(sections[name])})", bold=True))
             for item in sections[name]:
@@ -244,7 +254,7 @@ def next_steps(run: SupportRun, tool: str) -> list[str]:
     """Advice for every problem found, then what to run next, naming the command as the person ran it."""
     found = {p for i in run.plan.items if i.problem for p in (i.problem, *i.more)}
     steps = [advice.format(tool=tool) for problem, advice in NEXT_STEPS.items() if problem in found]
-    command = f"{tool} {run.plan.job.value}"
+    command = f"{tool} {run.plan.incident.value}"
     if run.dry_run:
         steps.append(f"Read the plan, then run `{command}` to apply it.")
     else:
@@ -296,8 +306,8 @@ def _pay_markdown(item: Item, dry: bool) -> Iterator[str]:
 def markdown(run: SupportRun, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
     """A report to paste into a ticket: what needs a person first, what to send tenants, then every item."""
     plan, dry = run.plan, run.dry_run
-    what = "dry run (nothing was changed)" if dry else "run (changes made)"
-    yield from (f"# {TITLES[plan.job]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
+    what = "dry run (nothing was changed)" if dry else _title(plan, "run (changes made)")
+    yield from (f"# {TITLES[plan.incident]} — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     sections = grouped(plan)
     yield from ("", "## Summary", "", f"**{md_text(headline(run))}**", "")
@@ -380,7 +390,7 @@ def _row(item: Item, dry_run: bool, privacy: Privacy) -> dict[str, Any]:
 def report_json(run: SupportRun, provenance: Provenance, privacy: Privacy) -> JsonReport:
     plan = run.plan
     fields = {
-        "job": plan.job.value,
+        "incident": plan.incident.value,
         "mode": "dry-run" if run.dry_run else "run",
         "totals": {"requested": plan.totals(Action.COLLECT), "paid": plan.totals(Action.TRANSFER)},
         "notes": plan.notes,
@@ -453,7 +463,7 @@ def _csv_rows(run: SupportRun, privacy: Privacy) -> Iterator[list[object]]:
 
 def write_reports(run: SupportRun, provenance: Provenance, *, folder: Path, privacy: Privacy) -> list[Path]:
     """Markdown for a ticket, JSON for machines, CSV of the items, under one stem no other run holds."""
-    prefix = f"support-{run.plan.job.value}-{'plan' if run.dry_run else 'run'}"
+    prefix = f"support-{run.plan.incident.value}-{'plan' if run.dry_run else 'run'}"
     return write_report_set(
         folder,
         prefix,

@@ -17,14 +17,19 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag, StopReason
 from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
-from cohabs.support import disputes, listing, transfers
+from cohabs.support import account_read, disputes, transfers
 from cohabs.support.calls import SupportCalls
 from cohabs.support.execute import Executor
-from cohabs.support.plan import Item, Job, Plan
+from cohabs.support.items import Incident, Item, Plan
 from cohabs.support.rows import PaymentRows
 from cohabs.support.tables import Tables, load, read_tables
 
 LOCK = "cohabs-support"  # the MySQL lock a support run holds on its database
+# How support's database is made when it does not exist: its own dump, into its own setting.
+RESTORE = (
+    "restore support's dump first: ./restore_dump.sh --support path/to/cohabs_support_challenge.dump "
+    "(it restores into SUPPORT_DB_NAME), or name the database that holds it with --database"
+)
 
 
 @dataclass(frozen=True)
@@ -61,16 +66,16 @@ class SupportRun:
     stop_detail: str = ""
 
 
-def run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:
+def run(incident: Incident, settings: Settings, options: Options, world: World) -> SupportRun:
     with mysql_errors():
-        return _run(job, settings, options, world)
+        return _run(incident, settings, options, world)
 
 
-def _run(job: Job, settings: Settings, options: Options, world: World) -> SupportRun:
+def _run(incident: Incident, settings: Settings, options: Options, world: World) -> SupportRun:
     guard_key(settings, writes=not options.dry_run, allow_live=options.live)
     require_key(settings, "support reads the Stripe account, even in a dry run")
     started = world.clock()
-    with mysql.session(settings, None if options.dry_run else LOCK, "support run") as conn:
+    with mysql.session(settings, None if options.dry_run else LOCK, "support run", RESTORE) as conn:
         tables = read_tables(conn)
         rows = load(conn, tables)
         world.echo(
@@ -79,9 +84,9 @@ def _run(job: Job, settings: Settings, options: Options, world: World) -> Suppor
         )
         gateway = world.gateway or make_gateway(settings, world)
         calls = SupportCalls(gateway)
-        world.echo(f"Reading the Stripe account ({job.value})…")
+        world.echo(f"Reading the Stripe account ({incident.value})…")
         try:
-            plan = _plan(job, calls, rows, tables, options, world.now(), readers(settings))
+            plan = _plan(incident, calls, rows, tables, options, world.now(), readers(settings))
         except RowFailed as exc:
             raise unreadable(exc, settings) from None
         done = SupportRun(plan, options.dry_run)
@@ -108,10 +113,16 @@ def _carry_out(
 
 
 def _plan(
-    job: Job, calls: SupportCalls, rows: PaymentRows, tables: Tables, options: Options, now: datetime, readers: int
+    incident: Incident,
+    calls: SupportCalls,
+    rows: PaymentRows,
+    tables: Tables,
+    options: Options,
+    now: datetime,
+    readers: int,
 ) -> Plan:
-    if job is Job.DISPUTES:
+    if incident is Incident.DISPUTES:
         width = tables.width("payments", "id")
-        facts = listing.read_disputes(calls, rows, width, readers)
+        facts = account_read.read_disputes(calls, rows, width, readers)
         return disputes.plan_disputes(rows, facts, now=now, rules=options.disputes, id_width=width)
-    return transfers.plan_transfers(rows, listing.read_payouts(calls, rows, readers), options.transfers)
+    return transfers.plan_transfers(rows, account_read.read_payouts(calls, rows, readers), options.transfers)

@@ -13,8 +13,8 @@ from decimal import ROUND_FLOOR, Decimal
 from stripe.params import TransferCreateParams
 
 from cohabs.shared.money import InvalidAmount, format_minor, to_minor
-from cohabs.support.objects import HOUSE_KEY, LEASE_KEY, PAYMENT_KEY, Account, Charge, Intent, Transfer
-from cohabs.support.plan import Action, Item, Job, Payout, Plan, Problem, Settlement
+from cohabs.support.items import Action, Incident, Item, Payout, Plan, Problem, Settlement
+from cohabs.support.objects import HOUSE_KEY, LEASE_KEY, PAYMENT_KEY, Charge, ConnectedAccount, Intent, Transfer
 from cohabs.support.rows import House, Lease, Payment, PaymentRows, Ref
 
 Reason = tuple[Problem, str]
@@ -37,7 +37,7 @@ class ChargeLookup:
 class PayoutFacts:
     """What Stripe holds for the houses' payouts: the accounts, what was transferred, the charges."""
 
-    accounts: Mapping[str, Account | None]  # connected account id -> the account, None when it does not exist
+    accounts: Mapping[str, ConnectedAccount | None]  # connected account id -> the account, None when it does not exist
     transfers: Iterable[Transfer]  # every transfer since shortly before the rows' charges, to any account
     charges: Mapping[str, Charge | None]  # charge id -> the charge, None when Stripe does not know it
     intents: Mapping[str, Intent | None] = field(default_factory=dict)  # pi id -> the PaymentIntent
@@ -68,7 +68,7 @@ def _o_for_0(account: str, others: Iterable[str]) -> str | None:
 
 
 class _Houses:
-    def __init__(self, rows: PaymentRows, accounts: Mapping[str, Account | None]) -> None:
+    def __init__(self, rows: PaymentRows, accounts: Mapping[str, ConnectedAccount | None]) -> None:
         self.leases: Mapping[str, Lease] = {x.id: x for x in rows.leases}
         self.houses: Mapping[str, House] = {h.id: h for h in rows.houses}
         self.accounts = accounts
@@ -78,7 +78,7 @@ class _Houses:
             if payment.charge_id:
                 self.holders.setdefault(payment.charge_id, []).append(payment.id)
 
-    def account_of(self, house: House | None) -> Account | None:
+    def account_of(self, house: House | None) -> ConnectedAccount | None:
         return self.accounts.get(house.account_id) if house is not None and house.account_id else None
 
     def account_problems(self, house: House) -> list[Reason]:
@@ -154,7 +154,7 @@ def _refund_reasons(charge: Charge) -> list[Reason]:
     ]
 
 
-def _currency_reasons(charge: Charge, account: Account | None) -> list[Reason]:
+def _currency_reasons(charge: Charge, account: ConnectedAccount | None) -> list[Reason]:
     """A transfer is made only in the currency the house's account settles in: Stripe converts any other."""
     if account is None:
         return []  # no account: reported by the database checks
@@ -179,7 +179,7 @@ def _currency_reasons(charge: Charge, account: Account | None) -> list[Reason]:
 
 
 def stripe_reasons(
-    payment: Payment, charge: Charge | None, missing: str | None, account: Account | None = None
+    payment: Payment, charge: Charge | None, missing: str | None, account: ConnectedAccount | None = None
 ) -> list[Reason]:
     """Everything in Stripe that keeps this payment from being paid out."""
     if charge is None:
@@ -267,7 +267,7 @@ class _Case:
     amount: int | None  # the row's amount in the charge's minor units; None when it is not money
     item: Item  # the payment as every check reports it
     rules: Rules
-    account: Account | None = None  # its house's connected account, when it exists
+    account: ConnectedAccount | None = None  # its house's connected account, when it exists
     recollection: Intent | None = None  # the request this row records, when it is one of the tool's re-collections
 
     @property
@@ -480,7 +480,7 @@ def _cannot_receive(case: _Case) -> Item | None:
     return _with(case.item, Action.REPORT, [_capability_reason(account, house)])
 
 
-def _capability_reason(account: Account, house: House) -> Reason:
+def _capability_reason(account: ConnectedAccount, house: House) -> Reason:
     return (
         Problem.CANNOT_RECEIVE,
         f"account {account.id} of house {house.name} cannot receive transfers yet (its transfers capability is "
@@ -555,7 +555,7 @@ def plan_transfers(rows: PaymentRows, facts: PayoutFacts, rules: Rules) -> Plan:
             sent.setdefault(str(key), []).append(transfer)
         if not transfer.source_transaction and transfer.transfer_group:
             unsourced.setdefault(transfer.transfer_group, []).append(transfer)
-    plan = Plan(Job.TRANSFERS)
+    plan = Plan(Incident.TRANSFERS)
     for payment in rows.payments:
         plan.items.append(plan_payment(payment, houses, facts, sent, unsourced, rules))
     paid_houses = {lease.house_id for p in rows.payments if (lease := houses.leases.get(p.lease_id or ""))}
@@ -594,7 +594,7 @@ def _house_item(house: House, houses: _Houses, has_payments: bool) -> Item | Non
     return _with(item, Action.REPORT, reasons)
 
 
-def _account_state(account: Account | None) -> str:
+def _account_state(account: ConnectedAccount | None) -> str:
     if account is None:
         return "no such account"
     currency = account.default_currency.upper() if account.default_currency else "no default currency"

@@ -64,7 +64,10 @@ def exit_code(report: Report) -> Exit:
     epilog=epilog(MEANINGS, CONFIGURATION, f"A dry run's code says the same of its plan. {MEANING}."),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@run_options(quiet="Print only the counts and the rows not synced.", verbose="Print a line for every row.")
+@run_options(
+    quiet="Print only the counts, the rows not synced and the verdict (--verify: the verdict and its counts).",
+    verbose="Print a line for every row (and every tenant in how tenants pay).",
+)
 @rate_options
 @click.option(
     "--only",
@@ -180,7 +183,7 @@ def _audit(invocation: Invocation) -> Outcome:
     privacy = invocation.privacy
     audit = audit_account(invocation.settings, _world(invocation)).scrubbed(privacy)
     return Outcome(
-        render_audit(audit, invocation.provenance),
+        render_audit(audit, invocation.provenance, invocation.habits.detail),
         partial(write_audit_reports, audit, folder=REPORTS, privacy=privacy),
         partial(audit_json, audit, privacy=privacy),
         Exit.OK if audit.clean else Exit.ATTENTION,

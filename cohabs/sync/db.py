@@ -27,6 +27,8 @@ from cohabs.sync.rows import Kind, Lease, Room, Rows, User
 from cohabs.sync.schema import Schema, resolve
 
 LOCK = "cohabs-relink"  # the MySQL lock a sync holds on its database (its name predates the split)
+# How the sync's database is made when it does not exist (shared/mysql.connect says it).
+RESTORE = "restore the dump first: ./restore_dump.sh path/to/cohabs_onboarding.dump (into DB_NAME)"
 
 
 def read_schema(conn: Connection) -> Schema:

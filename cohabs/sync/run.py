@@ -18,11 +18,11 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopFlag
 from cohabs.shared.stripe.gateway import RowFailed, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
-from cohabs.sync import db, listing
+from cohabs.sync import account_read, db
 from cohabs.sync.account import Account
 from cohabs.sync.billing import CollectionChoice
 from cohabs.sync.calls import Calls, SyncCalls
-from cohabs.sync.execute import Executor
+from cohabs.sync.execute import Executor, Outcome
 from cohabs.sync.ledger import Ledger
 from cohabs.sync.plan import Action, Plan, make_plan
 from cohabs.sync.readiness import assess
@@ -69,7 +69,7 @@ def check_key(settings: Settings, options: Options) -> None:
 def read_account(calls: Calls, echo: Callable[[str], None], settings: Settings) -> Account:
     echo("Reading the Stripe account (customers, products, subscriptions)…")
     try:
-        account = Account.of(listing.read_all(calls, tuple(Kind), readers(settings)))
+        account = Account.of(account_read.read_all(calls, tuple(Kind), readers(settings)))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
     echo(f"  {account.size()} objects found.")
@@ -93,7 +93,7 @@ def verify(settings: Settings, world: World) -> AuditReport:
     """Read-only: compare every row with the account, and say who fixes each finding; nothing is written."""
     guard_key(settings, writes=False, allow_live=False)
     require_key(settings, "--verify reads the Stripe account")
-    with mysql_errors(), mysql.session(settings, None, "verify") as conn:
+    with mysql_errors(), mysql.session(settings, None, "verify", db.RESTORE) as conn:
         schema = db.read_schema(conn)
         rows = db.load_rows(conn, schema)
         hints = dangling(conn, schema, rows)
@@ -138,65 +138,24 @@ def run(settings: Settings, options: Options, world: World) -> Report:
 
 def _run(settings: Settings, options: Options, world: World) -> Report:
     check_key(settings, options)
-    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     started = world.clock()
-    with mysql.session(settings, None if options.dry_run else db.LOCK, "sync") as conn:
+    with mysql.session(settings, None if options.dry_run else db.LOCK, "sync", db.RESTORE) as conn:
         schema = db.read_schema(conn)
         db.check_writable(conn, schema, options.kinds)
         rows = db.load_rows(conn, schema)
         world.echo(
             f"Database {settings.db_name}: {len(rows.users)} users, {len(rows.rooms)} rooms, {len(rows.leases)} leases."
         )
-        calls = world.calls
-        if calls is None and settings.stripe_key:
-            calls = SyncCalls(make_gateway(settings, world))
-        if calls is not None:
-            account = read_account(calls, world.echo, settings)
-        else:
-            world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
-            account = Account(read=False)
+        calls, account = _read_stripe(settings, world)
         check_id_columns(schema, options.kinds, account.by_id)
-        now = world.now()
-        plan = make_plan(
-            rows,
-            account,
-            hubs=settings.hub_currencies,
-            default_currency=settings.default_currency,
-            now=now,
-            kinds=options.kinds,
-            hints=dangling(conn, schema, rows),
-            limit=options.limit,
-            collection=collection,
-        )
-        kinds = tuple(k for k in Kind if k in options.kinds)
-        ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
-        preview = Report(
-            True,
-            outcomes_from_plan(plan, account.read),
-            ledger,
-            plan.notes,
-            remaining=remaining_from_plan(plan, account.read),
-            database_rows=database_rows(rows),
-            account_read=account.read,
-            kinds=kinds,
-            collection=collection,
-            switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
-            readiness=assess(plan, account, rows, ledger, as_planned=True),
-        )
+        plan, preview = _preview(settings, options, world.now(), rows, account, dangling(conn, schema, rows))
         if options.dry_run:
             return preview
         if changes(plan) and not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert calls is not None
         stripe_account = calls.account_id()  # the report names it: `--undo` acts on this account only
-        writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
-        totals = {k: len(plan.steps[k]) for k in kinds}
-        tick = world.progress(totals) if world.progress else (lambda kind: None)
-        try:
-            executor = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick, stop=world.stop)
-            outcomes = executor.run(plan)
-        finally:
-            writer.close()
+        outcomes = _carry_out(settings, options, world, schema, plan, calls)
         counters = getattr(calls, "counters", None)
         return dataclasses.replace(
             preview,
@@ -209,3 +168,67 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             stop_detail=world.stop.detail,
             stripe_account=stripe_account,
         )
+
+
+def _read_stripe(settings: Settings, world: World) -> tuple[Calls | None, Account]:
+    """The account as it is; without a key (a dry run may have none), an empty account nothing was read from."""
+    calls = world.calls
+    if calls is None and settings.stripe_key:
+        calls = SyncCalls(make_gateway(settings, world))
+    if calls is None:
+        world.echo("No STRIPE_SECRET_KEY: planning against an empty account; stored ids are not checked.")
+        return None, Account(read=False)
+    return calls, read_account(calls, world.echo, settings)
+
+
+def _preview(
+    settings: Settings,
+    options: Options,
+    now: datetime,
+    rows: Rows,
+    account: Account,
+    hints: dict[tuple[Kind, str], str],
+) -> tuple[Plan, Report]:
+    """The plan, and the report a dry run prints: what a real run shows before it asks."""
+    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
+    plan = make_plan(
+        rows,
+        account,
+        hubs=settings.hub_currencies,
+        default_currency=settings.default_currency,
+        now=now,
+        kinds=options.kinds,
+        hints=hints,
+        limit=options.limit,
+        collection=collection,
+    )
+    ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
+    preview = Report(
+        True,
+        outcomes_from_plan(plan, account.read),
+        ledger,
+        plan.notes,
+        remaining=remaining_from_plan(plan, account.read),
+        database_rows=database_rows(rows),
+        account_read=account.read,
+        kinds=tuple(k for k in Kind if k in options.kinds),
+        collection=collection,
+        switches={s.row_id: s.switch for s in plan.steps[Kind.LEASE] if s.switch and Kind.LEASE in plan.active},
+        readiness=assess(plan, account, rows, ledger, as_planned=True),
+        writes=changes(plan),
+    )
+    return plan, preview
+
+
+def _carry_out(
+    settings: Settings, options: Options, world: World, schema: Schema, plan: Plan, calls: Calls
+) -> list[Outcome]:
+    """The plan's steps side by side, each id written through its own pool of connections."""
+    writer = db.IdWriter(lambda: mysql.connect_again(settings), schema)
+    totals = {k: len(plan.steps[k]) for k in Kind if k in options.kinds}
+    tick = world.progress(totals) if world.progress else (lambda kind: None)
+    try:
+        executor = Executor(calls, writer, workers=options.workers or workers(settings), tick=tick, stop=world.stop)
+        return executor.run(plan)
+    finally:
+        writer.close()

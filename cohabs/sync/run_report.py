@@ -55,6 +55,7 @@ class Heading(StrEnum):
     TO_APPLY = "Plan to apply (nothing is changed before you answer)"
     NOT_APPLIED = "Plan (not applied: nothing was changed)"
     DONE = "Sync report: changes made"
+    UNCHANGED = "Sync report: nothing needed changing"
 
 
 # Subscriptions this run makes (or would make), against those Stripe already held.
@@ -81,6 +82,7 @@ class Report:
     switches: dict[str, Switch] = field(default_factory=dict)  # lease id -> its collection switch, as planned
     readiness: Readiness = field(default_factory=Readiness)  # as the plan leaves the account
     stripe_account: str | None = None  # the account a real run wrote to (`acct_…`), None where it was not read
+    writes: bool = True  # whether the plan writes anything (False: a rerun that had nothing to change)
 
     @cached_property
     def ready(self) -> Readiness:
@@ -117,11 +119,19 @@ class Report:
         """Rows that were not simply created or kept."""
         return [o for o in self.outcomes if o.result not in (Result.CREATED, Result.KEPT) or o.detail]
 
+    def not_finished(self) -> list[Outcome]:
+        """Rows a stop left undone: a rerun finishes them, nobody need decide anything."""
+        return [o for o in self.outcomes if o.result is Result.NOT_FINISHED]
+
     def for_a_person(self) -> list[tuple[str, list[Outcome]]]:
-        """The rows not synced, grouped under the advice for their problem: what a reviewer reads first."""
+        """The rows not synced, grouped under the advice for their problem: what a reviewer reads first.
+
+        Rows a stop left undone are not here, however many: they need a rerun, not a person (not_finished).
+        """
         groups: dict[Problem | None, list[Outcome]] = {}
         for outcome in self.unsynced:
-            groups.setdefault(outcome.problem, []).append(outcome)
+            if outcome.result is not Result.NOT_FINISHED:
+                groups.setdefault(outcome.problem, []).append(outcome)
         order = list(NEXT_STEPS)
         ranked = sorted(groups.items(), key=lambda group: order.index(group[0]) if group[0] in order else len(order))
         return [(NEXT_STEPS.get(problem, "") if problem else "", rows) for problem, rows in ranked]
@@ -315,7 +325,7 @@ def render(report: Report, verbosity: int = 1, target: str = "", heading: Headin
     What needs a person comes first, each group under its advice; routine changes are counts
     (every row with -v, and in the Markdown report).
     """
-    title = heading or (Heading.DRY_RUN if report.dry_run else Heading.DONE)
+    title = heading or (Heading.DRY_RUN if report.dry_run else Heading.DONE if report.writes else Heading.UNCHANGED)
     yield click.style(title.value, bold=True)
     if target:
         yield f"Target: {target}"
@@ -331,6 +341,7 @@ def render(report: Report, verbosity: int = 1, target: str = "", heading: Headin
         yield from (row_line(o) for o in report.outcomes)
     elif verbosity and report.routine():
         yield from ("", f"Routine: {report.routine_counts()} (each row: -v, or the Markdown report).")
+    yield from _not_finished_lines(report, verbosity)
     if verbosity:
         yield from _money_lines(report, verbosity)
         yield from readiness_lines(report.ready, verbosity, report.collection)
@@ -385,23 +396,40 @@ def collection_line(collection: CollectionChoice) -> str:
 def readiness_lines(
     ready: Readiness, verbosity: int, collection: CollectionChoice | None = None, mark: str = ""
 ) -> Iterator[str]:
-    """Every subscription that will bill, by first charge date; at the normal level only who cannot pay yet.
+    """Every subscription that will bill, by first charge date: counts and money on a line per date; each
+    tenant only with -v (the Markdown report lists them), so that 400 tenants are still one screen.
 
     `mark` tags each tenant who cannot pay yet (--verify: `[person]`).
     """
     yield from ("", "How tenants pay, by first charge date:")
     if collection is not None:
         yield f"  {collection_line(collection)}"
-    for day, items in ready.by_date():
+    for day, items in _periods(ready, verbosity):
         unready = [b for b in items if b.state is not State.READY]
-        can = f"{len(unready)} cannot pay yet" if unready else "all can pay"
+        can = f"{len(unready)} cannot pay yet ({monthly(unready)})" if unready else "all can pay"
         yield f"  {day}: {len(items)} subscription(s), {monthly(items)}: {can}"
-        for b in items if verbosity >= 2 else unready:
+        for b in items if verbosity >= 2 else ():
             tag = f"{mark} " if mark and b.state is not State.READY else ""
             yield f"    {tag}{billable_line(b)}"
+    if ready.unready() and verbosity < 2:
+        yield "  Each tenant who cannot pay yet: -v, or the Markdown report."
     unready_now = ready.unready()
     for sentence in ready.summary():
         yield click.style(f"  {sentence}", fg="yellow" if unready_now else "green")
+
+
+SCREEN_DATES = 12  # more first charge dates than this are shown by month, unless -v asks for every tenant
+
+
+def _periods(ready: Readiness, verbosity: int) -> list[tuple[str, list[Billable]]]:
+    """The first charge dates, or their months when there are too many dates to read at once."""
+    days = list(ready.by_date())
+    if verbosity >= 2 or len(days) <= SCREEN_DATES:
+        return days
+    months: dict[str, list[Billable]] = {}
+    for day, items in days:
+        months.setdefault(day[:7], []).extend(items)
+    return list(months.items())
 
 
 def billable_line(b: Billable) -> str:
@@ -418,6 +446,16 @@ def _person_lines(report: Report) -> Iterator[str]:
         if advice:
             yield f"  → {advice}"
         yield from ("  " + row_line(o) for o in rows)
+
+
+def _not_finished_lines(report: Report, verbosity: int) -> Iterator[str]:
+    """After what needs a person: the rows a stop left, counted (each row with -v, and in the Markdown report)."""
+    left = report.not_finished()
+    if not left:
+        return
+    yield from ("", click.style(f"Not finished ({len(left)} row(s)): {NEXT_STEPS[Problem.NOT_FINISHED]}", bold=True))
+    if verbosity >= 2:
+        yield from ("  " + row_line(o) for o in left)
 
 
 def lease_ids(report: Report) -> list[str]:

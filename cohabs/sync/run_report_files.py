@@ -26,9 +26,10 @@ from cohabs.shared.reports import (
 from cohabs.sync.billing import CREATE_INVOICE, CollectionChoice
 from cohabs.sync.execute import Outcome, Result
 from cohabs.sync.ledger import LeaseMoney, Ledger, RoomPrice
+from cohabs.sync.problems import Problem
 from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
-from cohabs.sync.run_report import LINKED, NEW, Report, collection_line, money_split, next_steps
+from cohabs.sync.run_report import LINKED, NEW, NEXT_STEPS, Report, collection_line, money_split, next_steps
 
 # What a sync's JSON report carries for `--undo`; an undo refuses a report without it (undo_record.py).
 UNDO_FORMAT = 1
@@ -64,9 +65,13 @@ def _result(o: Outcome) -> str:
     return o.result.replace("_", " ")
 
 
+def _done(report: Report) -> str:
+    return "Sync (changes made)" if report.writes else "Sync (nothing needed changing)"
+
+
 def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterator[str]:
     """A report to paste into a ticket: where it ran, what needs a person, the money, the routine, what next."""
-    what = "Dry run (nothing was changed)" if report.dry_run else "Sync (changes made)"
+    what = "Dry run (nothing was changed)" if report.dry_run else _done(report)
     yield from (f"# Stripe relink — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
     yield from ("", "## Summary", "", f"**{md_text(report.headline())}**", "")
@@ -101,6 +106,12 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
         yield "Synced, with nothing to decide; each line says what was done and why."
         yield ""
         yield from _rows_table(routine)
+    left = report.not_finished()
+    if left:
+        yield from ("", f"## Not finished ({len(left)} row(s))", "")
+        yield f"{md_text(NEXT_STEPS[Problem.NOT_FINISHED])}"
+        yield ""
+        yield from _rows_table(left)
     if report.remaining:
         yield from ("", "## Left for the full run", "")
         yield "What a run without --limit/--only will do with the rows this run left alone:"

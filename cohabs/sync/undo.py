@@ -26,7 +26,7 @@ from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import Stopped
 from cohabs.shared.stripe.gateway import RowFailed, StripeGateway, make_gateway, unreadable
 from cohabs.shared.stripe.listing import readers
-from cohabs.sync import db, listing
+from cohabs.sync import account_read, db
 from cohabs.sync.account import Remote
 from cohabs.sync.calls import SyncCalls
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION
@@ -121,7 +121,7 @@ def read_now(
     the run's customers (money) and products (prices) side by side."""
     world.echo("Reading the Stripe account (customers, subscriptions), then the run's customers and products…")
     try:
-        found = listing.read_all(SyncCalls(gateway), (Kind.USER, Kind.LEASE), readers(settings))
+        found = account_read.read_all(SyncCalls(gateway), (Kind.USER, Kind.LEASE), readers(settings))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
     customers = {r.id: r for r in found if r.kind is Kind.USER}

@@ -204,10 +204,14 @@ def _where(finding: Finding) -> str:
     return f"{finding.kind.singular} object"
 
 
-def render(audit: AuditReport, provenance: Provenance) -> Iterator[str]:
+def render(audit: AuditReport, provenance: Provenance, verbosity: int = 1) -> Iterator[str]:
+    """The console: with -q (0) only the verdict and its counts; the readiness list is in the Markdown report."""
     yield click.style("Verify (read-only: nothing was changed)", bold=True)
     yield f"Target: {provenance.target}"
     yield audit.checked()
+    if verbosity == 0:
+        yield click.style(audit.headline(), fg="green" if audit.clean else "red", bold=True)
+        return
     yield ""
     for finding, advice in audit.findings:
         tag = click.style(f"[{advice.remedy}]", fg="yellow" if advice.remedy is Remedy.SYNC else "red", bold=True)
@@ -215,7 +219,7 @@ def render(audit: AuditReport, provenance: Provenance) -> Iterator[str]:
         yield f"      → {advice.what}"
     if audit.readiness.billable:
         person = click.style(f"[{Remedy.PERSON}]", fg="red", bold=True)
-        yield from readiness_lines(audit.readiness, 1, mark=person)
+        yield from readiness_lines(audit.readiness, verbosity, mark=person)
     if not audit.clean:
         yield ""
         yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))

@@ -188,41 +188,8 @@ class StripeGateway:
                     break
                 self._sleep(self._backoff(attempt, exc))
                 continue
-            except stripe.AuthenticationError:
-                raise CannotRun(
-                    f"Stripe refused the key {self._key_hint}: check STRIPE_SECRET_KEY (and STRIPE_API_BASE)"
-                ) from None
-            except stripe.PermissionError as exc:
-                # The key is valid but may not do this: what a restricted key (rk_…) without that permission gets.
-                raise CannotRun(
-                    f"{what}: the key {self._key_hint} may not do this ({redact(exc.user_message or str(exc))}); "
-                    "give the restricted key that permission in the dashboard, or use the account's secret key"
-                ) from None
-            except stripe.APIConnectionError as exc:
-                if self._reachability is not None:
-                    self._reachability.request_failed(network_reason(exc))
-                if self.stop.reason is StopReason.UNREACHABLE:
-                    # Whether this request ran at Stripe is unknown: the next run's listing tells.
-                    raise Stopped(StopReason.UNREACHABLE, self.stop.detail) from None
-                raise RowFailed(
-                    f"{what}: no answer from {self._where} after {NETWORK_RETRIES} retries ({network_reason(exc)})"
-                ) from None
-            except stripe.IdempotencyError as exc:
-                if exc.code == "idempotency_key_in_use":
-                    raise RowFailed(f"{what}: the same request is still running at Stripe; rerun to finish") from None
-                raise RowFailed(
-                    f"{what}: Stripe saw this request before with other parameters (idempotency_error); "
-                    "rerun to adopt the object it created"
-                ) from None
             except stripe.StripeError as exc:
-                code = f" [{exc.code}]" if exc.code else ""
-                said = f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}"
-                if key and (exc.http_status or 0) >= 400:
-                    inherited = self._history.inherited(key)
-                    replayed = (_header(exc, "Idempotent-Replayed") or "").lower() == "true"
-                    failure = _keyed(said, exc.http_status or 0, inherited, replayed)
-                    raise StoredFailure(failure, inherited, replayed) from None
-                raise RowFailed(said) from None
+                raise self._failure(exc, what, key) from None
             self.pacer.succeeded(endpoint)
             return result
         raise RowFailed(f"{what}: still rate limited (429) after {THROTTLE_RETRIES} retries")
@@ -230,6 +197,40 @@ class StripeGateway:
     def made_earlier(self, key: str) -> bool:
         """Whether a keyed request's success was an earlier run's, replayed (idempotency.KeyHistory)."""
         return self._history.made_earlier(key)
+
+    def _failure(self, exc: stripe.StripeError, what: str, key: str | None) -> Exception:
+        """What a refused or unanswered request means for the run: stop it, fail the row, or say a key stored it."""
+        if isinstance(exc, stripe.AuthenticationError):
+            return CannotRun(f"Stripe refused the key {self._key_hint}: check STRIPE_SECRET_KEY (and STRIPE_API_BASE)")
+        if isinstance(exc, stripe.PermissionError):
+            # The key is valid but may not do this: what a restricted key (rk_…) without that permission gets.
+            return CannotRun(
+                f"{what}: the key {self._key_hint} may not do this ({redact(exc.user_message or str(exc))}); "
+                "give the restricted key that permission in the dashboard, or use the account's secret key"
+            )
+        if isinstance(exc, stripe.APIConnectionError):
+            if self._reachability is not None:
+                self._reachability.request_failed(network_reason(exc))
+            if self.stop.reason is StopReason.UNREACHABLE:
+                # Whether this request ran at Stripe is unknown: the next run's listing tells.
+                return Stopped(StopReason.UNREACHABLE, self.stop.detail)
+            return RowFailed(
+                f"{what}: no answer from {self._where} after {NETWORK_RETRIES} retries ({network_reason(exc)})"
+            )
+        if isinstance(exc, stripe.IdempotencyError):
+            if exc.code == "idempotency_key_in_use":
+                return RowFailed(f"{what}: the same request is still running at Stripe; rerun to finish")
+            return RowFailed(
+                f"{what}: Stripe saw this request before with other parameters (idempotency_error); "
+                "rerun to adopt the object it created"
+            )
+        code = f" [{exc.code}]" if exc.code else ""
+        said = f"{what}: Stripe answered {exc.http_status}{code}: {redact(exc.user_message or str(exc))}"
+        if key and (exc.http_status or 0) >= 400:
+            inherited = self._history.inherited(key)
+            replayed = (_header(exc, "Idempotent-Replayed") or "").lower() == "true"
+            return StoredFailure(_keyed(said, exc.http_status or 0, inherited, replayed), inherited, replayed)
+        return RowFailed(said)
 
     def _backoff(self, attempt: int, exc: stripe.StripeError) -> float:
         retry_after = _header(exc, "Retry-After")

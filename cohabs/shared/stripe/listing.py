@@ -37,7 +37,7 @@ class Listed(Protocol):
 
 T = TypeVar("T", bound=Listed)
 K = TypeVar("K", bound=Hashable)
-Page = Callable[[Window], tuple[Sequence[T], bool]]  # one page of a window, newest first, and whether more follow
+ReadPage = Callable[[Window], tuple[Sequence[T], bool]]  # one page of a window, newest first, and whether more follow
 
 
 def readers(settings: Settings) -> int:
@@ -82,7 +82,7 @@ def next_windows(window: Window, page: Sequence[Listed], more: bool, idle: int) 
     ]
 
 
-def read_all(lists: Mapping[K, Page[T]], readers: int, start: Mapping[K, Window] | None = None) -> dict[K, list[T]]:
+def read_all(lists: Mapping[K, ReadPage[T]], readers: int, start: Mapping[K, Window] | None = None) -> dict[K, list[T]]:
     """Every object of each list, each read by up to `readers` windows at once.
 
     `start` bounds a list to a range of creation times where only that range matters.

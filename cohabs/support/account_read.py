@@ -29,7 +29,7 @@ from cohabs.shared.stripe import listing
 from cohabs.shared.stripe.gateway import PAGE, Window
 from cohabs.support import disputes, transfers
 from cohabs.support.calls import Page, SupportCalls
-from cohabs.support.objects import Account, Charge, Dispute, Intent, InvoicePayment
+from cohabs.support.objects import Charge, ConnectedAccount, Dispute, Intent, InvoicePayment
 from cohabs.support.rows import Payment, PaymentRows, Ref
 
 T = TypeVar("T", bound=listing.Listed)
@@ -157,11 +157,11 @@ def read_payouts(calls: SupportCalls, rows: PaymentRows, readers: int) -> transf
         return transfers.PayoutFacts(accounts.result(), found, charges, intents)
 
 
-def _accounts(calls: SupportCalls, wanted: set[str], readers: int) -> dict[str, Account | None]:
+def _accounts(calls: SupportCalls, wanted: set[str], readers: int) -> dict[str, ConnectedAccount | None]:
     """The houses' connected accounts: a few asked for each at once; many listed, those not listed asked after."""
     if a_few(len(wanted)):
         return _each(calls.account, sorted(wanted))
-    found: dict[str, Account | None] = {
+    found: dict[str, ConnectedAccount | None] = {
         a.id: a for a in _windows(calls.accounts, [Window()], readers) if a.id in wanted
     }
     return found | _each(calls.account, sorted(wanted - found.keys()))

@@ -18,7 +18,7 @@ from cohabs.support.objects import Intent, PayInstructions
 from cohabs.support.rows import NewPayment
 
 
-class Job(StrEnum):
+class Incident(StrEnum):
     DISPUTES = "disputes"
     TRANSFERS = "transfers"
 
@@ -157,7 +157,7 @@ class Item:
 
 @dataclass
 class Plan:
-    job: Job
+    incident: Incident
     items: list[Item] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
