@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
+import pytest
+import stripe
 
+from cohabs.shared import cli as shared_cli
 from cohabs.shared.cli import Exit
-from cohabs.shared.reports import Provenance
+from cohabs.shared.reports import Ours, Provenance, md_cell
 from cohabs.shared.settings import Settings
 from cohabs.shared.stopping import StopReason
 from cohabs.support.cli import exit_code as support_exit_code
@@ -24,7 +29,7 @@ from cohabs.sync.run_report import Report, render
 from devkit.dumpgen import Dump, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.support_account import Seeded
-from tests.helpers import NOW, cli, restore, support_cli, sync
+from tests.helpers import NOW, TEST_KEY, cli, restore, support_cli, sync
 from tests.helpers import support as support_run
 
 
@@ -114,3 +119,46 @@ def test_verify_on_hundreds_of_unready_tenants_fits_a_screen(settings: Settings,
     assert quiet.returncode == 3
     assert len(quiet.stdout.splitlines()) <= 4, quiet.stdout
     assert f"{unready} subscription(s) whose tenant cannot pay yet" in quiet.stdout
+
+
+def test_a_dotenv_that_sets_a_name_twice_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shared_cli, "PROJECT", tmp_path / "project")
+    monkeypatch.setattr(os, "environ", {})
+    (tmp_path / ".env").write_text(
+        "STRIPE_SECRET_KEY=sk_test_first\nDB_NAME=x\nSTRIPE_SECRET_KEY=sk_test_second\n", encoding="utf-8"
+    )
+    environment = shared_cli.load_environment(tmp_path)
+    assert environment.twice == ("STRIPE_SECRET_KEY",)
+    assert "sets STRIPE_SECRET_KEY more than once, and its last value is used" in environment.describe()
+    assert environment.settings.stripe_key == "sk_test_second"
+
+
+def test_advice_names_the_python_the_person_ran() -> None:
+    venv = Path(sys.executable)
+    assert shared_cli.interpreter(venv.parents[2]) == str(venv.relative_to(venv.parents[2]))
+    assert shared_cli.interpreter(Path("/nonexistent-elsewhere")) == "python"
+
+
+def test_our_own_code_spans_stay_code_in_report_cells() -> None:
+    ours = md_cell(Ours("Broken references: fix `userId`/`roomId` | then run `python sync.py`; a_b"))
+    assert ours == "Broken references: fix `userId`/`roomId` \\| then run `python sync.py`; a\\_b"
+    assert md_cell("a row's `name`") == "a row's \\`name\\`", "text from a row stays inert"
+
+
+def test_objects_the_sync_did_not_make_are_said_to_be_someone_elses(
+    settings: Settings, restored: Dump, fake: FakeStripe, tmp_path: Path
+) -> None:
+    client = stripe.StripeClient(TEST_KEY, base_addresses={"api": fake.url})
+    client.v1.customers.create({"name": "a house's tenant, made by support"})
+    done = cli(settings, tmp_path, "--dry-run")
+    assert "(1 without the sync's cohabs_* metadata: not the sync's, such as support's)" in done.stderr
+
+
+def test_the_plan_says_what_the_default_collection_means_for_the_first_rent(
+    settings: Settings, restored: Dump, tmp_path: Path
+) -> None:
+    plan = cli(settings, tmp_path, "--dry-run")
+    said = " ".join(plan.stdout.split())
+    assert "No method was chosen, so the default applies" in said and "first rent invoice fails" in said
+    chosen = cli(settings, tmp_path, "--dry-run", "--collection-method", "send_invoice", "--days-until-due", "7")
+    assert "No method was chosen" not in chosen.stdout

@@ -30,3 +30,12 @@ def test_no_function_in_the_package_is_longer_than_about_50_lines() -> None:
     long = {name: lines for name, lines in lengths.items() if lines > LONGEST and name not in SHORTENING}
     assert not long, f"functions over {LONGEST} lines (split them): {long}"
     assert max(lengths.values()) > 0 and ("cohabs/sync/cli.py", "main") in lengths
+
+
+def test_the_readme_reads_in_about_five_minutes_and_the_reference_moved_to_usage() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    words = len(readme.split())
+    assert words <= 1_400, f"README.md has {words} words; reference material goes to docs/usage.md"
+    assert "| `--rate-limit N` |" not in readme and "| `DB_NAME` |" not in readme
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    assert "| `--rate-limit N` |" in usage and "| `DB_NAME` |" in usage and "docs/usage.md" in readme

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ from devkit.dumpgen import Dump
 from devkit.fake import Fault
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.helpers import NOW, cli, line, query, sync
+from tests.helpers import NOW, ROOT, cli, db_env, kill_when, line, own_env_file, query, sync
 
 TABLES = {Kind.USER: ("users", "stripeCustomerId"), Kind.ROOM: ("rooms", "stripeProductId")}
 TABLES[Kind.LEASE] = ("leases", "stripeSubscriptionId")
@@ -248,3 +252,28 @@ def test_undo_on_the_command_line_asks_and_writes_its_reports(
     assert "77 object(s) undone" not in done.stderr and "undone, 0 already undone." in done.stdout
     missing = cli(settings, tmp_path, "--undo", "nothing.json", "--yes")
     assert missing.returncode == 1 and "no report at nothing.json" in missing.stderr
+
+
+def test_an_undo_killed_after_stripe_deleted_a_customer_is_finished_by_the_rerun_each_object_once(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, restored: Dump, tmp_path: Path
+) -> None:
+    synced(settings, tmp_path / "run.json")
+    env = {**db_env(settings), "STRIPE_SECRET_KEY": settings.stripe_key or "", "STRIPE_API_BASE": fake.url}
+    own_env_file(tmp_path)
+    command = [sys.executable, str(ROOT / "sync.py"), "--undo", "run.json", "--yes", "--quiet"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, text=True
+    )
+    # Stripe deleted a customer (its subscriptions were cancelled before); the process dies before the row is cleared.
+    fake.hook = kill_when(
+        fake, process, lambda stage, r: stage == "processed" and r.method == "DELETE" and r.path.startswith("/v1/cus")
+    )
+    assert process.wait(timeout=120) == -signal.SIGKILL
+    fake.hook = None
+
+    rerun = cli(settings, tmp_path, "--undo", "run.json", "--yes")
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert all(s is None for s in linked(settings, mysql_server).values())
+    deletes = Counter(r.path for r in fake.requests if r.method == "DELETE")
+    assert deletes and set(deletes.values()) == {1}, "each subscription cancelled and each customer deleted once"

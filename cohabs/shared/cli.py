@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, IntEnum
@@ -17,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from dotenv import load_dotenv
+from dotenv.parser import parse_stream
 
 from cohabs import __version__
 from cohabs.shared.errors import CannotRun
@@ -78,6 +80,7 @@ class Environment:
 
     env_file: Path | None
     looked: tuple[Path, ...]
+    twice: tuple[str, ...] = ()  # names the `.env` sets more than once (its last value is the one used)
 
     @property
     def settings(self) -> Settings:
@@ -87,7 +90,10 @@ class Environment:
     def describe(self) -> str:
         """The line every run starts with: which `.env` it read, or that it read none."""
         if self.env_file is not None:
-            return f"Settings: {self.env_file} (the environment wins over it)"
+            twice = (
+                f"; it sets {', '.join(self.twice)} more than once, and its last value is used" if self.twice else ""
+            )
+            return f"Settings: {self.env_file} (the environment wins over it){twice}"
         places = " or ".join(str(path) for path in self.looked)
         return f"Settings: no .env ({places}): the environment and defaults only"
 
@@ -101,9 +107,21 @@ def load_environment(folder: Path | None = None) -> Environment:
     """Settings from the environment, then the first `.env` found (the environment wins)."""
     looked = env_files(folder)
     found = next((path for path in looked if path.is_file()), None)
-    if found is not None:
-        load_dotenv(found, override=False)
-    return Environment(found, looked)
+    if found is None:
+        return Environment(None, looked)
+    load_dotenv(found, override=False)
+    return Environment(found, looked, repeated(dotenv_names(found)))
+
+
+def dotenv_names(path: Path) -> list[str]:
+    """The names a `.env` sets, in order, as often as it sets them."""
+    with path.open(encoding="utf-8") as text:
+        return [binding.key for binding in parse_stream(text) if binding.key]
+
+
+def repeated(names: Iterable[str]) -> tuple[str, ...]:
+    counts = Counter(names)
+    return tuple(name for name, n in counts.items() if n > 1)
 
 
 def invoked_as(ctx: click.Context) -> str:
@@ -113,7 +131,17 @@ def invoked_as(ctx: click.Context) -> str:
     --version, the reports' provenance and their advice all say it this way.
     """
     name = ctx.find_root().info_name or Path(sys.argv[0]).name
-    return f"python {name}" if name.endswith(".py") else name
+    return f"{interpreter()} {name}" if name.endswith(".py") else name
+
+
+def interpreter(cwd: Path | None = None) -> str:
+    """The Python to name in advice: the project's own (.venv/bin/python) when it lives below where the person
+    is, as the README runs it; else `python`."""
+    try:
+        inside = Path(sys.executable).relative_to((cwd or Path.cwd()).resolve())
+    except ValueError:
+        return "python"
+    return str(inside)
 
 
 def options_used(ctx: click.Context) -> tuple[str, ...]:

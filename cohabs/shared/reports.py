@@ -142,6 +142,19 @@ class Code(str):
     """A table cell shown as code (ids): kept verbatim, never escaped."""
 
 
+class Ours(str):
+    """A table cell of our own words (advice), whose code spans are ours: shown as code, the rest made inert."""
+
+
+_CODE_SPAN = re.compile(r"(`[^`|]+`)")
+
+
+def md_ours(text: str) -> str:
+    """Our own text in a cell: its code spans stay code (never escaped backticks), everything else is md_text."""
+    parts = _CODE_SPAN.split(" ".join(str(text).split()))
+    return "".join(part if n % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", part) for n, part in enumerate(parts))
+
+
 def md_text(text: str) -> str:
     """Plain text made inert in Markdown: one line, no character that opens a table cell, link or emphasis."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
@@ -160,6 +173,8 @@ def md_code(text: str) -> str:
 def md_cell(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, Ours):
+        return md_ours(value)
     return md_code(value) if isinstance(value, Code) else md_text(str(value))
 
 

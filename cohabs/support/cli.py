@@ -24,6 +24,7 @@ from cohabs.shared.command import (
 )
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.reports import Provenance
+from cohabs.shared.settings import Settings
 from cohabs.support import disputes, transfers
 from cohabs.support.items import WRITES, Action, Incident, Item, Plan
 from cohabs.support.report import render, report_json, totals_lines, write_reports
@@ -60,7 +61,8 @@ def support_options(f: F) -> F:
     f = click.option(
         "--database",
         metavar="NAME",
-        help="The database with houses, leases, payments [default: env SUPPORT_DB_NAME, else cohabs_support].",
+        help="The database with houses, leases, payments [default: env SUPPORT_DB_NAME, else "
+        f"{Settings().support_db_name}].",
     )(f)
     f = rate_options(f)
     f = run_options(

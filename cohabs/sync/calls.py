@@ -13,9 +13,10 @@ import stripe
 
 from cohabs.shared.errors import CannotRun
 from cohabs.shared.stripe.gateway import PAGE, Counters, StoredFailure, StripeGateway, Window
+from cohabs.shared.stripe.idempotency import action_key
 from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import Remote
-from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE, KINDS
 from cohabs.sync.rows import Kind
 
 ACCOUNT = Endpoint("GET", "/v1/account")
@@ -103,6 +104,6 @@ class SyncCalls:
             lambda: self._client.v1.subscriptions.cancel(
                 subscription_id,
                 params=params,
-                options={"idempotency_key": f"cohabs-relink:cancel:{subscription_id}"},
+                options={"idempotency_key": action_key(KEY_NAMESPACE, "cancel", subscription_id)},
             ),
         )

@@ -27,13 +27,12 @@ from cohabs.shared.stripe.gateway import RowFailed, send_keyed
 from cohabs.shared.stripe.idempotency import idempotency_key
 from cohabs.sync.billing import Mode
 from cohabs.sync.calls import Calls
-from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KINDS
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE, KINDS
 from cohabs.sync.plan import Action, Billing, Plan, Step
 from cohabs.sync.problems import Problem
 from cohabs.sync.rows import Kind
 
 T = TypeVar("T")
-KEY_NAMESPACE = "cohabs-relink"  # the sync's idempotency keys start with it, as they always have
 # Kept by Stripe as the cancellation's comment, for whoever finds the subscription in the dashboard.
 UNSTORED = "cohabs-relink: its id could not be stored in the database"
 

@@ -162,3 +162,4 @@ KINDS: dict[Kind, Description] = {
 LINK_KEYS: dict[Kind, str] = {kind: description.link_key for kind, description in KINDS.items()}
 # An ended lease's subscription is cancelled at once: its own endpoint, its own budget.
 CANCEL_SUBSCRIPTION = Endpoint("DELETE", "/v1/subscriptions/{id}")
+KEY_NAMESPACE = "cohabs-relink"  # the sync's idempotency keys start with it, as they always have

@@ -72,7 +72,10 @@ def read_account(calls: Calls, echo: Callable[[str], None], settings: Settings) 
         account = Account.of(account_read.read_all(calls, tuple(Kind), readers(settings)))
     except RowFailed as exc:
         raise unreadable(exc, settings) from None
-    echo(f"  {account.size()} objects found.")
+    others = sum(1 for objects in account.by_id.values() for remote in objects.values() if not remote.link)
+    # A seeded emulator, or an account support also uses, holds customers the sync never made: say whose.
+    mine = f" ({others} without the sync's cohabs_* metadata: not the sync's, such as support's)" if others else ""
+    echo(f"  {account.size()} objects found{mine}.")
     return account
 
 

@@ -387,9 +387,16 @@ def collection_line(collection: CollectionChoice) -> str:
         if collection.chosen
         else "linked subscriptions keep their own (no --collection-method or COLLECTION_METHOD given)"
     )
+    default = (
+        ""
+        if collection.chosen
+        else " No method was chosen, so the default applies: Stripe charges a saved payment method, and a fresh "
+        "account holds none, so a tenant's first rent invoice fails unless the tenant adds one first. Choose "
+        "before the real run: --collection-method send_invoice --days-until-due N emails each invoice instead."
+    )
     return (
         f"New subscriptions are {collection.says()}; {linked}. A trial that ends without a payment method "
-        f"creates the invoice ({CREATE_INVOICE}): the rent stays owed, never paused or cancelled unseen."
+        f"creates the invoice ({CREATE_INVOICE}): the rent stays owed, never paused or cancelled unseen.{default}"
     )
 
 

@@ -74,6 +74,18 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     what = "Dry run (nothing was changed)" if report.dry_run else _done(report)
     yield from (f"# Stripe relink — {what}, {provenance.started:%Y-%m-%d %H:%M} UTC", "")
     yield from provenance_markdown(provenance, privacy)
+    yield from _summary(report)
+    yield from _for_a_person(report)
+    yield from _switches(report)
+    yield from _money(report)
+    yield from readiness_markdown(report.ready, report.collection)
+    yield from _decisions(report)
+    yield from _further_down(report)
+    yield from ("", "## What to do next", "")
+    yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
+
+
+def _summary(report: Report) -> Iterator[str]:
     yield from ("", "## Summary", "", f"**{md_text(report.headline())}**", "")
     yield from md_table(["", *(r.replace("_", " ") for r in report.columns)], _counts(report))
     if report.remaining:
@@ -86,10 +98,9 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
             "",
             f"Stripe requests: {report.requests} ({report.throttled} rate-limited), {report.seconds:.0f} s.",
         )
-    yield from _for_a_person(report)
-    yield from _switches(report)
-    yield from _money(report)
-    yield from readiness_markdown(report.ready, report.collection)
+
+
+def _decisions(report: Report) -> Iterator[str]:
     yield from ("", "## Decisions taken", "")
     yield from (f"- {line}" for line in DECISIONS)
     yield f"- {md_text(collection_line(report.collection))}"
@@ -100,6 +111,10 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
     notes = Counter(n for o in report.outcomes for n in o.notes)
     yield from (f"- {md_text(note)}: {count} row(s)." for note, count in sorted(notes.items()))
     yield from (f"- {md_text(note)}." for note in report.notes)
+
+
+def _further_down(report: Report) -> Iterator[str]:
+    """What needs nobody's decision: the routine changes, the rows a stop left, the rows left for a full run."""
     routine = report.routine()
     if routine:
         yield from ("", "## Routine changes", "")
@@ -120,8 +135,6 @@ def markdown(report: Report, provenance: Provenance, privacy: Privacy) -> Iterat
             ["kind", "row", "label", "the full run", "detail"],
             ([o.kind.singular, Code(o.row_id), o.label, FULL_RUN[o.result], o.detail] for o in report.remaining),
         )
-    yield from ("", "## What to do next", "")
-    yield from (f"{i}. {step}" for i, step in enumerate(next_steps(report, provenance.tool), 1))
 
 
 def _rows_table(rows: list[Outcome]) -> Iterator[str]:

@@ -1,8 +1,9 @@
 """The Stripe calls `--undo` makes: what is on a customer and a product now, and the four writes that undo.
 
 Every request goes through the shared gateway (pacing, retries, counts) and
-every key through the shared builder. Deletes carry no key: Stripe ignores
-keys on DELETE, and deleting twice is harmless (the second answers 404).
+every key through the shared builder (`action_key`: an action on an object
+that exists). A customer's delete carries none: it has no parameters, and a
+second delete of a deleted customer changes nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 import stripe
 
 from cohabs.shared.stripe.gateway import PAGE, StripeGateway
-from cohabs.shared.stripe.idempotency import idempotency_key
+from cohabs.shared.stripe.idempotency import action_key
 from cohabs.shared.stripe.pacing import Endpoint
-from cohabs.sync.execute import KEY_NAMESPACE
-from cohabs.sync.kinds import CANCEL_SUBSCRIPTION
+from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE
 from cohabs.sync.undo_plan import CustomerNow, ProductNow
 
 PAYMENT_METHODS = Endpoint("GET", "/v1/customers/{id}/payment_methods")
@@ -93,10 +93,12 @@ class UndoCalls:
             "prorate": False,
             "cancellation_details": {"comment": "cohabs-relink --undo: the run that created it was undone"},
         }
+        key = action_key(KEY_NAMESPACE, "undo-cancel", subscription_id)  # not the sync's: other parameters
         self._gateway.call(
             CANCEL_SUBSCRIPTION,
             f"cancel subscription {subscription_id}",
-            lambda: self._v1.subscriptions.cancel(subscription_id, params),
+            lambda: self._v1.subscriptions.cancel(subscription_id, params, {"idempotency_key": key}),
+            key=key,
         )
 
     def delete_customer(self, customer_id: str) -> None:
@@ -109,7 +111,7 @@ class UndoCalls:
         for price in prices:
             self._archive_price(price)
         params: stripe.params.ProductUpdateParams = {"active": False}
-        key = idempotency_key(KEY_NAMESPACE, f"undo:product:{product_id}", params)
+        key = action_key(KEY_NAMESPACE, "undo-archive", product_id)
         self._gateway.call(
             UPDATE_PRODUCT,
             f"archive product {product_id}",
@@ -119,7 +121,7 @@ class UndoCalls:
 
     def _archive_price(self, price: str) -> None:
         params: stripe.params.PriceUpdateParams = {"active": False}
-        key = idempotency_key(KEY_NAMESPACE, f"undo:price:{price}", params)
+        key = action_key(KEY_NAMESPACE, "undo-archive", price)
         self._gateway.call(
             UPDATE_PRICE,
             f"archive price {price}",

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from cohabs.shared import reports as reporting
-from cohabs.shared.reports import Code, JsonReport, Privacy, Provenance, md_table, md_text
+from cohabs.shared.reports import Code, JsonReport, Ours, Privacy, Provenance, md_table, md_text
 from cohabs.sync.plan import COLLECTION_FIELDS, Action, Plan, Step
 from cohabs.sync.problems import Drift
 from cohabs.sync.readiness import Billable, Readiness
@@ -238,7 +238,7 @@ def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> It
         yield from md_table(
             ["kind", "row", "label", "finding", "who", "what to do"],
             (
-                [f.kind.singular, Code(f.row_id or ""), f.label, f.problem, a.remedy.value, a.what]
+                [f.kind.singular, Code(f.row_id or ""), f.label, f.problem, a.remedy.value, Ours(a.what)]
                 for f, a in audit.findings
             ),
         )
@@ -248,7 +248,7 @@ def markdown(audit: AuditReport, provenance: Provenance, privacy: Privacy) -> It
             yield from ("", "Each tenant who cannot pay yet is a finding for a person:", "")
             yield from md_table(
                 ["finding", "lease", "what to do"],
-                ([f.problem, Code(f.row_id or ""), a.what] for f, a in audit.unready),
+                ([f.problem, Code(f.row_id or ""), Ours(a.what)] for f, a in audit.unready),
             )
     yield from ("", "## What to do next", "")
     yield from (f"{i}. {step}" for i, step in enumerate(audit.next_steps(provenance.tool), 1))

@@ -41,6 +41,12 @@ def idempotency_key(
     return f"{namespace}:{subject}:{digest}" + (f":{attempt}" if attempt else "")
 
 
+def action_key(namespace: str, action: str, object_id: str) -> str:
+    """The key of an action on an object that exists (the sync's cancel): the object names the request, which
+    carries no data of its own to digest, so its key is the same on every run (`cohabs-relink:cancel:sub_…`)."""
+    return f"{namespace}:{action}:{object_id}"
+
+
 class KeyHistory:
     """Per run: which keys this run has sent, and which ones Stripe met with an earlier run's stored error.
 
