@@ -80,9 +80,6 @@ class UndoStep:
 class UndoPlan:
     steps: tuple[UndoStep, ...]
 
-    def of(self, *acts: Act) -> list[UndoStep]:
-        return [s for s in self.steps if s.act in acts]
-
     @property
     def writes(self) -> bool:
         return any(s.writes for s in self.steps)
