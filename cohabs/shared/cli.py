@@ -124,14 +124,23 @@ def repeated(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name, n in counts.items() if n > 1)
 
 
-def invoked_as(ctx: click.Context) -> str:
-    """The command as the person typed it: `python sync.py` for a script, else its own name (`cohabs-relink`).
+def command_name(ctx: click.Context) -> str:
+    """The command's own name, as --version says it: `python sync.py` for a script, else `cohabs-relink`.
 
-    click names the program once, from sys.argv[0] (or `python -m <module>`);
-    --version, the reports' provenance and their advice all say it this way.
+    click names the program once, from sys.argv[0] (or `python -m <module>`).
     """
     name = ctx.find_root().info_name or Path(sys.argv[0]).name
-    return f"{interpreter()} {name}" if name.endswith(".py") else name
+    return f"python {name}" if name.endswith(".py") else name
+
+
+def invoked_as(ctx: click.Context) -> str:
+    """The command as the person would type it again: the reports' provenance and their advice say it this way.
+
+    A script is named with the Python that ran it when that is the project's own (`.venv/bin/python sync.py`,
+    as the README runs it), else `python sync.py`; an installed command by its own name (`cohabs-relink`).
+    """
+    name = command_name(ctx)
+    return name.replace("python ", f"{interpreter()} ", 1) if name.startswith("python ") else name
 
 
 def interpreter(cwd: Path | None = None) -> str:
@@ -215,7 +224,7 @@ def version_option(f: F) -> F:
 
     def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         if value and not ctx.resilient_parsing:
-            click.echo(f"{invoked_as(ctx)} {__version__}")
+            click.echo(f"{command_name(ctx)} {__version__}")
             ctx.exit()
 
     return click.option(

@@ -198,8 +198,10 @@ def _run(ctx: click.Context, habits: Habits, command: Command, body: Body, start
         with stop_on_signals(invocation.stop):
             outcome = body(invocation)
     except Stopped as exc:
+        say(f"\nstopped: {exc}")
         outcome = stopped_before_any_change(invocation, command, exc)
     except AccountUnreadable as exc:
+        say(f"error: {exc}")
         outcome = stopped_before_any_change(invocation, command, Stopped(StopReason.UNREACHABLE, str(exc)))
     for line in outcome.lines:
         click.echo(line)
@@ -211,8 +213,8 @@ NOTHING_CHANGED = "Nothing was changed: the run stopped before its first write."
 
 
 def stopped_before_any_change(invocation: Invocation, command: Command, stop: Stopped) -> Outcome:
-    """A stop that reached the skeleton came before any write (the executors hold the stops during writes):
-    the console and a report say what stopped it and that nothing changed, and the run exits with its code."""
+    """A stop that reached the skeleton came before any write (the executors hold the stops during writes): its
+    cause was said on stderr; the console and a report say that nothing changed, and the run exits with its code."""
     detail = invocation.privacy(str(stop))
 
     def markdown(provenance: Provenance) -> Iterator[str]:
@@ -229,5 +231,5 @@ def stopped_before_any_change(invocation: Invocation, command: Command, stop: St
             REPORTS, f"{command.prefix}-stopped", provenance, markdown(provenance), data(provenance)
         )
 
-    lines = ["", click.style(f"Stopped: {detail}.", bold=True), NOTHING_CHANGED]
+    lines = ["", click.style(NOTHING_CHANGED, bold=True)]
     return Outcome(lines, files, data, stop_exit(stop.reason))

@@ -34,7 +34,7 @@ _LOST = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
 
 # What to do next, by MySQL error number, for the errors a restored database produces.
 _ADVICE = {
-    1054: "a column the run reads or writes is not there: check the table against the dump's schema, then rerun",
+    1054: "a column the sync reads or writes is not there: check the table against the dump's schema, then rerun",
     1142: "the MySQL user may not do this on that table: GRANT SELECT, UPDATE on it to DB_USER, then rerun",
     1143: "the MySQL user may not update that column: GRANT UPDATE on it to DB_USER, then rerun",
     1146: "a table is missing: restore the dump (./restore_dump.sh), then rerun",

@@ -100,21 +100,12 @@ def verify(settings: Settings, world: World) -> AuditReport:
         schema = db.read_schema(conn)
         rows = db.load_rows(conn, schema)
         hints = dangling(conn, schema, rows)
-    collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
     calls = world.calls or SyncCalls(make_gateway(settings, world))
     account = read_account(calls, world.echo, settings)
     # The plan a sync would make now is the one definition of correct: what it would not simply keep is a
     # finding, and it says who settles each one.
     now = world.now()
-    plan = make_plan(
-        rows,
-        account,
-        hubs=settings.hub_currencies,
-        default_currency=settings.default_currency,
-        now=now,
-        hints=hints,
-        collection=collection,
-    )
+    plan = plan_now(settings, Options(), now, rows, account, hints)
     # Whether tenants can pay is read from the account as it is: a switch the sync would make is not made yet.
     ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
     readiness = assess(plan, account, rows, ledger, as_planned=False)
@@ -184,6 +175,28 @@ def _read_stripe(settings: Settings, world: World) -> tuple[Calls | None, Accoun
     return calls, read_account(calls, world.echo, settings)
 
 
+def plan_now(
+    settings: Settings,
+    options: Options,
+    now: datetime,
+    rows: Rows,
+    account: Account,
+    hints: dict[tuple[Kind, str], str],
+) -> Plan:
+    """The plan a run makes (or --verify compares with): the settings' hubs, currency and collection choice."""
+    return make_plan(
+        rows,
+        account,
+        hubs=settings.hub_currencies,
+        default_currency=settings.default_currency,
+        now=now,
+        kinds=options.kinds,
+        hints=hints,
+        limit=options.limit,
+        collection=CollectionChoice.of(settings.collection_method, settings.days_until_due),
+    )
+
+
 def _preview(
     settings: Settings,
     options: Options,
@@ -194,17 +207,7 @@ def _preview(
 ) -> tuple[Plan, Report]:
     """The plan, and the report a dry run prints: what a real run shows before it asks."""
     collection = CollectionChoice.of(settings.collection_method, settings.days_until_due)
-    plan = make_plan(
-        rows,
-        account,
-        hubs=settings.hub_currencies,
-        default_currency=settings.default_currency,
-        now=now,
-        kinds=options.kinds,
-        hints=hints,
-        limit=options.limit,
-        collection=collection,
-    )
+    plan = plan_now(settings, options, now, rows, account, hints)
     ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
     preview = Report(
         True,
