@@ -8,9 +8,12 @@ second delete of a deleted customer changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import stripe
+from stripe import RequestOptions
 
 from cohabs.shared.stripe.gateway import PAGE, StripeGateway
 from cohabs.shared.stripe.idempotency import action_key
@@ -93,12 +96,13 @@ class UndoCalls:
             "prorate": False,
             "cancellation_details": {"comment": "cohabs-relink --undo: the run that created it was undone"},
         }
-        key = action_key(KEY_NAMESPACE, "undo-cancel", subscription_id)  # not the sync's: other parameters
-        self._gateway.call(
+        # Its own action, not the sync's cancel: the same key with other parameters would be refused.
+        self._keyed(
             CANCEL_SUBSCRIPTION,
-            f"cancel subscription {subscription_id}",
-            lambda: self._v1.subscriptions.cancel(subscription_id, params, {"idempotency_key": key}),
-            key=key,
+            "undo-cancel",
+            subscription_id,
+            "cancel subscription",
+            lambda options: self._v1.subscriptions.cancel(subscription_id, params, options),
         )
 
     def delete_customer(self, customer_id: str) -> None:
@@ -108,26 +112,30 @@ class UndoCalls:
 
     def archive(self, product_id: str, prices: tuple[str, ...]) -> None:
         """Prices first, then the product: a rerun after a crash finds what is left active."""
-        for price in prices:
-            self._archive_price(price)
-        params: stripe.params.ProductUpdateParams = {"active": False}
-        key = action_key(KEY_NAMESPACE, "undo-archive", product_id)
-        self._gateway.call(
+        price: stripe.params.PriceUpdateParams = {"active": False}
+        for price_id in prices:
+            self._keyed(
+                UPDATE_PRICE,
+                "undo-archive",
+                price_id,
+                "archive price",
+                partial(self._v1.prices.update, price_id, price),
+            )
+        product: stripe.params.ProductUpdateParams = {"active": False}
+        self._keyed(
             UPDATE_PRODUCT,
-            f"archive product {product_id}",
-            lambda: self._v1.products.update(product_id, params, {"idempotency_key": key}),
-            key=key,
+            "undo-archive",
+            product_id,
+            "archive product",
+            lambda options: self._v1.products.update(product_id, product, options),
         )
 
-    def _archive_price(self, price: str) -> None:
-        params: stripe.params.PriceUpdateParams = {"active": False}
-        key = action_key(KEY_NAMESPACE, "undo-archive", price)
-        self._gateway.call(
-            UPDATE_PRICE,
-            f"archive price {price}",
-            lambda: self._v1.prices.update(price, params, {"idempotency_key": key}),
-            key=key,
-        )
+    def _keyed(
+        self, endpoint: Endpoint, action: str, object_id: str, what: str, send: Callable[[RequestOptions], object]
+    ) -> None:
+        """One write on an object that exists, under its action's key (the shared builder's `action_key`)."""
+        key = action_key(KEY_NAMESPACE, action, object_id)
+        self._gateway.call(endpoint, f"{what} {object_id}", lambda: send({"idempotency_key": key}), key=key)
 
 
 def _prices(product_id: str, after: str | None) -> stripe.params.PriceListParams:
