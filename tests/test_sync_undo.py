@@ -204,6 +204,7 @@ def test_the_plan_cancels_then_deletes_and_archives_and_clears_only_rows_that_st
         customers={"cus_1": CustomerNow()},
         products={"prod_1": ProductNow(True, "price_d", ("price_2",))},
         rows={(Kind.USER, "u1"): "cus_1", (Kind.ROOM, "r1"): "prod_other", (Kind.LEASE, "l1"): "sub_1"},
+        owners={"sub_1": "cus_1"},
     )
     steps = plan_undo(record(CUSTOMER, PRODUCT, SUBSCRIPTION), now).steps
     assert [(s.made.kind, s.act, s.clear_row) for s in steps] == [
@@ -212,6 +213,7 @@ def test_the_plan_cancels_then_deletes_and_archives_and_clears_only_rows_that_st
         (Kind.ROOM, Act.ARCHIVE, False),  # the row holds another product now: left as it is
     ]
     assert steps[2].prices == ("price_2",)
+    assert steps[1].after == ("sub_1",)  # deleting the customer waits for its subscription's cancel
 
 
 def test_money_or_another_runs_subscription_leaves_an_object_and_an_undone_one_needs_nothing() -> None:

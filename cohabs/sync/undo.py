@@ -132,10 +132,11 @@ def read_now(
     products = [m.stripe_id for m in record.of_kind(Kind.ROOM)]
     try:
         with ThreadPoolExecutor(max_workers=workers(settings)) as pool:
-            money = dict(
-                zip(present, pool.map(lambda c: calls.customer(c, customers[c].can_pay), present), strict=True)
-            )
-            states = dict(zip(products, pool.map(calls.product, products), strict=True))
+            # Both submitted before either is awaited: products are read while customers are.
+            reading = pool.map(lambda c: calls.customer(c, customers[c].can_pay), present)
+            priced = pool.map(calls.product, products)
+            money = dict(zip(present, reading, strict=True))
+            states = dict(zip(products, priced, strict=True))
     except RowFailed as exc:
         raise CannotRun(f"could not read what is on the run's objects, so nothing was changed: {exc}") from None
     return Now(
@@ -144,6 +145,7 @@ def read_now(
         products={p: state for p, state in states.items() if state is not None},
         rows=rows,
         others=_others(subscriptions.values(), mine),
+        owners={s.id: s.customer for s in subscriptions.values() if s.customer},
     )
 
 
@@ -160,14 +162,27 @@ def _others(subscriptions: Iterable[Remote], mine: set[str]) -> dict[str, tuple[
 
 
 def execute(plan: UndoPlan, calls: UndoCalls, clearer: RowClearer, count: int, world: World) -> list[UndoOutcome]:
-    """Subscriptions first, then customers and products; each object, then its row, as soon as it is undone."""
-    outcomes: list[UndoOutcome] = []
-    shape: Shape[UndoStep] = Shape(lane=lambda step: LANES[step.act], name=lambda step: step.made.stripe_id)
-    for leases in (True, False):  # subscriptions before the customers and products they bill through
-        if world.stop.is_set():
-            break
-        todo = [s for s in plan.steps if s.writes and (s.made.kind is Kind.LEASE) is leases]
-        outcomes += side_by_side(todo, lambda step: _one(step, calls, clearer), shape, workers=count, stop=world.stop)
+    """Every write side by side, each on its endpoint's budget; a customer's delete waits for its subscriptions'
+    cancels and is not sent when one failed. Each object, then its row, as soon as it is undone."""
+    failed: set[str] = set()
+    lock = threading.Lock()
+
+    def one(step: UndoStep) -> UndoOutcome | None:
+        with lock:
+            blocked = [s for s in step.after if s in failed]
+        if blocked:
+            return UndoOutcome(step, Done.FAILED, f"not deleted: cancelling {', '.join(blocked)} failed; run again")
+        outcome = _one(step, calls, clearer)
+        if outcome is None or outcome.result is Done.FAILED:
+            with lock:
+                failed.add(step.made.stripe_id)
+        return outcome
+
+    shape: Shape[UndoStep] = Shape(
+        lane=lambda step: LANES[step.act], name=lambda step: step.made.stripe_id, needs=lambda step: step.after
+    )
+    todo = [s for s in plan.steps if s.writes]
+    outcomes = side_by_side(todo, one, shape, workers=count, stop=world.stop)
     by_object = {o.step.made.stripe_id: o for o in outcomes}
     return [by_object.get(s.made.stripe_id) or _unfinished(s, world) for s in plan.steps]
 

@@ -61,6 +61,7 @@ class Now:
     rows: Mapping[tuple[Kind, str], str | None] = field(default_factory=dict)  # the id a row holds now
     # Customer or product id -> live subscriptions using it that this run did not make.
     others: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    owners: Mapping[str, str] = field(default_factory=dict)  # subscription id -> its customer's id
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class UndoStep:
     clear_row: bool  # the row still holds exactly this id: it is cleared once the object is undone
     why: str = ""
     prices: tuple[str, ...] = ()  # ARCHIVE: the prices archived with the product
+    after: tuple[str, ...] = ()  # DELETE: the run's subscriptions on the customer, cancelled first
 
     @property
     def writes(self) -> bool:
@@ -88,7 +90,11 @@ class UndoPlan:
 def plan_undo(record: RunRecord, now: Now) -> UndoPlan:
     """Subscriptions first (they bill), then customers and products: the run's objects newest first."""
     steps = [_subscription(m, now) for m in record.of_kind(Kind.LEASE)]
-    steps += [_customer(m, now) for m in record.of_kind(Kind.USER)]
+    cancels: dict[str, list[str]] = {}
+    for step in steps:
+        if step.act is Act.CANCEL and (owner := now.owners.get(step.made.stripe_id)):
+            cancels.setdefault(owner, []).append(step.made.stripe_id)
+    steps += [_customer(m, now, tuple(cancels.get(m.stripe_id, ()))) for m in record.of_kind(Kind.USER)]
     steps += [_product(m, now) for m in record.of_kind(Kind.ROOM)]
     return UndoPlan(tuple(steps))
 
@@ -121,7 +127,7 @@ def _others(made: Made, now: Now) -> str:
     return f"live subscriptions this run did not make use it ({listed}): deleting or archiving it would reach them"
 
 
-def _customer(made: Made, now: Now) -> UndoStep:
+def _customer(made: Made, now: Now, after: tuple[str, ...]) -> UndoStep:
     customer = now.customers.get(made.stripe_id)
     if customer is None:
         return _gone(made, now, "already deleted")
@@ -130,7 +136,8 @@ def _customer(made: Made, now: Now) -> UndoStep:
         return UndoStep(made, Act.LEAVE, False, why)
     if others := _others(made, now):
         return UndoStep(made, Act.LEAVE, False, others)
-    return UndoStep(made, Act.DELETE, _holds(made, now), "no money on it: deleted")
+    # Deleting a customer cancels its subscriptions at once, in Stripe's way: the run's own go first, in ours.
+    return UndoStep(made, Act.DELETE, _holds(made, now), "no money on it: deleted", after=after)
 
 
 def _product(made: Made, now: Now) -> UndoStep:
