@@ -31,6 +31,7 @@ from cohabs.sync.run import Confirm, Options, World, run
 from cohabs.sync.run import verify as audit_account
 from cohabs.sync.run_report import Heading, Report, render
 from cohabs.sync.run_report_files import report_json, write_reports
+from cohabs.sync.undo_cli import MEANING, undo_body
 from cohabs.sync.verify_report import audit_json, write_audit_reports
 from cohabs.sync.verify_report import render as render_audit
 
@@ -61,7 +62,7 @@ def exit_code(report: Report) -> Exit:
 
 
 @click.command(
-    epilog=epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan."),
+    epilog=epilog(MEANINGS, CONFIGURATION, f"A dry run's code says the same of its plan. {MEANING}."),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @run_options(
@@ -81,6 +82,12 @@ def exit_code(report: Report) -> Exit:
     help="Canary: sync only N leases, with the users and rooms they need; exits 4 while rows remain.",
 )
 @click.option("--verify", is_flag=True, help="Audit the database against the account; change nothing.")
+@click.option(
+    "--undo",
+    "undo_report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Undo what the sync run that wrote this JSON report created (newest first); money is left for a person.",
+)
 @click.option(
     "--collection-method",
     type=click.Choice(COLLECTION_METHODS),
@@ -113,6 +120,7 @@ def main(
     only: tuple[str, ...],
     limit: int | None,
     verify: bool,
+    undo_report: Path | None,
     concurrency: int | None,
     include_emails: bool,
     collection_method: str | None,
@@ -130,6 +138,10 @@ def main(
         clash = [flag for flag, was in given if was]
         if clash:
             raise click.UsageError(f"--verify reads everything and writes nothing: drop {', '.join(clash)}")
+    if undo_report is not None:
+        beside = {"--verify": verify, "--limit": limit, "--only": only, "--collection-method": collection_method}
+        beside["--days-until-due"] = days_until_due
+        _undo(ctx, habits, undo_report, concurrency, Privacy(include_emails), [f for f, was in beside.items() if was])
     command = Command(
         name="verify" if verify else "dry run" if habits.dry_run else "sync",
         prefix="verify" if verify else "plan" if habits.dry_run else "sync",
@@ -148,6 +160,21 @@ def main(
         limit=limit,
     )
     run_command(ctx, habits, command, partial(_sync, options, customer_map))
+
+
+def _undo(
+    ctx: click.Context, habits: Habits, report: Path, workers: int | None, privacy: Privacy, clash: list[str]
+) -> None:
+    if clash:
+        raise click.UsageError(f"--undo undoes one report's run, nothing more: drop {', '.join(clash)}")
+    command = Command(
+        name="undo (dry run)" if habits.dry_run else "undo",
+        prefix="undo-plan" if habits.dry_run else "undo",
+        writes=not habits.dry_run,
+        interrupted="interrupted: run the same undo again to finish; nothing is done twice",
+        privacy=privacy,
+    )
+    run_command(ctx, habits, command, lambda invocation: undo_body(report, workers, _world(invocation), invocation))
 
 
 def _world(invocation: Invocation, confirm: Confirm | None = None) -> World:

@@ -73,6 +73,7 @@ class Outcome:
     stale_id: str | None = None
     notes: tuple[str, ...] = ()
     problem: Problem | None = None  # why it is not synced (a kept row can carry one: a person must decide)
+    made: bool = False  # this run created the Stripe object (what `--undo` of its report removes)
 
     @property
     def synced(self) -> bool:
@@ -206,7 +207,9 @@ class Executor:
             return _outcome(step, Result.SKIPPED, detail=step.reason, problem=step.problem)
         if step.action is Action.CREATE:
             stripe_id = self._create(step)
-            created = _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason)
+            created = _outcome(
+                step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, step.reason, made=True
+            )
             if step.billing is not None and step.billing.terms.mode is Mode.ENDED:
                 return Then(Cancel(step, stripe_id, created))
             return created
@@ -244,7 +247,7 @@ class Executor:
             self.calls.cancel_subscription(task.stripe_id)
         except (RowFailed, Stopped) as exc:
             detail = f"created {task.stripe_id} but could not cancel it yet (the next run will): {exc}"
-            return _outcome(task.step, Result.FAILED, detail=detail, problem=problem_of(exc))
+            return _outcome(task.step, Result.FAILED, task.stripe_id, detail, problem_of(exc), made=True)
         return task.outcome
 
 
@@ -286,7 +289,15 @@ def _in_need_order(plan: Plan) -> list[Step]:
 
 
 def _outcome(
-    step: Step, result: Result, stripe_id: str | None = None, detail: str = "", problem: Problem | None = None
+    step: Step,
+    result: Result,
+    stripe_id: str | None = None,
+    detail: str = "",
+    problem: Problem | None = None,
+    *,
+    made: bool = False,
 ) -> Outcome:
     problem = problem or step.problem
-    return Outcome(step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes, problem)
+    return Outcome(
+        step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes, problem, made
+    )
