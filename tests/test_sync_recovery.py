@@ -61,6 +61,9 @@ class CrashingCalls:
     def payment_methods(self, customer: str) -> list[PaymentMethod]:
         return self.inner.payment_methods(customer)
 
+    def account_id(self) -> str | None:
+        return self.inner.account_id()
+
 
 def crash_after(settings: Settings, objects: int) -> None:
     world = World(echo=lambda text: None, now=lambda: NOW, sleep=lambda seconds: None)

@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 import stripe
 
+from cohabs.shared.errors import CannotRun
 from cohabs.shared.stripe.fields import expandable_id, value_at
-from cohabs.shared.stripe.gateway import PAGE, Counters, RowFailed, StripeGateway, Window
+from cohabs.shared.stripe.gateway import PAGE, Counters, RowFailed, StoredFailure, StripeGateway, Window
 from cohabs.shared.stripe.idempotency import action_key
 from cohabs.shared.stripe.pacing import Endpoint
 from cohabs.sync.account import PaymentMethod, Remote
@@ -27,6 +28,7 @@ LIST_INVOICES = Endpoint("GET", "/v1/invoices")
 UPDATE_INVOICE = Endpoint("POST", "/v1/invoices/{id}")
 # Stripe's list of one customer's payment methods: its own endpoint, its own budget.
 CUSTOMER_PAYMENT_METHODS = Endpoint("GET", "/v1/customers/{id}/payment_methods")
+ACCOUNT = Endpoint("GET", "/v1/account")
 
 
 class Calls(Protocol):
@@ -39,6 +41,7 @@ class Calls(Protocol):
     def resume_collection(self, customer: str, cancelled: str) -> list[str]: ...
     def preview(self, subscription_id: str) -> Preview | None: ...
     def payment_methods(self, customer: str) -> list[PaymentMethod]: ...
+    def account_id(self) -> str | None: ...
 
 
 class SyncCalls:
@@ -64,13 +67,22 @@ class SyncCalls:
         )
 
     def create(self, kind: Kind, params: Mapping[str, Any], key: str) -> Remote:
+        """Create, for a row the account read found nothing linked to.
+
+        A success Stripe replays from an earlier run is then that run's object gone since (an undone run's
+        customer deleted, its product archived): its key is passed like an earlier run's stored error, and
+        the next key makes the object anew.
+        """
         description = KINDS[kind]
-        return self._gateway.call(
+        made = self._gateway.call(
             description.create_endpoint,
             f"create {description.stripe_object}",
             lambda: description.create(self._client, params, key),
             key=key,
         )
+        if self._gateway.made_earlier(key):
+            raise StoredFailure(f"{made.id} was made by an earlier run under this key and is gone since", True, True)
+        return made
 
     def update(self, kind: Kind, stripe_id: str, params: Mapping[str, Any], key: str) -> None:
         """Set fields again on an object that drifted (its link metadata, a customer's details)."""
@@ -81,6 +93,17 @@ class SyncCalls:
             lambda: description.update(self._client, stripe_id, params, key),
             key=key,
         )
+
+    def account_id(self) -> str | None:
+        """The account the key belongs to (`acct_…`), which a report names so that `--undo` acts only there.
+
+        None when a restricted key may not read it: the sync goes on, and its report cannot be undone.
+        """
+        try:
+            account = self._gateway.call(ACCOUNT, "read the account", self._client.v1.accounts.retrieve_current)
+        except CannotRun:
+            return None
+        return str(account.id)
 
     def cancel_subscription(self, subscription_id: str, comment: str | None = None) -> str | None:
         """Cancel now, never invoiced nor prorated; `comment` is kept by Stripe as the cancellation's reason.

@@ -31,6 +31,7 @@ from cohabs.sync.run import Confirm, Options, World, run
 from cohabs.sync.run import verify as audit_account
 from cohabs.sync.run_report import Heading, Report, render
 from cohabs.sync.run_report_files import report_json, write_reports
+from cohabs.sync.undo_cli import MEANING, undo_body
 from cohabs.sync.verify_report import audit_json, write_audit_reports
 from cohabs.sync.verify_report import render as render_audit
 
@@ -61,7 +62,7 @@ def exit_code(report: Report) -> Exit:
 
 
 @click.command(
-    epilog=epilog(MEANINGS, CONFIGURATION, "A dry run's code says the same of its plan."),
+    epilog=epilog(MEANINGS, CONFIGURATION, f"A dry run's code says the same of its plan. {MEANING}."),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @run_options(
@@ -87,6 +88,12 @@ def exit_code(report: Report) -> Exit:
     "every subscription that bills: one request each, on its own endpoint at 25/s (1,000 leases: about 40 s).",
 )
 @click.option("--no-previews", is_flag=True, help="With --verify: skip Stripe's invoice previews, a quick check.")
+@click.option(
+    "--undo",
+    "undo_report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Undo what the sync run that wrote this JSON report created (newest first); money is left for a person.",
+)
 @click.option(
     "--collection-method",
     type=click.Choice(COLLECTION_METHODS),
@@ -120,6 +127,7 @@ def main(
     limit: int | None,
     verify: bool,
     no_previews: bool,
+    undo_report: Path | None,
     concurrency: int | None,
     include_emails: bool,
     collection_method: str | None,
@@ -139,6 +147,10 @@ def main(
             raise click.UsageError(f"--verify reads everything and writes nothing: drop {', '.join(clash)}")
     if no_previews and not verify:
         raise click.UsageError("--no-previews goes with --verify")
+    if undo_report is not None:
+        beside = {"--verify": verify, "--limit": limit, "--only": only, "--collection-method": collection_method}
+        beside["--days-until-due"] = days_until_due
+        _undo(ctx, habits, undo_report, concurrency, Privacy(include_emails), [f for f, was in beside.items() if was])
     command = Command(
         name="verify" if verify else "dry run" if habits.dry_run else "sync",
         prefix="verify" if verify else "plan" if habits.dry_run else "sync",
@@ -157,6 +169,21 @@ def main(
         limit=limit,
     )
     run_command(ctx, habits, command, partial(_sync, options, customer_map))
+
+
+def _undo(
+    ctx: click.Context, habits: Habits, report: Path, workers: int | None, privacy: Privacy, clash: list[str]
+) -> None:
+    if clash:
+        raise click.UsageError(f"--undo undoes one report's run, nothing more: drop {', '.join(clash)}")
+    command = Command(
+        name="undo (dry run)" if habits.dry_run else "undo",
+        prefix="undo-plan" if habits.dry_run else "undo",
+        writes=not habits.dry_run,
+        interrupted="interrupted: run the same undo again to finish; nothing is done twice",
+        privacy=privacy,
+    )
+    run_command(ctx, habits, command, lambda invocation: undo_body(report, workers, _world(invocation), invocation))
 
 
 def _world(invocation: Invocation, confirm: Confirm | None = None) -> World:

@@ -73,6 +73,7 @@ class Outcome:
     stale_id: str | None = None
     notes: tuple[str, ...] = ()
     problem: Problem | None = None  # why it is not synced (a kept row can carry one: a person must decide)
+    made: bool = False  # this run created the Stripe object (what `--undo` of its report removes)
 
     @property
     def synced(self) -> bool:
@@ -211,7 +212,7 @@ class Executor:
             replaced = self._replace(step)
             stripe_id = self._create(step)
             detail = "; ".join(filter(None, [step.reason, replaced]))
-            created = _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, detail)
+            created = _outcome(step, Result.REPLACED if step.stale_id else Result.CREATED, stripe_id, detail, made=True)
             if step.billing is not None and step.billing.terms.mode is Mode.ENDED:
                 return Then(Cancel(step, stripe_id, created))
             return created
@@ -250,7 +251,7 @@ class Executor:
             customer = self.calls.cancel_subscription(task.stripe_id)
         except (RowFailed, Stopped) as exc:
             detail = f"created {task.stripe_id} but could not cancel it yet (the next run will): {exc}"
-            return _outcome(task.step, Result.FAILED, detail=detail, problem=problem_of(exc))
+            return _outcome(task.step, Result.FAILED, task.stripe_id, detail, problem_of(exc), made=True)
         resumed = self._resume_collection(customer, task.stripe_id)
         return replace(task.outcome, detail="; ".join(filter(None, [task.outcome.detail, resumed])))
 
@@ -323,7 +324,15 @@ def _in_need_order(plan: Plan) -> list[Step]:
 
 
 def _outcome(
-    step: Step, result: Result, stripe_id: str | None = None, detail: str = "", problem: Problem | None = None
+    step: Step,
+    result: Result,
+    stripe_id: str | None = None,
+    detail: str = "",
+    problem: Problem | None = None,
+    *,
+    made: bool = False,
 ) -> Outcome:
     problem = problem or step.problem
-    return Outcome(step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes, problem)
+    return Outcome(
+        step.kind, step.row_id, step.label, result, stripe_id, detail, step.stale_id, step.notes, problem, made
+    )

@@ -138,6 +138,8 @@ KINDS: dict[Kind, Description] = {
             "base_rent": ("baseRent",),
             "rent": ("rent",),
         },
+        # An archived product sells nothing (an undone run's, or one archived by hand): not a room's product.
+        listed={"active": "true"},
     ),
     Kind.LEASE: Description(
         Kind.LEASE,

@@ -207,6 +207,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
         if changes(plan) and not world.confirm(preview):
             raise CannotRun("stopped before any change: not confirmed")
         assert calls is not None
+        stripe_account = calls.account_id()  # the report names it: `--undo` acts on this account only
         outcomes = _carry_out(settings, options, world, schema, plan, (calls, invoiced(account)))
         counters = getattr(calls, "counters", None)
         return dataclasses.replace(
@@ -218,6 +219,7 @@ def _run(settings: Settings, options: Options, world: World) -> Report:
             seconds=world.clock() - started,
             stopped=world.stop.reason,
             stop_detail=world.stop.detail,
+            stripe_account=stripe_account,
         )
 
 

@@ -82,6 +82,7 @@ class Report:
     switches: dict[str, Switch] = field(default_factory=dict)  # lease id -> its collection switch, as planned
     readiness: Readiness = field(default_factory=Readiness)  # as the plan leaves the account
     customers: dict[str, str] = field(default_factory=dict)  # user id -> a copied customer linked, a default set
+    stripe_account: str | None = None  # the account a real run wrote to (`acct_…`), None where it was not read
     writes: bool = True  # whether the plan writes anything (False: a rerun that had nothing to change)
 
     @cached_property

@@ -31,6 +31,9 @@ from cohabs.sync.readiness import Billable, Readiness, State, monthly
 from cohabs.sync.rows import Kind
 from cohabs.sync.run_report import LINKED, NEW, NEXT_STEPS, Report, collection_line, money_split, next_steps
 
+# What a sync's JSON report carries for `--undo`; an undo refuses a report without it (undo_record.py).
+UNDO_FORMAT = 1
+
 DECISIONS = [
     "Tenants pay the lease's contract amount (`rentAmount`) monthly, in their hub's currency.",
     "Nobody is charged by the sync: each subscription is free (a Stripe trial) until the tenant's next rent date,"
@@ -365,6 +368,7 @@ def _row_json(o: Outcome, ledger: Ledger, scope: str, paying: dict[str, Billable
         "result": o.result,
         "stripe_id": o.stripe_id,
     }
+    row["made"] = o.made  # this run created the object: `--undo` removes it; kept and adopted ones stay
     if o.stale_id:
         row["previous_id"] = o.stale_id  # the id the row held: replaced, or not checked
     if o.problem:
@@ -417,6 +421,9 @@ def report_json(report: Report, provenance: Provenance, privacy: Privacy) -> Jso
         "notes": report.notes,
         "stripe": {"requests": report.requests, "rate_limited": report.throttled},
         "seconds": round(report.seconds, 3),
+        # What `--undo` needs (undo_record.py): the account written to, and `made` on each row.
+        "undo_format": UNDO_FORMAT,
+        "stripe_account": report.stripe_account,
     }
     paying = {b.lease_id: b for b in report.ready.billable}
     return JsonReport.of(

@@ -97,7 +97,7 @@ class Payments:
     @property
     def platform(self) -> Obj:
         """The platform's own account (GET /v1/account): a test may move its `country`."""
-        return self._resources.accounts.platform
+        return self._resources.accounts.own
 
     def reconcile_by_hand(self, customer: str) -> None:
         """The customer's cash balance is reconciled manually: only a transfer quoting a reference pays a request."""

@@ -194,6 +194,10 @@ class StripeGateway:
             return result
         raise RowFailed(f"{what}: still rate limited (429) after {THROTTLE_RETRIES} retries")
 
+    def made_earlier(self, key: str) -> bool:
+        """Whether a keyed request's success was an earlier run's, replayed (idempotency.KeyHistory)."""
+        return self._history.made_earlier(key)
+
     def _failure(self, exc: stripe.StripeError, what: str, key: str | None) -> Exception:
         """What a refused or unanswered request means for the run: stop it, fail the row, or say a key stored it."""
         if isinstance(exc, stripe.AuthenticationError):

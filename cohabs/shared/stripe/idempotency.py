@@ -58,6 +58,7 @@ class KeyHistory:
     def __init__(self) -> None:
         self._sent: set[str] = set()
         self._inherited: set[str] = set()
+        self._made_earlier: set[str] = set()
         self._lock = threading.Lock()
 
     def answered(self, key: str, status: int | None, replayed: bool) -> None:
@@ -65,9 +66,14 @@ class KeyHistory:
         if status == 429:
             return  # Stripe's rate limiter answers before the idempotency layer: the key was not touched
         with self._lock:
-            if key not in self._sent and status is not None and status >= 400 and replayed:
-                self._inherited.add(key)
+            if key not in self._sent and status is not None and replayed:
+                (self._inherited if status >= 400 else self._made_earlier).add(key)
             self._sent.add(key)
+
+    def made_earlier(self, key: str) -> bool:
+        """True when this run's first request with the key got back an earlier run's success (a replay)."""
+        with self._lock:
+            return key in self._made_earlier
 
     def inherited(self, key: str) -> bool:
         """True when the key's stored error predates this run's first request with it."""

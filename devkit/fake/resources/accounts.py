@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import fail
 from ..routing import Route
-from ..store import Obj, Params, Store
+from ..store import Obj, Params, Store, new_id
 
 
 class Accounts:
@@ -15,9 +15,10 @@ class Accounts:
         # Stripe answers 403 `account_invalid` for an account the platform cannot reach; 404 lets a test
         # check that the tool also copes with emulators that answer `resource_missing`.
         self.unknown_account_status = 403
-        # The platform's own account (GET /v1/account): its country decides which accounts it can pay.
-        self.platform: Obj = {
-            "id": "acct_1FakePlatform00",
+        # The account the key belongs to (GET /v1/account): each fake is an account of its own, and its
+        # country decides which connected accounts the platform can pay.
+        self.own: Obj = {
+            "id": new_id("acct"),
             "object": "account",
             "type": "standard",
             "country": "BE",
@@ -30,9 +31,9 @@ class Accounts:
 
     def routes(self) -> list[Route]:
         return [
+            Route("GET", "/v1/account", "AccountRetrieveCurrentParams", self._own),
             Route("GET", "/v1/accounts", "AccountListParams", self._list),
             Route("GET", "/v1/accounts/{id}", "AccountRetrieveParams", self._retrieve),
-            Route("GET", "/v1/account", "AccountRetrieveCurrentParams", lambda params: self.platform),
         ]
 
     def add(
@@ -66,6 +67,9 @@ class Accounts:
 
     def _list(self, params: Params) -> Obj:
         return self._store.page("accounts", params)
+
+    def _own(self, params: Params) -> Obj:
+        return dict(self.own)
 
     def _retrieve(self, ident: str, params: Params) -> Obj:
         account = self._store.objects["accounts"].get(ident)

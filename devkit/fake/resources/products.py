@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import checks
-from ..errors import StripeFailure
+from ..errors import StripeFailure, fail
 from ..routing import Route
-from ..store import Obj, Params, Store
+from ..store import Obj, Params, Store, matching
 
 
 class Products:
@@ -23,6 +23,7 @@ class Products:
             Route("DELETE", "/v1/products/{id}", None, self._delete),
             Route("GET", "/v1/prices", "PriceListParams", self._list_prices),
             Route("GET", "/v1/prices/{id}", "PriceRetrieveParams", self._retrieve_price),
+            Route("POST", "/v1/prices/{id}", "PriceUpdateParams", self._update_price),
         ]
 
     def price(self, data: Params, product: str) -> Obj:
@@ -55,7 +56,8 @@ class Products:
         )
 
     def _list(self, params: Params) -> Obj:
-        return self._store.page("products", params)
+        wanted = params.get("active")
+        return self._store.page("products", params, lambda p: wanted is None or p["active"] == (wanted == "true"))
 
     def _retrieve(self, ident: str, params: Params) -> Obj:
         return self._store.retrieve("products", ident)
@@ -85,6 +87,8 @@ class Products:
                 product[key] = params[key] or None
         if "metadata" in params:
             product["metadata"] = checks.merged_metadata(product["metadata"], params)
+        if "active" in params:
+            product["active"] = params["active"] == "true"  # archived: no new purchase, existing ones go on
         return product
 
     def _delete(self, ident: str, params: Params) -> Obj:
@@ -92,7 +96,24 @@ class Products:
         return {"id": ident, "object": "product", "deleted": True}
 
     def _list_prices(self, params: Params) -> Obj:
-        return self._store.page("prices", params)
+        wanted = params.get("active")
+        by_product = matching(params, "product")
+        return self._store.page(
+            "prices", params, lambda p: by_product(p) and (wanted is None or p["active"] == (wanted == "true"))
+        )
+
+    def _update_price(self, ident: str, params: Params) -> Obj:
+        """A price is never deleted, only archived; Stripe refuses to archive its product's default price."""
+        price = self._store.get("prices", ident)
+        if "metadata" in params:
+            price["metadata"] = checks.merged_metadata(price["metadata"], params)
+        if "active" in params:
+            active = params["active"] == "true"
+            product = self._store.objects["products"].get(price["product"]) or {}
+            if not active and product.get("default_price") == ident:
+                raise fail("This price cannot be archived because it is the default price of its product.")
+            price["active"] = active
+        return price
 
     def _retrieve_price(self, ident: str, params: Params) -> Obj:
         return self._store.retrieve("prices", ident)
