@@ -1,5 +1,6 @@
 """A cancel never stops another lease's rent: Stripe stops collecting all the customer's finalized invoices when one
-of its subscriptions is cancelled, and the sync turns collection back on for the other leases' open invoices."""
+of its subscriptions is cancelled, and the sync (and its undo) turns collection back on for the other leases' open
+invoices."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from cohabs.shared.cli import Exit
+from cohabs.shared.reports import Privacy, Provenance, write_json
 from cohabs.shared.settings import Settings
+from cohabs.sync.run import World
+from cohabs.sync.run_report_files import report_json
+from cohabs.sync.undo import UndoOptions, undo
+from cohabs.sync.undo_plan import Act
 from devkit.dumpgen import HUBS, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
@@ -76,3 +83,41 @@ def test_a_tenant_with_two_leases_keeps_paying_the_later_one_when_the_other_is_c
     fake.payments.give_payment_method(customer)
     paid = fake.payments.collect_invoices()
     assert [i["subscription"] for i in paid] == [subscriptions["later"]]
+
+
+def test_undoing_a_run_that_added_a_lease_keeps_the_tenants_earlier_lease_collected(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, clock: Clock, tmp_path: Path
+) -> None:
+    dump = generate(1, 2, 2, now=DEC_1, orphans=0)
+    tenant = dump.users[0]["id"]
+    dates = {"first": ("2026-10-10", "2027-10-10"), "added": ("2026-10-20", "2027-10-20")}
+    for lease, (name, (start, end)) in zip(dump.leases, dates.items(), strict=True):
+        lease.update(
+            id=name,
+            startDate=datetime.fromisoformat(start),
+            endDate=datetime.fromisoformat(end),
+            rentAmount=Decimal("700.00"),
+            status="active",
+            hubId=HUBS["bru"],
+            userId=tenant,
+            roomId=dump.rooms[0]["id"] if name == "first" else "no-such-room",
+            stripeSubscriptionId=None,
+        )
+    restore(settings, dump.write(tmp_path / "added_lease.dump"))
+    sync_at(settings, clock)  # the first lease; the other points at no room yet
+    clock.now = datetime(2026, 12, 21)
+    (ended,) = fake.payments.end_trials()
+    (invoice,) = [i for i in fake.all("invoices") if i["subscription"] == ended["id"] and i["status"] == "open"]
+    query(settings, mysql_server, f"UPDATE leases SET roomId = '{dump.rooms[1]['id']}' WHERE id = 'added'")
+    added = sync_at(settings, clock)  # a second run: the added lease's subscription, for the same customer
+    path = tmp_path / "added.json"
+    provenance = Provenance.of(settings, "sync", [], clock.now, tool="python sync.py")
+    write_json(path, report_json(added, provenance, Privacy()))
+
+    world = World(echo=lambda text: None, now=lambda: clock.now, sleep=lambda seconds: None)
+    report = undo(settings, UndoOptions(path), world, lambda preview: True)
+
+    (cancelled,) = [o for o in report.lines if o.step.act is Act.CANCEL]
+    assert fake.objects["subscriptions"][cancelled.step.made.stripe_id]["status"] == "canceled"
+    assert fake.objects["invoices"][invoice["id"]]["auto_advance"] is True  # turned back on after Stripe's cancel
+    assert report.exit_code() is Exit.OK

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from stripe.params import CustomerCreateParams, ProductCreateParams, SubscriptionCreateParams
 
+from cohabs.shared.clock import to_unix, unix_date
 from cohabs.shared.money import InvalidAmount, format_minor, to_minor
 from cohabs.sync.account import CUSTOMER_DETAILS, Account, Remote
 from cohabs.sync.billing import (
@@ -88,7 +89,7 @@ class Billing:
                     }
                 }
             ],
-            "trial_end": _ts(self.terms.trial_end),
+            "trial_end": to_unix(self.terms.trial_end),
             "metadata": {LINK_KEYS[Kind.LEASE]: self.lease_id},
             "collection_method": self.collection.method.value,
             # Set, not left to the account's default: without a payment method the rent stays owed as an
@@ -103,7 +104,7 @@ class Billing:
         if self.collection.method is Method.INVOICE and self.collection.days_until_due is not None:
             params["days_until_due"] = self.collection.days_until_due
         if self.terms.cancel_at is not None:
-            params["cancel_at"] = _ts(self.terms.cancel_at)
+            params["cancel_at"] = to_unix(self.terms.cancel_at)
         if self.description:
             params["description"] = clip(self.description, MAX_SUBSCRIPTION_DESCRIPTION)
         return params
@@ -153,14 +154,6 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     active: frozenset[Kind] = frozenset(Kind)
     deferred: list[Step] = field(default_factory=list)  # a canary's other rows: left for the full run
-
-
-def _ts(moment: datetime) -> int:
-    return int(moment.timestamp()) if moment.tzinfo else int((moment - datetime(1970, 1, 1)).total_seconds())
-
-
-def _day(timestamp: int) -> str:
-    return f"{datetime.fromtimestamp(timestamp, UTC):%Y-%m-%d}"
 
 
 def live(remote: Remote) -> bool:
@@ -638,8 +631,8 @@ def _drift(lease: Lease, remote: Remote, hubs: Mapping[str, str]) -> list[Issue]
         billed = format_minor(remote.amount, currency) if remote.amount is not None else "?"
         text = f"bills {billed} a month but the lease says {format_minor(amount, currency)}: {review}"
         found.append(Issue(Problem.BILLING_DRIFT, Drift.WRONG_AMOUNT, text))
-    if remote.cancel_at is not None and lease.end is not None and remote.cancel_at != _ts(lease.end):
-        text = f"stops billing on {_day(remote.cancel_at)} but the lease ends {lease.end:%Y-%m-%d}: {review}"
+    if remote.cancel_at is not None and lease.end is not None and remote.cancel_at != to_unix(lease.end):
+        text = f"stops billing on {unix_date(remote.cancel_at)} but the lease ends {lease.end:%Y-%m-%d}: {review}"
         found.append(Issue(Problem.BILLING_DRIFT, Drift.WRONG_END, text))
     day = remote.billing_day()
     if day is not None and lease.start is not None and day != lease.start.day and bills(remote):

@@ -206,13 +206,27 @@ def _one(step: UndoStep, calls: UndoCalls, clearer: RowClearer) -> UndoOutcome |
         return None  # no answer, or not sent: the rerun reads the state and finishes it
     except RowFailed as exc:
         return UndoOutcome(step, Done.FAILED, f"{exc}; run the undo again")
+    left = _resume(step, calls)
     cleared = False
     if step.clear_row:
         try:
             cleared = clearer.clear(made.kind, made.row_id, made.stripe_id)
         except pymysql.err.Error as exc:
             raise mysql_failed(exc, f" while clearing {made.kind.singular} {made.row_id}") from None
+    if left:
+        return UndoOutcome(step, Done.LEFT, f"{step.why}; {left}", cleared)
     return UndoOutcome(step, Done.UNDONE, step.why, cleared)
+
+
+def _resume(step: UndoStep, calls: UndoCalls) -> str:
+    """After a cancel, the tenant's other rent collected again; what could not be, said for a person."""
+    if step.act is not Act.CANCEL or step.resume is None:
+        return ""
+    try:
+        calls.resume_collection(step.resume, step.made.stripe_id)
+    except (RowFailed, Stopped) as exc:
+        return f"Stripe then stopped collecting the tenant's other open invoices: turn it back on in Stripe ({exc})"
+    return ""
 
 
 class RowClearer:

@@ -18,6 +18,7 @@ from stripe import RequestOptions
 from cohabs.shared.stripe.gateway import PAGE, StripeGateway
 from cohabs.shared.stripe.idempotency import action_key
 from cohabs.shared.stripe.pacing import Endpoint
+from cohabs.sync.calls import SyncCalls
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE
 from cohabs.sync.undo_plan import CustomerNow, ProductNow
 
@@ -104,6 +105,10 @@ class UndoCalls:
             "cancel subscription",
             lambda options: self._v1.subscriptions.cancel(subscription_id, params, options),
         )
+
+    def resume_collection(self, customer: str, cancelled: str) -> list[str]:
+        """The sync's own repair after a cancel: the customer's other open invoices collected again."""
+        return SyncCalls(self._gateway).resume_collection(customer, cancelled)
 
     def delete_customer(self, customer_id: str) -> None:
         self._gateway.call(

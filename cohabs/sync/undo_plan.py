@@ -72,6 +72,9 @@ class UndoStep:
     why: str = ""
     prices: tuple[str, ...] = ()  # ARCHIVE: the prices archived with the product
     after: tuple[str, ...] = ()  # DELETE: the run's subscriptions on the customer, cancelled first
+    # CANCEL: the customer whose other subscriptions' open invoices get automatic collection back (Stripe's
+    # cancel stops it for every finalized invoice of the customer), None when it has no other subscription.
+    resume: str | None = None
 
     @property
     def writes(self) -> bool:
@@ -116,7 +119,11 @@ def _subscription(made: Made, now: Now) -> UndoStep:
         return _gone(made, now, "not in the account")
     if status in ENDED:
         return _gone(made, now, f"already {status}")
-    return UndoStep(made, Act.CANCEL, _holds(made, now), f"{status}: cancelled, no invoice, no proration")
+    owner = now.owners.get(made.stripe_id)
+    resume = owner if owner and now.others.get(owner) else None
+    return UndoStep(
+        made, Act.CANCEL, _holds(made, now), f"{status}: cancelled, no invoice, no proration", resume=resume
+    )
 
 
 def _others(made: Made, now: Now) -> str:
