@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import pty
 import signal
@@ -16,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from cohabs.support import disputes
 from cohabs.support import run as support_run
 from cohabs.support.items import Incident
 from cohabs.sync.execute import Outcome
-from cohabs.sync.rows import Kind
+from cohabs.sync.rows import Kind, Lease, Room, User
 from cohabs.sync.run import Options, World, run
 from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump
@@ -433,3 +435,39 @@ def fake_on(clock: Clock) -> Iterator[FakeStripe]:
 def sync_at(settings: Settings, clock: Clock) -> Report:
     """One in-process sync with the test's own clock."""
     return run(settings, Options(), World(echo=lambda text: None, now=lambda: clock.now, sleep=lambda seconds: None))
+
+
+# Rows for pure planning tests, as the database would load them.
+HUBS = {"hub-bru": "eur", "hub-nyc": "usd"}
+START, END = datetime(2026, 5, 1, 16), datetime(2027, 5, 1, 8)  # an ongoing lease on the tests' clock
+
+
+def user(user_id: str = "u1", email: str | None = None, stripe_id: str | None = None) -> User:
+    return User(user_id, email or f"{user_id}@example.com", "Ada", "Tenant", None, None, stripe_id)
+
+
+def room(room_id: str = "r1", rent: str | None = "700.00", stripe_id: str | None = None) -> Room:
+    return Room(room_id, 1, None, None, None, Decimal(rent) if rent else None, stripe_id)
+
+
+def lease(
+    lease_id: str = "l1",
+    user_id: str = "u1",
+    room_id: str = "r1",
+    *,
+    status: str = "active",
+    hub: str = "hub-bru",
+    amount: str = "685.00",
+    start: datetime = START,
+    end: datetime = END,
+    stripe_id: str | None = None,
+) -> Lease:
+    return Lease(lease_id, f"bru-{lease_id}", user_id, room_id, hub, status, Decimal(amount), start, end, stripe_id)
+
+
+def reported(settings: Settings, folder: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
+    """`python sync.py args --report FILE`: its exit code, its console, its JSON report."""
+    path = folder / f"report-{len(list(folder.glob('report-*.json')))}.json"
+    done = cli(settings, folder, *args, "--report", str(path))
+    data: dict[str, Any] = json.loads(path.read_text())
+    return done.returncode, done.stdout, data

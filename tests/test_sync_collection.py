@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import re
 import signal
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from cohabs.shared.settings import Settings
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe, Fault, Recorded
 from devkit.mysql import Server
-from tests.helpers import cli, kill_when, query, start_sync, sync
+from tests.helpers import cli, kill_when, query, reported, start_sync, sync
 
 SEND_INVOICE = ("--collection-method", "send_invoice", "--days-until-due", "10")
 ENDED = ("canceled", "incomplete_expired")
@@ -53,14 +52,6 @@ def day(timestamp: int) -> str:
 def updates(fake: FakeStripe, since: int = 0) -> list[Recorded]:
     """Requests that changed a subscription after it was made (not its creation, not a cancel)."""
     return [r for r in fake.requests[since:] if r.method == "POST" and r.path.startswith("/v1/subscriptions/")]
-
-
-def reported(settings: Settings, folder: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
-    """`python sync.py args --report FILE`: its exit code, its console, its JSON report."""
-    path = folder / f"report-{len(list(folder.glob('report-*.json')))}.json"
-    done = cli(settings, folder, *args, "--report", str(path))
-    data: dict[str, Any] = json.loads(path.read_text())
-    return done.returncode, done.stdout, data
 
 
 def monthly(subscriptions: list[dict[str, Any]]) -> str:

@@ -18,8 +18,7 @@ from cohabs.sync.run_report import Report
 from devkit.dumpgen import Dump
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
-from tests.helpers import cli, query
-from tests.test_sync_collection import reported
+from tests.helpers import cli, query, reported
 
 FAR, EXPIRED = (12, 2099), (1, 2020)
 

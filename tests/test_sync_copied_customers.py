@@ -21,8 +21,7 @@ from cohabs.sync.payment_methods import Holds, judge
 from cohabs.sync.plan import Action, Plan, Step, make_plan
 from cohabs.sync.problems import Problem
 from cohabs.sync.rows import Kind, Rows, User
-from tests.helpers import NOW
-from tests.test_sync_planning import HUBS, lease, room, user
+from tests.helpers import HUBS, NOW, lease, room, user
 
 
 def copied(stripe_id: str, email: str | None, link: str | None = None) -> Remote:

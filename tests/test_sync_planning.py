@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from cohabs.sync.account import Account, Remote
@@ -12,33 +11,7 @@ from cohabs.sync.billing import Mode
 from cohabs.sync.plan import Action, Plan, Step, make_plan
 from cohabs.sync.problems import Drift, Problem
 from cohabs.sync.rows import Kind, Lease, Room, Rows, User
-from tests.helpers import NOW
-
-HUBS = {"hub-bru": "eur", "hub-nyc": "usd"}
-START, END = datetime(2026, 5, 1, 16), datetime(2027, 5, 1, 8)  # an ongoing lease on the tests' clock
-
-
-def user(user_id: str = "u1", email: str | None = None, stripe_id: str | None = None) -> User:
-    return User(user_id, email or f"{user_id}@example.com", "Ada", "Tenant", None, None, stripe_id)
-
-
-def room(room_id: str = "r1", rent: str | None = "700.00", stripe_id: str | None = None) -> Room:
-    return Room(room_id, 1, None, None, None, Decimal(rent) if rent else None, stripe_id)
-
-
-def lease(
-    lease_id: str = "l1",
-    user_id: str = "u1",
-    room_id: str = "r1",
-    *,
-    status: str = "active",
-    hub: str = "hub-bru",
-    amount: str = "685.00",
-    start: datetime = START,
-    end: datetime = END,
-    stripe_id: str | None = None,
-) -> Lease:
-    return Lease(lease_id, f"bru-{lease_id}", user_id, room_id, hub, status, Decimal(amount), start, end, stripe_id)
+from tests.helpers import END, HUBS, NOW, lease, room, user
 
 
 def ts(moment: datetime) -> int:
