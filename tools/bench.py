@@ -6,6 +6,7 @@
     make bench ARGS="--modes live --reread-only --reread-shape burst"
     make bench ARGS="--support transfers --extra 300"   # only support.py, one or both commands
     make bench ARGS="--modes live --reread 0 --copied"  # the sync after Stripe's copy (then support)
+    make bench ARGS="--modes live --reread 0 --undo"    # the sync, then the undo of its report
 
 Each sync runs `sync.py --yes` as its own process (so its peak memory is its
 own) against `devkit/fake_stripe.py` started with the mode's limits: live is
@@ -149,7 +150,10 @@ def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace, c
                 sys.exit(f"the sync failed:\n{Path(scratch, 'out.txt').read_text()[-3000:]}")
             report = json.loads(Path(f"{scratch}/report.json").read_text())
             if args.verify:
-                print(verify_once(env, scratch, url, mode), flush=True)
+                print(after_sync(env, scratch, url, mode, "--verify"), flush=True)
+            if args.undo:
+                undo = ["--undo", f"{scratch}/report.json", "--yes", *(["--live"] if mode == "live" else [])]
+                print(after_sync(env, scratch, url, mode, *undo), flush=True)
         ended = sum(1 for r in report["rows"] if r.get("billing", {}).get("schedule") == "never")
         synced = sum(c for kind in report["counts"].values() for k, c in kind.items() if k not in ("skipped", "failed"))
         return Result(
@@ -171,20 +175,23 @@ def sync_once(server: Server, dump: Path, mode: str, args: argparse.Namespace, c
         conn.close()
 
 
-def verify_once(env: dict[str, str], scratch: str, url: str, mode: str) -> str:
-    """`sync.py --verify` on the account the sync just made: its time, and its invoice previews against the bound."""
+def after_sync(env: dict[str, str], scratch: str, url: str, mode: str, *command: str) -> str:
+    """`sync.py --verify` or `--undo` on the account the sync just made: its time and requests against the bound."""
     before = stats(url)["admitted"]
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, str(ROOT / "sync.py"), "--verify"], cwd=scratch, env=env, capture_output=True, text=True
+        [sys.executable, str(ROOT / "sync.py"), *command], cwd=scratch, env=env, capture_output=True, text=True
     )
     seconds = time.monotonic() - started
     made = {k: v - before.get(k, 0) for k, v in stats(url)["admitted"].items()}
     previews = made.get("POST /v1/invoices/create_preview", 0)
     bound = t_min({"admitted": made}, mode)
+    busiest = max(made, key=lambda endpoint: made[endpoint])
     return (
-        f"  --verify ({mode}): {seconds:.1f} s, exit {done.returncode}, {previews} invoice previews, "
-        f"{sum(made.values())} requests, T_min {bound:.1f} s"
+        f"  {command[0]} ({mode}): {seconds:.1f} s, exit {done.returncode}, "
+        + (f"{previews} invoice previews, " if previews else "")
+        + f"{sum(made.values())} requests (busiest: {busiest} {made[busiest]}), "
+        f"T_min {bound:.1f} s ({bound / seconds:.0%})"
     )
 
 
@@ -308,6 +315,9 @@ def main() -> None:
         help="after each sync, time sync.py --verify (its previews); no support commands",
     )
     parser.add_argument(
+        "--undo", action="store_true", help="after each sync, time sync.py --undo of its report; no support commands"
+    )
+    parser.add_argument(
         "--copied", action="store_true", help="seed a copied customer with one card per user before each sync"
     )
     parser.add_argument(
@@ -319,8 +329,8 @@ def main() -> None:
     jobs = [j.strip() for j in (args.support or "disputes,transfers").split(",") if j.strip()]
     if args.support is not None:
         args.reread_only, args.reread = True, ()  # only the support commands
-    if args.verify and args.support is None:
-        jobs = []  # the syncs and their audits only
+    if (args.verify or args.undo) and args.support is None:
+        jobs = []  # the syncs and their audits or undos only
 
     server, private = find_or_start()
     results: list[Result] = []

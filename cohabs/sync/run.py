@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -139,10 +140,14 @@ def verify(
     plan = plan_now(settings, Options(customer_map=customer_map), now, rows, account, hints)
     # Whether tenants can pay is read from the account as it is: a switch the sync would make is not made yet.
     ledger = Ledger.of(rows, settings.hub_currencies, settings.default_currency, now)
-    plan, readiness = with_defaults(plan, account, rows, ledger, calls, settings, as_planned=False)
-    findings = audit(plan, account)
-    if previews:
-        findings += _judged_by_stripe(settings, world, calls, plan, (account, rows), now)
+    # The previews (one endpoint) and the payment methods read (another) go side by side: each has its own
+    # budget, and the previews need only the leases' steps, which the defaults leave as they are.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews") as pool:
+        judged = (
+            pool.submit(_judged_by_stripe, settings, world, calls, plan, (account, rows), now) if previews else None
+        )
+        plan, readiness = with_defaults(plan, account, rows, ledger, calls, settings, as_planned=False)
+        findings = audit(plan, account) + (judged.result() if judged else [])
     return AuditReport.of(findings, plan, database_rows(rows), account.size(), readiness)
 
 
