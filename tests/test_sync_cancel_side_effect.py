@@ -18,7 +18,7 @@ from cohabs.sync.run import World
 from cohabs.sync.run_report_files import report_json
 from cohabs.sync.undo import UndoOptions, undo
 from cohabs.sync.undo_plan import Act
-from devkit.dumpgen import HUBS, generate
+from devkit.dumpgen import HUBS, Dump, generate
 from devkit.fake_stripe import FakeStripe
 from devkit.mysql import Server
 from tests.helpers import Clock, fake_on, query, restore, sync_at
@@ -37,13 +37,10 @@ def fake(clock: Clock) -> Iterator[FakeStripe]:
         yield stripe_fake
 
 
-def test_a_tenant_with_two_leases_keeps_paying_the_later_one_when_the_other_is_cancelled(
-    settings: Settings, mysql_server: Server, fake: FakeStripe, clock: Clock, tmp_path: Path
-) -> None:
+def one_tenant_two_leases(leases: dict[str, tuple[str, str, str | None]]) -> Dump:
+    """One tenant in Brussels, two rooms, and a lease each: its id -> (start, end, room; None for no such room)."""
     dump = generate(1, 2, 2, now=DEC_1, orphans=0)
-    tenant = dump.users[0]["id"]
-    dates = {"later": ("2026-10-10", "2027-10-10"), "sooner": ("2026-10-20", "2027-01-20")}
-    for lease, room, (name, (start, end)) in zip(dump.leases, dump.rooms, dates.items(), strict=True):
+    for lease, room, (name, (start, end, room_id)) in zip(dump.leases, dump.rooms, leases.items(), strict=True):
         lease.update(
             id=name,
             startDate=datetime.fromisoformat(start),
@@ -51,10 +48,19 @@ def test_a_tenant_with_two_leases_keeps_paying_the_later_one_when_the_other_is_c
             rentAmount=Decimal("700.00"),
             status="active",
             hubId=HUBS["bru"],
-            userId=tenant,
-            roomId=room["id"],
+            userId=dump.users[0]["id"],
+            roomId=room["id"] if room_id is None else room_id,
             stripeSubscriptionId=None,
         )
+    return dump
+
+
+def test_a_tenant_with_two_leases_keeps_paying_the_later_one_when_the_other_is_cancelled(
+    settings: Settings, mysql_server: Server, fake: FakeStripe, clock: Clock, tmp_path: Path
+) -> None:
+    dump = one_tenant_two_leases(
+        {"later": ("2026-10-10", "2027-10-10", None), "sooner": ("2026-10-20", "2027-01-20", None)}
+    )
     restore(settings, dump.write(tmp_path / "two_leases.dump"))
     sync_at(settings, clock)
     # Both trials end with no payment method: each lease's rent is an open invoice, still being collected.
@@ -88,21 +94,10 @@ def test_a_tenant_with_two_leases_keeps_paying_the_later_one_when_the_other_is_c
 def test_undoing_a_run_that_added_a_lease_keeps_the_tenants_earlier_lease_collected(
     settings: Settings, mysql_server: Server, fake: FakeStripe, clock: Clock, tmp_path: Path
 ) -> None:
-    dump = generate(1, 2, 2, now=DEC_1, orphans=0)
-    tenant = dump.users[0]["id"]
-    dates = {"first": ("2026-10-10", "2027-10-10"), "added": ("2026-10-20", "2027-10-20")}
-    for lease, (name, (start, end)) in zip(dump.leases, dates.items(), strict=True):
-        lease.update(
-            id=name,
-            startDate=datetime.fromisoformat(start),
-            endDate=datetime.fromisoformat(end),
-            rentAmount=Decimal("700.00"),
-            status="active",
-            hubId=HUBS["bru"],
-            userId=tenant,
-            roomId=dump.rooms[0]["id"] if name == "first" else "no-such-room",
-            stripeSubscriptionId=None,
-        )
+    # The added lease points at no room yet, so the first run links only the first lease.
+    dump = one_tenant_two_leases(
+        {"first": ("2026-10-10", "2027-10-10", None), "added": ("2026-10-20", "2027-10-20", "no-such-room")}
+    )
     restore(settings, dump.write(tmp_path / "added_lease.dump"))
     sync_at(settings, clock)  # the first lease; the other points at no room yet
     clock.now = datetime(2026, 12, 21)

@@ -18,12 +18,10 @@ from stripe import RequestOptions
 from cohabs.shared.stripe.gateway import PAGE, StripeGateway
 from cohabs.shared.stripe.idempotency import action_key
 from cohabs.shared.stripe.pacing import Endpoint
-from cohabs.sync.calls import SyncCalls
+from cohabs.sync.calls import CUSTOMER_PAYMENT_METHODS, LIST_INVOICES, SyncCalls
 from cohabs.sync.kinds import CANCEL_SUBSCRIPTION, KEY_NAMESPACE
 from cohabs.sync.undo_plan import CustomerNow, ProductNow
 
-PAYMENT_METHODS = Endpoint("GET", "/v1/customers/{id}/payment_methods")
-INVOICES = Endpoint("GET", "/v1/invoices")
 CHARGES = Endpoint("GET", "/v1/charges")
 CASH_BALANCE = Endpoint("GET", "/v1/customers/{id}/cash_balance")
 PRODUCT = Endpoint("GET", "/v1/products/{id}")
@@ -37,18 +35,19 @@ class UndoCalls:
     def __init__(self, gateway: StripeGateway) -> None:
         self._gateway = gateway
         self._v1 = gateway.client.v1
+        self._sync = SyncCalls(gateway)  # the sync's own repair after a cancel
 
     def customer(self, customer_id: str, can_pay: bool) -> CustomerNow:
         """What holds money or a tenant's data on a customer, each named with its id."""
         money = [f"a default payment method on the customer ({customer_id})"] if can_pay else []
         methods = self._gateway.call(
-            PAYMENT_METHODS,
+            CUSTOMER_PAYMENT_METHODS,
             f"list payment methods of {customer_id}",
             lambda: self._v1.customers.payment_methods.list(customer_id, {"limit": 1}),
         )
         money += [f"a payment method attached ({m.id})" for m in methods.data]
         invoices = self._gateway.call(
-            INVOICES,
+            LIST_INVOICES,
             f"list paid invoices of {customer_id}",
             lambda: self._v1.invoices.list({"customer": customer_id, "status": "paid", "limit": PAGE}),
         )
@@ -108,7 +107,7 @@ class UndoCalls:
 
     def resume_collection(self, customer: str, cancelled: str) -> list[str]:
         """The sync's own repair after a cancel: the customer's other open invoices collected again."""
-        return SyncCalls(self._gateway).resume_collection(customer, cancelled)
+        return self._sync.resume_collection(customer, cancelled)
 
     def delete_customer(self, customer_id: str) -> None:
         self._gateway.call(
