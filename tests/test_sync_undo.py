@@ -214,6 +214,9 @@ def test_the_plan_cancels_then_deletes_and_archives_and_clears_only_rows_that_st
     ]
     assert steps[2].prices == ("price_2",)
     assert steps[1].after == ("sub_1",)  # deleting the customer waits for its subscription's cancel
+    assert steps[0].resume is None  # the customer goes too: no other rent of its to keep collected
+    kept = Now(subscriptions={"sub_1": "active"}, owners={"sub_1": "cus_9"})  # another run's customer
+    assert plan_undo(record(SUBSCRIPTION), kept).steps[0].resume == "cus_9"
 
 
 def test_money_or_another_runs_subscription_leaves_an_object_and_an_undone_one_needs_nothing() -> None:

@@ -16,7 +16,7 @@ Per object the run created:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from cohabs.sync.rows import Kind
@@ -72,8 +72,8 @@ class UndoStep:
     why: str = ""
     prices: tuple[str, ...] = ()  # ARCHIVE: the prices archived with the product
     after: tuple[str, ...] = ()  # DELETE: the run's subscriptions on the customer, cancelled first
-    # CANCEL: the customer whose other subscriptions' open invoices get automatic collection back (Stripe's
-    # cancel stops it for every finalized invoice of the customer), None when it has no other subscription.
+    # CANCEL: the customer whose other open invoices get automatic collection back (Stripe's cancel stops it for
+    # every finalized invoice of the customer), None when this undo deletes the customer too.
     resume: str | None = None
 
     @property
@@ -99,7 +99,9 @@ def plan_undo(record: RunRecord, now: Now) -> UndoPlan:
             cancels.setdefault(owner, []).append(step.made.stripe_id)
     steps += [_customer(m, now, tuple(cancels.get(m.stripe_id, ()))) for m in record.of_kind(Kind.USER)]
     steps += [_product(m, now) for m in record.of_kind(Kind.ROOM)]
-    return UndoPlan(tuple(steps))
+    # A customer that stays (another run's, or one left for a person) keeps its other rent collected.
+    deleted = {s.made.stripe_id for s in steps if s.act is Act.DELETE}
+    return UndoPlan(tuple(replace(s, resume=None) if s.resume in deleted else s for s in steps))
 
 
 def _holds(made: Made, now: Now) -> bool:
@@ -119,11 +121,8 @@ def _subscription(made: Made, now: Now) -> UndoStep:
         return _gone(made, now, "not in the account")
     if status in ENDED:
         return _gone(made, now, f"already {status}")
-    owner = now.owners.get(made.stripe_id)
-    resume = owner if owner and now.others.get(owner) else None
-    return UndoStep(
-        made, Act.CANCEL, _holds(made, now), f"{status}: cancelled, no invoice, no proration", resume=resume
-    )
+    why = f"{status}: cancelled, no invoice, no proration"
+    return UndoStep(made, Act.CANCEL, _holds(made, now), why, resume=now.owners.get(made.stripe_id))
 
 
 def _others(made: Made, now: Now) -> str:
